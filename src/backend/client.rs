@@ -1,0 +1,238 @@
+//! The pooled HTTP client used for every backend call: keep-alive connections per host,
+//! redirects followed as Go's client follows them (with `Referer`), gzip answered when the
+//! gateway itself asked for it.
+
+use std::io::Read;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use super::{boxed, empty_body, full_body, Body};
+use crate::config::ServiceConfig;
+
+/// The shared outbound client.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Client<HttpConnector, Body>,
+    pub disable_compression: bool,
+}
+
+/// The body to send upstream.
+pub enum OutBody {
+    Empty,
+    Buffered(Bytes),
+    Stream(Body),
+}
+
+impl HttpClient {
+    pub fn new(svc: &ServiceConfig) -> HttpClient {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(if svc.dialer_keep_alive.is_zero() {
+            Duration::from_secs(15)
+        } else {
+            svc.dialer_keep_alive
+        }));
+        if !svc.dialer_timeout.is_zero() {
+            connector.set_connect_timeout(Some(svc.dialer_timeout));
+        }
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder.timer(TokioTimer::new());
+        builder.pool_timer(TokioTimer::new());
+        builder.pool_max_idle_per_host(if svc.disable_keep_alives {
+            0
+        } else {
+            svc.max_idle_connections_per_host
+        });
+        builder.pool_idle_timeout(if svc.idle_connection_timeout.is_zero() {
+            Duration::from_secs(90)
+        } else {
+            svc.idle_connection_timeout
+        });
+        HttpClient {
+            inner: builder.build(connector),
+            disable_compression: svc.disable_compression,
+        }
+    }
+
+    /// Sends a request and follows up to 10 redirects as Go's `http.Client` does.
+    /// `added_gzip` says whether the gateway (not the client) asked for gzip.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: String,
+        headers: HeaderMap,
+        body: OutBody,
+    ) -> Result<(Response<Body>, String), String> {
+        let added_gzip =
+            !self.disable_compression && !headers.contains_key(header::ACCEPT_ENCODING);
+        let mut method = method;
+        let mut url = url;
+        let mut headers = headers;
+        if added_gzip {
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        let replay = match &body {
+            OutBody::Empty => Some(Bytes::new()),
+            OutBody::Buffered(b) => Some(b.clone()),
+            OutBody::Stream(_) => None,
+        };
+        let mut body = Some(body);
+        for _ in 0..=10 {
+            let uri: Uri = url
+                .parse()
+                .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?;
+            if uri.scheme_str() == Some("https") {
+                return Err(format!(
+                    "Get {url:?}: https backends are not supported by this build"
+                ));
+            }
+            let out_body = match body.take() {
+                Some(OutBody::Stream(b)) => super::Chunked(b).boxed(),
+                Some(OutBody::Buffered(b)) => full_body(b),
+                Some(OutBody::Empty) | None => match &replay {
+                    Some(b) if !b.is_empty() => full_body(b.clone()),
+                    _ => empty_body(),
+                },
+            };
+            let mut req = Request::builder()
+                .method(method.clone())
+                .uri(uri.clone())
+                .body(out_body)
+                .map_err(|e| e.to_string())?;
+            *req.headers_mut() = headers.clone();
+            let resp = self
+                .inner
+                .request(req)
+                .await
+                .map_err(|e| go_style_error(&method, &url, &e))?;
+            let status = resp.status();
+            let redirect = matches!(
+                status,
+                StatusCode::MOVED_PERMANENTLY
+                    | StatusCode::FOUND
+                    | StatusCode::SEE_OTHER
+                    | StatusCode::TEMPORARY_REDIRECT
+                    | StatusCode::PERMANENT_REDIRECT
+            );
+            let location = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string);
+            let keeps_body = matches!(
+                status,
+                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+            );
+            let (Some(location), true) = (location, redirect) else {
+                return Ok((finish(resp, added_gzip).await?, url));
+            };
+            if keeps_body && replay.is_none() {
+                // a streamed body cannot be sent twice: Go returns the redirect as it is
+                return Ok((finish(resp, added_gzip).await?, url));
+            }
+            let next = resolve(&uri, &location);
+            if let Ok(referer) = HeaderValue::from_str(&url) {
+                headers.insert(header::REFERER, referer);
+            }
+            if !keeps_body {
+                if method != Method::HEAD {
+                    method = Method::GET;
+                }
+                headers.remove(header::CONTENT_LENGTH);
+                headers.remove(header::CONTENT_TYPE);
+                body = Some(OutBody::Empty);
+            } else {
+                body = replay.clone().map(OutBody::Buffered);
+            }
+            // drain what is left of the redirect response so the connection is reused
+            let _ = resp.into_body().collect().await;
+            url = next;
+        }
+        Err(format!("Get {url:?}: stopped after 10 redirects"))
+    }
+}
+
+fn go_style_error(method: &Method, url: &str, e: &hyper_util::client::legacy::Error) -> String {
+    let mut cause = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    let verb = match *method {
+        Method::GET => "Get",
+        Method::POST => "Post",
+        Method::PUT => "Put",
+        Method::PATCH => "Patch",
+        Method::DELETE => "Delete",
+        _ => "Do",
+    };
+    format!("{verb} {url:?}: {cause}")
+}
+
+/// Decompresses a gzip body the gateway asked for; other bodies stream through.
+async fn finish(
+    resp: Response<hyper::body::Incoming>,
+    added_gzip: bool,
+) -> Result<Response<Body>, String> {
+    let gz = added_gzip
+        && resp
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let (mut parts, body) = resp.into_parts();
+    if !gz {
+        return Ok(Response::from_parts(parts, boxed(body)));
+    }
+    let compressed = body
+        .collect()
+        .await
+        .map_err(|e| format!("reading backend body: {e}"))?
+        .to_bytes();
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_end(&mut out)
+        .map_err(|e| format!("gzip: {e}"))?;
+    parts.headers.remove(header::CONTENT_ENCODING);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Ok(Response::from_parts(parts, full_body(Bytes::from(out))))
+}
+
+/// Resolves a `Location` against the URL that answered it.
+fn resolve(base: &Uri, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let scheme = base.scheme_str().unwrap_or("http");
+    let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{scheme}://{rest}");
+    }
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let path = base.path();
+    let dir = &path[..path.rfind('/').map(|i| i + 1).unwrap_or(0)];
+    format!("{scheme}://{authority}{dir}{location}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_locations() {
+        let base: Uri = "http://h:1/a/b?x=1".parse().unwrap();
+        assert_eq!(resolve(&base, "/c?d=1"), "http://h:1/c?d=1");
+        assert_eq!(resolve(&base, "c"), "http://h:1/a/c");
+        assert_eq!(resolve(&base, "http://o/p"), "http://o/p");
+        assert_eq!(resolve(&base, "//o/p"), "http://o/p");
+    }
+}

@@ -1,0 +1,343 @@
+//! One backend's stack, built once: url_pattern rendering, header and query filtering, host
+//! balancing, the HTTP call, status handling (`backend/http`), decoding and formatting.
+
+pub mod client;
+pub mod url;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use serde_json::{Map, Value};
+
+use crate::config::BackendConfig;
+use crate::encoding::Decoder;
+use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse, RequestBody};
+use crate::transform::{parse_flatmap, Formatter};
+pub use client::{HttpClient, OutBody};
+use url::{query_escape, UrlTemplate};
+
+/// The error type of streamed bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// A streamed HTTP body (requests and responses).
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// A body streamed with no announced length: sent chunked, as Go's client sends a streamed
+/// request body.
+pub struct Chunked(pub Body);
+
+impl hyper::body::Body for Chunked {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        std::pin::Pin::new(&mut self.0).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+}
+
+/// Boxes an incoming (client or backend) body.
+pub fn boxed(body: hyper::body::Incoming) -> Body {
+    body.map_err(|e| -> BoxError { Box::new(e) }).boxed()
+}
+
+pub fn full_body(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).map_err(|never| match never {}).boxed()
+}
+
+pub fn empty_body() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// Headers that never travel upstream as they are.
+const HOP_BY_HOP: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
+
+/// How a failed status is reported (`backend/http`).
+#[derive(Debug, Clone)]
+enum StatusMode {
+    Default,
+    Details(String),
+    ReturnCode,
+}
+
+/// A backend, ready to be called many times.
+pub struct Backend {
+    pub method: Method,
+    template: UrlTemplate,
+    hosts: Vec<String>,
+    next_host: AtomicUsize,
+    decoder: Decoder,
+    is_collection: bool,
+    formatter: Formatter,
+    input_headers: Option<Vec<HeaderName>>,
+    all_headers: bool,
+    input_query: Option<Vec<String>>,
+    status_mode: StatusMode,
+    error_prefix: Arc<str>,
+    client: HttpClient,
+    /// `proxy.shadow`: called, its answer ignored.
+    pub shadow: bool,
+    pub url_pattern: String,
+}
+
+impl Backend {
+    pub fn build(cfg: &BackendConfig, client: HttpClient) -> Result<Backend, String> {
+        let proxy_ns = cfg.extra_config.get("proxy");
+        let flatmap =
+            match proxy_ns.and_then(|p| p.get("flatmap_filter")) {
+                Some(v) => Some(parse_flatmap(v).map_err(|e| {
+                    format!("{}.extra_config.proxy.flatmap_filter{e}", cfg.json_path)
+                })?),
+                None => None,
+            };
+        let shadow = proxy_ns
+            .and_then(|p| p.get("shadow"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let status_mode = match cfg.extra_config.get("backend/http") {
+            Some(v) => match v.get("return_error_details").and_then(Value::as_str) {
+                Some(name) if !name.is_empty() => StatusMode::Details(name.to_string()),
+                _ if v.get("return_error_code").and_then(Value::as_bool) == Some(true) => {
+                    StatusMode::ReturnCode
+                }
+                _ => StatusMode::Default,
+            },
+            None => StatusMode::Default,
+        };
+        let (input_headers, all_headers) = match &cfg.input_headers {
+            Some(list) if !list.is_empty() => {
+                if list.iter().any(|h| h == "*") {
+                    (None, true)
+                } else {
+                    (
+                        Some(
+                            list.iter()
+                                .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+                                .collect(),
+                        ),
+                        false,
+                    )
+                }
+            }
+            _ => (None, true),
+        };
+        let input_query = match &cfg.input_query_strings {
+            Some(list) if !list.is_empty() && !list.iter().any(|q| q == "*") => Some(list.clone()),
+            _ => None,
+        };
+        let template = UrlTemplate::parse(&cfg.url_pattern);
+        let method = Method::from_bytes(cfg.method.as_bytes())
+            .map_err(|_| format!("{}.method: invalid method {}", cfg.json_path, cfg.method))?;
+        Ok(Backend {
+            error_prefix: format!("[{} {}]:", cfg.method, template.go_form()).into(),
+            method,
+            template,
+            hosts: cfg.host.clone(),
+            next_host: AtomicUsize::new(0),
+            decoder: Decoder::from_name(&cfg.encoding),
+            is_collection: cfg.is_collection,
+            formatter: Formatter::new(cfg, flatmap),
+            input_headers,
+            all_headers,
+            input_query,
+            status_mode,
+            client,
+            shadow,
+            url_pattern: cfg.url_pattern.clone(),
+        })
+    }
+
+    pub fn is_noop(&self) -> bool {
+        self.decoder == Decoder::NoOp
+    }
+
+    fn pick_host(&self) -> Option<&str> {
+        match self.hosts.len() {
+            0 => None,
+            1 => Some(&self.hosts[0]),
+            n => {
+                let i = self.next_host.fetch_add(1, Ordering::Relaxed);
+                Some(&self.hosts[i % n])
+            }
+        }
+    }
+
+    /// Builds the upstream URL for a request.
+    fn url(&self, req: &ProxyRequest) -> Result<String, ProxyError> {
+        let host = self
+            .pick_host()
+            .ok_or_else(|| ProxyError::Backend("no hosts available".into()))?;
+        let mut url = String::with_capacity(host.len() + 64);
+        url.push_str(host);
+        let own_query = self.template.render(|k| req.param(k), &mut url);
+        let mut has_query = false;
+        if let Some(q) = own_query {
+            url.push('?');
+            url.push_str(&q);
+            has_query = true;
+        }
+        // forwarded query: url.Values.Encode (keys sorted, values in order)
+        let mut pairs: Vec<&(String, String)> = req
+            .query
+            .iter()
+            .filter(|(k, _)| {
+                self.input_query
+                    .as_ref()
+                    .is_none_or(|allowed| allowed.contains(k))
+            })
+            .collect();
+        if !pairs.is_empty() {
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            url.push(if has_query { '&' } else { '?' });
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    url.push('&');
+                }
+                query_escape(&mut url, k);
+                url.push('=');
+                query_escape(&mut url, v);
+            }
+        }
+        Ok(url)
+    }
+
+    fn headers(&self, req: &ProxyRequest) -> HeaderMap {
+        let mut out = HeaderMap::with_capacity(req.headers.len() + 2);
+        for (name, value) in req.headers.iter() {
+            if HOP_BY_HOP.contains(&name.as_str()) {
+                continue;
+            }
+            let always = matches!(
+                name.as_str(),
+                "x-forwarded-for" | "x-forwarded-host" | "x-forwarded-via"
+            ) || (name == header::USER_AGENT && !req.forwards_user_agent);
+            if !always && !self.all_headers {
+                if let Some(list) = &self.input_headers {
+                    if !list.contains(name) {
+                        continue;
+                    }
+                }
+            }
+            out.append(name.clone(), value.clone());
+        }
+        out
+    }
+
+    /// Calls the backend and returns its formatted response.
+    pub async fn call(&self, req: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
+        let url = self.url(&req)?;
+        let mut headers = self.headers(&req);
+        let method = self.method.clone();
+        let body = match req.body {
+            RequestBody::Empty => OutBody::Empty,
+            RequestBody::Buffered(b) => OutBody::Buffered(b),
+            RequestBody::Stream(s) => OutBody::Stream(s),
+        };
+        if matches!(body, OutBody::Empty)
+            && matches!(method, Method::POST | Method::PUT | Method::PATCH)
+        {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
+        let (resp, final_url) = self
+            .client
+            .send(method, url, headers, body)
+            .await
+            .map_err(ProxyError::Backend)?;
+        if self.decoder == Decoder::NoOp {
+            return Ok(ProxyResponse {
+                data: Map::new(),
+                is_complete: false,
+                passthrough: Some(resp),
+            });
+        }
+        let status = resp.status().as_u16();
+        let (parts, body) = resp.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| ProxyError::Backend(format!("reading the backend response: {e}")))?
+            .to_bytes();
+        if status != 200 && status != 201 {
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            return match &self.status_mode {
+                StatusMode::Default => Err(ProxyError::InvalidStatus {
+                    status,
+                    prefix: self.error_prefix.clone(),
+                    url: final_url,
+                }),
+                StatusMode::ReturnCode => Err(ProxyError::Response {
+                    status,
+                    body: bytes,
+                    content_type,
+                }),
+                StatusMode::Details(name) => {
+                    let mut detail = Map::new();
+                    detail.insert("http_status_code".into(), Value::from(status));
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    if !text.is_empty() {
+                        detail.insert("http_body".into(), Value::String(text));
+                    }
+                    if let Some(ct) = content_type.filter(|c| !c.is_empty()) {
+                        detail.insert("http_body_encoding".into(), Value::String(ct));
+                    }
+                    let mut data = Map::new();
+                    data.insert(format!("error_{name}"), Value::Object(detail));
+                    Ok(ProxyResponse {
+                        data,
+                        is_complete: false,
+                        passthrough: None,
+                    })
+                }
+            };
+        }
+        let data = self
+            .decoder
+            .decode(&bytes, self.is_collection)
+            .map_err(ProxyError::Backend)?;
+        let data = if self.formatter.is_noop() {
+            data
+        } else {
+            self.formatter.format(data)
+        };
+        Ok(ProxyResponse::complete(data))
+    }
+}
+
+/// Reads a whole body, bounded.
+pub async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, String> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(format!("body larger than {limit} bytes"));
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}

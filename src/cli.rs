@@ -1,0 +1,190 @@
+//! The command line, following krakend's: `run -c FILE [-d] [-p PORT]`,
+//! `check -c FILE [-d] [-t] [--lint]`, `version`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Format, Loaded};
+use crate::router::{Gateway, VERSION};
+use crate::{components, server, telemetry};
+
+#[derive(Parser, Debug)]
+#[command(name = "tentacle", version = VERSION, about = "A KrakenD-compatible API gateway")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gateway.
+    Run {
+        /// Path to the configuration file (JSON or YAML). Without it, an embedded demo runs.
+        #[arg(short = 'c', long = "config")]
+        config: Option<PathBuf>,
+        /// Enable the /__debug/ endpoint.
+        #[arg(short = 'd', long = "debug")]
+        debug: bool,
+        /// Listen on this port instead of the configured one.
+        #[arg(short = 'p', long = "port")]
+        port: Option<u16>,
+    },
+    /// Validate a configuration file.
+    #[command(alias = "validate")]
+    Check {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        /// Also enable the /__debug/ endpoint while building routes.
+        #[arg(short = 'd', long = "debug")]
+        debug: bool,
+        /// Build the router and report route conflicts.
+        #[arg(short = 't', long = "test-gin-routes")]
+        test_routes: bool,
+        /// Fail on unknown keys as well.
+        #[arg(short = 'l', long = "lint")]
+        lint: bool,
+    },
+    /// Print the version.
+    Version,
+}
+
+/// The configuration served when `run` has no `-c`.
+pub const DEFAULT_CONFIG: &str = include_str!("default.json");
+
+/// Runs the CLI; returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Version => {
+            println!("Tentacle Version {VERSION} (KrakenD configuration version 3 and 2)");
+            0
+        }
+        Command::Check {
+            config,
+            debug,
+            test_routes,
+            lint,
+        } => check(&config, debug, test_routes, lint),
+        Command::Run {
+            config,
+            debug,
+            port,
+        } => run(config, debug, port),
+    }
+}
+
+fn check(path: &std::path::Path, debug: bool, test_routes: bool, lint: bool) -> i32 {
+    println!("Parsing configuration file: {}", path.display());
+    let loaded = match config::load_file(path) {
+        Ok(l) => l,
+        Err(errs) => {
+            for e in &errs.0 {
+                eprintln!("ERROR: {e}");
+            }
+            eprintln!("{} error(s) found", errs.0.len());
+            return 1;
+        }
+    };
+    for w in &loaded.warnings {
+        println!("WARNING: {w}");
+    }
+    let unsupported = components::unsupported(&loaded.config);
+    if !unsupported.is_empty() {
+        println!("Namespaces accepted but not acted on by this build:");
+        for u in &unsupported {
+            println!("  - {u}");
+        }
+    }
+    if test_routes {
+        if let Err(errs) = Gateway::build(loaded.config.clone(), debug) {
+            for e in &errs {
+                eprintln!("ERROR: {}: {e}", path.display());
+            }
+            return 1;
+        }
+        println!("Routes OK!");
+    }
+    if lint && !loaded.warnings.is_empty() {
+        eprintln!("lint: {} problem(s) found", loaded.warnings.len());
+        return 1;
+    }
+    println!("Syntax OK!");
+    0
+}
+
+fn load_for_run(path: &Option<PathBuf>, port: Option<u16>) -> Result<(Loaded, String), String> {
+    match path {
+        Some(p) => config::load_file(p)
+            .map(|l| (l, p.display().to_string()))
+            .map_err(|e| e.to_string()),
+        None => {
+            let port = port.unwrap_or(config::DEFAULT_PORT);
+            let text = DEFAULT_CONFIG.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+            config::load_str(&text, "<embedded default>", Format::Json, &|_| None)
+                .map(|l| (l, "<embedded default>".to_string()))
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
+    let (loaded, source) = match load_for_run(&path, port) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return 1;
+        }
+    };
+    telemetry::init(&telemetry::LogSettings::from_extra(
+        &loaded.config.extra_config,
+    ));
+    if path.is_none() {
+        tracing::info!(
+            "no -c given: serving the embedded default configuration (try GET /demo and /__health)"
+        );
+    }
+    tracing::info!("Tentacle Version {VERSION}: starting with {source}");
+    for w in &loaded.warnings {
+        tracing::debug!("{w}");
+    }
+    for u in components::unsupported(&loaded.config) {
+        tracing::warn!("{u}");
+    }
+    let gw = match Gateway::build(loaded.config, debug) {
+        Ok(g) => Arc::new(g),
+        Err(errs) => {
+            for e in &errs {
+                tracing::error!("{source}: {e}");
+                eprintln!("ERROR: {source}: {e}");
+            }
+            return 1;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ERROR: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(async move {
+        let listener = match server::bind(&gw, port).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("cannot listen: {e}");
+                eprintln!("ERROR: cannot listen: {e}");
+                return 1;
+            }
+        };
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!("[SERVICE: Tentacle] Listening on {addr}");
+        }
+        server::serve(gw, listener, server::shutdown_signal()).await;
+        tracing::info!("[SERVICE: Tentacle] stopped");
+        0
+    })
+}

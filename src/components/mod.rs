@@ -1,0 +1,385 @@
+//! The component registry: every `extra_config` namespace Tentacle knows, keyed by its v3
+//! name (legacy names are renamed on load, see `config::legacy`), with the scopes it may
+//! appear in and whether this build acts on it. `check` lists the ones that are accepted but
+//! not acted on; `run` logs one warning for each.
+
+use crate::config::{ExtraConfig, ServiceConfig};
+
+/// Where a namespace may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Service,
+    Endpoint,
+    Backend,
+}
+
+/// What this build does with a namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Read and acted on.
+    Active,
+    /// A KrakenD CE namespace this build accepts but does not act on yet.
+    NotImplemented,
+    /// A KrakenD Enterprise-only namespace: accepted and ignored, as KrakenD CE does.
+    Enterprise,
+}
+
+/// One registry entry.
+pub struct ComponentSpec {
+    pub namespace: &'static str,
+    pub scopes: &'static [Scope],
+    pub support: Support,
+}
+
+use Scope::{Backend as B, Endpoint as E, Service as S};
+use Support::{Active, Enterprise, NotImplemented};
+
+/// Every namespace Tentacle knows.
+pub const REGISTRY: &[ComponentSpec] = &[
+    ComponentSpec {
+        namespace: "router",
+        scopes: &[S],
+        support: Active,
+    },
+    ComponentSpec {
+        namespace: "proxy",
+        scopes: &[E, B],
+        support: Active,
+    },
+    ComponentSpec {
+        namespace: "backend/http",
+        scopes: &[B],
+        support: Active,
+    },
+    ComponentSpec {
+        namespace: "telemetry/logging",
+        scopes: &[S],
+        support: Active,
+    },
+    ComponentSpec {
+        namespace: "auth/validator",
+        scopes: &[S, E],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "auth/signer",
+        scopes: &[E],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "auth/revoker",
+        scopes: &[S],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "auth/client-credentials",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "security/cors",
+        scopes: &[S, E],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "security/http",
+        scopes: &[S],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "security/bot-detector",
+        scopes: &[S, E],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "qos/ratelimit/router",
+        scopes: &[E],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "qos/ratelimit/proxy",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "qos/circuit-breaker",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "qos/http-cache",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "validation/cel",
+        scopes: &[E, B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "validation/json-schema",
+        scopes: &[E],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "modifier/lua-endpoint",
+        scopes: &[S, E],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "modifier/lua-proxy",
+        scopes: &[E],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "modifier/lua-backend",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "modifier/martian",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "telemetry/metrics",
+        scopes: &[S],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "telemetry/opentelemetry",
+        scopes: &[S, E, B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "telemetry/opencensus",
+        scopes: &[S, E, B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "telemetry/influx",
+        scopes: &[S],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "telemetry/gelf",
+        scopes: &[S],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "telemetry/logstash",
+        scopes: &[S],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "plugin/http-server",
+        scopes: &[S],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "plugin/http-client",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "plugin/req-resp-modifier",
+        scopes: &[E, B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "backend/graphql",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "backend/amqp/consumer",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "backend/amqp/producer",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "backend/lambda",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "backend/pubsub/publisher",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "backend/pubsub/subscriber",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "backend/http/client",
+        scopes: &[B],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "async/amqp",
+        scopes: &[S],
+        support: NotImplemented,
+    },
+    ComponentSpec {
+        namespace: "documentation/openapi",
+        scopes: &[S, E],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "auth/api-keys",
+        scopes: &[S, E],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "auth/basic",
+        scopes: &[E],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "telemetry/instana",
+        scopes: &[S],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "telemetry/newrelic",
+        scopes: &[S],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "telemetry/moesif",
+        scopes: &[S],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "websocket",
+        scopes: &[E],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "modifier/jmespath",
+        scopes: &[E, B],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "modifier/response-body",
+        scopes: &[E, B],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "modifier/request-body-generator",
+        scopes: &[E, B],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "modifier/response-headers",
+        scopes: &[E],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "validation/response-json-schema",
+        scopes: &[E, B],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "qos/ratelimit/router/redis",
+        scopes: &[E],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "qos/ratelimit/service",
+        scopes: &[S],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "qos/ratelimit/tiered",
+        scopes: &[E],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "security/policies",
+        scopes: &[S, E, B],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "server/static-filesystem",
+        scopes: &[S, E],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "server/virtualhost",
+        scopes: &[S],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "backend/grpc",
+        scopes: &[B],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "backend/soap",
+        scopes: &[B],
+        support: Enterprise,
+    },
+    ComponentSpec {
+        namespace: "grpc",
+        scopes: &[S],
+        support: Enterprise,
+    },
+];
+
+pub fn find(namespace: &str) -> Option<&'static ComponentSpec> {
+    REGISTRY.iter().find(|c| c.namespace == namespace)
+}
+
+/// One namespace occurrence that this build does not act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    pub namespace: String,
+    pub path: String,
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {:?} {}", self.path, self.namespace, self.reason)
+    }
+}
+
+fn scan(extra: &ExtraConfig, path: &str, out: &mut Vec<Unsupported>) {
+    for ns in extra.keys() {
+        let reason = match find(ns).map(|c| c.support) {
+            Some(Active) => continue,
+            Some(NotImplemented) => {
+                "is a KrakenD CE component not implemented yet: accepted and ignored"
+            }
+            Some(Enterprise) => {
+                "is a KrakenD Enterprise component: accepted and ignored, as KrakenD CE does"
+            }
+            None => "is not a namespace KrakenD knows: ignored",
+        };
+        out.push(Unsupported {
+            namespace: ns.clone(),
+            path: format!("{path}extra_config"),
+            reason,
+        });
+    }
+}
+
+/// Every namespace in the configuration that this build does not act on.
+pub fn unsupported(cfg: &ServiceConfig) -> Vec<Unsupported> {
+    let mut out = Vec::new();
+    scan(&cfg.extra_config, "", &mut out);
+    for ep in &cfg.endpoints {
+        scan(&ep.extra_config, &format!("{}.", ep.json_path), &mut out);
+        for b in &ep.backend {
+            scan(&b.extra_config, &format!("{}.", b.json_path), &mut out);
+        }
+    }
+    out
+}

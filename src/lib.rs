@@ -1,0 +1,41 @@
+//! Tentacle: an API gateway that runs KrakenD configurations unchanged.
+//!
+//! # Layout
+//! ```text
+//! src/main.rs        the `tentacle` binary: argv → cli
+//! src/cli.rs         run | check | version (krakend's flags), the embedded default config
+//! src/config/        typed service/endpoint/backend config, defaults, v2 → v3 names,
+//!                    KRAKEND_* overrides, errors with file:line:col and JSON path
+//! src/router/        route table ({param}), built-ins (/__health /__debug/ /__echo/),
+//!                    redirects, 404/405, the endpoint handler (forwarding, rendering)
+//! src/pipeline/      ProxyRequest/ProxyResponse/ProxyError; merge, sequential,
+//!                    concurrent_calls, shadow, static, endpoint flatmap
+//! src/backend/       per-backend stack: url_pattern, filters, balancing, pooled client,
+//!                    redirects, status handling (backend/http), decode + format
+//! src/transform.rs   target → allow|deny → mapping → group; flatmap operations
+//! src/encoding/      decoders and renders; the Go-compatible JSON writer; XML; YAML
+//! src/components/    the namespace registry (what is active, what is not yet)
+//! src/telemetry.rs   telemetry/logging
+//! src/server.rs      listener, connections, graceful shutdown
+//! ```
+//!
+//! # Request flow
+//! ```text
+//! client ─▶ server ─▶ Gateway::dispatch ─▶ route table ─▶ EndpointHandler
+//!   EndpointHandler: filter headers/query (zero trust) ─▶ Pipe::run (endpoint timeout)
+//!     Pipe: 1 backend │ parallel merge (85 %) │ sequential ─▶ flatmap ─▶ static
+//!       Backend: url_pattern ─▶ host ─▶ HTTP client (redirects, gzip) ─▶ status
+//!                ─▶ decode (encoding) ─▶ target ─▶ allow|deny ─▶ mapping ─▶ group
+//!   ◀─ render (output_encoding), X-Krakend, X-Krakend-Completed, Cache-Control
+//! ```
+
+pub mod backend;
+pub mod cli;
+pub mod components;
+pub mod config;
+pub mod encoding;
+pub mod pipeline;
+pub mod router;
+pub mod server;
+pub mod telemetry;
+pub mod transform;

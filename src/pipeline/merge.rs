@@ -1,0 +1,367 @@
+//! The endpoint pipe: one backend called directly, several merged in parallel (85 % deadline,
+//! arrival order, shallow merge) or in sequence (`{respN_field}`), `concurrent_calls`
+//! (75 % deadline, first complete answer wins), shadow backends, the static proxy and the
+//! endpoint-level flatmap filter.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use super::{ProxyError, ProxyRequest, ProxyResponse, ProxyResult};
+use crate::backend::Backend;
+use crate::transform::{apply_flatmap, FlatmapOp};
+
+/// When the static proxy injects its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaticStrategy {
+    Always,
+    Success,
+    Complete,
+    Errored,
+    Incomplete,
+}
+
+impl StaticStrategy {
+    pub fn from_name(name: &str) -> StaticStrategy {
+        match name {
+            "success" => StaticStrategy::Success,
+            "complete" => StaticStrategy::Complete,
+            "errored" => StaticStrategy::Errored,
+            "incomplete" => StaticStrategy::Incomplete,
+            _ => StaticStrategy::Always,
+        }
+    }
+
+    fn applies(self, resp: Option<&ProxyResponse>, err: Option<&ProxyError>) -> bool {
+        match self {
+            StaticStrategy::Always => true,
+            StaticStrategy::Success => err.is_none(),
+            StaticStrategy::Complete => err.is_none() && resp.is_some_and(|r| r.is_complete),
+            StaticStrategy::Errored => err.is_some(),
+            StaticStrategy::Incomplete => resp.is_none_or(|r| !r.is_complete),
+        }
+    }
+}
+
+/// A value taken from an earlier response in a sequential pipe.
+#[derive(Debug, Clone)]
+struct SeqReplacement {
+    backend_index: usize,
+    destination: String,
+    source: Vec<String>,
+}
+
+/// One endpoint's pipe, built at start-up.
+pub struct Pipe {
+    pub backends: Vec<Arc<Backend>>,
+    pub shadows: Vec<Arc<Backend>>,
+    pub timeout: Duration,
+    pub concurrent_calls: usize,
+    sequential: Option<Vec<Vec<SeqReplacement>>>,
+    pub static_data: Option<(StaticStrategy, Map<String, Value>)>,
+    flatmap: Option<Vec<FlatmapOp>>,
+}
+
+impl Pipe {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        backends: Vec<Arc<Backend>>,
+        shadows: Vec<Arc<Backend>>,
+        timeout: Duration,
+        concurrent_calls: usize,
+        sequential: bool,
+        propagated: &[String],
+        static_data: Option<(StaticStrategy, Map<String, Value>)>,
+        flatmap: Option<Vec<FlatmapOp>>,
+    ) -> Pipe {
+        let sequential = sequential.then(|| {
+            backends
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let mut reps: Vec<SeqReplacement> = crate::config::placeholders(&b.url_pattern)
+                        .into_iter()
+                        .filter_map(|p| seq_replacement(&crate::backend::url::param_key(p)))
+                        .collect();
+                    if i > 0 {
+                        reps.extend(
+                            propagated.iter().filter_map(|p| {
+                                seq_replacement(&crate::backend::url::param_key(p))
+                            }),
+                        );
+                    }
+                    reps
+                })
+                .collect()
+        });
+        Pipe {
+            flatmap: if backends.len() > 1 { flatmap } else { None },
+            backends,
+            shadows,
+            timeout,
+            concurrent_calls,
+            sequential,
+            static_data,
+        }
+    }
+
+    /// Runs the pipe; both a response and an error may come back (partial results).
+    pub async fn run(&self, mut req: ProxyRequest) -> ProxyResult {
+        for shadow in &self.shadows {
+            let shadow = shadow.clone();
+            let copy = req.clone_for_backend();
+            let timeout = self.timeout;
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(timeout, shadow.call(copy)).await;
+            });
+        }
+        let start = Instant::now();
+        let deadline = start + self.timeout;
+        let (mut resp, err) = if self.backends.len() == 1 {
+            let backend = self.backends[0].clone();
+            let r = self.call_one(&backend, req, deadline).await;
+            match r {
+                Ok(resp) => (Some(resp), None),
+                Err(e) => (None, Some(e)),
+            }
+        } else {
+            let merge_deadline = start + self.timeout * 85 / 100;
+            match &self.sequential {
+                Some(reps) => self.sequential_merge(&mut req, reps, merge_deadline).await,
+                None => self.parallel_merge(&req, merge_deadline).await,
+            }
+        };
+        if let (Some(ops), Some(r)) = (&self.flatmap, resp.as_mut()) {
+            apply_flatmap(&mut r.data, ops);
+        }
+        if let Some((strategy, data)) = &self.static_data {
+            if strategy.applies(resp.as_ref(), err.as_ref()) {
+                let r = resp.get_or_insert_with(ProxyResponse::default);
+                for (k, v) in data {
+                    r.data.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        (resp, err)
+    }
+
+    async fn call_one(
+        &self,
+        backend: &Arc<Backend>,
+        req: ProxyRequest,
+        deadline: Instant,
+    ) -> Result<ProxyResponse, ProxyError> {
+        if self.concurrent_calls <= 1 {
+            return match tokio::time::timeout_at(deadline, backend.call(req)).await {
+                Ok(r) => r,
+                Err(_) => Err(ProxyError::Timeout),
+            };
+        }
+        // concurrent_calls: the same request N times, first complete answer wins
+        let start = Instant::now();
+        let local = start + deadline.saturating_duration_since(start) * 75 / 100;
+        let mut calls: FuturesUnordered<_> = (0..self.concurrent_calls)
+            .map(|_| backend.call(req.clone_for_backend()))
+            .collect();
+        let mut last = Err(ProxyError::Timeout);
+        loop {
+            match tokio::time::timeout_at(local, calls.next()).await {
+                Ok(Some(Ok(r))) if r.is_complete => return Ok(r),
+                Ok(Some(other)) => last = other,
+                Ok(None) | Err(_) => return last,
+            }
+        }
+    }
+
+    async fn parallel_merge(&self, req: &ProxyRequest, deadline: Instant) -> ProxyResult {
+        let mut calls: FuturesUnordered<_> = self
+            .backends
+            .iter()
+            .map(|b| self.call_one(b, req.clone_for_backend(), deadline))
+            .collect();
+        let mut acc = Accumulator::default();
+        loop {
+            match tokio::time::timeout_at(deadline, calls.next()).await {
+                Ok(Some(r)) => acc.merge(r),
+                Ok(None) => break,
+                Err(_) => {
+                    for _ in 0..calls.len() {
+                        acc.merge(Err(ProxyError::Timeout));
+                    }
+                    break;
+                }
+            }
+        }
+        acc.result()
+    }
+
+    async fn sequential_merge(
+        &self,
+        req: &mut ProxyRequest,
+        reps: &[Vec<SeqReplacement>],
+        deadline: Instant,
+    ) -> ProxyResult {
+        let mut parts: Vec<Option<Map<String, Value>>> = vec![None; self.backends.len()];
+        let mut acc = Accumulator::default();
+        for (i, backend) in self.backends.iter().enumerate() {
+            for r in &reps[i] {
+                if r.backend_index >= i {
+                    continue;
+                }
+                let Some(data) = &parts[r.backend_index] else {
+                    continue;
+                };
+                if let Some(v) = lookup(data, &r.source) {
+                    req.params.push((r.destination.clone(), stringify(v)));
+                }
+            }
+            match self
+                .call_one(backend, req.clone_for_backend(), deadline)
+                .await
+            {
+                Err(e) if i == 0 => return (None, Some(e)),
+                Err(e) => {
+                    acc.merge(Err(e));
+                    break;
+                }
+                Ok(resp) => {
+                    let complete = resp.is_complete;
+                    let data = resp.data.clone();
+                    acc.merge(Ok(resp));
+                    if !complete {
+                        break;
+                    }
+                    parts[i] = Some(data);
+                }
+            }
+        }
+        acc.result()
+    }
+}
+
+fn seq_replacement(key: &str) -> Option<SeqReplacement> {
+    let rest = key
+        .strip_prefix("Resp")
+        .or_else(|| key.strip_prefix("resp"))?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    let backend_index = rest[..digits].parse().ok()?;
+    let field = rest[digits..].strip_prefix('_').unwrap_or("");
+    if field.is_empty() {
+        return None; // the whole raw response: only for no-op backends
+    }
+    Some(SeqReplacement {
+        backend_index,
+        destination: format!("Resp{}_{field}", &rest[..digits]),
+        source: field.split('.').map(str::to_string).collect(),
+    })
+}
+
+fn lookup<'a>(data: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
+    let (last, parents) = path.split_last()?;
+    let mut cur = data;
+    for p in parents {
+        cur = cur.get(p)?.as_object()?;
+    }
+    cur.get(last)
+}
+
+/// Go's `%v` of a decoded JSON value, as Lura puts it into a URL.
+fn stringify(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "<nil>".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => items.iter().map(stringify).collect::<Vec<_>>().join(","),
+        Value::Object(m) => {
+            let inner: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", stringify(v)))
+                .collect();
+            format!("map[{}]", inner.join(" "))
+        }
+    }
+}
+
+/// Lura's incremental merge accumulator.
+#[derive(Default)]
+struct Accumulator {
+    data: Option<ProxyResponse>,
+    errors: Vec<ProxyError>,
+}
+
+impl Accumulator {
+    fn merge(&mut self, r: Result<ProxyResponse, ProxyError>) {
+        match r {
+            Err(e) => {
+                self.errors.push(e);
+                if let Some(d) = self.data.as_mut() {
+                    d.is_complete = false;
+                }
+            }
+            Ok(resp) => match self.data.as_mut() {
+                None => self.data = Some(resp),
+                Some(acc) => {
+                    acc.is_complete = acc.is_complete && resp.is_complete;
+                    for (k, v) in resp.data {
+                        acc.data.insert(k, v);
+                    }
+                }
+            },
+        }
+    }
+
+    fn result(self) -> ProxyResult {
+        let err = match self.errors.len() {
+            0 => None,
+            _ => Some(ProxyError::Merge(self.errors)),
+        };
+        match self.data {
+            None => (None, err),
+            Some(mut d) => {
+                if err.is_some() {
+                    d.is_complete = false;
+                }
+                (Some(d), err)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequential_keys() {
+        let r = seq_replacement("Resp0_first.foo").unwrap();
+        assert_eq!(r.backend_index, 0);
+        assert_eq!(r.destination, "Resp0_first.foo");
+        assert_eq!(r.source, vec!["first", "foo"]);
+        assert!(seq_replacement("Id").is_none());
+    }
+
+    #[test]
+    fn go_stringify() {
+        let v: Value = serde_json::from_str(r#"[1,"a",true,null]"#).unwrap();
+        assert_eq!(stringify(&v), "1,a,true,<nil>");
+    }
+
+    #[test]
+    fn strategies() {
+        let complete = ProxyResponse::complete(Map::new());
+        let err = ProxyError::Timeout;
+        assert!(StaticStrategy::Always.applies(None, None));
+        assert!(StaticStrategy::Errored.applies(None, Some(&err)));
+        assert!(!StaticStrategy::Errored.applies(Some(&complete), None));
+        assert!(StaticStrategy::Complete.applies(Some(&complete), None));
+        assert!(StaticStrategy::Incomplete.applies(None, Some(&err)));
+        assert!(!StaticStrategy::Success.applies(None, Some(&err)));
+    }
+}

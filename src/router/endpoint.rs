@@ -1,0 +1,267 @@
+//! One endpoint's handler: turns the client request into a `ProxyRequest` (zero-trust
+//! forwarding), runs the pipe within the endpoint timeout, and writes KrakenD's response
+//! (status, `X-Krakend-Completed`, `Cache-Control`, the render).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::Shared;
+use crate::backend::{boxed, empty_body, full_body, read_body, Body};
+use crate::encoding::Render;
+use crate::pipeline::merge::Pipe;
+use crate::pipeline::{ProxyError, ProxyRequest, RequestBody};
+
+/// Largest request body buffered for several backends.
+const MAX_BUFFERED_BODY: usize = 64 << 20;
+
+/// Which client headers an endpoint lets through.
+pub enum HeaderFilter {
+    /// `input_headers` empty: only `Content-Type`.
+    ContentTypeOnly,
+    All,
+    List(Vec<HeaderName>),
+}
+
+/// Which query parameters an endpoint lets through.
+pub enum QueryFilter {
+    None,
+    All,
+    List(Vec<String>),
+}
+
+pub struct EndpointHandler {
+    pub endpoint: String,
+    pub method: Method,
+    pub pipe: Pipe,
+    pub render: Render,
+    pub headers: HeaderFilter,
+    pub query: QueryFilter,
+    pub cache_control: Option<HeaderValue>,
+    /// Backend failures are expected (static `always` health pattern): log them at debug.
+    pub quiet_errors: bool,
+    pub buffer_body: bool,
+    pub log_prefix: String,
+}
+
+const HOP_BY_HOP: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+impl EndpointHandler {
+    fn forwarded_headers(
+        &self,
+        client: &HeaderMap,
+        shared: &Shared,
+        client_ip: &str,
+    ) -> (HeaderMap, bool) {
+        let mut out = HeaderMap::with_capacity(8);
+        match &self.headers {
+            HeaderFilter::ContentTypeOnly => {
+                if let Some(ct) = client.get(header::CONTENT_TYPE) {
+                    out.insert(header::CONTENT_TYPE, ct.clone());
+                }
+            }
+            HeaderFilter::All => {
+                for (k, v) in client {
+                    if !HOP_BY_HOP.contains(&k.as_str()) && k != header::CONTENT_LENGTH {
+                        out.append(k.clone(), v.clone());
+                    }
+                }
+            }
+            HeaderFilter::List(names) => {
+                for name in names {
+                    for v in client.get_all(name) {
+                        out.append(name.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(client_ip) {
+            out.insert(HeaderName::from_static("x-forwarded-for"), v);
+        }
+        if let Some(host) = client.get(header::HOST) {
+            out.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+        }
+        let forwards_ua = out.contains_key(header::USER_AGENT);
+        if forwards_ua {
+            out.insert(
+                HeaderName::from_static("x-forwarded-via"),
+                shared.user_agent.clone(),
+            );
+        } else {
+            out.insert(header::USER_AGENT, shared.user_agent.clone());
+        }
+        (out, forwards_ua)
+    }
+
+    fn forwarded_query(&self, raw: Option<&str>) -> Vec<(String, String)> {
+        let Some(raw) = raw else { return Vec::new() };
+        match &self.query {
+            QueryFilter::None => Vec::new(),
+            QueryFilter::All => form_urlencoded::parse(raw.as_bytes())
+                .into_owned()
+                .collect(),
+            QueryFilter::List(keys) => form_urlencoded::parse(raw.as_bytes())
+                .into_owned()
+                .filter(|(k, _)| keys.contains(k))
+                .collect(),
+        }
+    }
+
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        params: Vec<(String, String)>,
+        shared: &Shared,
+        client_ip: &str,
+    ) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let (headers, forwards_user_agent) =
+            self.forwarded_headers(&parts.headers, shared, client_ip);
+        let query = self.forwarded_query(parts.uri.query());
+        let has_body = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .map(|v| v.as_bytes() != b"0")
+            .unwrap_or_else(|| parts.headers.contains_key(header::TRANSFER_ENCODING));
+        let body = if !has_body {
+            RequestBody::Empty
+        } else if self.buffer_body {
+            match read_body(boxed(body), MAX_BUFFERED_BODY).await {
+                Ok(b) => RequestBody::Buffered(b),
+                Err(e) => {
+                    return text_response(
+                        StatusCode::BAD_REQUEST,
+                        format!("error reading the request body: {e}"),
+                    )
+                }
+            }
+        } else {
+            RequestBody::Stream(boxed(body))
+        };
+        let preq = ProxyRequest {
+            method: parts.method.clone(),
+            params,
+            query: Arc::new(query),
+            headers: Arc::new(headers),
+            body,
+            forwards_user_agent,
+        };
+        let timeout = self.pipe.timeout;
+        let (resp, err) = match tokio::time::timeout(timeout, self.pipe.run(preq)).await {
+            Ok(r) => r,
+            Err(_) => (None, Some(ProxyError::Timeout)),
+        };
+        if let Some(e) = &err {
+            self.log_error(e);
+        }
+        let mut out = match resp {
+            None => {
+                let e = err.unwrap_or(ProxyError::Timeout);
+                let mut r = Response::new(empty_body());
+                *r.status_mut() =
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                if shared.opts.return_error_msg {
+                    let text = e.to_string();
+                    let ct = e
+                        .content_type()
+                        .and_then(|c| HeaderValue::from_str(c).ok())
+                        .unwrap_or_else(|| HeaderValue::from_static("text/plain; charset=utf-8"));
+                    if !text.is_empty() {
+                        r.headers_mut().insert(header::CONTENT_TYPE, ct);
+                        *r.body_mut() = full_body(text);
+                    }
+                }
+                r.headers_mut().insert(
+                    HeaderName::from_static("x-krakend-completed"),
+                    HeaderValue::from_static("false"),
+                );
+                r
+            }
+            Some(mut resp) => {
+                let complete = resp.is_complete && !resp.data.is_empty();
+                let mut r = if let Some(passthrough) = resp.passthrough.take() {
+                    passthrough_response(passthrough)
+                } else {
+                    let accept = parts
+                        .headers
+                        .get(header::ACCEPT)
+                        .and_then(|v| v.to_str().ok());
+                    let (ct, body) = self.render.render(&resp.data, accept);
+                    let mut r = Response::new(full_body(Bytes::from(body)));
+                    r.headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                    r
+                };
+                if complete {
+                    if let Some(cc) = &self.cache_control {
+                        r.headers_mut().insert(header::CACHE_CONTROL, cc.clone());
+                    }
+                }
+                r.headers_mut().insert(
+                    HeaderName::from_static("x-krakend-completed"),
+                    HeaderValue::from_static(if complete { "true" } else { "false" }),
+                );
+                r
+            }
+        };
+        out.headers_mut().insert(
+            HeaderName::from_static("x-krakend"),
+            shared.version_header.clone(),
+        );
+        out
+    }
+
+    fn log_error(&self, e: &ProxyError) {
+        let parts = e.parts();
+        for (i, p) in parts.iter().enumerate() {
+            let msg = if parts.len() > 1 {
+                format!("{} Error #{i}: {p}", self.log_prefix)
+            } else {
+                format!("{} {p}", self.log_prefix)
+            };
+            if self.quiet_errors {
+                tracing::debug!("{msg}");
+            } else {
+                tracing::error!("{msg}");
+            }
+        }
+    }
+}
+
+/// A `no-op` backend response, handed to the client as it came (hop-by-hop headers aside).
+fn passthrough_response(resp: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = resp.into_parts();
+    for h in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+        "trailer",
+    ] {
+        parts.headers.remove(h);
+    }
+    Response::from_parts(parts, body)
+}
+
+pub fn text_response(status: StatusCode, text: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(full_body(text.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}

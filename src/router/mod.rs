@@ -1,0 +1,665 @@
+//! The route table, built once from the endpoints (`{param}` paths, one handler per method),
+//! and the dispatch of every request: built-in endpoints, gin's trailing-slash and fixed-path
+//! redirects, `404 page not found`, `405 method not allowed`, the encoded-parameter 400.
+
+pub mod builtin;
+pub mod endpoint;
+pub mod options;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::Value;
+
+use crate::backend::{boxed, full_body, read_body, Backend, Body, HttpClient};
+use crate::config::{EndpointConfig, ServiceConfig};
+use crate::encoding::Render;
+use crate::pipeline::merge::{Pipe, StaticStrategy};
+use crate::transform::parse_flatmap;
+use endpoint::{EndpointHandler, HeaderFilter, QueryFilter};
+pub use options::RouterOptions;
+
+/// The version this binary reports (`X-Krakend`, `User-Agent`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What is shared by every handler.
+pub struct Shared {
+    pub opts: RouterOptions,
+    pub version_header: HeaderValue,
+    pub user_agent: HeaderValue,
+    pub started: Instant,
+}
+
+enum Target {
+    Endpoint(Arc<EndpointHandler>),
+    Health,
+    Debug,
+    Echo,
+}
+
+/// One path of the table with its handlers per method.
+struct Route {
+    /// The path as matchit knows it (`/users/{id}`).
+    pattern: String,
+    methods: Vec<(Method, Target)>,
+    /// Whether the route is one of the gateway's own (any method allowed).
+    any_method: bool,
+}
+
+/// The running gateway: route table plus shared settings.
+pub struct Gateway {
+    table: matchit::Router<usize>,
+    routes: Vec<Route>,
+    pub shared: Shared,
+    pub config: Arc<ServiceConfig>,
+}
+
+/// Converts a KrakenD endpoint path into matchit syntax; `None` when it cannot be routed.
+fn route_pattern(endpoint: &str) -> String {
+    endpoint
+        .split('/')
+        .map(|seg| {
+            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                if !name.is_empty() && !name.contains(['{', '}']) {
+                    return format!("{{{name}}}");
+                }
+            }
+            if let Some(name) = seg.strip_prefix(':') {
+                if !name.is_empty() {
+                    return format!("{{{name}}}");
+                }
+            }
+            seg.replace('{', "{{").replace('}', "}}")
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl Gateway {
+    /// Builds every endpoint's stack. Errors name the endpoint (route conflicts included).
+    pub fn build(config: ServiceConfig, debug: bool) -> Result<Gateway, Vec<String>> {
+        let mut errors = Vec::new();
+        let opts = match RouterOptions::from_extra(&config.extra_config) {
+            Ok(o) => o,
+            Err(e) => {
+                errors.push(e);
+                RouterOptions::default()
+            }
+        };
+        let version_header = HeaderValue::from_str(&if opts.hide_version_header {
+            "Version undefined".to_string()
+        } else {
+            format!("Version {VERSION}")
+        })
+        .unwrap_or(HeaderValue::from_static("Version undefined"));
+        let client = HttpClient::new(&config);
+        let mut gw = Gateway {
+            table: matchit::Router::new(),
+            routes: Vec::new(),
+            shared: Shared {
+                opts,
+                version_header,
+                user_agent: HeaderValue::from_str(&format!("Tentacle Version {VERSION}"))
+                    .unwrap_or(HeaderValue::from_static("Tentacle")),
+                started: Instant::now(),
+            },
+            config: Arc::new(config.clone()),
+        };
+        if !gw.shared.opts.disable_health {
+            let p = gw.shared.opts.health_path.clone();
+            gw.add(
+                &p,
+                Method::GET,
+                Target::Health,
+                false,
+                &mut errors,
+                "router.health_path",
+            );
+        }
+        if debug || config.debug_endpoint {
+            for p in ["/__debug", "/__debug/", "/__debug/{*rest}"] {
+                gw.add(
+                    p,
+                    Method::GET,
+                    Target::Debug,
+                    true,
+                    &mut errors,
+                    "debug_endpoint",
+                );
+            }
+        }
+        if config.echo_endpoint {
+            for p in ["/__echo", "/__echo/", "/__echo/{*rest}"] {
+                gw.add(
+                    p,
+                    Method::GET,
+                    Target::Echo,
+                    true,
+                    &mut errors,
+                    "echo_endpoint",
+                );
+            }
+        }
+        for ep in &config.endpoints {
+            match build_endpoint(ep, &client) {
+                Ok(h) => {
+                    let method = h.method.clone();
+                    let pattern = route_pattern(&ep.endpoint);
+                    gw.add(
+                        &pattern,
+                        method,
+                        Target::Endpoint(Arc::new(h)),
+                        false,
+                        &mut errors,
+                        &format!("{}.endpoint", ep.json_path),
+                    );
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(gw)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn add(
+        &mut self,
+        pattern: &str,
+        method: Method,
+        target: Target,
+        any_method: bool,
+        errors: &mut Vec<String>,
+        path: &str,
+    ) {
+        if let Ok(m) = self.table.at(pattern) {
+            if self.routes[*m.value].pattern == pattern {
+                let route = &mut self.routes[*m.value];
+                if route.methods.iter().any(|(mm, _)| *mm == method) || route.any_method {
+                    errors.push(format!(
+                        "{path}: the route {method} {pattern} is defined twice"
+                    ));
+                    return;
+                }
+                route.methods.push((method, target));
+                return;
+            }
+        }
+        let idx = self.routes.len();
+        match self.table.insert(pattern, idx) {
+            Ok(()) => self.routes.push(Route {
+                pattern: pattern.to_string(),
+                methods: vec![(method, target)],
+                any_method,
+            }),
+            Err(e) => errors.push(format!(
+                "{path}: the route {method} {pattern} conflicts with another endpoint: {e}"
+            )),
+        }
+    }
+
+    /// The client IP as gin's `ClientIP()` computes it with KrakenD's router options.
+    fn client_ip(&self, req: &Request<Incoming>, remote: SocketAddr) -> String {
+        let remote_ip = remote.ip();
+        let opts = &self.shared.opts;
+        if opts.forwarded_by_client_ip {
+            let trusted = opts.trusted_proxies.is_empty()
+                || opts
+                    .trusted_proxies
+                    .iter()
+                    .any(|c| options::in_cidr(remote_ip, *c));
+            if trusted {
+                for h in &opts.remote_ip_headers {
+                    if let Some(v) = req.headers().get(h.as_str()).and_then(|v| v.to_str().ok()) {
+                        if let Some(ip) = v
+                            .split(',')
+                            .map(str::trim)
+                            .find_map(|s| s.parse::<IpAddr>().ok())
+                        {
+                            return ip.to_string();
+                        }
+                    }
+                }
+            }
+        }
+        remote_ip.to_string()
+    }
+
+    /// Serves one request.
+    pub async fn dispatch(&self, req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let raw_path = req.uri().path().to_string();
+        let client_ip = self.client_ip(&req, remote);
+        let resp = self.route(req, &client_ip).await;
+        if !self.shared.opts.disable_access_log
+            && !self.shared.opts.logger_skip_paths.contains(&raw_path)
+        {
+            tracing::info!(
+                target: "tentacle::access",
+                "[GIN] | {} | {:>12?} | {:>15} | {:<7} {:?}",
+                resp.status().as_u16(),
+                started.elapsed(),
+                client_ip,
+                method.as_str(),
+                raw_path
+            );
+        }
+        resp
+    }
+
+    async fn route(&self, req: Request<Incoming>, client_ip: &str) -> Response<Body> {
+        let opts = &self.shared.opts;
+        let raw = req.uri().path();
+        let mut path = if opts.disable_path_decoding {
+            raw.to_string()
+        } else {
+            percent_decode(raw)
+        };
+        if opts.remove_extra_slash {
+            path = collapse_slashes(&path);
+        }
+        if let Ok(m) = self.table.at(&path) {
+            let route = &self.routes[*m.value];
+            let params: Vec<(String, String)> = m
+                .params
+                .iter()
+                .map(|(k, v)| (crate::backend::url::param_key(k), v.to_string()))
+                .collect();
+            let target = route
+                .methods
+                .iter()
+                .find(|(mm, _)| *mm == req.method() || route.any_method)
+                .map(|(_, t)| t);
+            if let Some(target) = target {
+                return self.serve(target, req, params, client_ip).await;
+            }
+        }
+        let method = req.method().clone();
+        if method != Method::CONNECT && path != "/" {
+            let code = if method == Method::GET {
+                StatusCode::MOVED_PERMANENTLY
+            } else {
+                StatusCode::TEMPORARY_REDIRECT
+            };
+            if !opts.disable_redirect_trailing_slash {
+                let alt = match path.strip_suffix('/') {
+                    Some(p) => p.to_string(),
+                    None => format!("{path}/"),
+                };
+                if self.has_method(&alt, &method) {
+                    return redirect(code, &alt, req.uri().query(), &method);
+                }
+            }
+            if !opts.disable_redirect_fixed_path {
+                if let Some(fixed) = self.fixed_path(&clean_path(&path), &method) {
+                    return redirect(code, &fixed, req.uri().query(), &method);
+                }
+            }
+        }
+        if method == Method::OPTIONS && opts.auto_options {
+            if let Ok(m) = self.table.at(&path) {
+                let mut allow: Vec<&str> = self.routes[*m.value]
+                    .methods
+                    .iter()
+                    .map(|(m, _)| m.as_str())
+                    .collect();
+                allow.push("OPTIONS");
+                allow.sort_unstable();
+                let mut r = Response::new(crate::backend::empty_body());
+                if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+                    r.headers_mut().insert(header::ALLOW, v);
+                }
+                return r;
+            }
+        }
+        if !opts.disable_handle_method_not_allowed && self.table.at(&path).is_ok() {
+            return self.error_page(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &opts.error_body_405,
+                "405 method not allowed",
+            );
+        }
+        self.error_page(
+            StatusCode::NOT_FOUND,
+            &opts.error_body_404,
+            "404 page not found",
+        )
+    }
+
+    fn error_page(
+        &self,
+        status: StatusCode,
+        custom: &Option<Vec<u8>>,
+        text: &'static str,
+    ) -> Response<Body> {
+        let mut r = match custom {
+            Some(body) => builtin::json_response(status.as_u16(), body.clone()),
+            None => {
+                let mut r = Response::new(full_body(Bytes::from_static(text.as_bytes())));
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                r
+            }
+        };
+        *r.status_mut() = status;
+        r.headers_mut().insert(
+            HeaderName::from_static("x-krakend-completed"),
+            HeaderValue::from_static("false"),
+        );
+        r.headers_mut().insert(
+            HeaderName::from_static("x-krakend"),
+            self.shared.version_header.clone(),
+        );
+        r
+    }
+
+    fn has_method(&self, path: &str, method: &Method) -> bool {
+        self.table.at(path).is_ok_and(|m| {
+            let r = &self.routes[*m.value];
+            r.any_method || r.methods.iter().any(|(mm, _)| mm == method)
+        })
+    }
+
+    /// gin's case-insensitive lookup: the registered path that matches `path` ignoring case.
+    fn fixed_path(&self, path: &str, method: &Method) -> Option<String> {
+        let want: Vec<&str> = path.split('/').collect();
+        for route in &self.routes {
+            if !(route.any_method || route.methods.iter().any(|(m, _)| m == method)) {
+                continue;
+            }
+            let segs: Vec<&str> = route.pattern.split('/').collect();
+            let mut out = Vec::with_capacity(want.len());
+            let mut ok = true;
+            for (i, seg) in segs.iter().enumerate() {
+                if seg.starts_with("{*") {
+                    if i < want.len() {
+                        out.extend(want[i..].iter().map(|s| s.to_string()));
+                    }
+                    break;
+                }
+                let Some(w) = want.get(i) else {
+                    ok = false;
+                    break;
+                };
+                if seg.starts_with('{') && seg.ends_with('}') && !seg.starts_with("{{") {
+                    if w.is_empty() {
+                        ok = false;
+                        break;
+                    }
+                    out.push(w.to_string());
+                } else if seg.eq_ignore_ascii_case(w) {
+                    out.push(seg.to_string());
+                } else {
+                    ok = false;
+                    break;
+                }
+            }
+            if ok && (segs.len() == want.len() || segs.last().is_some_and(|s| s.starts_with("{*")))
+            {
+                let fixed = out.join("/");
+                if fixed != path || path != want.join("/") {
+                    return Some(fixed);
+                }
+                return Some(fixed);
+            }
+        }
+        None
+    }
+
+    async fn serve(
+        &self,
+        target: &Target,
+        req: Request<Incoming>,
+        params: Vec<(String, String)>,
+        client_ip: &str,
+    ) -> Response<Body> {
+        match target {
+            Target::Health => builtin::health(self.shared.started),
+            Target::Debug | Target::Echo => {
+                let (parts, body) = req.into_parts();
+                let body = read_body(boxed(body), 16 << 20).await.unwrap_or_default();
+                if matches!(target, Target::Debug) {
+                    builtin::debug(&parts.method, &parts.uri, &parts.headers, &body)
+                } else {
+                    builtin::echo(&parts.method, &parts.uri, &parts.headers, &body)
+                }
+            }
+            Target::Endpoint(h) => {
+                for (_, v) in &params {
+                    if v.contains(['?', '#']) || (v.contains('%') && percent_decode(v) != *v) {
+                        return endpoint::text_response(
+                            StatusCode::BAD_REQUEST,
+                            "error: encoded url params",
+                        );
+                    }
+                }
+                h.clone().handle(req, params, &self.shared, client_ip).await
+            }
+        }
+    }
+}
+
+fn redirect(code: StatusCode, path: &str, query: Option<&str>, method: &Method) -> Response<Body> {
+    let location = match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    let body = if *method == Method::GET || *method == Method::HEAD {
+        format!(
+            "<a href=\"{}\">{}</a>.\n\n",
+            location
+                .replace('&', "&amp;")
+                .replace('"', "&#34;")
+                .replace('<', "&lt;"),
+            code.canonical_reason().unwrap_or("")
+        )
+    } else {
+        String::new()
+    };
+    let mut r = Response::new(full_body(body));
+    *r.status_mut() = code;
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    if *method == Method::GET || *method == Method::HEAD {
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+    }
+    r
+}
+
+/// Percent-decodes a path (invalid escapes are kept as they are).
+pub fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn collapse_slashes(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut prev = false;
+    for c in p.chars() {
+        if c == '/' {
+            if prev {
+                continue;
+            }
+            prev = true;
+        } else {
+            prev = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Go's `path.Clean` as gin's `cleanPath` applies it (keeping a trailing slash).
+fn clean_path(p: &str) -> String {
+    let trailing = p.len() > 1 && p.ends_with('/');
+    let mut stack: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                stack.pop();
+            }
+            s => stack.push(s),
+        }
+    }
+    let mut out = format!("/{}", stack.join("/"));
+    if trailing && out != "/" {
+        out.push('/');
+    }
+    out
+}
+
+fn build_endpoint(ep: &EndpointConfig, client: &HttpClient) -> Result<EndpointHandler, String> {
+    let proxy = ep.extra_config.get("proxy");
+    let sequential = proxy
+        .and_then(|p| p.get("sequential"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let propagated: Vec<String> = proxy
+        .and_then(|p| p.get("sequential_propagated_params"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let static_data = match proxy.and_then(|p| p.get("static")) {
+        Some(s) => {
+            let strategy = StaticStrategy::from_name(
+                s.get("strategy")
+                    .and_then(Value::as_str)
+                    .unwrap_or("always"),
+            );
+            let data = match s.get("data") {
+                Some(Value::Object(m)) => m.clone(),
+                None | Some(Value::Null) => serde_json::Map::new(),
+                Some(_) => {
+                    return Err(format!(
+                        "{}.extra_config.proxy.static.data: expected an object",
+                        ep.json_path
+                    ))
+                }
+            };
+            Some((strategy, data))
+        }
+        None => None,
+    };
+    let flatmap = match proxy.and_then(|p| p.get("flatmap_filter")) {
+        Some(v) => Some(
+            parse_flatmap(v)
+                .map_err(|e| format!("{}.extra_config.proxy.flatmap_filter{e}", ep.json_path))?,
+        ),
+        None => None,
+    };
+    let mut backends = Vec::new();
+    let mut shadows = Vec::new();
+    for b in &ep.backend {
+        let backend = Arc::new(Backend::build(b, client.clone())?);
+        if backend.shadow {
+            shadows.push(backend);
+        } else {
+            backends.push(backend);
+        }
+    }
+    if backends.is_empty() {
+        return Err(format!(
+            "{}.backend: every backend is a shadow backend: at least one must answer",
+            ep.json_path
+        ));
+    }
+    let render = Render::from_name(&ep.output_encoding).unwrap_or(Render::Json);
+    let headers = if ep.input_headers.is_empty() {
+        HeaderFilter::ContentTypeOnly
+    } else if ep.input_headers.iter().any(|h| h == "*") {
+        HeaderFilter::All
+    } else {
+        HeaderFilter::List(
+            ep.input_headers
+                .iter()
+                .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+                .collect(),
+        )
+    };
+    let query = if ep.input_query_strings.is_empty() {
+        QueryFilter::None
+    } else if ep.input_query_strings.iter().any(|q| q == "*") {
+        QueryFilter::All
+    } else {
+        QueryFilter::List(ep.input_query_strings.clone())
+    };
+    let cache_control = (!ep.cache_ttl.is_zero())
+        .then(|| HeaderValue::from_str(&format!("public, max-age={}", ep.cache_ttl.as_secs())).ok())
+        .flatten();
+    let quiet_errors = static_data
+        .as_ref()
+        .is_some_and(|(s, _)| *s == StaticStrategy::Always);
+    let buffer_body = backends.len() + shadows.len() > 1 || ep.concurrent_calls > 1;
+    let method = Method::from_bytes(ep.method.as_bytes())
+        .map_err(|_| format!("{}.method: invalid method", ep.json_path))?;
+    Ok(EndpointHandler {
+        endpoint: ep.endpoint.clone(),
+        log_prefix: format!("[ENDPOINT: {}]", ep.endpoint),
+        method,
+        pipe: Pipe::new(
+            backends,
+            shadows,
+            ep.timeout,
+            ep.concurrent_calls,
+            sequential,
+            &propagated,
+            static_data,
+            flatmap,
+        ),
+        render,
+        headers,
+        query,
+        cache_control,
+        quiet_errors,
+        buffer_body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_and_paths() {
+        assert_eq!(route_pattern("/a/{id}/b"), "/a/{id}/b");
+        assert_eq!(route_pattern("/a/:id"), "/a/{id}");
+        assert_eq!(route_pattern("/file.{ext}"), "/file.{{ext}}");
+        assert_eq!(clean_path("/a/../b//c/"), "/b/c/");
+        assert_eq!(percent_decode("/a%20b%zz"), "/a b%zz");
+        assert_eq!(collapse_slashes("//a///b"), "/a/b");
+    }
+}

@@ -1,0 +1,432 @@
+//! Per-backend response manipulation in KrakenD's order: `target` → `allow` | `deny` →
+//! `mapping` → `group` (flatmap_filter replaces allow/deny/mapping), plus the flatmap
+//! operations (`move`, `del`, `append`) shared with the endpoint-level filter.
+
+use serde_json::{Map, Value};
+
+use crate::config::BackendConfig;
+
+/// One flatmap operation, parsed at start-up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FlatmapOp {
+    Move(Vec<String>, Vec<String>),
+    Del(Vec<Vec<String>>),
+    Append(Vec<String>, Vec<String>),
+}
+
+/// A backend's response formatter, built once.
+#[derive(Debug, Clone, Default)]
+pub struct Formatter {
+    target: Option<Vec<String>>,
+    allow: Vec<Vec<String>>,
+    deny: Vec<Vec<String>>,
+    mapping: Vec<(String, String)>,
+    flatmap: Option<Vec<FlatmapOp>>,
+    group: Option<String>,
+}
+
+fn split(path: &str) -> Vec<String> {
+    path.split('.').map(str::to_string).collect()
+}
+
+/// Parses a `flatmap_filter` list; errors name the entry.
+pub fn parse_flatmap(v: &Value) -> Result<Vec<FlatmapOp>, String> {
+    let Value::Array(items) = v else {
+        return Err("expected a list of {\"type\", \"args\"} operations".into());
+    };
+    let mut ops = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
+        let args: Vec<String> = item
+            .get("args")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let op = match (kind, args.len()) {
+            ("move", 2) => FlatmapOp::Move(split(&args[0]), split(&args[1])),
+            ("append", 2) => FlatmapOp::Append(split(&args[0]), split(&args[1])),
+            ("del", n) if n > 0 => FlatmapOp::Del(args.iter().map(|a| split(a)).collect()),
+            _ => {
+                return Err(format!(
+                    "[{i}]: expected type \"move\" or \"append\" with 2 args, or \"del\" with at least 1 (found type {kind:?} with {} args)",
+                    args.len()
+                ))
+            }
+        };
+        ops.push(op);
+    }
+    Ok(ops)
+}
+
+impl Formatter {
+    pub fn new(b: &BackendConfig, flatmap: Option<Vec<FlatmapOp>>) -> Formatter {
+        Formatter {
+            target: b.target.as_deref().map(split),
+            allow: b.allow.iter().map(|p| split(p)).collect(),
+            deny: b.deny.iter().map(|p| split(p)).collect(),
+            mapping: b
+                .mapping
+                .iter()
+                .map(|(k, v)| (k.clone(), v.split('.').next().unwrap_or("").to_string()))
+                .collect(),
+            flatmap,
+            group: b.group.clone(),
+        }
+    }
+
+    /// True when formatting leaves data unchanged (the fast path).
+    pub fn is_noop(&self) -> bool {
+        self.target.is_none()
+            && self.allow.is_empty()
+            && self.deny.is_empty()
+            && self.mapping.is_empty()
+            && self.flatmap.is_none()
+            && self.group.is_none()
+    }
+
+    pub fn format(&self, mut data: Map<String, Value>) -> Map<String, Value> {
+        if let Some(target) = &self.target {
+            data = match get_path(&Value::Object(data), target) {
+                Some(Value::Object(m)) => m.clone(),
+                _ => Map::new(),
+            };
+        }
+        if let Some(ops) = &self.flatmap {
+            apply_flatmap(&mut data, ops);
+        } else {
+            if !self.allow.is_empty() {
+                data = allow(&data, &self.allow);
+            } else if !self.deny.is_empty() {
+                for path in &self.deny {
+                    delete_path(&mut data, path);
+                }
+            }
+            for (from, to) in &self.mapping {
+                if let Some(v) = data.remove(from) {
+                    data.insert(to.clone(), v);
+                }
+            }
+        }
+        if let Some(group) = &self.group {
+            let mut wrapped = Map::new();
+            wrapped.insert(group.clone(), Value::Object(data));
+            data = wrapped;
+        }
+        data
+    }
+}
+
+fn get_path<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let mut cur = v;
+    for seg in path {
+        cur = cur.as_object()?.get(seg)?;
+    }
+    Some(cur)
+}
+
+fn allow(data: &Map<String, Value>, paths: &[Vec<String>]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for path in paths {
+        let Some((first, rest)) = path.split_first() else {
+            continue;
+        };
+        let Some(v) = data.get(first) else { continue };
+        if rest.is_empty() {
+            out.insert(first.clone(), v.clone());
+            continue;
+        }
+        if let Value::Object(inner) = v {
+            let sub = allow(inner, &[rest.to_vec()]);
+            if sub.is_empty() {
+                continue;
+            }
+            match out.get_mut(first) {
+                Some(Value::Object(existing)) => merge_deep(existing, sub),
+                _ => {
+                    out.insert(first.clone(), Value::Object(sub));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn merge_deep(into: &mut Map<String, Value>, from: Map<String, Value>) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Object(a)), Value::Object(b)) => merge_deep(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+fn delete_path(data: &mut Map<String, Value>, path: &[String]) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        data.remove(first);
+    } else if let Some(Value::Object(inner)) = data.get_mut(first) {
+        delete_path(inner, rest);
+    }
+}
+
+/// Applies flatmap operations to a data map.
+pub fn apply_flatmap(data: &mut Map<String, Value>, ops: &[FlatmapOp]) {
+    let mut root = Value::Object(std::mem::take(data));
+    for op in ops {
+        match op {
+            FlatmapOp::Del(paths) => {
+                for p in paths {
+                    del(&mut root, p);
+                }
+            }
+            FlatmapOp::Move(from, to) => move_value(&mut root, from, to),
+            FlatmapOp::Append(from, to) => append(&mut root, from, to),
+        }
+    }
+    if let Value::Object(m) = root {
+        *data = m;
+    }
+}
+
+fn child_mut<'a>(v: &'a mut Value, seg: &str) -> Option<&'a mut Value> {
+    match v {
+        Value::Object(m) => m.get_mut(seg),
+        Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+        _ => None,
+    }
+}
+
+fn del(v: &mut Value, path: &[String]) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if first == "*" {
+        match v {
+            Value::Array(items) => {
+                if rest.is_empty() {
+                    items.clear();
+                } else {
+                    items.iter_mut().for_each(|i| del(i, rest));
+                }
+            }
+            Value::Object(m) => {
+                if rest.is_empty() {
+                    m.clear();
+                } else {
+                    m.values_mut().for_each(|i| del(i, rest));
+                }
+            }
+            _ => {}
+        }
+        return;
+    }
+    if rest.is_empty() {
+        match v {
+            Value::Object(m) => {
+                m.remove(first);
+            }
+            Value::Array(items) => {
+                if let Ok(i) = first.parse::<usize>() {
+                    if i < items.len() {
+                        items.remove(i);
+                    }
+                }
+            }
+            _ => {}
+        }
+    } else if let Some(c) = child_mut(v, first) {
+        del(c, rest);
+    }
+}
+
+fn take(v: &mut Value, path: &[String]) -> Option<Value> {
+    let (first, rest) = path.split_first()?;
+    if rest.is_empty() {
+        return match v {
+            Value::Object(m) => m.remove(first),
+            Value::Array(items) => {
+                let i = first.parse::<usize>().ok()?;
+                (i < items.len()).then(|| items.remove(i))
+            }
+            _ => None,
+        };
+    }
+    take(child_mut(v, first)?, rest)
+}
+
+fn set(v: &mut Value, path: &[String], value: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        *v = value;
+        return;
+    };
+    if !matches!(v, Value::Object(_) | Value::Array(_)) {
+        *v = Value::Object(Map::new());
+    }
+    match v {
+        Value::Object(m) => {
+            let entry = m.entry(first.clone()).or_insert(Value::Null);
+            if rest.is_empty() {
+                *entry = value;
+            } else {
+                set(entry, rest, value);
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item) = first.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                if rest.is_empty() {
+                    *item = value;
+                } else {
+                    set(item, rest, value);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The shared prefix of two paths up to and including their last common `*`.
+fn wildcard_split(from: &[String], to: &[String]) -> Option<usize> {
+    let last = from.iter().rposition(|s| s == "*")?;
+    (to.len() > last && from[..=last] == to[..=last]).then_some(last)
+}
+
+fn for_each_wildcard(v: &mut Value, prefix: &[String], f: &mut dyn FnMut(&mut Value)) {
+    let Some((first, rest)) = prefix.split_first() else {
+        f(v);
+        return;
+    };
+    if first == "*" {
+        match v {
+            Value::Array(items) => items.iter_mut().for_each(|i| for_each_wildcard(i, rest, f)),
+            Value::Object(m) => m.values_mut().for_each(|i| for_each_wildcard(i, rest, f)),
+            _ => {}
+        }
+    } else if let Some(c) = child_mut(v, first) {
+        for_each_wildcard(c, rest, f);
+    }
+}
+
+fn move_value(root: &mut Value, from: &[String], to: &[String]) {
+    if let Some(last) = wildcard_split(from, to) {
+        let (rel_from, rel_to) = (&from[last + 1..], &to[last + 1..]);
+        for_each_wildcard(root, &from[..=last], &mut |item| {
+            if let Some(val) = take(item, rel_from) {
+                set(item, rel_to, val);
+            }
+        });
+        return;
+    }
+    if from.iter().any(|s| s == "*") || to.iter().any(|s| s == "*") {
+        return;
+    }
+    if let Some(val) = take(root, from) {
+        set(root, to, val);
+    }
+}
+
+fn append(root: &mut Value, from: &[String], to: &[String]) {
+    if from.iter().any(|s| s == "*") || to.iter().any(|s| s == "*") {
+        return;
+    }
+    let Some(val) = take(root, from) else { return };
+    let mut dest = take(root, to).unwrap_or(Value::Array(Vec::new()));
+    if !dest.is_array() {
+        dest = Value::Array(vec![dest]);
+    }
+    if let Value::Array(items) = &mut dest {
+        match val {
+            Value::Array(more) => items.extend(more),
+            other => items.push(other),
+        }
+    }
+    set(root, to, dest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn backend(extra: Value) -> BackendConfig {
+        let text = json!({"version": 3, "endpoints": [{"endpoint": "/x", "backend": [
+            {"url_pattern": "/", "host": ["http://h"]}]}]});
+        let mut v = text;
+        for (k, val) in extra.as_object().unwrap() {
+            v["endpoints"][0]["backend"][0][k] = val.clone();
+        }
+        crate::config::load_str(&v.to_string(), "t", crate::config::Format::Json, &|_| None)
+            .unwrap()
+            .config
+            .endpoints[0]
+            .backend[0]
+            .clone()
+    }
+
+    #[test]
+    fn order_target_allow_mapping_group() {
+        let b = backend(
+            json!({"target": "data", "allow": ["a", "b.c"], "mapping": {"a": "z"}, "group": "g"}),
+        );
+        let out = Formatter::new(&b, None).format(obj(
+            json!({"data": {"a": 1, "b": {"c": 2, "d": 3}, "x": 4}}),
+        ));
+        assert_eq!(Value::Object(out), json!({"g": {"z": 1, "b": {"c": 2}}}));
+    }
+
+    #[test]
+    fn deny_removes_nested_paths() {
+        let b = backend(json!({"deny": ["a.b", "c"]}));
+        let out = Formatter::new(&b, None).format(obj(json!({"a": {"b": 1, "k": 2}, "c": 3})));
+        assert_eq!(Value::Object(out), json!({"a": {"k": 2}}));
+    }
+
+    #[test]
+    fn missing_target_gives_empty_object() {
+        let b = backend(json!({"target": "nope"}));
+        assert!(Formatter::new(&b, None)
+            .format(obj(json!({"a": 1})))
+            .is_empty());
+    }
+
+    #[test]
+    fn flatmap_move_del_wildcards() {
+        let ops = parse_flatmap(&json!([
+            {"type": "move", "args": ["collection", "paths"]},
+            {"type": "del", "args": ["paths.*.i"]},
+            {"type": "move", "args": ["paths.*.path", "paths.*.url"]}
+        ]))
+        .unwrap();
+        let mut data = obj(json!({"collection": [{"i": 0, "path": "/a"}, {"i": 1, "path": "/b"}]}));
+        apply_flatmap(&mut data, &ops);
+        assert_eq!(
+            Value::Object(data),
+            json!({"paths": [{"url": "/a"}, {"url": "/b"}]})
+        );
+    }
+
+    #[test]
+    fn flatmap_indices_and_append() {
+        let ops = parse_flatmap(&json!([
+            {"type": "del", "args": ["a.0"]},
+            {"type": "append", "args": ["b", "a"]}
+        ]))
+        .unwrap();
+        let mut data = obj(json!({"a": [1, 2], "b": [3]}));
+        apply_flatmap(&mut data, &ops);
+        assert_eq!(Value::Object(data), json!({"a": [2, 3]}));
+        assert!(parse_flatmap(&json!([{"type": "move", "args": ["a"]}])).is_err());
+    }
+}
