@@ -223,6 +223,15 @@ fn resolve(base: &Uri, location: &str) -> String {
     format!("{scheme}://{authority}{dir}{location}")
 }
 
+impl crate::components::hooks::Executor for HttpClient {
+    fn execute(
+        &self,
+        req: crate::components::hooks::OutRequest,
+    ) -> crate::components::hooks::BoxFuture<'_, Result<(Response<Body>, String), String>> {
+        Box::pin(self.send(req.method, req.url, req.headers, req.body))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,8 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use serde_json::{Map, Value};
 
+use crate::components::hooks::{BackendStage, Executor, OutRequest};
+use crate::components::{self, BuildCx};
 use crate::config::BackendConfig;
 use crate::encoding::Decoder;
 use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse, RequestBody};
@@ -94,14 +96,15 @@ pub struct Backend {
     input_query: Option<Vec<String>>,
     status_mode: StatusMode,
     error_prefix: Arc<str>,
-    client: HttpClient,
+    executor: Arc<dyn Executor>,
+    stages: Vec<Arc<dyn BackendStage>>,
     /// `proxy.shadow`: called, its answer ignored.
     pub shadow: bool,
     pub url_pattern: String,
 }
 
 impl Backend {
-    pub fn build(cfg: &BackendConfig, client: HttpClient) -> Result<Backend, String> {
+    pub fn build(cfg: &BackendConfig, cx: &BuildCx<'_>) -> Result<Backend, String> {
         let proxy_ns = cfg.extra_config.get("proxy");
         let flatmap =
             match proxy_ns.and_then(|p| p.get("flatmap_filter")) {
@@ -161,7 +164,8 @@ impl Backend {
             all_headers,
             input_query,
             status_mode,
-            client,
+            executor: components::executor(cfg, cx)?,
+            stages: components::backend_stages(cfg, cx)?,
             shadow,
             url_pattern: cfg.url_pattern.clone(),
         })
@@ -243,8 +247,22 @@ impl Backend {
         out
     }
 
-    /// Calls the backend and returns its formatted response.
+    /// Calls the backend (through its stages) and returns its formatted response.
     pub async fn call(&self, req: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
+        if self.stages.is_empty() {
+            return self.call_http(req).await;
+        }
+        for s in &self.stages {
+            s.before(&req)?;
+        }
+        let result = self.call_http(req).await;
+        for s in &self.stages {
+            s.after(&result);
+        }
+        result
+    }
+
+    async fn call_http(&self, req: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
         let url = self.url(&req)?;
         let mut headers = self.headers(&req);
         let method = self.method.clone();
@@ -259,8 +277,13 @@ impl Backend {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
         let (resp, final_url) = self
-            .client
-            .send(method, url, headers, body)
+            .executor
+            .execute(OutRequest {
+                method,
+                url,
+                headers,
+                body,
+            })
             .await
             .map_err(ProxyError::Backend)?;
         if self.decoder == Decoder::NoOp {

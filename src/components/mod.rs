@@ -3,7 +3,13 @@
 //! appear in and whether this build acts on it. `check` lists the ones that are accepted but
 //! not acted on; `run` logs one warning for each.
 
-use crate::config::{ExtraConfig, ServiceConfig};
+pub mod hooks;
+
+use std::sync::Arc;
+
+use crate::backend::HttpClient;
+use crate::config::{BackendConfig, EndpointConfig, ExtraConfig, ServiceConfig};
+use hooks::{BackendStage, EndpointGuard, Executor, ProxyStage, ServiceLayer};
 
 /// Where a namespace may be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -382,4 +388,52 @@ pub fn unsupported(cfg: &ServiceConfig) -> Vec<Unsupported> {
         }
     }
     out
+}
+
+/// What component builders may use.
+pub struct BuildCx<'a> {
+    pub service: &'a ServiceConfig,
+    pub client: &'a HttpClient,
+}
+
+/// Service-scope components, outermost first.
+pub fn service_layers(
+    _cfg: &ServiceConfig,
+    _cx: &BuildCx<'_>,
+) -> Result<Vec<Arc<dyn ServiceLayer>>, String> {
+    let layers: Vec<Arc<dyn ServiceLayer>> = Vec::new();
+    Ok(layers)
+}
+
+/// Endpoint guards in KrakenD CE's order (bot detector, JWT, rate limit).
+pub fn endpoint_guards(
+    _ep: &EndpointConfig,
+    _cx: &BuildCx<'_>,
+) -> Result<Vec<Arc<dyn EndpointGuard>>, String> {
+    let guards: Vec<Arc<dyn EndpointGuard>> = Vec::new();
+    Ok(guards)
+}
+
+/// Proxy stages around the pipe, in order.
+pub fn proxy_stages(
+    _ep: &EndpointConfig,
+    _cx: &BuildCx<'_>,
+) -> Result<Vec<Arc<dyn ProxyStage>>, String> {
+    let stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    Ok(stages)
+}
+
+/// Backend stages around each call, in order.
+pub fn backend_stages(
+    _b: &BackendConfig,
+    _cx: &BuildCx<'_>,
+) -> Result<Vec<Arc<dyn BackendStage>>, String> {
+    let stages: Vec<Arc<dyn BackendStage>> = Vec::new();
+    Ok(stages)
+}
+
+/// The HTTP executor of a backend: the shared client, wrapped by executor components.
+pub fn executor(_b: &BackendConfig, cx: &BuildCx<'_>) -> Result<Arc<dyn Executor>, String> {
+    let exec: Arc<dyn Executor> = Arc::new(cx.client.clone());
+    Ok(exec)
 }

@@ -24,6 +24,8 @@ pub struct ProxyRequest {
     pub body: RequestBody,
     /// Whether the client's own `User-Agent` travels upstream.
     pub forwards_user_agent: bool,
+    /// Validated JWT claims (set by `auth/validator`), for CEL and Lua.
+    pub claims: Option<Arc<Map<String, Value>>>,
 }
 
 impl ProxyRequest {
@@ -47,6 +49,7 @@ impl ProxyRequest {
                 RequestBody::Empty | RequestBody::Stream(_) => RequestBody::Empty,
             },
             forwards_user_agent: self.forwards_user_agent,
+            claims: self.claims.clone(),
         }
     }
 }

@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 
 use super::Shared;
 use crate::backend::{boxed, empty_body, full_body, read_body, Body};
+use crate::components::hooks::{EndpointGuard, GuardRequest, ProxyStage};
 use crate::encoding::Render;
 use crate::pipeline::merge::Pipe;
 use crate::pipeline::{ProxyError, ProxyRequest, RequestBody};
@@ -45,6 +46,8 @@ pub struct EndpointHandler {
     pub quiet_errors: bool,
     pub buffer_body: bool,
     pub log_prefix: String,
+    pub guards: Vec<Arc<dyn EndpointGuard>>,
+    pub stages: Vec<Arc<dyn ProxyStage>>,
 }
 
 const HOP_BY_HOP: &[&str] = &[
@@ -127,8 +130,43 @@ impl EndpointHandler {
         client_ip: &str,
     ) -> Response<Body> {
         let (parts, body) = req.into_parts();
-        let (headers, forwards_user_agent) =
+        let mut params = params;
+        let mut claims = None;
+        let mut extra_headers = Vec::new();
+        if !self.guards.is_empty() {
+            let guard_req = GuardRequest {
+                method: &parts.method,
+                uri: &parts.uri,
+                headers: &parts.headers,
+                client_ip,
+                params: &params,
+            };
+            let mut effects = Vec::with_capacity(self.guards.len());
+            for g in &self.guards {
+                match g.check(&guard_req).await {
+                    Ok(e) => effects.push(e),
+                    Err(mut rejection) => {
+                        rejection.headers_mut().insert(
+                            HeaderName::from_static("x-krakend"),
+                            shared.version_header.clone(),
+                        );
+                        return rejection;
+                    }
+                }
+            }
+            for e in effects {
+                params.extend(e.params);
+                extra_headers.extend(e.headers);
+                if e.claims.is_some() {
+                    claims = e.claims.map(Arc::new);
+                }
+            }
+        }
+        let (mut headers, forwards_user_agent) =
             self.forwarded_headers(&parts.headers, shared, client_ip);
+        for (k, v) in extra_headers {
+            headers.insert(k, v);
+        }
         let query = self.forwarded_query(parts.uri.query());
         let has_body = parts
             .headers
@@ -157,9 +195,10 @@ impl EndpointHandler {
             headers: Arc::new(headers),
             body,
             forwards_user_agent,
+            claims,
         };
         let timeout = self.pipe.timeout;
-        let (resp, err) = match tokio::time::timeout(timeout, self.pipe.run(preq)).await {
+        let (resp, err) = match tokio::time::timeout(timeout, self.run_stages(preq)).await {
             Ok(r) => r,
             Err(_) => (None, Some(ProxyError::Timeout)),
         };
@@ -221,6 +260,19 @@ impl EndpointHandler {
             shared.version_header.clone(),
         );
         out
+    }
+
+    async fn run_stages(&self, mut preq: ProxyRequest) -> crate::pipeline::ProxyResult {
+        for s in &self.stages {
+            if let Err(e) = s.before(&mut preq).await {
+                return (None, Some(e));
+            }
+        }
+        let (mut resp, mut err) = self.pipe.run(preq).await;
+        for s in &self.stages {
+            s.after(&mut resp, &mut err);
+        }
+        (resp, err)
     }
 
     fn log_error(&self, e: &ProxyError) {

@@ -17,6 +17,8 @@ use hyper::body::Incoming;
 use serde_json::Value;
 
 use crate::backend::{boxed, full_body, read_body, Backend, Body, HttpClient};
+use crate::components::hooks::{RequestHead, ServiceLayer};
+use crate::components::{self, BuildCx};
 use crate::config::{EndpointConfig, ServiceConfig};
 use crate::encoding::Render;
 use crate::pipeline::merge::{Pipe, StaticStrategy};
@@ -57,6 +59,7 @@ pub struct Gateway {
     routes: Vec<Route>,
     pub shared: Shared,
     pub config: Arc<ServiceConfig>,
+    layers: Vec<Arc<dyn ServiceLayer>>,
 }
 
 /// Converts a KrakenD endpoint path into matchit syntax; `None` when it cannot be routed.
@@ -98,6 +101,17 @@ impl Gateway {
         })
         .unwrap_or(HeaderValue::from_static("Version undefined"));
         let client = HttpClient::new(&config);
+        let cx = BuildCx {
+            service: &config,
+            client: &client,
+        };
+        let layers = match components::service_layers(&config, &cx) {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(e);
+                Vec::new()
+            }
+        };
         let mut gw = Gateway {
             table: matchit::Router::new(),
             routes: Vec::new(),
@@ -109,6 +123,7 @@ impl Gateway {
                 started: Instant::now(),
             },
             config: Arc::new(config.clone()),
+            layers,
         };
         if !gw.shared.opts.disable_health {
             let p = gw.shared.opts.health_path.clone();
@@ -146,7 +161,7 @@ impl Gateway {
             }
         }
         for ep in &config.endpoints {
-            match build_endpoint(ep, &client) {
+            match build_endpoint(ep, &cx) {
                 Ok(h) => {
                     let method = h.method.clone();
                     let pattern = route_pattern(&ep.endpoint);
@@ -237,7 +252,30 @@ impl Gateway {
         let method = req.method().clone();
         let raw_path = req.uri().path().to_string();
         let client_ip = self.client_ip(&req, remote);
-        let resp = self.route(req, &client_ip).await;
+        let resp = if self.layers.is_empty() {
+            self.route(req, &client_ip).await
+        } else {
+            let (m, u, h) = (
+                req.method().clone(),
+                req.uri().clone(),
+                req.headers().clone(),
+            );
+            let head = RequestHead {
+                method: &m,
+                uri: &u,
+                headers: &h,
+                client_ip: &client_ip,
+            };
+            let early = self.layers.iter().find_map(|l| l.request(&head));
+            let mut resp = match early {
+                Some(r) => r,
+                None => self.route(req, &client_ip).await,
+            };
+            for l in &self.layers {
+                l.response(&head, &mut resp);
+            }
+            resp
+        };
         if !self.shared.opts.disable_access_log
             && !self.shared.opts.logger_skip_paths.contains(&raw_path)
         {
@@ -537,7 +575,7 @@ fn clean_path(p: &str) -> String {
     out
 }
 
-fn build_endpoint(ep: &EndpointConfig, client: &HttpClient) -> Result<EndpointHandler, String> {
+fn build_endpoint(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<EndpointHandler, String> {
     let proxy = ep.extra_config.get("proxy");
     let sequential = proxy
         .and_then(|p| p.get("sequential"))
@@ -584,7 +622,7 @@ fn build_endpoint(ep: &EndpointConfig, client: &HttpClient) -> Result<EndpointHa
     let mut backends = Vec::new();
     let mut shadows = Vec::new();
     for b in &ep.backend {
-        let backend = Arc::new(Backend::build(b, client.clone())?);
+        let backend = Arc::new(Backend::build(b, cx)?);
         if backend.shadow {
             shadows.push(backend);
         } else {
@@ -646,6 +684,8 @@ fn build_endpoint(ep: &EndpointConfig, client: &HttpClient) -> Result<EndpointHa
         cache_control,
         quiet_errors,
         buffer_body,
+        guards: components::endpoint_guards(ep, cx)?,
+        stages: components::proxy_stages(ep, cx)?,
     })
 }
 

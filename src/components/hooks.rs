@@ -1,0 +1,104 @@
+//! The places where components plug into the request flow, in KrakenD's fixed order:
+//!
+//! ```text
+//! service   ServiceLayer   before routing (CORS preflight, security headers, bot detector)
+//!                          and on every response (headers)
+//! endpoint  EndpointGuard  after routing, before the pipe (bot detector, JWT, rate limit);
+//!                          may add params (`JWT.sub`) and upstream headers (claims)
+//! proxy     ProxyStage     around the pipe (JSON schema, CEL, signer)
+//! backend   BackendStage   around each backend call (CEL, rate limit, circuit breaker)
+//!           Executor       the HTTP execution itself (HTTP cache, client credentials)
+//! ```
+//! Every hook does nothing unless a component is configured.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, Uri};
+use serde_json::{Map, Value};
+
+use crate::backend::{Body, OutBody};
+use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a service layer sees of a request.
+pub struct RequestHead<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub client_ip: &'a str,
+}
+
+/// A service-scope component.
+pub trait ServiceLayer: Send + Sync {
+    /// Before routing: a response here answers the request (it still gets `response`).
+    fn request(&self, _req: &RequestHead<'_>) -> Option<Response<Body>> {
+        None
+    }
+    /// On every response, router errors included.
+    fn response(&self, _req: &RequestHead<'_>, _resp: &mut Response<Body>) {}
+}
+
+/// What an endpoint guard sees.
+pub struct GuardRequest<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    /// The client's headers, before any filtering.
+    pub headers: &'a HeaderMap,
+    pub client_ip: &'a str,
+    /// Path parameters (keys first-letter upper-cased).
+    pub params: &'a [(String, String)],
+}
+
+/// What a guard adds to the request when it lets it through.
+#[derive(Default)]
+pub struct GuardEffects {
+    /// Extra params (`JWT.sub`, ...), usable in `url_pattern`.
+    pub params: Vec<(String, String)>,
+    /// Extra upstream headers (`propagate_claims`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Validated JWT claims, for CEL and Lua.
+    pub claims: Option<Map<String, Value>>,
+}
+
+/// An endpoint-scope component that may refuse a request.
+pub trait EndpointGuard: Send + Sync {
+    fn check<'a>(
+        &'a self,
+        req: &'a GuardRequest<'a>,
+    ) -> BoxFuture<'a, Result<GuardEffects, Response<Body>>>;
+}
+
+/// A proxy-scope component around the endpoint pipe.
+pub trait ProxyStage: Send + Sync {
+    /// Before the backends are called; an error aborts the pipe.
+    fn before<'a>(&'a self, _req: &'a mut ProxyRequest) -> BoxFuture<'a, Result<(), ProxyError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// After the pipe.
+    fn after(&self, _resp: &mut Option<ProxyResponse>, _err: &mut Option<ProxyError>) {}
+}
+
+/// A backend-scope component around each backend call.
+pub trait BackendStage: Send + Sync {
+    /// Before the call; an error fails this backend without calling it.
+    fn before(&self, _req: &ProxyRequest) -> Result<(), ProxyError> {
+        Ok(())
+    }
+    /// After the call, with its outcome.
+    fn after(&self, _result: &Result<ProxyResponse, ProxyError>) {}
+}
+
+/// One upstream HTTP request.
+pub struct OutRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: OutBody,
+}
+
+/// Executes upstream HTTP requests; returns the response and the final URL (after redirects).
+pub trait Executor: Send + Sync {
+    fn execute(&self, req: OutRequest) -> BoxFuture<'_, Result<(Response<Body>, String), String>>;
+}
