@@ -16,7 +16,8 @@
 //! src/encoding/      decoders and renders; the Go-compatible JSON writer; XML; YAML
 //! src/components/    the namespace registry (what is active, what is not yet)
 //! src/telemetry.rs   telemetry/logging
-//! src/server.rs      listener, connections, graceful shutdown
+//! src/server.rs      listener, connections (TLS), graceful shutdown
+//! src/tls.rs         rustls configs: backend client (client_tls) and server (tls)
 //! ```
 //!
 //! # Request flow
@@ -38,4 +39,5 @@ pub mod pipeline;
 pub mod router;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod transform;

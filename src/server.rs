@@ -49,12 +49,13 @@ pub async fn serve(
             h1.header_read_timeout(None);
         }
     }
-    let builder = if cfg.use_h2c {
+    let builder = if cfg.use_h2c || gw.server_tls.is_some() {
         builder
     } else {
         builder.http1_only()
     };
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let tls = gw.server_tls.clone().map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -68,6 +69,30 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                if let Some(acceptor) = &tls {
+                    let acceptor = acceptor.clone();
+                    let gw = gw.clone();
+                    let builder = builder.clone();
+                    let watcher = graceful.watcher();
+                    tokio::spawn(async move {
+                        let stream = match acceptor.accept(stream).await {
+                            Ok(s) => s,
+                            Err(e) => {
+                                tracing::debug!("TLS handshake with {remote} failed: {e}");
+                                return;
+                            }
+                        };
+                        let svc = service_fn(move |req| -> ResponseFuture {
+                            let gw = gw.clone();
+                            Box::pin(async move { Ok(gw.dispatch(req, remote).await) })
+                        });
+                        let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+                        if let Err(e) = watcher.watch(conn).await {
+                            tracing::debug!("connection from {remote} ended: {e}");
+                        }
+                    });
+                    continue;
+                }
                 let gw = gw.clone();
                 let svc = service_fn(move |req| -> ResponseFuture {
                     let gw = gw.clone();

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -19,7 +20,7 @@ use crate::config::ServiceConfig;
 /// The shared outbound client.
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: Client<HttpConnector, Body>,
+    inner: Client<HttpsConnector<HttpConnector>, Body>,
     pub disable_compression: bool,
 }
 
@@ -31,7 +32,7 @@ pub enum OutBody {
 }
 
 impl HttpClient {
-    pub fn new(svc: &ServiceConfig) -> HttpClient {
+    pub fn new(svc: &ServiceConfig) -> Result<HttpClient, String> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_keepalive(Some(if svc.dialer_keep_alive.is_zero() {
@@ -42,6 +43,14 @@ impl HttpClient {
         if !svc.dialer_timeout.is_zero() {
             connector.set_connect_timeout(Some(svc.dialer_timeout));
         }
+        connector.enforce_http(false);
+        let tls =
+            crate::tls::client_config(svc.client_tls.as_ref(), svc.allow_insecure_connections)?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let mut builder = Client::builder(TokioExecutor::new());
         builder.timer(TokioTimer::new());
         builder.pool_timer(TokioTimer::new());
@@ -55,10 +64,10 @@ impl HttpClient {
         } else {
             svc.idle_connection_timeout
         });
-        HttpClient {
+        Ok(HttpClient {
             inner: builder.build(connector),
             disable_compression: svc.disable_compression,
-        }
+        })
     }
 
     /// Sends a request and follows up to 10 redirects as Go's `http.Client` does.
@@ -88,11 +97,6 @@ impl HttpClient {
             let uri: Uri = url
                 .parse()
                 .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?;
-            if uri.scheme_str() == Some("https") {
-                return Err(format!(
-                    "Get {url:?}: https backends are not supported by this build"
-                ));
-            }
             let out_body = match body.take() {
                 Some(OutBody::Stream(b)) => super::Chunked(b).boxed(),
                 Some(OutBody::Buffered(b)) => full_body(b),

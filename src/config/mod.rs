@@ -97,6 +97,8 @@ pub struct ServiceConfig {
     pub dns_cache_ttl: Duration,
     pub max_shutdown_wait_time: Duration,
     pub tls: Option<Value>,
+    pub client_tls: Option<Value>,
+    pub allow_insecure_connections: bool,
 }
 
 /// One endpoint object (one path + method).
@@ -582,6 +584,8 @@ fn parse_service(root: &mut Map<String, Value>, cx: &mut Cx) -> ServiceConfig {
             .unwrap_or(Duration::from_secs(30)),
         max_shutdown_wait_time: dur(&mut f, cx, "max_shutdown_wait_time"),
         tls: f.raw("tls").cloned(),
+        client_tls: f.raw("client_tls").cloned(),
+        allow_insecure_connections: f.boolean(cx, "allow_insecure_connections"),
     };
     // Read but not acted on here: documented in `check`.
     for key in [
@@ -589,8 +593,6 @@ fn parse_service(root: &mut Map<String, Value>, cx: &mut Cx) -> ServiceConfig {
         "dialer_fallback_delay",
         "disable_rest",
         "plugin",
-        "client_tls",
-        "allow_insecure_connections",
         "sequential_start",
         "async_agent",
     ] {

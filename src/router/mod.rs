@@ -60,6 +60,8 @@ pub struct Gateway {
     pub shared: Shared,
     pub config: Arc<ServiceConfig>,
     layers: Vec<Arc<dyn ServiceLayer>>,
+    /// The server's TLS configuration (`tls`).
+    pub server_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Converts a KrakenD endpoint path into matchit syntax; `None` when it cannot be routed.
@@ -100,7 +102,17 @@ impl Gateway {
             format!("Version {VERSION}")
         })
         .unwrap_or(HeaderValue::from_static("Version undefined"));
-        let client = HttpClient::new(&config);
+        let client = match HttpClient::new(&config) {
+            Ok(c) => c,
+            Err(e) => return Err(vec![e]),
+        };
+        let server_tls = match crate::tls::server_config(config.tls.as_ref()) {
+            Ok(t) => t.map(Arc::new),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
         let cx = BuildCx {
             service: &config,
             client: &client,
@@ -124,6 +136,7 @@ impl Gateway {
             },
             config: Arc::new(config.clone()),
             layers,
+            server_tls,
         };
         if !gw.shared.opts.disable_health {
             let p = gw.shared.opts.health_path.clone();
