@@ -151,16 +151,6 @@ fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
     for u in components::unsupported(&loaded.config) {
         tracing::warn!("{u}");
     }
-    let gw = match Gateway::build(loaded.config, debug) {
-        Ok(g) => Arc::new(g),
-        Err(errs) => {
-            for e in &errs {
-                tracing::error!("{source}: {e}");
-                eprintln!("ERROR: {source}: {e}");
-            }
-            return 1;
-        }
-    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -172,6 +162,16 @@ fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
         }
     };
     rt.block_on(async move {
+        let gw = match Gateway::build(loaded.config, debug) {
+            Ok(g) => Arc::new(g),
+            Err(errs) => {
+                for e in &errs {
+                    tracing::error!("{source}: {e}");
+                    eprintln!("ERROR: {source}: {e}");
+                }
+                return 1;
+            }
+        };
         let listener = match server::bind(&gw, port).await {
             Ok(l) => l,
             Err(e) => {

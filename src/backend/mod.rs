@@ -2,6 +2,7 @@
 //! balancing, the HTTP call, status handling (`backend/http`), decoding and formatting.
 
 pub mod client;
+pub mod sd;
 pub mod url;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -82,11 +83,18 @@ enum StatusMode {
     ReturnCode,
 }
 
+/// Where a backend's hosts come from.
+enum Hosts {
+    Static(Vec<String>),
+    /// `sd: "dns"`: refreshed in the background.
+    Dns(sd::SharedHosts),
+}
+
 /// A backend, ready to be called many times.
 pub struct Backend {
     pub method: Method,
     template: UrlTemplate,
-    hosts: Vec<String>,
+    hosts: Hosts,
     next_host: AtomicUsize,
     decoder: Decoder,
     is_collection: bool,
@@ -155,7 +163,28 @@ impl Backend {
             error_prefix: format!("[{} {}]:", cfg.method, template.go_form()).into(),
             method,
             template,
-            hosts: cfg.host.clone(),
+            hosts: if cfg.sd == "dns" {
+                let shared: sd::SharedHosts = Default::default();
+                match cfg.host.first() {
+                    Some(name) => sd::spawn_resolver(
+                        name.trim_start_matches("http://")
+                            .trim_start_matches("https://")
+                            .to_string(),
+                        cfg.sd_scheme.clone(),
+                        cx.service.dns_cache_ttl,
+                        shared.clone(),
+                    ),
+                    None => {
+                        return Err(format!(
+                            "{}.host: sd \"dns\" needs the SRV name in host[0]",
+                            cfg.json_path
+                        ))
+                    }
+                }
+                Hosts::Dns(shared)
+            } else {
+                Hosts::Static(cfg.host.clone())
+            },
             next_host: AtomicUsize::new(0),
             decoder: Decoder::from_name(&cfg.encoding),
             is_collection: cfg.is_collection,
@@ -175,21 +204,29 @@ impl Backend {
         self.decoder == Decoder::NoOp
     }
 
-    fn pick_host(&self) -> Option<&str> {
-        match self.hosts.len() {
+    fn pick<'a>(&self, hosts: &'a [String]) -> Option<&'a str> {
+        match hosts.len() {
             0 => None,
-            1 => Some(&self.hosts[0]),
+            1 => Some(&hosts[0]),
             n => {
                 let i = self.next_host.fetch_add(1, Ordering::Relaxed);
-                Some(&self.hosts[i % n])
+                Some(&hosts[i % n])
             }
         }
     }
 
     /// Builds the upstream URL for a request.
     fn url(&self, req: &ProxyRequest) -> Result<String, ProxyError> {
+        let dynamic;
+        let hosts: &[String] = match &self.hosts {
+            Hosts::Static(h) => h,
+            Hosts::Dns(shared) => {
+                dynamic = shared.read().map(|g| g.clone()).unwrap_or_default();
+                &dynamic
+            }
+        };
         let host = self
-            .pick_host()
+            .pick(hosts)
             .ok_or_else(|| ProxyError::Backend("no hosts available".into()))?;
         let mut url = String::with_capacity(host.len() + 64);
         url.push_str(host);
