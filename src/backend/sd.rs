@@ -161,7 +161,7 @@ pub fn hosts_from_srv(records: &[Srv], scheme: &str) -> Vec<String> {
     let g = best.iter().fold(0, |g, r| gcd(g, r.weight));
     let mut out = Vec::new();
     for r in best {
-        let times = if g == 0 { 1 } else { (r.weight / g).max(1) };
+        let times = r.weight.checked_div(g).unwrap_or(1).max(1);
         for _ in 0..times {
             out.push(format!(
                 "{scheme}://{}:{}",
