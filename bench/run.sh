@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Side-by-side load benchmark: nginx as a reverse proxy vs Tentacle, same backend, same run.
+# Everything listens on 127.0.0.1. Usage: bench/run.sh   (env: DURATION=10 ROUNDS=3 CONNS="50 200")
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-"50 200"}
+WARMUP=${WARMUP:-3}
+BACKEND_PORT=18080 NGINX_PORT=18081 TENTACLE_PORT=18082
+
+need=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+for p in $BACKEND_PORT $NGINX_PORT $TENTACLE_PORT; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+    echo "port $p is taken: refusing to run" >&2
+    exit 1
+  fi
+done
+
+(cd "$root" && cargo build --release --quiet)
+BIN="$root/target/release/tentacle"
+
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  sleep 0.3
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+ncpu=$(nproc)
+LOAD_CPU=0
+SERVER_CPUS=1
+if [ "$ncpu" -gt 2 ]; then SERVER_CPUS="1-$((ncpu - 1))"; fi
+if [ "$ncpu" -lt 2 ]; then LOAD_CPU=0; SERVER_CPUS=0; fi
+
+# --- payloads -------------------------------------------------------------------------------
+mkdir -p "$work/www" "$work/logs"
+python3 - "$work/www" <<'PY'
+import json, sys
+d = sys.argv[1]
+small = {"id": 42, "name": "tentacle", "active": True, "score": 9.75,
+         "tags": ["a", "b", "c"], "owner": {"login": "octo", "type": "User"},
+         "description": "a small object for the proxy benchmark, about two hundred bytes"}
+s = json.dumps(small, separators=(",", ":"))
+while len(s) < 200:
+    small["description"] += "."
+    s = json.dumps(small, separators=(",", ":"))
+open(f"{d}/small", "w").write(s)
+open(f"{d}/small2", "w").write(json.dumps({"id": 7, "kind": "second", "values": [1, 2, 3]}, separators=(",", ":")))
+items = []
+i = 0
+while len(json.dumps({"items": items}, separators=(",", ":"))) < 20000:
+    items.append({"i": i, "name": f"item-{i}", "price": 10.5 + i, "ok": i % 2 == 0})
+    i += 1
+open(f"{d}/large", "w").write(json.dumps({"items": items, "count": len(items)}, separators=(",", ":")))
+PY
+
+cat > "$work/backend.conf" <<CONF
+user root;
+worker_processes 1;
+daemon off;
+pid $work/backend.pid;
+error_log $work/logs/backend-error.log error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+  server {
+    listen 127.0.0.1:$BACKEND_PORT reuseport;
+    root $work/www;
+    default_type application/json;
+    location / { try_files \$uri =404; }
+  }
+}
+CONF
+
+cat > "$work/proxy.conf" <<CONF
+user root;
+worker_processes 1;
+daemon off;
+pid $work/proxy.pid;
+error_log $work/logs/proxy-error.log error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream backend {
+    server 127.0.0.1:$BACKEND_PORT;
+    keepalive 256;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_PORT reuseport;
+    location /api/small { proxy_pass http://backend/small; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location /api/large { proxy_pass http://backend/large; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+CONF
+
+taskset -c "$SERVER_CPUS" "$NGINX" -c "$work/backend.conf" -p "$work" >/dev/null 2>&1 &
+pids+=($!)
+taskset -c "$SERVER_CPUS" "$NGINX" -c "$work/proxy.conf" -p "$work" >/dev/null 2>&1 &
+NGINX_PROXY_PID=$!
+pids+=($NGINX_PROXY_PID)
+taskset -c "$SERVER_CPUS" "$BIN" run -c "$here/krakend-bench.json" -p $TENTACLE_PORT >"$work/logs/tentacle.log" 2>&1 &
+TENTACLE_PID=$!
+pids+=($TENTACLE_PID)
+
+for p in $BACKEND_PORT $NGINX_PORT $TENTACLE_PORT; do
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break
+    sleep 0.1
+  done
+done
+for u in "http://127.0.0.1:$BACKEND_PORT/small" "http://127.0.0.1:$NGINX_PORT/api/small" \
+         "http://127.0.0.1:$TENTACLE_PORT/api/small" "http://127.0.0.1:$TENTACLE_PORT/api/merge"; do
+  code=$(python3 -c "import urllib.request,urllib.error,sys
+try: print(urllib.request.urlopen(sys.argv[1]).status)
+except urllib.error.HTTPError as e: print(e.code)" "$u")
+  [ "$code" = 200 ] || { echo "$u answered $code" >&2; exit 1; }
+done
+
+# the processes whose CPU time and memory are measured: nginx proxy = master + its worker
+proxy_pids() { echo "$NGINX_PROXY_PID $(pgrep -P "$NGINX_PROXY_PID" | tr '\n' ' ')"; }
+cpu_ticks() { local t=0; for p in $1; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+rss_kb() { local t=0; for p in $1; do t=$((t + $(awk '/VmHWM/ {print $2}' "/proc/$p/status"))); done; echo $t; }
+HZ=$(getconf CLK_TCK)
+
+results="$work/results.tsv"
+: > "$results"
+run_one() { # name conns url pids
+  local name=$1 conns=$2 url=$3 procs=$4 before after out
+  before=$( [ -n "$procs" ] && cpu_ticks "$procs" || echo 0)
+  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$url" 2>&1)
+  after=$( [ -n "$procs" ] && cpu_ticks "$procs" || echo 0)
+  WRK_OUT="$out" python3 - "$name" "$conns" "$((after - before))" "$HZ" "$results" <<'PY'
+import os, re, sys
+name, conns, ticks, hz, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+out = os.environ["WRK_OUT"]
+def ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    n, u = float(m.group(1)), m.group(2)
+    return n / 1000 if u == "us" else n * 1000 if u == "s" else n
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+reqs = int(re.search(r"(\d+) requests in", out).group(1))
+p50 = ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+errs = 0
+m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+if m: errs += sum(int(x) for x in m.groups())
+m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+if m: errs += int(m.group(1))
+cpu_us = ticks * 1e6 / hz / reqs if reqs and ticks else 0.0
+open(path, "a").write(f"{name}\t{conns}\t{rps:.1f}\t{p50:.3f}\t{p99:.3f}\t{cpu_us:.2f}\t{errs}\n")
+PY
+}
+
+echo "warming up (${WARMUP}s each)..."
+for u in "http://127.0.0.1:$NGINX_PORT/api/small" "http://127.0.0.1:$TENTACLE_PORT/api/small" \
+         "http://127.0.0.1:$TENTACLE_PORT/api/small-json" "http://127.0.0.1:$TENTACLE_PORT/api/merge"; do
+  taskset -c "$LOAD_CPU" wrk -t1 -c50 -d"${WARMUP}s" "$u" >/dev/null 2>&1
+done
+
+for round in $(seq 1 "$ROUNDS"); do
+  for c in $CONNS; do
+    echo "round $round, c=$c"
+    run_one direct-small "$c" "http://127.0.0.1:$BACKEND_PORT/small" ""
+    run_one nginx-small "$c" "http://127.0.0.1:$NGINX_PORT/api/small" "$(proxy_pids)"
+    run_one tentacle-small "$c" "http://127.0.0.1:$TENTACLE_PORT/api/small" "$TENTACLE_PID"
+    run_one nginx-large "$c" "http://127.0.0.1:$NGINX_PORT/api/large" "$(proxy_pids)"
+    run_one tentacle-large "$c" "http://127.0.0.1:$TENTACLE_PORT/api/large" "$TENTACLE_PID"
+    run_one tentacle-small-json "$c" "http://127.0.0.1:$TENTACLE_PORT/api/small-json" "$TENTACLE_PID"
+    run_one tentacle-large-json "$c" "http://127.0.0.1:$TENTACLE_PORT/api/large-json" "$TENTACLE_PID"
+    run_one tentacle-merge "$c" "http://127.0.0.1:$TENTACLE_PORT/api/merge" "$TENTACLE_PID"
+  done
+done
+
+NGINX_RSS=$(rss_kb "$(proxy_pids)")
+TENTACLE_RSS=$(rss_kb "$TENTACLE_PID")
+python3 "$here/report.py" "$results" "$NGINX_RSS" "$TENTACLE_RSS" "$ncpu" "$DURATION" "$ROUNDS"
