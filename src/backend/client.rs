@@ -105,11 +105,9 @@ impl HttpClient {
                     _ => empty_body(),
                 },
             };
-            let mut req = Request::builder()
-                .method(method.clone())
-                .uri(uri.clone())
-                .body(out_body)
-                .map_err(|e| e.to_string())?;
+            let mut req = Request::new(out_body);
+            *req.method_mut() = method.clone();
+            *req.uri_mut() = uri.clone();
             *req.headers_mut() = headers.clone();
             let resp = self
                 .inner

@@ -289,6 +289,15 @@ fn stringify(v: &Value) -> String {
     }
 }
 
+/// Merges backend outcomes in the order given, as the parallel merge does on arrival.
+pub fn merge_all(outcomes: Vec<Result<ProxyResponse, ProxyError>>) -> ProxyResult {
+    let mut acc = Accumulator::default();
+    for o in outcomes {
+        acc.merge(o);
+    }
+    acc.result()
+}
+
 /// Lura's incremental merge accumulator.
 #[derive(Default)]
 struct Accumulator {

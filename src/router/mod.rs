@@ -232,6 +232,14 @@ impl Gateway {
         }
     }
 
+    /// The endpoint pattern that serves `method path`, if any (no redirects).
+    pub fn lookup(&self, method: &Method, path: &str) -> Option<&str> {
+        let m = self.table.at(path).ok()?;
+        let route = &self.routes[*m.value];
+        (route.any_method || route.methods.iter().any(|(mm, _)| mm == method))
+            .then_some(route.pattern.as_str())
+    }
+
     /// The client IP as gin's `ClientIP()` computes it with KrakenD's router options.
     fn client_ip(&self, req: &Request<Incoming>, remote: SocketAddr) -> String {
         let remote_ip = remote.ip();
