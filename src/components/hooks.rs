@@ -28,6 +28,8 @@ pub struct RequestHead<'a> {
     pub uri: &'a Uri,
     pub headers: &'a HeaderMap,
     pub client_ip: &'a str,
+    /// Whether the request came over a TLS connection.
+    pub tls: bool,
 }
 
 /// A service-scope component.

@@ -3,9 +3,15 @@
 //! appear in and whether this build acts on it. `check` lists the ones that are accepted but
 //! not acted on; `run` logs one warning for each.
 
+pub mod botdetector;
+pub mod cors;
 pub mod hooks;
+pub mod httpsecure;
 
 use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use crate::backend::HttpClient;
 use crate::config::{BackendConfig, EndpointConfig, ExtraConfig, ServiceConfig};
@@ -85,17 +91,17 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "security/cors",
         scopes: &[S, E],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "security/http",
         scopes: &[S],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "security/bot-detector",
         scopes: &[S, E],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "qos/ratelimit/router",
@@ -390,27 +396,63 @@ pub fn unsupported(cfg: &ServiceConfig) -> Vec<Unsupported> {
     out
 }
 
+/// The object of a component's namespace, or an error naming the namespace.
+pub fn config_object<'a>(namespace: &str, v: &'a Value) -> Result<&'a Map<String, Value>, String> {
+    v.as_object()
+        .ok_or_else(|| format!("{namespace}: the configuration must be an object"))
+}
+
+/// One field of a component's configuration object: `None` when absent or `null`, an error
+/// naming the namespace and the field when it has the wrong type.
+pub fn field<T: DeserializeOwned>(
+    namespace: &str,
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<T>, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => T::deserialize(v)
+            .map(Some)
+            .map_err(|e| format!("{namespace}: {key}: {e}")),
+    }
+}
+
 /// What component builders may use.
 pub struct BuildCx<'a> {
     pub service: &'a ServiceConfig,
     pub client: &'a HttpClient,
 }
 
-/// Service-scope components, outermost first.
+/// Service-scope components, outermost first: CORS wraps the whole router, then the gin
+/// middlewares in KrakenD CE's order (HTTP security, bot detector).
 pub fn service_layers(
-    _cfg: &ServiceConfig,
+    cfg: &ServiceConfig,
     _cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn ServiceLayer>>, String> {
-    let layers: Vec<Arc<dyn ServiceLayer>> = Vec::new();
+    let mut layers: Vec<Arc<dyn ServiceLayer>> = Vec::new();
+    if let Some(v) = cfg.extra_config.get(cors::NAMESPACE) {
+        layers.push(Arc::new(cors::build(v)?));
+    }
+    if let Some(v) = cfg.extra_config.get(httpsecure::NAMESPACE) {
+        layers.push(Arc::new(httpsecure::build(v)?));
+    }
+    if let Some(v) = cfg.extra_config.get(botdetector::NAMESPACE) {
+        layers.push(Arc::new(botdetector::build(v)?));
+    }
     Ok(layers)
 }
 
 /// Endpoint guards in KrakenD CE's order (bot detector, JWT, rate limit).
 pub fn endpoint_guards(
-    _ep: &EndpointConfig,
+    ep: &EndpointConfig,
     _cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn EndpointGuard>>, String> {
-    let guards: Vec<Arc<dyn EndpointGuard>> = Vec::new();
+    let mut guards: Vec<Arc<dyn EndpointGuard>> = Vec::new();
+    if let Some(v) = ep.extra_config.get(botdetector::NAMESPACE) {
+        guards.push(Arc::new(
+            botdetector::build(v).map_err(|e| format!("{}: {e}", ep.json_path))?,
+        ));
+    }
     Ok(guards)
 }
 

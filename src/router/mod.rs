@@ -286,6 +286,8 @@ impl Gateway {
                 uri: &u,
                 headers: &h,
                 client_ip: &client_ip,
+                // This server does not terminate TLS.
+                tls: self.server_tls.is_some(),
             };
             let early = self.layers.iter().find_map(|l| l.request(&head));
             let mut resp = match early {
