@@ -294,12 +294,9 @@ impl Gateway {
 
     async fn route(&self, req: Request<Incoming>, client_ip: &str) -> Response<Body> {
         let opts = &self.shared.opts;
-        let raw = req.uri().path();
-        let mut path = if opts.disable_path_decoding {
-            raw.to_string()
-        } else {
-            percent_decode(raw)
-        };
+        // gin routes on the decoded path; `disable_path_decoding` only turns off the
+        // encoded-param check
+        let mut path = percent_decode(req.uri().path());
         if opts.remove_extra_slash {
             path = collapse_slashes(&path);
         }
@@ -343,17 +340,21 @@ impl Gateway {
         }
         if method == Method::OPTIONS && opts.auto_options {
             if let Ok(m) = self.table.at(&path) {
+                // KrakenD lists the endpoint methods registered for the path, sorted
                 let mut allow: Vec<&str> = self.routes[*m.value]
                     .methods
                     .iter()
                     .map(|(m, _)| m.as_str())
                     .collect();
-                allow.push("OPTIONS");
                 allow.sort_unstable();
                 let mut r = Response::new(crate::backend::empty_body());
                 if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
                     r.headers_mut().insert(header::ALLOW, v);
                 }
+                r.headers_mut().insert(
+                    HeaderName::from_static("x-krakend"),
+                    self.shared.version_header.clone(),
+                );
                 return r;
             }
         }
@@ -470,7 +471,8 @@ impl Gateway {
                 }
             }
             Target::Endpoint(h) => {
-                for (_, v) in &params {
+                let check = !self.shared.opts.disable_path_decoding;
+                for (_, v) in params.iter().filter(|_| check) {
                     if v.contains(['?', '#']) || (v.contains('%') && percent_decode(v) != *v) {
                         return endpoint::text_response(
                             StatusCode::BAD_REQUEST,
