@@ -120,7 +120,8 @@ impl Reply {
     }
 }
 
-type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+type Handler = Arc<dyn Fn(Recorded) -> BoxFuture<Reply> + Send + Sync>;
 
 /// A fake backend: a hyper HTTP/1.1 server on 127.0.0.1:0 that records every request.
 pub struct FakeBackend {
@@ -131,6 +132,7 @@ pub struct FakeBackend {
     /// Request heads seen (counted before the body is read).
     heads: Arc<AtomicUsize>,
     head_notify: Arc<Notify>,
+    connections: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -155,6 +157,11 @@ impl FakeBackend {
         let r = self.requests();
         assert_eq!(r.len(), 1, "expected exactly one backend request: {r:#?}");
         r[0].clone()
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     pub fn heads(&self) -> usize {
@@ -192,18 +199,38 @@ impl FakeBackend {
 
 /// Starts a fake backend answering with `handler`.
 pub async fn backend(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> FakeBackend {
-    let handler: Handler = Arc::new(handler);
+    backend_async(move |r| {
+        let reply = handler(&r);
+        async move { reply }
+    })
+    .await
+}
+
+/// Starts a fake backend whose handler may wait for something before answering.
+pub async fn backend_async<F, Fut>(handler: F) -> FakeBackend
+where
+    F: Fn(Recorded) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Reply> + Send + 'static,
+{
+    let handler: Handler = Arc::new(move |r| Box::pin(handler(r)));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let requests = Arc::new(Mutex::new(Vec::new()));
     let heads = Arc::new(AtomicUsize::new(0));
     let head_notify = Arc::new(Notify::new());
-    let (reqs, hs, hn) = (requests.clone(), heads.clone(), head_notify.clone());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let (reqs, hs, hn, conns) = (
+        requests.clone(),
+        heads.clone(),
+        head_notify.clone(),
+        connections.clone(),
+    );
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            conns.fetch_add(1, Ordering::SeqCst);
             let (handler, reqs, hs, hn) = (handler.clone(), reqs.clone(), hs.clone(), hn.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -231,7 +258,7 @@ pub async fn backend(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'stati
                             body,
                         };
                         reqs.lock().unwrap().push(rec.clone());
-                        let reply = handler(&rec);
+                        let reply = handler(rec).await;
                         if !reply.delay.is_zero() {
                             tokio::time::sleep(reply.delay).await;
                         }
@@ -258,6 +285,7 @@ pub async fn backend(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'stati
         requests,
         heads,
         head_notify,
+        connections,
         task,
     }
 }
