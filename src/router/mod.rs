@@ -206,6 +206,17 @@ impl Gateway {
                 return;
             }
         }
+        if let Some(other) = self
+            .routes
+            .iter()
+            .filter(|r| r.any_method || r.methods.iter().any(|(m, _)| *m == method))
+            .find_map(|r| param_conflict(&r.pattern, pattern))
+        {
+            errors.push(format!(
+                "{path}: the route {method} {pattern} conflicts with another endpoint: {other}"
+            ));
+            return;
+        }
         let idx = self.routes.len();
         match self.table.insert(pattern, idx) {
             Ok(()) => self.routes.push(Route {
@@ -486,6 +497,25 @@ impl Gateway {
     }
 }
 
+/// gin refuses two routes whose paths agree up to a parameter segment that has a different
+/// name in each (`/user/{a}` and `/user/{b}/x`); KrakenD fails to start on them.
+fn param_conflict(existing: &str, new: &str) -> Option<String> {
+    let is_param = |s: &str| s.starts_with('{') && s.ends_with('}') && !s.starts_with("{{");
+    for (a, b) in existing.split('/').zip(new.split('/')) {
+        match (is_param(a), is_param(b)) {
+            (true, true) if a != b => {
+                return Some(format!(
+                    "wildcard {b} conflicts with the existing wildcard {a} in {existing}"
+                ))
+            }
+            (true, true) => continue,
+            (false, false) if a == b => continue,
+            _ => return None,
+        }
+    }
+    None
+}
+
 fn redirect(code: StatusCode, path: &str, query: Option<&str>, method: &Method) -> Response<Body> {
     let location = match query {
         Some(q) => format!("{path}?{q}"),
@@ -703,5 +733,9 @@ mod tests {
         assert_eq!(clean_path("/a/../b//c/"), "/b/c/");
         assert_eq!(percent_decode("/a%20b%zz"), "/a b%zz");
         assert_eq!(collapse_slashes("//a///b"), "/a/b");
+        assert!(param_conflict("/user/{a}", "/user/{b}/x").is_some());
+        assert!(param_conflict("/user/{a}", "/user/{a}/x").is_none());
+        assert!(param_conflict("/user/{a}", "/users/{b}").is_none());
+        assert!(param_conflict("/__debug/{*rest}", "/__debug/{*rest}").is_none());
     }
 }
