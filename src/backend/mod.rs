@@ -62,7 +62,8 @@ pub fn empty_body() -> Body {
     Empty::new().map_err(|never| match never {}).boxed()
 }
 
-/// Headers that never travel upstream as they are.
+/// Headers that never travel upstream as they are. A forwarded `Content-Length` does (Lura
+/// copies a single value onto the backend request); it is checked in `call_http`.
 const HOP_BY_HOP: &[&str] = &[
     "host",
     "connection",
@@ -72,7 +73,6 @@ const HOP_BY_HOP: &[&str] = &[
     "trailer",
     "transfer-encoding",
     "upgrade",
-    "content-length",
 ];
 
 /// How a failed status is reported (`backend/http`).
@@ -308,10 +308,28 @@ impl Backend {
             RequestBody::Buffered(b) => OutBody::Buffered(b),
             RequestBody::Stream(s) => OutBody::Stream(s),
         };
-        if matches!(body, OutBody::Empty)
-            && matches!(method, Method::POST | Method::PUT | Method::PATCH)
-        {
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        // a forwarded Content-Length is kept only when it is a single number
+        let forwarded_length = {
+            let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
+            match (values.next(), values.next()) {
+                (Some(v), None) => v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()),
+                _ => None,
+            }
+        };
+        headers.remove(header::CONTENT_LENGTH);
+        match (&body, forwarded_length) {
+            (OutBody::Empty, _) => {
+                if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
+                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                }
+            }
+            (OutBody::Buffered(b), Some(n)) if b.len() as u64 == n => {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+            }
+            (OutBody::Stream(_), Some(n)) => {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+            }
+            _ => {}
         }
         let (resp, final_url) = self
             .executor

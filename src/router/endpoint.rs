@@ -77,7 +77,7 @@ impl EndpointHandler {
             }
             HeaderFilter::All => {
                 for (k, v) in client {
-                    if !HOP_BY_HOP.contains(&k.as_str()) && k != header::CONTENT_LENGTH {
+                    if !HOP_BY_HOP.contains(&k.as_str()) {
                         out.append(k.clone(), v.clone());
                     }
                 }

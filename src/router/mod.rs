@@ -219,6 +219,17 @@ impl Gateway {
                 return;
             }
         }
+        if let Some(other) = self
+            .routes
+            .iter()
+            .filter(|r| r.any_method || r.methods.iter().any(|(m, _)| *m == method))
+            .find_map(|r| param_conflict(&r.pattern, pattern))
+        {
+            errors.push(format!(
+                "{path}: the route {method} {pattern} conflicts with another endpoint: {other}"
+            ));
+            return;
+        }
         let idx = self.routes.len();
         match self.table.insert(pattern, idx) {
             Ok(()) => self.routes.push(Route {
@@ -317,12 +328,9 @@ impl Gateway {
 
     async fn route(&self, req: Request<Incoming>, client_ip: &str) -> Response<Body> {
         let opts = &self.shared.opts;
-        let raw = req.uri().path();
-        let mut path = if opts.disable_path_decoding {
-            raw.to_string()
-        } else {
-            percent_decode(raw)
-        };
+        // gin routes on the decoded path; `disable_path_decoding` only turns off the
+        // encoded-param check
+        let mut path = percent_decode(req.uri().path());
         if opts.remove_extra_slash {
             path = collapse_slashes(&path);
         }
@@ -366,17 +374,21 @@ impl Gateway {
         }
         if method == Method::OPTIONS && opts.auto_options {
             if let Ok(m) = self.table.at(&path) {
+                // KrakenD lists the endpoint methods registered for the path, sorted
                 let mut allow: Vec<&str> = self.routes[*m.value]
                     .methods
                     .iter()
                     .map(|(m, _)| m.as_str())
                     .collect();
-                allow.push("OPTIONS");
                 allow.sort_unstable();
                 let mut r = Response::new(crate::backend::empty_body());
                 if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
                     r.headers_mut().insert(header::ALLOW, v);
                 }
+                r.headers_mut().insert(
+                    HeaderName::from_static("x-krakend"),
+                    self.shared.version_header.clone(),
+                );
                 return r;
             }
         }
@@ -493,7 +505,8 @@ impl Gateway {
                 }
             }
             Target::Endpoint(h) => {
-                for (_, v) in &params {
+                let check = !self.shared.opts.disable_path_decoding;
+                for (_, v) in params.iter().filter(|_| check) {
                     if v.contains(['?', '#']) || (v.contains('%') && percent_decode(v) != *v) {
                         return endpoint::text_response(
                             StatusCode::BAD_REQUEST,
@@ -505,6 +518,25 @@ impl Gateway {
             }
         }
     }
+}
+
+/// gin refuses two routes whose paths agree up to a parameter segment that has a different
+/// name in each (`/user/{a}` and `/user/{b}/x`); KrakenD fails to start on them.
+fn param_conflict(existing: &str, new: &str) -> Option<String> {
+    let is_param = |s: &str| s.starts_with('{') && s.ends_with('}') && !s.starts_with("{{");
+    for (a, b) in existing.split('/').zip(new.split('/')) {
+        match (is_param(a), is_param(b)) {
+            (true, true) if a != b => {
+                return Some(format!(
+                    "wildcard {b} conflicts with the existing wildcard {a} in {existing}"
+                ))
+            }
+            (true, true) => continue,
+            (false, false) if a == b => continue,
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn redirect(code: StatusCode, path: &str, query: Option<&str>, method: &Method) -> Response<Body> {
@@ -724,5 +756,9 @@ mod tests {
         assert_eq!(clean_path("/a/../b//c/"), "/b/c/");
         assert_eq!(percent_decode("/a%20b%zz"), "/a b%zz");
         assert_eq!(collapse_slashes("//a///b"), "/a/b");
+        assert!(param_conflict("/user/{a}", "/user/{b}/x").is_some());
+        assert!(param_conflict("/user/{a}", "/user/{a}/x").is_none());
+        assert!(param_conflict("/user/{a}", "/users/{b}").is_none());
+        assert!(param_conflict("/__debug/{*rest}", "/__debug/{*rest}").is_none());
     }
 }

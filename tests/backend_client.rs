@@ -1,0 +1,199 @@
+//! The backend HTTP client: host balancing, redirects, gzip, which statuses count as success.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn several_hosts_share_the_load() {
+    let a = json_backend(r#"{"from":"a"}"#).await;
+    let b = json_backend(r#"{"from":"b"}"#).await;
+    let gw = single("/lb", json!({"url_pattern": "/", "host": [a.url, b.url]})).await;
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        let r = get(&gw.at("/lb")).await;
+        assert_eq!(r.status, 200);
+        seen.insert(r.json()["from"].as_str().unwrap().to_string());
+    }
+    assert_eq!(seen.len(), 2, "only one host was used: {seen:?}");
+    assert_eq!(a.count() + b.count(), 20);
+}
+
+#[tokio::test]
+async fn service_hosts_are_the_default_for_backends() {
+    let a = json_backend(r#"{"from":"service host"}"#).await;
+    let gw = gateway(&with(
+        config(json!([{"endpoint": "/d", "backend": [{"url_pattern": "/x"}]}])),
+        json!({"host": [a.url]}),
+    ))
+    .await;
+    let r = get(&gw.at("/d")).await;
+    assert_eq!(r.text(), r#"{"from":"service host"}"#);
+    assert_eq!(a.only().path, "/x");
+}
+
+#[tokio::test]
+async fn hosts_without_scheme_get_http() {
+    let a = json_backend(r#"{"ok":1}"#).await;
+    let host = a.url.trim_start_matches("http://").to_string() + "/";
+    let gw = single("/d", json!({"url_pattern": "x", "host": [host]})).await;
+    let r = get(&gw.at("/d")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(a.only().path, "/x");
+}
+
+#[tokio::test]
+async fn redirects_are_followed_with_referer() {
+    for code in [301u16, 302, 303, 307, 308] {
+        let b = backend(move |r| match r.path.as_str() {
+            "/start" => Reply::new(code).header("Location", "/final?x=1"),
+            _ => Reply::json(r#"{"arrived":true}"#),
+        })
+        .await;
+        let gw = single("/r", json!({"url_pattern": "/start", "host": [b.url]})).await;
+        let r = get(&gw.at("/r")).await;
+        assert_eq!(r.status, 200, "{code}");
+        assert_eq!(r.text(), r#"{"arrived":true}"#, "{code}");
+        let reqs = b.requests();
+        assert_eq!(reqs.len(), 2, "{code}");
+        assert_eq!(reqs[1].uri, "/final?x=1");
+        let referer = format!("{}/start", b.url);
+        assert_eq!(reqs[1].header("referer"), Some(referer.as_str()), "{code}");
+    }
+}
+
+#[tokio::test]
+async fn a_post_redirected_with_303_becomes_a_get_without_body() {
+    let b = backend(|r| match r.path.as_str() {
+        "/start" => Reply::new(303).header("Location", "/final"),
+        _ => Reply::json(echo_json(r).to_string()),
+    })
+    .await;
+    let gw = gateway(&config(json!([{"endpoint": "/r", "method": "POST",
+        "backend": [{"url_pattern": "/start", "host": [b.url]}]}])))
+    .await;
+    let r = send(
+        "POST",
+        &gw.at("/r"),
+        &[("Content-Type", "text/plain")],
+        "payload",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["method"], "GET");
+    assert_eq!(v["body"], "");
+    assert_eq!(v["path"], "/final");
+}
+
+#[tokio::test]
+async fn redirects_to_another_host() {
+    let target = json_backend(r#"{"other":true}"#).await;
+    let location = format!("{}/there", target.url);
+    let b = backend(move |_| Reply::new(302).header("Location", &location)).await;
+    let gw = single("/r", json!({"url_pattern": "/", "host": [b.url]})).await;
+    let r = get(&gw.at("/r")).await;
+    assert_eq!(r.text(), r#"{"other":true}"#);
+    assert_eq!(target.only().path, "/there");
+}
+
+#[tokio::test]
+async fn endless_redirects_fail() {
+    let b = backend(|_| Reply::new(302).header("Location", "/again")).await;
+    let gw = single("/r", json!({"url_pattern": "/", "host": [b.url]})).await;
+    let r = get(&gw.at("/r")).await;
+    assert_eq!(r.status, 500);
+    assert!(b.count() <= 12, "{} requests", b.count());
+}
+
+#[tokio::test]
+async fn gzip_answers_are_decoded() {
+    let body = json!({"compressed": true, "text": "x".repeat(2000)}).to_string();
+    let zipped = gzip(body.as_bytes());
+    let b = backend(move |r| {
+        if r.header("accept-encoding") == Some("gzip") {
+            Reply::json("")
+                .header("Content-Encoding", "gzip")
+                .body(zipped.clone())
+        } else {
+            Reply::text(400, "no gzip asked")
+        }
+    })
+    .await;
+    let gw = single("/z", json!({"url_pattern": "/", "host": [b.url]})).await;
+    let r = get(&gw.at("/z")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["compressed"], true);
+    assert_eq!(r.json()["text"].as_str().unwrap().len(), 2000);
+    assert_eq!(r.header("content-encoding"), None);
+}
+
+#[tokio::test]
+async fn only_200_and_201_are_success() {
+    for (status, ok) in [
+        (200u16, true),
+        (201, true),
+        (202, false),
+        (204, false),
+        (206, false),
+        (400, false),
+        (401, false),
+        (404, false),
+        (500, false),
+        (503, false),
+    ] {
+        let b = backend(move |_| Reply::json(r#"{"a":1}"#).status(status)).await;
+        let gw = single("/s", json!({"url_pattern": "/", "host": [b.url]})).await;
+        let r = get(&gw.at("/s")).await;
+        if ok {
+            assert_eq!(
+                (r.status, r.text().as_str()),
+                (200, r#"{"a":1}"#),
+                "{status}"
+            );
+        } else {
+            assert_eq!((r.status, r.text().as_str()), (500, ""), "{status}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_without_location_is_an_invalid_status() {
+    let b = backend(|_| Reply::new(302)).await;
+    let gw = gateway(&with(
+        config(json!([{"endpoint": "/s", "backend": [{"url_pattern": "/loc", "host": [b.url]}]}])),
+        json!({"extra_config": {"router": {"return_error_msg": true}}}),
+    ))
+    .await;
+    let r = get(&gw.at("/s")).await;
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.text(),
+        format!("invalid status code 302 [GET /loc]: {}/loc", b.url)
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_backend_is_500() {
+    let gw = single("/u", json!({"url_pattern": "/", "host": [closed_url()]})).await;
+    let r = get(&gw.at("/u")).await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.text(), "");
+    assert_eq!(r.completed(), Some("false"));
+}
+
+#[tokio::test]
+async fn backend_connections_are_reused() {
+    let b = json_backend(r#"{"a":1}"#).await;
+    let gw = single("/k", json!({"url_pattern": "/", "host": [b.url]})).await;
+    for _ in 0..5 {
+        assert_eq!(get(&gw.at("/k")).await.status, 200);
+    }
+    assert_eq!(b.count(), 5);
+    assert_eq!(
+        b.connections(),
+        1,
+        "one pooled connection for sequential calls"
+    );
+}

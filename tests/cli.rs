@@ -1,0 +1,347 @@
+//! The `tentacle` binary: `check`, `version`, `run` (with and without `-c`), graceful
+//! shutdown, and the real-world configuration corpus.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+fn output(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = tentacle(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn version_prints_the_version() {
+    let (code, stdout, _) = output(&["version"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains(&format!("Version {VERSION}")), "{stdout}");
+}
+
+#[test]
+fn check_accepts_a_valid_file() {
+    let dir = TempDir::new("check-ok");
+    let f = dir.write(
+        "krakend.json",
+        &config(json!([{"endpoint": "/a", "backend": [{"url_pattern": "/", "host": ["h:80"]}]}]))
+            .to_string(),
+    );
+    let (code, stdout, stderr) = output(&["check", "-c", f.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("Syntax OK!"), "{stdout}");
+    let (code, stdout, _) = output(&["check", "-t", "-c", f.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("Syntax OK!"), "{stdout}");
+}
+
+#[test]
+fn check_reports_every_error_with_file_line_column_and_path() {
+    let dir = TempDir::new("check-bad");
+    let text = "{\n  \"version\": 3,\n  \"timeout\": \"fast\",\n  \"endpoints\": [\n    {\n      \"endpoint\": \"/a/{id}\",\n      \"backend\": [{\"url_pattern\": \"/b/{other}\", \"host\": [\"h:80\"]}]\n    }\n  ]\n}\n";
+    let f = dir.write("krakend.json", text);
+    let path = f.to_str().unwrap();
+    let (code, stdout, stderr) = output(&["check", "-c", path]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains(&format!("{path}:3:")), "{stderr}");
+    assert!(stderr.contains("timeout"), "{stderr}");
+    assert!(stderr.contains(&format!("{path}:7:")), "{stderr}");
+    assert!(
+        stderr.contains("endpoints[0].backend[0].url_pattern"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("Syntax OK!"));
+}
+
+#[test]
+fn check_reports_syntax_errors_with_position() {
+    let dir = TempDir::new("check-syntax");
+    let f = dir.write(
+        "krakend.json",
+        "{\n  \"version\": 3,\n  \"port\": 80 80\n}\n",
+    );
+    let path = f.to_str().unwrap();
+    let (code, _, stderr) = output(&["check", "-c", path]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains(&format!("{path}:3:")), "{stderr}");
+}
+
+#[test]
+fn check_with_routes_catches_conflicts() {
+    let dir = TempDir::new("check-routes");
+    let f = dir.write(
+        "krakend.json",
+        &config(json!([
+            {"endpoint": "/a", "backend": [{"url_pattern": "/", "host": ["h:80"]}]},
+            {"endpoint": "/a", "backend": [{"url_pattern": "/", "host": ["h:80"]}]}
+        ]))
+        .to_string(),
+    );
+    let (code, _, stderr) = output(&["check", "-t", "-c", f.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("endpoints[1]"), "{stderr}");
+}
+
+#[test]
+fn check_on_a_missing_file_fails_cleanly() {
+    let (code, _, stderr) = output(&["check", "-c", "/nonexistent/krakend.json"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("/nonexistent/krakend.json"), "{stderr}");
+}
+
+#[test]
+fn check_reads_yaml() {
+    let dir = TempDir::new("check-yaml");
+    let f = dir.write(
+        "krakend.yaml",
+        "version: 3\nendpoints:\n  - endpoint: /a\n    backend:\n      - url_pattern: /\n        host: [\"h:80\"]\n",
+    );
+    let (code, stdout, stderr) = output(&["check", "-c", f.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+}
+
+#[tokio::test]
+async fn run_serves_a_config_file_on_its_port() {
+    let b = json_backend(r#"{"hello":"world"}"#).await;
+    let port = free_port();
+    let dir = TempDir::new("run");
+    let f = dir.write(
+        "krakend.json",
+        &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1", "endpoints": [
+            {"endpoint": "/hello", "backend": [{"url_pattern": "/", "host": [b.url]}]}]})
+        .to_string(),
+    );
+    let mut p = Proc::spawn(tentacle(&["run", "-c", f.to_str().unwrap()]), port);
+    p.wait_ready().await;
+    let r = get(&p.url("/hello")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), r#"{"hello":"world"}"#);
+    assert_eq!(get(&p.url("/__health")).await.status, 200);
+    assert_eq!(get(&p.url("/__debug/")).await.status, 404);
+    p.term();
+    assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
+}
+
+#[tokio::test]
+async fn run_with_debug_flag_and_port_override() {
+    let port = free_port();
+    let dir = TempDir::new("run-d");
+    let f = dir.write(
+        "krakend.json",
+        &json!({"version": 3, "port": 1, "listen_ip": "127.0.0.1", "endpoints": []}).to_string(),
+    );
+    let mut p = Proc::spawn(
+        tentacle(&[
+            "run",
+            "-d",
+            "-p",
+            &port.to_string(),
+            "-c",
+            f.to_str().unwrap(),
+        ]),
+        port,
+    );
+    p.wait_ready().await;
+    let r = get(&p.url("/__debug/x")).await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, r#"{"message":"pong"}"#)
+    );
+    p.term();
+    assert_eq!(p.wait_exit().await, Some(0));
+}
+
+#[tokio::test]
+async fn krakend_port_overrides_the_file() {
+    let port = free_port();
+    let dir = TempDir::new("run-env");
+    let f = dir.write(
+        "krakend.json",
+        &json!({"version": 3, "port": 1, "listen_ip": "127.0.0.1"}).to_string(),
+    );
+    let mut cmd = tentacle(&["run", "-c", f.to_str().unwrap()]);
+    cmd.env("KRAKEND_PORT", port.to_string());
+    let mut p = Proc::spawn(cmd, port);
+    p.wait_ready().await;
+    assert_eq!(get(&p.url("/__health")).await.status, 200);
+    p.term();
+    assert_eq!(p.wait_exit().await, Some(0));
+}
+
+#[tokio::test]
+async fn run_without_config_serves_the_embedded_default() {
+    let port = free_port();
+    let mut p = Proc::spawn(tentacle(&["run", "-p", &port.to_string()]), port);
+    p.wait_ready().await;
+    let r = get(&p.url("/__health")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ok");
+    let r = get(&p.url("/demo?x=1")).await;
+    assert_eq!(r.status, 200, "{}", p.output());
+    let v = r.json();
+    assert_eq!(v["gateway"], "tentacle");
+    assert_eq!(v["debug"], json!({"message": "pong"}));
+    assert_eq!(v["echo"]["req_method"], "GET");
+    p.term();
+    assert_eq!(p.wait_exit().await, Some(0));
+}
+
+#[tokio::test]
+async fn run_with_an_invalid_config_exits_1() {
+    let dir = TempDir::new("run-bad");
+    let f = dir.write(
+        "krakend.json",
+        r#"{"version": 3, "endpoints": [{"endpoint": "/a"}]}"#,
+    );
+    let out = tentacle(&["run", "-c", f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("endpoints[0].backend"), "{err}");
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight() {
+    let b = slow_backend(Duration::from_millis(1500), r#"{"slow":"but complete"}"#).await;
+    let port = free_port();
+    let dir = TempDir::new("run-term");
+    let f = dir.write(
+        "krakend.json",
+        &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1", "timeout": "20s", "endpoints": [
+            {"endpoint": "/slow", "backend": [{"url_pattern": "/", "host": [b.url]}]}]})
+        .to_string(),
+    );
+    let mut p = Proc::spawn(tentacle(&["run", "-c", f.to_str().unwrap()]), port);
+    p.wait_ready().await;
+    let url = p.url("/slow");
+    let call = tokio::spawn(async move { get(&url).await });
+    b.wait_heads(1).await;
+    p.term();
+    let r = soon(call).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), r#"{"slow":"but complete"}"#);
+    assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
+    // and the port is closed afterwards
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// the real-world corpus
+// ---------------------------------------------------------------------------------------------
+
+fn corpus() -> Vec<PathBuf> {
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/real-world/configs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 40, "corpus incomplete: {}", files.len());
+    files
+}
+
+/// Files the corpus README lists as not valid KrakenD configs, with the field at fault.
+const KNOWN_INVALID: &[(&str, &str)] = &[
+    (
+        "IMT-Atlantique-FIL-2020-2023__Pokefumi__krakend.json",
+        "version",
+    ),
+    (
+        "congnguyen1905__oauth2-keycloak__gateway_krakend.json",
+        "host",
+    ),
+    (
+        "NeuralTrust__AI-Gateway-Benchmark__krakend.json",
+        "concurrent_calls",
+    ),
+];
+
+/// Does an error line name a field (a JSON path such as `endpoints[3].backend[0].host`)?
+fn names_a_field(line: &str) -> bool {
+    const FIELDS: &[&str] = &[
+        "version",
+        "endpoints",
+        "backend",
+        "host",
+        "port",
+        "timeout",
+        "url_pattern",
+        "concurrent_calls",
+        "extra_config",
+        "method",
+        "encoding",
+        "output_encoding",
+    ];
+    FIELDS.iter().any(|f| line.contains(f))
+}
+
+#[tokio::test]
+async fn real_world_configs_check_and_run() {
+    let mut passing = Vec::new();
+    let mut report = String::new();
+    for f in corpus() {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let (code, stdout, stderr) = output(&["check", "-c", f.to_str().unwrap()]);
+        match code {
+            Some(0) => {
+                assert!(stdout.contains("Syntax OK!"), "{name}: {stdout}");
+                assert!(
+                    !KNOWN_INVALID.iter().any(|(n, _)| *n == name),
+                    "{name} is invalid but passed check"
+                );
+                passing.push(f);
+            }
+            Some(1) => {
+                let errors: Vec<&str> =
+                    stderr.lines().filter(|l| l.starts_with("ERROR:")).collect();
+                assert!(
+                    !errors.is_empty(),
+                    "{name}: failed without an error line:\n{stderr}"
+                );
+                for e in &errors {
+                    assert!(names_a_field(e), "{name}: the error names no field: {e}");
+                    assert!(e.contains(&name), "{name}: the error names no file: {e}");
+                }
+                if let Some((_, field)) = KNOWN_INVALID.iter().find(|(n, _)| *n == name) {
+                    assert!(
+                        errors.iter().any(|e| e.contains(field)),
+                        "{name}: expected an error about {field}:\n{stderr}"
+                    );
+                }
+                report.push_str(&format!("{name}: {}\n", errors.join(" | ")));
+            }
+            other => panic!("{name}: check crashed ({other:?}):\n{stdout}{stderr}"),
+        }
+    }
+    assert!(!passing.is_empty());
+    // every config that passes check also starts
+    for f in passing {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let port = free_port();
+        let mut p = Proc::spawn(
+            tentacle(&["run", "-p", &port.to_string(), "-c", f.to_str().unwrap()]),
+            port,
+        );
+        p.wait_ready().await;
+        assert_eq!(get(&p.url("/__nothing-here")).await.status, 404, "{name}");
+        p.term();
+        let code = p.wait_exit().await;
+        assert_eq!(
+            code,
+            Some(0),
+            "{name} did not stop cleanly:\n{}",
+            p.output()
+        );
+    }
+    eprintln!("configs refused by check:\n{report}");
+}

@@ -1,0 +1,365 @@
+//! Configuration: v3 and v2 files, YAML, Go durations, defaults, `KRAKEND_*` overrides, error
+//! reporting and init errors. Loading goes through `tentacle::config::load_str`; behaviour is
+//! checked on a running gateway.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use tentacle::config::{load_str, Format};
+
+fn load(text: &str) -> Result<tentacle::config::Loaded, String> {
+    load_str(text, "krakend.json", Format::Json, &|_| None).map_err(|e| e.to_string())
+}
+
+#[test]
+fn defaults() {
+    let l = load(r#"{"version":3,"endpoints":[{"endpoint":"/a","backend":[{"url_pattern":"/x","host":["h:8000"]}]}]}"#)
+        .unwrap();
+    let c = l.config;
+    assert_eq!(c.port, 8080);
+    assert_eq!(c.timeout, Duration::from_secs(2));
+    assert_eq!(c.cache_ttl, Duration::ZERO);
+    assert_eq!(c.output_encoding, "json");
+    assert_eq!(c.max_idle_connections_per_host, 250);
+    let ep = &c.endpoints[0];
+    assert_eq!(ep.method, "GET");
+    assert_eq!(ep.concurrent_calls, 1);
+    assert_eq!(ep.timeout, Duration::from_secs(2));
+    assert!(ep.input_headers.is_empty() && ep.input_query_strings.is_empty());
+    let b = &ep.backend[0];
+    assert_eq!(b.method, "GET");
+    assert_eq!(b.encoding, "json");
+    assert_eq!(b.host, ["http://h:8000"]);
+}
+
+#[test]
+fn go_durations() {
+    for (text, want) in [
+        ("300ms", Duration::from_millis(300)),
+        ("1.5s", Duration::from_millis(1500)),
+        ("1m30s", Duration::from_secs(90)),
+        ("2h", Duration::from_secs(7200)),
+        ("1h2m3s4ms", Duration::from_millis(3_723_004)),
+        ("250us", Duration::from_micros(250)),
+        ("250µs", Duration::from_micros(250)),
+        ("10ns", Duration::from_nanos(10)),
+    ] {
+        let l = load(&format!(
+            r#"{{"version":3,"timeout":"{text}","cache_ttl":"{text}"}}"#
+        ))
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(l.config.timeout, want, "{text}");
+        assert_eq!(l.config.cache_ttl, want, "{text}");
+    }
+    for bad in ["5", "1 s", "s", "1d", "-", "1.2.3s"] {
+        let e = load(&format!(r#"{{"version":3,"timeout":"{bad}"}}"#))
+            .err()
+            .unwrap_or_else(|| panic!("{bad:?} accepted"));
+        assert!(e.contains("timeout"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn endpoint_and_backend_inherit_service_values() {
+    let l = load(r#"{"version":3,"timeout":"7s","cache_ttl":"1m","output_encoding":"string","host":["http://svc:1234"],
+        "endpoints":[{"endpoint":"a","concurrent_calls":2,"backend":[{"url_pattern":"x"}]},
+                     {"endpoint":"/b","timeout":"1s","cache_ttl":"0s","backend":[{"url_pattern":"/y","host":["other:80"]}]}]}"#)
+        .unwrap();
+    let (a, b) = (&l.config.endpoints[0], &l.config.endpoints[1]);
+    assert_eq!(a.endpoint, "/a");
+    assert_eq!(a.timeout, Duration::from_secs(7));
+    assert_eq!(a.cache_ttl, Duration::from_secs(60));
+    assert_eq!(a.output_encoding, "string");
+    assert_eq!(a.backend[0].url_pattern, "/x");
+    assert_eq!(a.backend[0].host, ["http://svc:1234"]);
+    assert_eq!(a.backend[0].concurrent_calls, 2);
+    assert_eq!(a.backend[0].timeout, Duration::from_secs(7));
+    assert_eq!(b.timeout, Duration::from_secs(1));
+    assert_eq!(b.cache_ttl, Duration::ZERO);
+    assert_eq!(b.backend[0].host, ["http://other:80"]);
+}
+
+#[test]
+fn env_overrides_root_keys_present_in_the_file() {
+    let env = |k: &str| match k {
+        "KRAKEND_PORT" => Some("9911".to_string()),
+        "KRAKEND_TIMEOUT" => Some("750ms".to_string()),
+        "KRAKEND_NAME" => Some("from env".to_string()),
+        "KRAKEND_CACHE_TTL" => Some("1h".to_string()),
+        _ => None,
+    };
+    let l = load_str(
+        r#"{"version":3,"port":8080,"timeout":"3s","name":"file"}"#,
+        "f.json",
+        Format::Json,
+        &env,
+    )
+    .unwrap();
+    assert_eq!(l.config.port, 9911);
+    assert_eq!(l.config.timeout, Duration::from_millis(750));
+    assert_eq!(l.config.name, "from env");
+    // cache_ttl is not in the file: the variable is ignored
+    assert_eq!(l.config.cache_ttl, Duration::ZERO);
+}
+
+#[tokio::test]
+async fn krakend_timeout_applies_to_a_running_gateway() {
+    let slow = slow_backend(Duration::from_secs(5), r#"{"a":1}"#).await;
+    let text = json!({"version": 3, "timeout": "30s", "endpoints": [
+        {"endpoint": "/a", "backend": [{"url_pattern": "/", "host": [slow.url]}]}]})
+    .to_string();
+    let env = |k: &str| (k == "KRAKEND_TIMEOUT").then(|| "200ms".to_string());
+    let loaded = load_str(&text, "f.json", Format::Json, &env).unwrap();
+    let gw = std::sync::Arc::new(tentacle::router::Gateway::build(loaded.config, false).unwrap());
+    let (l, url) = listener().await;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(tentacle::server::serve(gw, l, async move {
+        let _ = rx.await;
+    }));
+    let r = get(&format!("{url}/a")).await;
+    assert_eq!(r.status, 500, "the 30s timeout of the file was used");
+    let _ = tx.send(());
+    let _ = task.await;
+}
+
+#[tokio::test]
+async fn yaml_configs_run_like_json() {
+    let b = echo_backend().await;
+    let text = format!(
+        r#"
+version: 3
+timeout: 3s
+extra_config:
+  router:
+    return_error_msg: true
+endpoints:
+  - endpoint: /users/{{id}}
+    input_query_strings: ["q"]
+    backend:
+      - url_pattern: /u/{{id}}
+        host:
+          - {}
+        allow: [path, query]
+"#,
+        b.url
+    );
+    let gw = gateway_text(&text, Format::Yaml).await;
+    let r = get(&gw.at("/users/9?q=1&z=2")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), r#"{"path":"/u/9","query":"q=1"}"#);
+}
+
+#[test]
+fn yaml_errors_have_positions() {
+    let e = load_str(
+        "version: 3\nendpoints: [\n  - a\n",
+        "k.yaml",
+        Format::Yaml,
+        &|_| None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("k.yaml:"), "{e}");
+}
+
+#[tokio::test]
+async fn version_2_configs_run_with_legacy_names() {
+    let b = echo_backend().await;
+    let missing = status_backend(404, "").await;
+    let text = json!({"version": 2, "extra_config": {
+        "github_com/luraproject/lura/router/gin": {"return_error_msg": true}},
+    "endpoints": [
+        {"endpoint": "/v2", "headers_to_pass": ["X-A"], "querystring_params": ["q"],
+         "backend": [{"url_pattern": "/echo", "host": [b.url],
+                      "whitelist": ["path", "query", "headers.X-A"]}]},
+        {"endpoint": "/static",
+         "extra_config": {"github.com/devopsfaith/krakend/proxy": {"static": {"strategy": "always", "data": {"s": 1}}}},
+         "backend": [{"url_pattern": "/fail", "host": [closed_url()]}]},
+        {"endpoint": "/err", "backend": [{"url_pattern": "/x", "host": [missing.url]}]}
+    ]});
+    let gw = gateway(&text).await;
+    let r = get_with(&gw.at("/v2?q=1&z=2"), &[("X-A", "a"), ("X-B", "b")]).await;
+    assert_eq!(
+        r.text(),
+        r#"{"headers":{"X-A":["a"]},"path":"/echo","query":"q=1"}"#
+    );
+    assert_eq!(get(&gw.at("/static")).await.text(), r#"{"s":1}"#);
+    // the legacy router namespace is honoured: the error message is written
+    let r = get(&gw.at("/err")).await;
+    assert_eq!(r.status, 500);
+    assert!(
+        r.text().starts_with("invalid status code 404"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn unsupported_versions_are_rejected() {
+    for (text, needle) in [
+        (r#"{"version":1}"#, "version"),
+        (r#"{"version":4}"#, "version"),
+        (r#"{"version":"3"}"#, "version"),
+        (r#"{"endpoints":[]}"#, "version"),
+    ] {
+        let e = load(text)
+            .err()
+            .unwrap_or_else(|| panic!("{text} accepted"));
+        assert!(e.contains(needle), "{text}: {e}");
+    }
+}
+
+#[test]
+fn unknown_keys_are_ignored_and_at_keys_allowed() {
+    let l = load(r#"{"version":3,"@comment":"x","whatever":1,"endpoints":[{"endpoint":"/a","$ref":"y","unknown":true,
+        "backend":[{"url_pattern":"/","host":["h:80"],"nope":1}]}]}"#)
+    .unwrap();
+    assert_eq!(l.config.endpoints.len(), 1);
+    let w = l.warnings.join("\n");
+    assert!(
+        w.contains("whatever") && w.contains("unknown") && w.contains("nope"),
+        "{w}"
+    );
+    assert!(!w.contains("@comment") && !w.contains("$ref"), "{w}");
+}
+
+#[test]
+fn all_errors_are_reported_at_once_with_positions_and_paths() {
+    let text = "{\n  \"version\": 3,\n  \"port\": \"8080\",\n  \"endpoints\": [\n    {\"endpoint\": \"/a/{id}\", \"timeout\": \"soon\",\n     \"backend\": [{\"url_pattern\": \"/x/{nope}\", \"host\": [\"http://bad host\"]}]},\n    {\"endpoint\": \"/b\", \"concurrent_calls\": \"1\", \"backend\": [{\"url_pattern\": \"/\", \"host\": \"h\"}]}\n  ]\n}";
+    let e = load(text).unwrap_err();
+    for needle in [
+        "krakend.json:3:",
+        "port",
+        "endpoints[0].timeout",
+        "endpoints[0].backend[0].url_pattern",
+        "endpoints[0].backend[0].host[0]",
+        "endpoints[1].concurrent_calls",
+        "endpoints[1].backend[0].host",
+    ] {
+        assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
+    }
+    assert!(e.lines().count() >= 6, "{e}");
+}
+
+#[test]
+fn syntax_errors_name_line_and_column() {
+    let e = load("{\n  \"version\": 3,\n  \"port\": 8080,,\n}").unwrap_err();
+    assert!(e.starts_with("krakend.json:3:"), "{e}");
+    assert!(e.contains("syntax"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// init errors: the config parses but cannot be served
+// ---------------------------------------------------------------------------------------------
+
+fn build_err(endpoints: serde_json::Value) -> String {
+    let text = config(endpoints).to_string();
+    match build_text(&text, Format::Json, false) {
+        Ok(_) => panic!("accepted: {text}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn an_endpoint_without_backends_is_an_error() {
+    let e = build_err(json!([{"endpoint": "/a", "backend": []}]));
+    assert!(
+        e.contains("endpoints[0].backend") && e.contains("0 backends"),
+        "{e}"
+    );
+    let e = build_err(json!([{"endpoint": "/a"}]));
+    assert!(e.contains("endpoints[0].backend"), "{e}");
+}
+
+#[test]
+fn an_undefined_param_is_an_error() {
+    let e = build_err(json!([{"endpoint": "/a/{id}",
+        "backend": [{"url_pattern": "/x/{id}/{other}", "host": ["h:80"]}]}]));
+    assert!(
+        e.contains("endpoints[0].backend[0].url_pattern") && e.contains("other"),
+        "{e}"
+    );
+    // sequential and JWT placeholders are fine
+    let text = config(
+        json!([{"endpoint": "/a", "extra_config": {"proxy": {"sequential": true}},
+        "backend": [{"url_pattern": "/x", "host": ["h:80"]},
+                    {"url_pattern": "/y/{resp0_id}/{JWT.sub}", "host": ["h:80"]}]}]),
+    )
+    .to_string();
+    assert!(build_text(&text, Format::Json, false).is_ok());
+}
+
+#[test]
+fn no_op_with_several_backends_is_an_error() {
+    let e = build_err(json!([{"endpoint": "/a", "output_encoding": "no-op",
+        "backend": [{"url_pattern": "/x", "host": ["h:80"]}, {"url_pattern": "/y", "host": ["h:80"]}]}]));
+    assert!(
+        e.contains("can not use NoOp encoding with more than one backends"),
+        "{e}"
+    );
+}
+
+#[test]
+fn duplicate_routes_are_an_error() {
+    let e = build_err(json!([
+        {"endpoint": "/a", "backend": [{"url_pattern": "/x", "host": ["h:80"]}]},
+        {"endpoint": "/a", "method": "GET", "backend": [{"url_pattern": "/y", "host": ["h:80"]}]}
+    ]));
+    assert!(e.contains("endpoints[1]") && e.contains("/a"), "{e}");
+}
+
+#[test]
+fn conflicting_routes_are_an_error() {
+    let e = build_err(json!([
+        {"endpoint": "/user/{a}", "backend": [{"url_pattern": "/x", "host": ["h:80"]}]},
+        {"endpoint": "/user/{b}/x", "backend": [{"url_pattern": "/y", "host": ["h:80"]}]}
+    ]));
+    assert!(e.contains("endpoints[1]"), "{e}");
+}
+
+/// gin keeps one tree per method: different parameter names on different methods coexist.
+#[test]
+#[ignore = "gateway bug: the route table is shared by all methods, so GET /user/{a} and POST /user/{b} are refused as conflicting; KrakenD (one gin tree per method) serves both"]
+fn different_param_names_on_different_methods_are_fine() {
+    let text = config(json!([
+        {"endpoint": "/user/{a}", "backend": [{"url_pattern": "/x/{a}", "host": ["h:80"]}]},
+        {"endpoint": "/user/{b}", "method": "DELETE", "backend": [{"url_pattern": "/y/{b}", "host": ["h:80"]}]}
+    ]))
+    .to_string();
+    if let Err(e) = build_text(&text, Format::Json, false) {
+        panic!("refused: {e}");
+    }
+}
+
+#[test]
+fn unsupported_methods_are_an_error() {
+    let e = load(
+        &config(json!([{"endpoint": "/a", "method": "TRACE",
+        "backend": [{"url_pattern": "/x", "host": ["h:80"]}]}]))
+        .to_string(),
+    )
+    .unwrap_err();
+    assert!(e.contains("endpoints[0].method"), "{e}");
+}
+
+#[test]
+fn invalid_input_never_panics() {
+    let cases = [
+        "", "null", "[]", "3", "\"x\"", "{", "{\"version\":3,\"endpoints\":{}}",
+        "{\"version\":3,\"endpoints\":[null,1,\"x\",[]]}",
+        "{\"version\":3,\"endpoints\":[{\"endpoint\":null,\"backend\":[null]}]}",
+        "{\"version\":3,\"endpoints\":[{\"endpoint\":\"/a\",\"backend\":[{\"url_pattern\":7,\"host\":[1]}]}]}",
+        "{\"version\":3,\"endpoints\":[{\"endpoint\":\"/a\",\"extra_config\":{\"proxy\":{\"static\":{\"data\":[1]},\"flatmap_filter\":\"x\"}},\"backend\":[{\"url_pattern\":\"/\",\"host\":[\"h:80\"]}]}]}",
+        "{\"version\":3,\"extra_config\":{\"router\":{\"trusted_proxies\":[\"not an ip\"]}}}",
+        "{\"version\":3,\"endpoints\":[{\"endpoint\":\"/{\",\"backend\":[{\"url_pattern\":\"/{}\",\"host\":[\"h:80\"]}]}]}",
+        "{\"version\":3,\"endpoints\":[{\"endpoint\":\"/a/*/b\",\"backend\":[{\"url_pattern\":\"/\",\"host\":[\"h:80\"]}]}]}",
+        "{\"version\":3,\"port\":99999999,\"timeout\":-1,\"max_header_bytes\":-5}",
+    ];
+    for text in cases {
+        let outcome = std::panic::catch_unwind(|| build_text(text, Format::Json, false).is_ok());
+        assert!(outcome.is_ok(), "panicked on {text:?}");
+    }
+}
