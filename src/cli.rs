@@ -89,6 +89,24 @@ fn check(path: &std::path::Path, debug: bool, test_routes: bool, lint: bool) -> 
     for w in &loaded.warnings {
         println!("WARNING: {w}");
     }
+    // certificates and keys must load: `run` would fail on them
+    let tls_errors: Vec<String> = [
+        crate::tls::server_config(loaded.config.tls.as_ref()).err(),
+        crate::tls::client_config(
+            loaded.config.client_tls.as_ref(),
+            loaded.config.allow_insecure_connections,
+        )
+        .err(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !tls_errors.is_empty() {
+        for e in &tls_errors {
+            eprintln!("ERROR: {}: {e}", path.display());
+        }
+        return 1;
+    }
     let unsupported = components::unsupported(&loaded.config);
     if !unsupported.is_empty() {
         println!("Namespaces accepted but not acted on by this build:");

@@ -281,6 +281,7 @@ fn names_a_field(line: &str) -> bool {
         "method",
         "encoding",
         "output_encoding",
+        "tls",
     ];
     FIELDS.iter().any(|f| line.contains(f))
 }
