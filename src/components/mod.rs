@@ -4,6 +4,7 @@
 //! not acted on; `run` logs one warning for each.
 
 pub mod hooks;
+pub mod jwt;
 
 use std::sync::Arc;
 
@@ -65,12 +66,12 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "auth/validator",
         scopes: &[S, E],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "auth/signer",
         scopes: &[E],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "auth/revoker",
@@ -407,19 +408,21 @@ pub fn service_layers(
 
 /// Endpoint guards in KrakenD CE's order (bot detector, JWT, rate limit).
 pub fn endpoint_guards(
-    _ep: &EndpointConfig,
-    _cx: &BuildCx<'_>,
+    ep: &EndpointConfig,
+    cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn EndpointGuard>>, String> {
-    let guards: Vec<Arc<dyn EndpointGuard>> = Vec::new();
+    let mut guards: Vec<Arc<dyn EndpointGuard>> = Vec::new();
+    guards.extend(jwt::validator::guard(ep, cx)?);
     Ok(guards)
 }
 
 /// Proxy stages around the pipe, in order.
 pub fn proxy_stages(
-    _ep: &EndpointConfig,
-    _cx: &BuildCx<'_>,
+    ep: &EndpointConfig,
+    cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn ProxyStage>>, String> {
-    let stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    let mut stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    stages.extend(jwt::signer::stage(ep, cx)?);
     Ok(stages)
 }
 
