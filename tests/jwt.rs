@@ -680,23 +680,46 @@ async fn local_key_set() {
 }
 
 #[tokio::test]
-async fn bad_configurations_are_named() {
-    let up = "127.0.0.1:8999".parse::<SocketAddr>().unwrap();
-    let case = |v: Value| build_error(&gateway_config(vec![endpoint("/x", up, "/echo", v)]));
-    let mut insecure = validator(up, "HS256");
+async fn bad_configurations() {
+    let up = start_upstream().await;
+    let case = |v: Value| build_error(&gateway_config(vec![endpoint("/x", up.addr, "/echo", v)]));
+    assert!(case(validator(up.addr, "HS999")).contains("auth/validator.alg"));
+    assert!(case(validator(up.addr, "ES512")).contains("auth/validator.alg"));
+    let mut bad_type = validator(up.addr, "HS256");
+    bad_type["cache"] = json!("yes");
+    assert!(case(bad_type).contains("auth/validator.cache"));
+    let mut bad_header = validator(up.addr, "HS256");
+    bad_header["propagate_claims"] = json!([["sub", "X Bad"]]);
+    assert!(case(bad_header).contains("auth/validator.propagate_claims[0]"));
+    // key sources that cannot work: the gateway starts, the endpoints refuse everything
+    let mut insecure = validator(up.addr, "HS256");
     insecure
         .as_object_mut()
         .unwrap()
         .remove("disable_jwk_security");
-    assert!(case(insecure).contains("auth/validator.jwk_url"));
-    assert!(case(validator(up, "HS999")).contains("auth/validator.alg"));
-    let mut bad_type = validator(up, "HS256");
-    bad_type["cache"] = json!("yes");
-    assert!(case(bad_type).contains("auth/validator.cache"));
-    assert!(case(json!({"alg": "RS256"})).contains("jwk_url or jwk_local_path"));
-    let mut missing = validator(up, "HS256");
-    missing["jwk_local_path"] = json!("tests/fixtures/jwt/none.json");
-    assert!(case(missing).contains("auth/validator.jwk_local_path"));
+    let mut missing_file = validator(up.addr, "HS256");
+    missing_file["jwk_local_path"] = json!("tests/fixtures/jwt/none.json");
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint("/insecure", up.addr, "/echo", insecure),
+        endpoint("/no-source", up.addr, "/echo", json!({"alg": "HS256"})),
+        endpoint("/missing-file", up.addr, "/echo", missing_file),
+        signer_endpoint(
+            "/signer",
+            up.addr,
+            json!({"alg": "HS256", "kid": "hs", "keys_to_sign": ["access_token"],
+                   "jwk_url": format!("http://{}/jwks", up.addr)}),
+        ),
+    ]))
+    .await;
+    let auth = bearer(&hs(claims()));
+    for path in ["/insecure", "/no-source", "/missing-file"] {
+        let a = get(gw, path, &[("authorization", &auth)]).await;
+        assert_refused(&a, StatusCode::UNAUTHORIZED);
+    }
+    let a = get(gw, "/signer", &[]).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.body.is_empty());
+    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 0);
 }
 
 fn signer_endpoint(path: &str, up: SocketAddr, signer: Value) -> Value {

@@ -98,6 +98,8 @@ struct State {
 enum Source {
     Local(HashMap<String, Arc<Jwk>>),
     Remote(Box<Remote>),
+    /// A key source that cannot work (bad configuration): every lookup fails.
+    Broken(String),
 }
 
 /// The keys of one validator or signer.
@@ -141,6 +143,14 @@ impl KeySet {
         }
     }
 
+    /// A set that refuses every lookup with `reason`.
+    pub fn broken(reason: String) -> KeySet {
+        KeySet {
+            strategy: KeyIdStrategy::Kid,
+            source: Source::Broken(reason),
+        }
+    }
+
     pub fn strategy(&self) -> KeyIdStrategy {
         self.strategy
     }
@@ -153,6 +163,7 @@ impl KeySet {
                 .cloned()
                 .ok_or_else(|| format!("key '{id}' not found in the key set")),
             Source::Remote(r) => r.get(id, self.strategy).await,
+            Source::Broken(reason) => Err(reason.clone()),
         }
     }
 }

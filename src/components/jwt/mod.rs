@@ -50,8 +50,31 @@ pub(crate) fn parse_config<T: DeserializeOwned>(ns: &str, raw: &Value) -> Result
     })
 }
 
-/// The key set described by `src`.
+/// The key set described by `src`. A source that cannot work (an insecure or missing
+/// `jwk_url`, an unreadable `jwk_local_path`, ...) does not stop the gateway, as with
+/// KrakenD: it is logged, and the endpoint refuses every request instead of going unchecked.
 pub(crate) fn key_set(
+    ns: &str,
+    src: &JwkSourceConfig,
+    strategy: KeyIdStrategy,
+    cache: Option<Duration>,
+    cooldown: Duration,
+    ep: &EndpointConfig,
+    cx: &BuildCx<'_>,
+) -> KeySet {
+    match try_key_set(ns, src, strategy, cache, cooldown, ep, cx) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(
+                "{} {e}: every request to this endpoint is refused",
+                ep.endpoint
+            );
+            KeySet::broken(e)
+        }
+    }
+}
+
+fn try_key_set(
     ns: &str,
     src: &JwkSourceConfig,
     strategy: KeyIdStrategy,
