@@ -80,6 +80,11 @@ pub trait ProxyStage: Send + Sync {
     }
     /// After the pipe.
     fn after(&self, _resp: &mut Option<ProxyResponse>, _err: &mut Option<ProxyError>) {}
+    /// Whether the endpoint answers as KrakenD's signing handler does: the data as JSON with
+    /// status 200 and no `X-Krakend-Completed`/`Cache-Control`, any error as an empty 400.
+    fn bare_json_response(&self) -> bool {
+        false
+    }
 }
 
 /// A backend-scope component around each backend call.

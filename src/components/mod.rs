@@ -7,6 +7,7 @@ pub mod botdetector;
 pub mod cors;
 pub mod hooks;
 pub mod httpsecure;
+pub mod jwt;
 
 use std::sync::Arc;
 
@@ -71,12 +72,12 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "auth/validator",
         scopes: &[S, E],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "auth/signer",
         scopes: &[E],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "auth/revoker",
@@ -445,7 +446,7 @@ pub fn service_layers(
 /// Endpoint guards in KrakenD CE's order (bot detector, JWT, rate limit).
 pub fn endpoint_guards(
     ep: &EndpointConfig,
-    _cx: &BuildCx<'_>,
+    cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn EndpointGuard>>, String> {
     let mut guards: Vec<Arc<dyn EndpointGuard>> = Vec::new();
     if let Some(v) = ep.extra_config.get(botdetector::NAMESPACE) {
@@ -453,15 +454,17 @@ pub fn endpoint_guards(
             botdetector::build(v).map_err(|e| format!("{}: {e}", ep.json_path))?,
         ));
     }
+    guards.extend(jwt::validator::guard(ep, cx)?);
     Ok(guards)
 }
 
 /// Proxy stages around the pipe, in order.
 pub fn proxy_stages(
-    _ep: &EndpointConfig,
-    _cx: &BuildCx<'_>,
+    ep: &EndpointConfig,
+    cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn ProxyStage>>, String> {
-    let stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    let mut stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    stages.extend(jwt::signer::stage(ep, cx)?);
     Ok(stages)
 }
 

@@ -164,8 +164,15 @@ impl EndpointHandler {
         }
         let (mut headers, forwards_user_agent) =
             self.forwarded_headers(&parts.headers, shared, client_ip);
+        // a guard's header replaces the client's; several values of one name all travel
+        let mut set: Vec<HeaderName> = Vec::new();
         for (k, v) in extra_headers {
-            headers.insert(k, v);
+            if set.contains(&k) {
+                headers.append(k, v);
+            } else {
+                headers.insert(k.clone(), v);
+                set.push(k);
+            }
         }
         let query = self.forwarded_query(parts.uri.query());
         let has_body = parts
@@ -204,6 +211,14 @@ impl EndpointHandler {
         };
         if let Some(e) = &err {
             self.log_error(e);
+        }
+        if self.stages.iter().any(|s| s.bare_json_response()) {
+            let mut out = bare_json_response(resp, err);
+            out.headers_mut().insert(
+                HeaderName::from_static("x-krakend"),
+                shared.version_header.clone(),
+            );
+            return out;
         }
         let mut out = match resp {
             None => {
@@ -288,6 +303,30 @@ impl EndpointHandler {
             } else {
                 tracing::error!("{msg}");
             }
+        }
+    }
+}
+
+/// The answer of an endpoint whose response is signed (`auth/signer`), as KrakenD's signing
+/// handler writes it: the data as JSON, or an empty 400 on any error.
+fn bare_json_response(
+    resp: Option<crate::pipeline::ProxyResponse>,
+    err: Option<ProxyError>,
+) -> Response<Body> {
+    match (resp, err) {
+        (Some(resp), None) => {
+            let body = crate::encoding::json::map_to_vec(&resp.data);
+            let mut r = Response::new(full_body(Bytes::from(body)));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            r
+        }
+        _ => {
+            let mut r = Response::new(empty_body());
+            *r.status_mut() = StatusCode::BAD_REQUEST;
+            r
         }
     }
 }

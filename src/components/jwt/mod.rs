@@ -1,0 +1,252 @@
+//! KrakenD CE's JOSE components: `auth/validator` (JWT validation, an endpoint guard) and
+//! `auth/signer` (signs parts of the response, a proxy stage), on a pure-Rust JOSE stack.
+
+pub mod jose;
+pub mod keys;
+pub mod signer;
+pub mod validator;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::components::hooks::Executor;
+use crate::components::BuildCx;
+use crate::config::EndpointConfig;
+use keys::{KeyIdStrategy, KeySet, RemoteOptions};
+
+/// Deadline of a JWK download when the endpoint has no timeout.
+const DEFAULT_JWK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where a validator or signer takes its keys from.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct JwkSourceConfig {
+    pub jwk_url: String,
+    pub jwk_local_path: String,
+    pub disable_jwk_security: bool,
+    pub jwk_fingerprints: Vec<String>,
+    pub jwk_local_ca: String,
+    pub secret_url: String,
+}
+
+/// Reads a component object; a type error names the offending field.
+pub(crate) fn parse_config<T: DeserializeOwned>(ns: &str, raw: &Value) -> Result<T, String> {
+    let Value::Object(obj) = raw else {
+        return Err(format!("{ns}: expected an object, got {raw}"));
+    };
+    serde_json::from_value::<T>(raw.clone()).map_err(|e| {
+        for (k, v) in obj {
+            let mut one = Map::new();
+            one.insert(k.clone(), v.clone());
+            if let Err(fe) = serde_json::from_value::<T>(Value::Object(one)) {
+                return format!("{ns}.{k}: {fe}");
+            }
+        }
+        format!("{ns}: {e}")
+    })
+}
+
+/// The key set described by `src`. A source that cannot work (an insecure or missing
+/// `jwk_url`, an unreadable `jwk_local_path`, ...) does not stop the gateway, as with
+/// KrakenD: it is logged, and the endpoint refuses every request instead of going unchecked.
+pub(crate) fn key_set(
+    ns: &str,
+    src: &JwkSourceConfig,
+    strategy: KeyIdStrategy,
+    cache: Option<Duration>,
+    cooldown: Duration,
+    ep: &EndpointConfig,
+    cx: &BuildCx<'_>,
+) -> KeySet {
+    match try_key_set(ns, src, strategy, cache, cooldown, ep, cx) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(
+                "{} {e}: every request to this endpoint is refused",
+                ep.endpoint
+            );
+            KeySet::broken(e)
+        }
+    }
+}
+
+fn try_key_set(
+    ns: &str,
+    src: &JwkSourceConfig,
+    strategy: KeyIdStrategy,
+    cache: Option<Duration>,
+    cooldown: Duration,
+    ep: &EndpointConfig,
+    cx: &BuildCx<'_>,
+) -> Result<KeySet, String> {
+    if !src.secret_url.is_empty() {
+        return Err(format!(
+            "{ns}.secret_url: encrypted JWK files are not supported by this build"
+        ));
+    }
+    for (i, f) in src.jwk_fingerprints.iter().enumerate() {
+        jose::b64_decode(f).map_err(|e| format!("{ns}.jwk_fingerprints[{i}]: {e}"))?;
+    }
+    if !src.jwk_local_path.is_empty() {
+        let data = std::fs::read(&src.jwk_local_path).map_err(|e| {
+            format!(
+                "{ns}.jwk_local_path: cannot read {:?}: {e}",
+                src.jwk_local_path
+            )
+        })?;
+        return KeySet::local(&data, strategy).map_err(|e| format!("{ns}.jwk_local_path: {e}"));
+    }
+    let url = src.jwk_url.trim();
+    if url.is_empty() {
+        return Err(format!("{ns}: jwk_url or jwk_local_path is required"));
+    }
+    let https = url.len() > 8 && url[..8].eq_ignore_ascii_case("https://");
+    if !https && !src.disable_jwk_security {
+        return Err(format!(
+            "{ns}.jwk_url: JWK client is using an insecure connection to the JWK service \
+             ({url}); use https or set disable_jwk_security"
+        ));
+    }
+    if https && !src.jwk_fingerprints.is_empty() {
+        return Err(format!(
+            "{ns}.jwk_fingerprints: certificate pinning is not supported by this build"
+        ));
+    }
+    if !src.jwk_local_ca.is_empty() {
+        tracing::warn!(
+            "{ns} of {}: jwk_local_ca is not supported by this build: ignored",
+            ep.endpoint
+        );
+    }
+    let timeout = if ep.timeout.is_zero() {
+        DEFAULT_JWK_TIMEOUT
+    } else {
+        ep.timeout
+    };
+    let exec: Arc<dyn Executor> = Arc::new(cx.client.clone());
+    Ok(KeySet::remote(
+        RemoteOptions {
+            url: url.to_string(),
+            timeout,
+            cache,
+            cooldown,
+        },
+        exec,
+        strategy,
+    ))
+}
+
+/// A claim by name; with `nested`, `a.b.c` walks into objects.
+pub(crate) fn lookup_claim<'a>(
+    claims: &'a Map<String, Value>,
+    key: &str,
+    nested: bool,
+) -> Option<&'a Value> {
+    if !nested {
+        return claims.get(key);
+    }
+    let mut parts = key.split('.');
+    let first = parts.next()?;
+    let mut cur = claims.get(first)?;
+    for p in parts {
+        cur = cur.as_object()?.get(p)?;
+    }
+    Some(cur)
+}
+
+fn number_string(n: &serde_json::Number) -> String {
+    if n.is_i64() || n.is_u64() {
+        return n.to_string();
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    let r = f.round();
+    if (f - r).abs() <= 1e-6 && r.abs() < 9.2e18 {
+        format!("{}", r as i64)
+    } else {
+        format!("{f:.6}")
+    }
+}
+
+/// A claim as text, as KrakenD writes it into params and headers: numbers without
+/// decimals when whole, arrays joined with commas, objects as JSON.
+pub(crate) fn claim_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => number_string(n),
+        Value::Array(items) => items.iter().map(go_print).collect::<Vec<_>>().join(","),
+        other => String::from_utf8_lossy(&crate::encoding::json::to_vec(other)).into_owned(),
+    }
+}
+
+/// A JSON value as Go's `%v` prints a decoded `interface{}`.
+pub(crate) fn go_print(v: &Value) -> String {
+    match v {
+        Value::Null => "<nil>".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => {
+            if n.is_i64() || n.is_u64() {
+                n.to_string()
+            } else {
+                n.as_f64().map(|f| f.to_string()).unwrap_or_default()
+            }
+        }
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(go_print).collect::<Vec<_>>().join(" ")
+        ),
+        Value::Object(m) => format!(
+            "map[{}]",
+            m.iter()
+                .map(|(k, v)| format!("{k}:{}", go_print(v)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn claims_as_text() {
+        assert_eq!(claim_string(&json!("x")), "x");
+        assert_eq!(claim_string(&json!(12)), "12");
+        assert_eq!(claim_string(&json!(12.0)), "12");
+        assert_eq!(claim_string(&json!(1.5)), "1.500000");
+        assert_eq!(claim_string(&json!(["a", 1, true])), "a,1,true");
+        assert_eq!(
+            claim_string(&json!({"b":1,"a":"<"})),
+            r#"{"a":"\u003c","b":1}"#
+        );
+        assert_eq!(claim_string(&json!(true)), "true");
+    }
+
+    #[test]
+    fn nested_lookup() {
+        let c = json!({"a":{"b":{"c":1}},"x.y":2});
+        let c = c.as_object().unwrap();
+        assert_eq!(lookup_claim(c, "a.b.c", true), Some(&json!(1)));
+        assert_eq!(lookup_claim(c, "a.b.d", true), None);
+        assert_eq!(lookup_claim(c, "x.y", false), Some(&json!(2)));
+    }
+
+    #[test]
+    fn config_errors_name_the_field() {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(default)]
+        struct C {
+            #[allow(dead_code)]
+            cache: bool,
+        }
+        let e = parse_config::<C>("auth/validator", &json!({"cache":"yes"})).unwrap_err();
+        assert!(e.starts_with("auth/validator.cache:"), "{e}");
+        assert!(parse_config::<C>("auth/validator", &json!([])).is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! `auth/signer`: signs the listed `keys_to_sign` of the endpoint's response as JWS (compact,
+//! or JSON with `full`), with the JWK named by `kid`.
+//!
+//! Like KrakenD CE's signing handler, an endpoint with a signer always answers JSON with
+//! status 200 and no `X-Krakend-Completed`/`Cache-Control`, and any failure (of the pipe or
+//! of the signing) with an empty 400.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::jose::{self, Alg, Jwk};
+use super::keys::{KeyIdStrategy, KeySet};
+use super::{key_set, parse_config, JwkSourceConfig};
+use crate::components::hooks::{BoxFuture, ProxyStage};
+use crate::components::BuildCx;
+use crate::config::EndpointConfig;
+use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse};
+
+pub const NAMESPACE: &str = "auth/signer";
+
+/// The `auth/signer` object.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SignerConfig {
+    pub alg: String,
+    pub kid: String,
+    pub keys_to_sign: Vec<String>,
+    pub full: bool,
+    #[serde(flatten)]
+    pub source: JwkSourceConfig,
+}
+
+/// The proxy stage.
+pub struct Signer {
+    endpoint: String,
+    alg: Alg,
+    kid: String,
+    keys_to_sign: Vec<String>,
+    full: bool,
+    keys: KeySet,
+    /// The signing key, fetched once.
+    key: tokio::sync::OnceCell<Arc<Jwk>>,
+}
+
+pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Signer>, String> {
+    let Some(raw) = ep.extra_config.get(NAMESPACE) else {
+        return Ok(None);
+    };
+    let cfg: SignerConfig = parse_config(NAMESPACE, raw)?;
+    if cfg.alg.is_empty() {
+        return Err(format!("{NAMESPACE}.alg is required"));
+    }
+    let alg = Alg::parse(&cfg.alg).map_err(|e| format!("{NAMESPACE}.alg: {e}"))?;
+    let keys = key_set(
+        NAMESPACE,
+        &cfg.source,
+        KeyIdStrategy::Kid,
+        None,
+        std::time::Duration::ZERO,
+        ep,
+        cx,
+    );
+    Ok(Some(Signer {
+        endpoint: ep.endpoint.clone(),
+        alg,
+        kid: cfg.kid,
+        keys_to_sign: cfg.keys_to_sign,
+        full: cfg.full,
+        keys,
+        key: tokio::sync::OnceCell::new(),
+    }))
+}
+
+pub fn stage(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Arc<dyn ProxyStage>>, String> {
+    Ok(build(ep, cx)?.map(|s| Arc::new(s) as Arc<dyn ProxyStage>))
+}
+
+fn refuse(message: String) -> ProxyError {
+    ProxyError::Rejected {
+        status: 400,
+        message,
+    }
+}
+
+impl Signer {
+    /// Replaces every listed object of `data` by its signature.
+    pub fn sign_fields(&self, key: &Jwk, resp: &mut ProxyResponse) -> Result<(), String> {
+        for name in &self.keys_to_sign {
+            let Some(Value::Object(obj)) = resp.data.get(name) else {
+                continue;
+            };
+            let payload = crate::encoding::json::map_to_vec(obj);
+            let token = jose::sign_jws(self.alg, &key.key, &key.kid, &payload, self.full)
+                .map_err(|e| format!("unable to sign payload: {e}"))?;
+            resp.data.insert(name.clone(), Value::String(token));
+        }
+        Ok(())
+    }
+}
+
+impl ProxyStage for Signer {
+    fn before<'a>(&'a self, _req: &'a mut ProxyRequest) -> BoxFuture<'a, Result<(), ProxyError>> {
+        Box::pin(async move {
+            if self.key.initialized() {
+                return Ok(());
+            }
+            let loaded = self
+                .key
+                .get_or_try_init(|| async {
+                    let key = self.keys.get(&self.kid).await?;
+                    if !key.is_private() {
+                        return Err(format!("the key '{}' has no private part", self.kid));
+                    }
+                    Ok::<_, String>(key)
+                })
+                .await;
+            match loaded {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    tracing::error!(
+                        "JOSE: unable to create the signer for the endpoint {}: {e}",
+                        self.endpoint
+                    );
+                    Err(refuse(e))
+                }
+            }
+        })
+    }
+
+    fn after(&self, resp: &mut Option<ProxyResponse>, err: &mut Option<ProxyError>) {
+        if err.is_some() {
+            return;
+        }
+        let (Some(r), Some(key)) = (resp.as_mut(), self.key.get()) else {
+            return;
+        };
+        if let Err(e) = self.sign_fields(key, r) {
+            tracing::error!("JOSE: signer for {}: {e}", self.endpoint);
+            *resp = None;
+            *err = Some(refuse(e));
+        }
+    }
+
+    fn bare_json_response(&self) -> bool {
+        true
+    }
+}

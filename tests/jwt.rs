@@ -1,0 +1,822 @@
+//! `auth/validator` and `auth/signer` end to end: a gateway on 127.0.0.1, a fake JWK server and
+//! backend, tokens signed with the fixture keys (tests/fixtures/jwt, written by generate.py
+//! with an independent JOSE implementation).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{json, Map, Value};
+use tokio::net::TcpListener;
+
+use tentacle::components::jwt::jose::{self, Alg, Jwk};
+use tentacle::config::{self, Format};
+use tentacle::router::Gateway;
+
+const KEYS: &str = include_str!("fixtures/jwt/keys.json");
+const TOKENS: &str = include_str!("fixtures/jwt/tokens.json");
+const FAR: i64 = 4_102_444_800; // 2100-01-01
+
+fn fixture_keys() -> Vec<Value> {
+    let v: Value = serde_json::from_str(KEYS).unwrap();
+    v["keys"].as_array().unwrap().clone()
+}
+
+/// The public JWK set of the fixture keys `(fixture kid, published kid)`.
+fn public_set(kids: &[(&str, &str)]) -> String {
+    let all = fixture_keys();
+    let keys: Vec<Value> = kids
+        .iter()
+        .map(|(from, to)| {
+            let mut k = all.iter().find(|k| k["kid"] == *from).unwrap().clone();
+            let o = k.as_object_mut().unwrap();
+            if o["kty"] != "oct" {
+                for p in ["d", "p", "q", "dp", "dq", "qi"] {
+                    o.remove(p);
+                }
+            }
+            o.insert("kid".into(), json!(to));
+            k
+        })
+        .collect();
+    json!({ "keys": keys }).to_string()
+}
+
+fn all_public() -> String {
+    public_set(&[
+        ("hs", "hs"),
+        ("rsa", "rsa"),
+        ("es256", "es256"),
+        ("es384", "es384"),
+        ("ed", "ed"),
+    ])
+}
+
+fn private_key(kid: &str) -> Jwk {
+    let k = fixture_keys()
+        .into_iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap();
+    Jwk::from_json(&k).unwrap()
+}
+
+fn kid_for(alg: Alg) -> &'static str {
+    match alg {
+        Alg::HS256 | Alg::HS384 | Alg::HS512 => "hs",
+        Alg::ES256 => "es256",
+        Alg::ES384 => "es384",
+        Alg::EdDSA => "ed",
+        _ => "rsa",
+    }
+}
+
+/// A token signed with fixture key `key`, announcing `kid`.
+fn token_with(alg: Alg, key: &str, kid: &str, claims: Value) -> String {
+    let payload = serde_json::to_vec(&claims).unwrap();
+    jose::sign_jws(alg, &private_key(key).key, kid, &payload, false).unwrap()
+}
+
+fn claims() -> Value {
+    json!({
+        "aud": "http://api.example.com",
+        "iss": "https://tentacle.test",
+        "exp": FAR,
+        "sub": "alice",
+        "roles": ["role_a"],
+        "scope": "read write",
+        "http://example.com/custom": "cv",
+        "org": {"team": "blue"}
+    })
+}
+
+fn hs(claims: Value) -> String {
+    token_with(Alg::HS256, "hs", "hs", claims)
+}
+
+/// The fake JWK server and backend.
+struct Upstream {
+    addr: SocketAddr,
+    jwks: Mutex<String>,
+    jwks_hits: AtomicUsize,
+}
+
+async fn upstream_handle(up: Arc<Upstream>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let json_response = |v: Value| {
+        let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+        r.headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
+        r
+    };
+    if path == "/jwks" {
+        up.jwks_hits.fetch_add(1, Ordering::SeqCst);
+        let doc = up.jwks.lock().unwrap().clone();
+        let mut r = Response::new(Full::new(Bytes::from(doc)));
+        r.headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
+        return r;
+    }
+    if path == "/hang" {
+        std::future::pending::<()>().await;
+    }
+    if path == "/token" {
+        let v: Value = serde_json::from_str(TOKENS).unwrap();
+        return json_response(json!({"access_token": v["claims"], "other": 1}));
+    }
+    let h = |name: &str| {
+        req.headers()
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    json_response(json!({
+        "path": path,
+        "x_user": h("x-user"),
+        "x_roles": h("x-roles"),
+        "x_team": h("x-team"),
+        "x_dropped": h("x-dropped"),
+    }))
+}
+
+async fn start_upstream() -> Arc<Upstream> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = Arc::new(Upstream {
+        addr: listener.local_addr().unwrap(),
+        jwks: Mutex::new(all_public()),
+        jwks_hits: AtomicUsize::new(0),
+    });
+    let srv = up.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let up = srv.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let up = up.clone();
+                    async move { Ok::<_, Infallible>(upstream_handle(up, req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    up
+}
+
+async fn start_gateway(cfg: &str) -> SocketAddr {
+    let loaded = config::load_str(cfg, "test.json", Format::Json, &|_| None)
+        .unwrap_or_else(|e| panic!("config: {e}"));
+    let gw = Arc::new(Gateway::build(loaded.config, false).unwrap_or_else(|e| panic!("{e:?}")));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(tentacle::server::serve(
+        gw,
+        listener,
+        std::future::pending::<()>(),
+    ));
+    addr
+}
+
+fn build_error(cfg: &str) -> String {
+    let loaded = config::load_str(cfg, "test.json", Format::Json, &|_| None)
+        .unwrap_or_else(|e| panic!("config: {e}"));
+    match Gateway::build(loaded.config, false) {
+        Ok(_) => panic!("the gateway should not build"),
+        Err(e) => e.join("\n"),
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+async fn get(gw: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let mut req = Request::get(format!("http://{gw}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let call = client.request(req.body(Full::new(Bytes::new())).unwrap());
+    // a guard against hangs, not a timing assertion
+    let resp = tokio::time::timeout(Duration::from_secs(20), call)
+        .await
+        .expect("the gateway did not answer")
+        .unwrap();
+    let (parts, body) = resp.into_parts();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes(),
+    }
+}
+
+fn bearer(t: &str) -> String {
+    format!("Bearer {t}")
+}
+
+fn assert_refused(a: &Answer, status: StatusCode) {
+    assert_eq!(a.status, status, "{:?}", String::from_utf8_lossy(&a.body));
+    assert!(a.body.is_empty());
+    assert!(a.headers.get("content-type").is_none());
+    assert!(a.headers.get("x-krakend-completed").is_none());
+}
+
+fn endpoint(path: &str, up: SocketAddr, url_pattern: &str, validator: Value) -> Value {
+    json!({
+        "endpoint": path,
+        "input_headers": ["X-User", "X-Roles", "X-Team"],
+        "backend": [{"host": [format!("http://{up}")], "url_pattern": url_pattern}],
+        "extra_config": {"auth/validator": validator}
+    })
+}
+
+fn gateway_config(endpoints: Vec<Value>) -> String {
+    json!({"version": 3, "port": 8080, "timeout": "3s", "endpoints": endpoints}).to_string()
+}
+
+fn validator(up: SocketAddr, alg: &str) -> Value {
+    json!({
+        "alg": alg,
+        "jwk_url": format!("http://{up}/jwks"),
+        "disable_jwk_security": true,
+        "audience": ["http://api.example.com"],
+        "issuer": "https://tentacle.test",
+    })
+}
+
+#[tokio::test]
+async fn every_algorithm_family() {
+    let up = start_upstream().await;
+    let eps = Alg::ALL
+        .iter()
+        .map(|a| {
+            let path = format!("/alg/{}", a.name());
+            endpoint(&path, up.addr, "/echo", validator(up.addr, a.name()))
+        })
+        .collect();
+    let gw = start_gateway(&gateway_config(eps)).await;
+    let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
+    for alg in Alg::ALL {
+        let path = format!("/alg/{}", alg.name());
+        // signed by another implementation
+        let theirs = fixtures["tokens"][alg.name()].as_str().unwrap();
+        let a = get(gw, &path, &[("authorization", &bearer(theirs))]).await;
+        assert_eq!(a.status, StatusCode::OK, "{} fixture token", alg.name());
+        // signed here
+        let ours = token_with(alg, kid_for(alg), kid_for(alg), claims());
+        let a = get(gw, &path, &[("authorization", &bearer(&ours))]).await;
+        assert_eq!(a.status, StatusCode::OK, "{} own token", alg.name());
+        // a tampered signature
+        let tampered = format!("{}.{}", &ours[..ours.rfind('.').unwrap()], {
+            let sig = jose::b64_decode(&ours[ours.rfind('.').unwrap() + 1..]).unwrap();
+            let mut sig = sig.clone();
+            sig[0] ^= 1;
+            jose::b64_encode(&sig)
+        });
+        let a = get(gw, &path, &[("authorization", &bearer(&tampered))]).await;
+        assert_refused(&a, StatusCode::UNAUTHORIZED);
+    }
+    // a token of another algorithm than the configured one
+    let rs = token_with(Alg::RS256, "rsa", "rsa", claims());
+    assert_refused(
+        &get(gw, "/alg/PS256", &[("authorization", &bearer(&rs))]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+    // an HS256 token on an RS256 endpoint
+    let hs_token = hs(claims());
+    assert_refused(
+        &get(gw, "/alg/RS256", &[("authorization", &bearer(&hs_token))]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+    // a key of the wrong type under the announced kid
+    let es_as_rsa = token_with(Alg::ES256, "es256", "rsa", claims());
+    assert_refused(
+        &get(gw, "/alg/ES256", &[("authorization", &bearer(&es_as_rsa))]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+}
+
+#[tokio::test]
+async fn claims_roles_scopes_and_token_sources() {
+    let up = start_upstream().await;
+    let mut roles = validator(up.addr, "HS256");
+    roles["roles"] = json!(["role_x", "role_a"]);
+    let mut other_roles = validator(up.addr, "HS256");
+    other_roles["roles"] = json!(["role_x"]);
+    let mut nested = validator(up.addr, "HS256");
+    nested["roles"] = json!(["blue"]);
+    nested["roles_key"] = json!("org.team");
+    nested["roles_key_is_nested"] = json!(true);
+    let mut scopes_any = validator(up.addr, "HS256");
+    scopes_any["scopes"] = json!(["write", "admin"]);
+    scopes_any["scopes_key"] = json!("scope");
+    let mut scopes_all = scopes_any.clone();
+    scopes_all["scopes_matcher"] = json!("all");
+    let mut cookie = validator(up.addr, "HS256");
+    cookie["cookie_key"] = json!("session");
+    let mut header = validator(up.addr, "HS256");
+    header["auth_header_name"] = json!("X-Token");
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint("/roles", up.addr, "/echo", roles),
+        endpoint("/other-roles", up.addr, "/echo", other_roles),
+        endpoint("/nested", up.addr, "/echo", nested),
+        endpoint("/scopes-any", up.addr, "/echo", scopes_any),
+        endpoint("/scopes-all", up.addr, "/echo", scopes_all),
+        endpoint("/cookie", up.addr, "/echo", cookie),
+        endpoint("/header", up.addr, "/echo", header),
+    ]))
+    .await;
+    let ok = hs(claims());
+    let auth = bearer(&ok);
+    assert_eq!(
+        get(gw, "/roles", &[("authorization", &auth)]).await.status,
+        StatusCode::OK
+    );
+    // no token
+    assert_refused(&get(gw, "/roles", &[]).await, StatusCode::UNAUTHORIZED);
+    assert_refused(
+        &get(gw, "/roles", &[("authorization", "Bearer ")]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+    // without the Bearer prefix the header still carries the token
+    assert_eq!(
+        get(gw, "/roles", &[("authorization", &ok)]).await.status,
+        StatusCode::OK
+    );
+    let with = |f: &dyn Fn(&mut Map<String, Value>)| {
+        let mut c = claims();
+        f(c.as_object_mut().unwrap());
+        bearer(&hs(c))
+    };
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "expired",
+            with(&|c| {
+                c.insert("exp".into(), json!(1_000_000_000));
+            }),
+        ),
+        (
+            "not yet valid",
+            with(&|c| {
+                c.insert("nbf".into(), json!(FAR));
+            }),
+        ),
+        (
+            "issued in the future",
+            with(&|c| {
+                c.insert("iat".into(), json!(FAR));
+            }),
+        ),
+        (
+            "wrong audience",
+            with(&|c| {
+                c.insert("aud".into(), json!(["http://other.example.com"]));
+            }),
+        ),
+        (
+            "no audience",
+            with(&|c| {
+                c.remove("aud");
+            }),
+        ),
+        (
+            "wrong issuer",
+            with(&|c| {
+                c.insert("iss".into(), json!("https://evil.test"));
+            }),
+        ),
+        (
+            "unknown kid",
+            bearer(&token_with(Alg::HS256, "hs", "nope", claims())),
+        ),
+        ("malformed", "Bearer a.bad.token".to_string()),
+        ("not a JWS", "Bearer nothing".to_string()),
+    ];
+    for (what, h) in cases {
+        let a = get(gw, "/roles", &[("authorization", &h)]).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{what}");
+        assert_refused(&a, StatusCode::UNAUTHORIZED);
+    }
+    // several audiences in the token, one required: fine
+    let multi = with(&|c| {
+        c.insert(
+            "aud".into(),
+            json!(["http://x.example.com", "http://api.example.com"]),
+        );
+    });
+    assert_eq!(
+        get(gw, "/roles", &[("authorization", &multi)]).await.status,
+        StatusCode::OK
+    );
+    // roles
+    assert_refused(
+        &get(gw, "/other-roles", &[("authorization", &auth)]).await,
+        StatusCode::FORBIDDEN,
+    );
+    let string_roles = with(&|c| {
+        c.insert("roles".into(), json!("role_b role_x"));
+    });
+    assert_eq!(
+        get(gw, "/other-roles", &[("authorization", &string_roles)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let no_roles = with(&|c| {
+        c.remove("roles");
+    });
+    assert_refused(
+        &get(gw, "/roles", &[("authorization", &no_roles)]).await,
+        StatusCode::FORBIDDEN,
+    );
+    assert_eq!(
+        get(gw, "/nested", &[("authorization", &auth)]).await.status,
+        StatusCode::OK
+    );
+    let red = with(&|c| {
+        c.insert("org".into(), json!({"team": "red"}));
+    });
+    assert_refused(
+        &get(gw, "/nested", &[("authorization", &red)]).await,
+        StatusCode::FORBIDDEN,
+    );
+    // scopes
+    assert_eq!(
+        get(gw, "/scopes-any", &[("authorization", &auth)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_refused(
+        &get(gw, "/scopes-all", &[("authorization", &auth)]).await,
+        StatusCode::FORBIDDEN,
+    );
+    let admin = with(&|c| {
+        c.insert("scope".into(), json!("write admin"));
+    });
+    assert_eq!(
+        get(gw, "/scopes-all", &[("authorization", &admin)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let read_only = with(&|c| {
+        c.insert("scope".into(), json!("read"));
+    });
+    assert_refused(
+        &get(gw, "/scopes-any", &[("authorization", &read_only)]).await,
+        StatusCode::FORBIDDEN,
+    );
+    // the token in a cookie
+    let c = format!("theme=dark; session={ok}");
+    assert_eq!(
+        get(gw, "/cookie", &[("cookie", &c)]).await.status,
+        StatusCode::OK
+    );
+    assert_refused(
+        &get(gw, "/cookie", &[("cookie", "session=a.bad.token")]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+    // a malformed header wins over a good cookie
+    assert_refused(
+        &get(
+            gw,
+            "/cookie",
+            &[("authorization", "Bearer x.y.z"), ("cookie", &c)],
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+    );
+    // the default cookie is access_token
+    let c = format!("access_token={ok}");
+    assert_eq!(
+        get(gw, "/roles", &[("cookie", &c)]).await.status,
+        StatusCode::OK
+    );
+    // auth_header_name
+    assert_eq!(
+        get(gw, "/header", &[("x-token", &auth)]).await.status,
+        StatusCode::OK
+    );
+    assert_refused(
+        &get(gw, "/header", &[("authorization", &auth)]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+}
+
+#[tokio::test]
+async fn claims_reach_the_backend() {
+    let up = start_upstream().await;
+    let mut v = validator(up.addr, "HS256");
+    v["propagate_claims"] = json!([
+        ["sub", "X-User"],
+        ["roles", "X-Roles"],
+        ["org.team", "X-Team"],
+        ["sub", "X-Dropped"]
+    ]);
+    let mut arrays = v.clone();
+    arrays["propagate_claims_preserve_array"] = json!(true);
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint(
+            "/claims/{id}",
+            up.addr,
+            "/echo/{id}/{JWT.sub}/{JWT.http://example.com/custom}",
+            v,
+        ),
+        endpoint("/arrays", up.addr, "/echo", arrays),
+    ]))
+    .await;
+    let mut c = claims();
+    c["roles"] = json!(["a", "b"]);
+    let auth = bearer(&hs(c));
+    let a = get(
+        gw,
+        "/claims/7",
+        &[("authorization", &auth), ("x-user", "mallory")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let body = a.json();
+    assert_eq!(body["path"], "/echo/7/alice/cv");
+    // the claim replaces what the client sent
+    assert_eq!(body["x_user"], json!(["alice"]));
+    assert_eq!(body["x_roles"], json!(["a,b"]));
+    assert_eq!(body["x_team"], json!(["blue"]));
+    // not in input_headers: not propagated
+    assert_eq!(body["x_dropped"], json!([]));
+    let a = get(gw, "/arrays", &[("authorization", &auth)]).await;
+    assert_eq!(a.json()["x_roles"], json!(["a", "b"]));
+}
+
+#[tokio::test]
+async fn jwk_rotation_and_caching() {
+    let up = start_upstream().await;
+    *up.jwks.lock().unwrap() = public_set(&[("hs", "k1")]);
+    let mut cached = validator(up.addr, "HS256");
+    cached["cache"] = json!(true);
+    let uncached = validator(up.addr, "HS256");
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint("/cached", up.addr, "/echo", cached),
+        endpoint("/uncached", up.addr, "/echo", uncached),
+    ]))
+    .await;
+    let k1 = bearer(&token_with(Alg::HS256, "hs", "k1", claims()));
+    let k2 = bearer(&token_with(Alg::HS256, "hs", "k2", claims()));
+    for _ in 0..3 {
+        let a = get(gw, "/cached", &[("authorization", &k1)]).await;
+        assert_eq!(a.status, StatusCode::OK);
+    }
+    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 1);
+    // k2 is not published yet
+    assert_refused(
+        &get(gw, "/cached", &[("authorization", &k2)]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 2);
+    // rotation: k2 appears at the JWK URL and is picked up on first sight
+    *up.jwks.lock().unwrap() = public_set(&[("hs", "k1"), ("hs", "k2")]);
+    assert_eq!(
+        get(gw, "/cached", &[("authorization", &k2)]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        get(gw, "/cached", &[("authorization", &k1)]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 3);
+    // k1 retired: without cache the set is read on every request
+    *up.jwks.lock().unwrap() = public_set(&[("hs", "k2")]);
+    assert_refused(
+        &get(gw, "/uncached", &[("authorization", &k1)]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+    assert_eq!(
+        get(gw, "/uncached", &[("authorization", &k2)]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn jwk_server_down_or_hanging() {
+    let up = start_upstream().await;
+    // a port nothing listens on
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut down = validator(up.addr, "HS256");
+    down["jwk_url"] = json!(format!("http://{closed}/jwks"));
+    let mut hanging = validator(up.addr, "HS256");
+    hanging["jwk_url"] = json!(format!("http://{}/hang", up.addr));
+    let mut hang_ep = endpoint("/hanging", up.addr, "/echo", hanging);
+    hang_ep["timeout"] = json!("300ms");
+    let mut html = validator(up.addr, "HS256");
+    html["jwk_url"] = json!(format!("http://{}/echo", up.addr));
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint("/down", up.addr, "/echo", down),
+        hang_ep,
+        endpoint("/not-a-set", up.addr, "/echo", html),
+    ]))
+    .await;
+    let auth = bearer(&hs(claims()));
+    for path in ["/down", "/hanging", "/not-a-set"] {
+        let a = get(gw, path, &[("authorization", &auth)]).await;
+        assert_refused(&a, StatusCode::UNAUTHORIZED);
+    }
+    // the gateway still serves
+    assert_refused(
+        &get(gw, "/down", &[("authorization", &auth)]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+}
+
+#[tokio::test]
+async fn local_key_set() {
+    let up = start_upstream().await;
+    let v = json!({
+        "alg": "ES256",
+        "jwk_local_path": "tests/fixtures/jwt/keys.json",
+        "key_identify_strategy": "kid",
+    });
+    let gw = start_gateway(&gateway_config(vec![endpoint(
+        "/local", up.addr, "/echo", v,
+    )]))
+    .await;
+    let t = bearer(&token_with(Alg::ES256, "es256", "es256", claims()));
+    assert_eq!(
+        get(gw, "/local", &[("authorization", &t)]).await.status,
+        StatusCode::OK
+    );
+    let other = bearer(&token_with(Alg::ES256, "es256", "es384", claims()));
+    assert_refused(
+        &get(gw, "/local", &[("authorization", &other)]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn bad_configurations() {
+    let up = start_upstream().await;
+    let case = |v: Value| build_error(&gateway_config(vec![endpoint("/x", up.addr, "/echo", v)]));
+    assert!(case(validator(up.addr, "HS999")).contains("auth/validator.alg"));
+    assert!(case(validator(up.addr, "ES512")).contains("auth/validator.alg"));
+    let mut bad_type = validator(up.addr, "HS256");
+    bad_type["cache"] = json!("yes");
+    assert!(case(bad_type).contains("auth/validator.cache"));
+    let mut bad_header = validator(up.addr, "HS256");
+    bad_header["propagate_claims"] = json!([["sub", "X Bad"]]);
+    assert!(case(bad_header).contains("auth/validator.propagate_claims[0]"));
+    // key sources that cannot work: the gateway starts, the endpoints refuse everything
+    let mut insecure = validator(up.addr, "HS256");
+    insecure
+        .as_object_mut()
+        .unwrap()
+        .remove("disable_jwk_security");
+    let mut missing_file = validator(up.addr, "HS256");
+    missing_file["jwk_local_path"] = json!("tests/fixtures/jwt/none.json");
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint("/insecure", up.addr, "/echo", insecure),
+        endpoint("/no-source", up.addr, "/echo", json!({"alg": "HS256"})),
+        endpoint("/missing-file", up.addr, "/echo", missing_file),
+        signer_endpoint(
+            "/signer",
+            up.addr,
+            json!({"alg": "HS256", "kid": "hs", "keys_to_sign": ["access_token"],
+                   "jwk_url": format!("http://{}/jwks", up.addr)}),
+        ),
+    ]))
+    .await;
+    let auth = bearer(&hs(claims()));
+    for path in ["/insecure", "/no-source", "/missing-file"] {
+        let a = get(gw, path, &[("authorization", &auth)]).await;
+        assert_refused(&a, StatusCode::UNAUTHORIZED);
+    }
+    let a = get(gw, "/signer", &[]).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.body.is_empty());
+    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 0);
+}
+
+fn signer_endpoint(path: &str, up: SocketAddr, signer: Value) -> Value {
+    json!({
+        "endpoint": path,
+        "cache_ttl": "1h",
+        "backend": [{"host": [format!("http://{up}")], "url_pattern": "/token"}],
+        "extra_config": {"auth/signer": signer}
+    })
+}
+
+#[tokio::test]
+async fn signer() {
+    let up = start_upstream().await;
+    let url = format!("http://{}/jwks", up.addr);
+    let private = format!(
+        "{}",
+        json!({"keys": fixture_keys().into_iter().filter(|k| k["kid"] == "hs").collect::<Vec<_>>()})
+    );
+    *up.jwks.lock().unwrap() = private;
+    let gw = start_gateway(&gateway_config(vec![
+        signer_endpoint(
+            "/hs",
+            up.addr,
+            json!({"alg": "HS256", "kid": "hs", "keys_to_sign": ["access_token", "missing", "other"],
+                   "jwk_url": url, "disable_jwk_security": true}),
+        ),
+        signer_endpoint(
+            "/full",
+            up.addr,
+            json!({"alg": "HS256", "kid": "hs", "keys_to_sign": ["access_token"], "full": true,
+                   "jwk_url": url, "disable_jwk_security": true}),
+        ),
+        signer_endpoint(
+            "/rs",
+            up.addr,
+            json!({"alg": "RS256", "kid": "rsa", "keys_to_sign": ["access_token"],
+                   "jwk_local_path": "tests/fixtures/jwt/keys.json"}),
+        ),
+        signer_endpoint(
+            "/ed",
+            up.addr,
+            json!({"alg": "EdDSA", "kid": "ed", "keys_to_sign": ["access_token"],
+                   "jwk_local_path": "tests/fixtures/jwt/keys.json"}),
+        ),
+        signer_endpoint(
+            "/es",
+            up.addr,
+            json!({"alg": "ES256", "kid": "es256", "keys_to_sign": ["access_token"],
+                   "jwk_local_path": "tests/fixtures/jwt/keys.json"}),
+        ),
+        signer_endpoint(
+            "/no-key",
+            up.addr,
+            json!({"alg": "HS256", "kid": "nope", "keys_to_sign": ["access_token"],
+                   "jwk_url": url, "disable_jwk_security": true}),
+        ),
+    ]))
+    .await;
+    let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
+    let a = get(gw, "/hs", &[]).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers["content-type"], "application/json; charset=utf-8");
+    assert!(a.headers.get("x-krakend-completed").is_none());
+    assert!(a.headers.get("cache-control").is_none());
+    let body = a.json();
+    assert_eq!(body["access_token"], fixtures["tokens"]["HS256"]);
+    // not objects: left as they are
+    assert_eq!(body["other"], 1);
+    assert!(body.get("missing").is_none());
+    // JSON serialization
+    let full = get(gw, "/full", &[]).await.json();
+    let jws: Value = serde_json::from_str(full["access_token"].as_str().unwrap()).unwrap();
+    let compact = fixtures["tokens"]["HS256"].as_str().unwrap();
+    let parts: Vec<&str> = compact.split('.').collect();
+    assert_eq!(
+        jws,
+        json!({"protected": parts[0], "payload": parts[1], "signature": parts[2]})
+    );
+    // deterministic signatures match the other implementation byte for byte
+    for (path, alg) in [("/rs", "RS256"), ("/ed", "EdDSA")] {
+        let body = get(gw, path, &[]).await.json();
+        assert_eq!(body["access_token"], fixtures["tokens"][alg], "{alg}");
+    }
+    // ECDSA is randomized: check it verifies
+    let es = get(gw, "/es", &[]).await.json();
+    let t = es["access_token"].as_str().unwrap().to_string();
+    let jws = jose::parse_compact(&t).unwrap();
+    jose::verify(
+        Alg::ES256,
+        &private_key("es256").key,
+        jws.signing_input.as_bytes(),
+        &jws.signature,
+    )
+    .unwrap();
+    // no such key: an empty 400
+    let a = get(gw, "/no-key", &[]).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.body.is_empty());
+}
