@@ -8,7 +8,8 @@
 //! * half-open: one probe goes through (others fail with `too many requests`); its success
 //!   closes the breaker, its failure opens it again.
 //!
-//! A failure is any backend error: network, timeout, a status other than 200/201, decoding.
+//! A failure is any backend error: network, timeout, a status other than 200/201 (under
+//! `no-op`, statuses are not errors), decoding.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -256,7 +257,17 @@ impl BackendStage for BreakerStage {
     }
 
     fn after_call(&self, ticket: u64, result: &Result<ProxyResponse, ProxyError>) {
-        self.breaker.after_request(ticket, result.is_ok());
+        self.breaker.after_request(ticket, succeeded(result));
+    }
+}
+
+/// Whether a backend call counts as a success. A failed status reported through
+/// `backend/http.return_error_details` is an incomplete response without passthrough: KrakenD
+/// sees it as the backend's error too.
+fn succeeded(result: &Result<ProxyResponse, ProxyError>) -> bool {
+    match result {
+        Ok(resp) => resp.is_complete || resp.passthrough.is_some(),
+        Err(_) => false,
     }
 }
 
@@ -378,5 +389,9 @@ mod tests {
         let t = stage.before_call(&req).unwrap();
         stage.after_call(t, &Ok(ProxyResponse::complete(Default::default())));
         assert_eq!(stage.breaker().state(), State::Closed);
+        // a failed status reported as details still counts as a failure
+        let t = stage.before_call(&req).unwrap();
+        stage.after_call(t, &Ok(ProxyResponse::default()));
+        assert_eq!(stage.breaker().state(), State::Open);
     }
 }

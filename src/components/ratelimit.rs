@@ -31,7 +31,7 @@ const DATA_TTL: Duration = Duration::from_secs(600);
 /// KrakenD's default number of shards.
 const DEFAULT_SHARDS: u64 = 2048;
 /// The most client buckets one endpoint keeps, whatever the traffic.
-const MAX_CLIENTS: usize = 1_000_000;
+const MAX_CLIENTS: usize = 250_000;
 
 /// A number as KrakenD reads it: integers and floats alike.
 #[derive(Debug, Clone, Copy)]
