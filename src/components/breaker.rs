@@ -394,4 +394,44 @@ mod tests {
         stage.after_call(t, &Ok(ProxyResponse::default()));
         assert_eq!(stage.breaker().state(), State::Open);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_cut_by_the_deadline_counts_as_a_failure() {
+        // a backend that accepts connections and never answers
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                held.push(conn);
+            }
+        });
+        let text = format!(
+            r#"{{"version":3,"endpoints":[{{"endpoint":"/a","backend":[{{"host":["http://127.0.0.1:{port}"],"url_pattern":"/x","extra_config":{{"qos/circuit-breaker":{{"interval":60,"timeout":10,"max_errors":0}}}}}}]}}]}}"#
+        );
+        let cfg = crate::config::load_str(&text, "k.json", crate::config::Format::Json, &|_| None)
+            .unwrap()
+            .config;
+        let client = crate::backend::HttpClient::new(&cfg);
+        let cx = crate::components::BuildCx {
+            service: &cfg,
+            client: &client,
+        };
+        let backend = crate::backend::Backend::build(&cfg.endpoints[0].backend[0], &cx).unwrap();
+        let req = || ProxyRequest {
+            method: http::Method::GET,
+            params: Vec::new(),
+            query: Arc::new(Vec::new()),
+            headers: Arc::new(http::HeaderMap::new()),
+            body: crate::pipeline::RequestBody::Empty,
+            forwards_user_agent: false,
+            claims: None,
+        };
+        let first = tokio::time::timeout(Duration::from_secs(1), backend.call(req())).await;
+        assert!(first.is_err(), "the backend never answers");
+        match tokio::time::timeout(Duration::from_secs(1), backend.call(req())).await {
+            Ok(Err(e)) => assert_eq!(e.to_string(), ERR_OPEN),
+            _ => panic!("the breaker let a call through"),
+        }
+    }
 }
