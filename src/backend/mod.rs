@@ -289,13 +289,24 @@ impl Backend {
         if self.stages.is_empty() {
             return self.call_http(req).await;
         }
+        let mut admitted = Admitted {
+            stages: &self.stages,
+            tickets: Vec::with_capacity(self.stages.len()),
+            finished: false,
+        };
         for s in &self.stages {
-            s.before(&req)?;
+            match s.before_call(&req) {
+                Ok(ticket) => admitted.tickets.push(ticket),
+                Err(e) => {
+                    // the stages that let the call through see it fail, as middlewares would
+                    let result = Err(e);
+                    admitted.finish(&result);
+                    return result;
+                }
+            }
         }
         let result = self.call_http(req).await;
-        for s in &self.stages {
-            s.after(&result);
-        }
+        admitted.finish(&result);
         result
     }
 
@@ -402,6 +413,32 @@ impl Backend {
             self.formatter.format(data)
         };
         Ok(ProxyResponse::complete(data))
+    }
+}
+
+/// The stages a call went through: each gets the call's outcome exactly once, a deadline
+/// (the call dropped unfinished) included.
+struct Admitted<'a> {
+    stages: &'a [Arc<dyn BackendStage>],
+    tickets: Vec<u64>,
+    finished: bool,
+}
+
+impl Admitted<'_> {
+    fn finish(&mut self, result: &Result<ProxyResponse, ProxyError>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        for (stage, ticket) in self.stages.iter().zip(&self.tickets) {
+            stage.after_call(*ticket, result);
+        }
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.finish(&Err(ProxyError::Timeout));
     }
 }
 

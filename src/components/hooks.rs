@@ -95,6 +95,15 @@ pub trait BackendStage: Send + Sync {
     }
     /// After the call, with its outcome.
     fn after(&self, _result: &Result<ProxyResponse, ProxyError>) {}
+    /// `before` for stages that pair each call's `before` with its `after` (a circuit breaker's
+    /// generation): the ticket returned here comes back to `after_call` with that call's outcome.
+    fn before_call(&self, req: &ProxyRequest) -> Result<u64, ProxyError> {
+        self.before(req).map(|()| 0)
+    }
+    /// `after` with the ticket `before_call` gave this call.
+    fn after_call(&self, _ticket: u64, result: &Result<ProxyResponse, ProxyError>) {
+        self.after(result)
+    }
 }
 
 /// One upstream HTTP request.

@@ -4,10 +4,15 @@
 //! not acted on; `run` logs one warning for each.
 
 pub mod botdetector;
+pub mod breaker;
+pub mod client_credentials;
 pub mod cors;
 pub mod hooks;
+pub mod httpcache;
 pub mod httpsecure;
 pub mod jwt;
+pub mod ratelimit;
+pub mod ratelimit_proxy;
 
 use std::sync::Arc;
 
@@ -87,7 +92,7 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "auth/client-credentials",
         scopes: &[B],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "security/cors",
@@ -107,22 +112,22 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "qos/ratelimit/router",
         scopes: &[E],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "qos/ratelimit/proxy",
         scopes: &[B],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "qos/circuit-breaker",
         scopes: &[B],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "qos/http-cache",
         scopes: &[B],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "validation/cel",
@@ -455,6 +460,7 @@ pub fn endpoint_guards(
         ));
     }
     guards.extend(jwt::validator::guard(ep, cx)?);
+    guards.extend(ratelimit::guard(ep)?);
     Ok(guards)
 }
 
@@ -468,17 +474,23 @@ pub fn proxy_stages(
     Ok(stages)
 }
 
-/// Backend stages around each call, in order.
+/// Backend stages around each call, outermost first: KrakenD CE wraps the circuit breaker
+/// around the rate limit, and both around Lua and CEL.
 pub fn backend_stages(
-    _b: &BackendConfig,
+    b: &BackendConfig,
     _cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn BackendStage>>, String> {
-    let stages: Vec<Arc<dyn BackendStage>> = Vec::new();
+    let mut stages: Vec<Arc<dyn BackendStage>> = Vec::new();
+    stages.extend(breaker::build(b)?);
+    stages.extend(ratelimit_proxy::build(b)?);
     Ok(stages)
 }
 
-/// The HTTP executor of a backend: the shared client, wrapped by executor components.
-pub fn executor(_b: &BackendConfig, cx: &BuildCx<'_>) -> Result<Arc<dyn Executor>, String> {
+/// The HTTP executor of a backend: the shared client, wrapped by executor components (the
+/// HTTP cache outside the client credentials, as KrakenD CE stacks them).
+pub fn executor(b: &BackendConfig, cx: &BuildCx<'_>) -> Result<Arc<dyn Executor>, String> {
     let exec: Arc<dyn Executor> = Arc::new(cx.client.clone());
+    let exec = client_credentials::wrap(b, exec)?;
+    let exec = httpcache::wrap(b, exec)?;
     Ok(exec)
 }

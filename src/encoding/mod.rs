@@ -2,6 +2,7 @@
 //! json-collection, negotiate, string, xml, yaml, no-op).
 
 pub mod json;
+pub mod rss;
 pub mod xml;
 pub mod yaml;
 
@@ -74,7 +75,7 @@ impl Decoder {
                 Ok(m)
             }
             Decoder::Xml => xml::decode(body),
-            Decoder::Rss => Err("rss decoding is not available in this build".into()),
+            Decoder::Rss => rss::decode(body),
             Decoder::NoOp => Ok(Map::new()),
         }
     }

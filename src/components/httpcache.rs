@@ -1,0 +1,776 @@
+//! `qos/http-cache`: an in-memory HTTP cache in front of a backend's HTTP client, as KrakenD's
+//! krakend-httpcache (a private cache, RFC 9111 freshness).
+//!
+//! * Only GET and HEAD requests without `Range` are cached; the key is the method (HEAD only)
+//!   and URL, and an entry is only used when the request's values of the headers the response
+//!   named in `Vary` match (`Vary: *` never matches).
+//! * A response is stored unless it (or the request) says `no-store`, when it has an explicit
+//!   freshness lifetime (`max-age`, or `Expires` − `Date`) or a validator (`ETag`,
+//!   `Last-Modified`). `s-maxage` is a shared-cache directive and is ignored, as is `private`.
+//! * A fresh entry is served without calling the backend, with `X-From-Cache: 1`. A stale one
+//!   with validators is revalidated (`If-None-Match` / `If-Modified-Since`); a 304 refreshes it.
+//!   The request's `no-cache` and `max-age` are honoured.
+//! * Memory is bounded: `max_items` and `max_size` (bytes) with LRU eviction; without them, a
+//!   default cap applies. `shared: true` makes every backend with it use one cache.
+
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Response, StatusCode};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use super::hooks::{BoxFuture, Executor, OutRequest};
+use super::ratelimit::Num;
+use crate::backend::{full_body, Body, BoxError, OutBody};
+use crate::config::BackendConfig;
+
+pub const NAMESPACE: &str = "qos/http-cache";
+
+/// The cap when the configuration sets none.
+pub const DEFAULT_MAX_ITEMS: usize = 4096;
+pub const DEFAULT_MAX_SIZE: usize = 32 * 1024 * 1024;
+
+const X_FROM_CACHE: &str = "x-from-cache";
+
+/// The `qos/http-cache` object.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct HttpCacheConfig {
+    pub shared: bool,
+    pub max_items: Option<Num>,
+    pub max_size: Option<Num>,
+}
+
+/// One stored response.
+#[derive(Debug, Clone)]
+struct Entry {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    final_url: String,
+    /// The request's values of the headers named in `Vary`.
+    vary: Vec<(HeaderName, Option<HeaderValue>)>,
+    vary_any: bool,
+    stored_at: Instant,
+    /// The age the response already had when it was received.
+    initial_age: Duration,
+    /// The freshness lifetime (zero: always stale).
+    lifetime: Duration,
+}
+
+impl Entry {
+    fn size(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 16)
+            .sum();
+        self.body.len() + headers + self.final_url.len() + 128
+    }
+
+    fn age(&self, now: Instant) -> Duration {
+        self.initial_age + now.saturating_duration_since(self.stored_at)
+    }
+
+    fn matches(&self, req_headers: &HeaderMap) -> bool {
+        !self.vary_any
+            && self
+                .vary
+                .iter()
+                .all(|(name, value)| req_headers.get(name) == value.as_ref())
+    }
+
+    fn has_validators(&self) -> bool {
+        self.headers.contains_key(header::ETAG) || self.headers.contains_key(header::LAST_MODIFIED)
+    }
+
+    fn response(&self, method: &Method) -> Response<Body> {
+        let mut resp = Response::new(if method == Method::HEAD {
+            full_body(Bytes::new())
+        } else {
+            full_body(self.body.clone())
+        });
+        *resp.status_mut() = self.status;
+        *resp.headers_mut() = self.headers.clone();
+        resp.headers_mut().insert(
+            HeaderName::from_static(X_FROM_CACHE),
+            HeaderValue::from_static("1"),
+        );
+        resp
+    }
+}
+
+struct Lru {
+    map: HashMap<String, (Arc<Entry>, u64)>,
+    order: BTreeMap<u64, String>,
+    tick: u64,
+    size: usize,
+}
+
+/// A bounded LRU of responses.
+pub struct Store {
+    inner: Mutex<Lru>,
+    max_items: usize,
+    max_size: usize,
+}
+
+impl Store {
+    pub fn new(max_items: usize, max_size: usize) -> Store {
+        Store {
+            inner: Mutex::new(Lru {
+                map: HashMap::new(),
+                order: BTreeMap::new(),
+                tick: 0,
+                size: 0,
+            }),
+            max_items: max_items.max(1),
+            max_size: max_size.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<Entry>> {
+        let mut lru = self.lock();
+        lru.tick += 1;
+        let tick = lru.tick;
+        let (entry, old) = {
+            let slot = lru.map.get_mut(key)?;
+            let old = slot.1;
+            slot.1 = tick;
+            (slot.0.clone(), old)
+        };
+        lru.order.remove(&old);
+        lru.order.insert(tick, key.to_string());
+        Some(entry)
+    }
+
+    fn remove_locked(lru: &mut Lru, key: &str) {
+        if let Some((entry, tick)) = lru.map.remove(key) {
+            lru.order.remove(&tick);
+            lru.size = lru.size.saturating_sub(entry.size());
+        }
+    }
+
+    fn remove(&self, key: &str) {
+        Self::remove_locked(&mut self.lock(), key);
+    }
+
+    fn put(&self, key: String, entry: Entry) {
+        let size = entry.size();
+        let mut lru = self.lock();
+        Self::remove_locked(&mut lru, &key);
+        if size > self.max_size {
+            return;
+        }
+        while lru.map.len() >= self.max_items || lru.size + size > self.max_size {
+            let Some((_, oldest)) = lru.order.pop_first() else {
+                break;
+            };
+            if let Some((e, _)) = lru.map.remove(&oldest) {
+                lru.size = lru.size.saturating_sub(e.size());
+            }
+        }
+        lru.tick += 1;
+        let tick = lru.tick;
+        lru.order.insert(tick, key.clone());
+        lru.map.insert(key, (Arc::new(entry), tick));
+        lru.size += size;
+    }
+
+    /// Number of stored responses.
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes accounted for.
+    pub fn size(&self) -> usize {
+        self.lock().size
+    }
+}
+
+/// Cache-Control directives (lower-cased names, unquoted values).
+fn directives(headers: &HeaderMap) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    for v in headers.get_all(header::CACHE_CONTROL) {
+        let Ok(s) = v.to_str() else { continue };
+        for part in s.split(',') {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            match part.split_once('=') {
+                Some((k, v)) => out.push((
+                    k.trim().to_ascii_lowercase(),
+                    Some(v.trim().trim_matches('"').to_string()),
+                )),
+                None => out.push((part.to_ascii_lowercase(), None)),
+            }
+        }
+    }
+    out
+}
+
+fn has(dirs: &[(String, Option<String>)], name: &str) -> bool {
+    dirs.iter().any(|(k, _)| k == name)
+}
+
+fn seconds(dirs: &[(String, Option<String>)], name: &str) -> Option<Duration> {
+    dirs.iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.as_deref())
+        .map(|v| Duration::from_secs(v.parse::<u64>().unwrap_or(0)))
+}
+
+fn http_date(headers: &HeaderMap, name: HeaderName) -> Option<SystemTime> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| httpdate::parse_http_date(s).ok())
+}
+
+/// The freshness lifetime a response declares, if any.
+fn lifetime(headers: &HeaderMap, dirs: &[(String, Option<String>)], now: SystemTime) -> Duration {
+    if has(dirs, "no-cache") {
+        return Duration::ZERO;
+    }
+    if let Some(max_age) = seconds(dirs, "max-age") {
+        return max_age;
+    }
+    if headers.contains_key(header::EXPIRES) {
+        // an invalid Expires means already expired
+        let Some(expires) = http_date(headers, header::EXPIRES) else {
+            return Duration::ZERO;
+        };
+        let date = http_date(headers, header::DATE).unwrap_or(now);
+        return expires.duration_since(date).unwrap_or(Duration::ZERO);
+    }
+    Duration::ZERO
+}
+
+/// The HTTP cache around an executor.
+pub struct HttpCache {
+    next: Arc<dyn Executor>,
+    store: Arc<Store>,
+}
+
+/// A body that yields a prefix already read, then the rest of a stream.
+struct Prefixed {
+    prefix: Option<Bytes>,
+    rest: Body,
+}
+
+impl hyper::body::Body for Prefixed {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        if let Some(p) = self.prefix.take() {
+            if !p.is_empty() {
+                return Poll::Ready(Some(Ok(hyper::body::Frame::data(p))));
+            }
+        }
+        Pin::new(&mut self.rest).poll_frame(cx)
+    }
+}
+
+/// Reads a body up to `limit` bytes: `Ok` with all of it, or `Err` with a body that still
+/// yields everything (too large to keep).
+async fn read_limited(mut body: Body, limit: usize) -> Result<Result<Bytes, Body>, String> {
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("reading the backend response: {e}"))?;
+        if let Ok(data) = frame.into_data() {
+            buf.extend_from_slice(&data);
+            if buf.len() > limit {
+                return Ok(Err(Prefixed {
+                    prefix: Some(buf.freeze()),
+                    rest: body,
+                }
+                .boxed()));
+            }
+        }
+    }
+    Ok(Ok(buf.freeze()))
+}
+
+impl HttpCache {
+    pub fn new(next: Arc<dyn Executor>, store: Arc<Store>) -> HttpCache {
+        HttpCache { next, store }
+    }
+
+    async fn run(&self, req: OutRequest) -> Result<(Response<Body>, String), String> {
+        let cacheable = (req.method == Method::GET || req.method == Method::HEAD)
+            && !req.headers.contains_key(header::RANGE)
+            && !matches!(req.body, OutBody::Stream(_));
+        if !cacheable {
+            return self.next.execute(req).await;
+        }
+        let key = if req.method == Method::HEAD {
+            format!("HEAD {}", req.url)
+        } else {
+            req.url.clone()
+        };
+        let req_dirs = directives(&req.headers);
+        let now = Instant::now();
+        let cached = self.store.get(&key).filter(|e| e.matches(&req.headers));
+        let mut revalidating = None;
+        if let Some(entry) = cached {
+            let mut fresh = entry.age(now) < entry.lifetime;
+            if let Some(max_age) = seconds(&req_dirs, "max-age") {
+                fresh = fresh && entry.age(now) <= max_age;
+            }
+            if has(&req_dirs, "no-cache") {
+                fresh = false;
+            }
+            if fresh {
+                return Ok((entry.response(&req.method), entry.final_url.clone()));
+            }
+            if entry.has_validators() {
+                revalidating = Some(entry);
+            }
+        }
+        let method = req.method.clone();
+        let req_headers = req.headers.clone();
+        let mut req = req;
+        if let Some(entry) = &revalidating {
+            let conditional = req.headers.contains_key(header::IF_NONE_MATCH)
+                || req.headers.contains_key(header::IF_MODIFIED_SINCE);
+            if conditional {
+                revalidating = None;
+            } else {
+                if let Some(etag) = entry.headers.get(header::ETAG) {
+                    req.headers.insert(header::IF_NONE_MATCH, etag.clone());
+                }
+                if let Some(lm) = entry.headers.get(header::LAST_MODIFIED) {
+                    req.headers.insert(header::IF_MODIFIED_SINCE, lm.clone());
+                }
+            }
+        }
+        let (resp, final_url) = self.next.execute(req).await?;
+        let received = Instant::now();
+        if let Some(entry) = revalidating {
+            if resp.status() == StatusCode::NOT_MODIFIED {
+                let mut updated = (*entry).clone();
+                for (name, value) in resp.headers() {
+                    if is_end_to_end(name) {
+                        updated.headers.insert(name.clone(), value.clone());
+                    }
+                }
+                let dirs = directives(&updated.headers);
+                updated.lifetime = lifetime(&updated.headers, &dirs, SystemTime::now());
+                updated.initial_age = initial_age(&updated.headers);
+                updated.stored_at = received;
+                let out = updated.response(&method);
+                let url = updated.final_url.clone();
+                self.store.put(key, updated);
+                return Ok((out, url));
+            }
+        }
+        let resp_dirs = directives(resp.headers());
+        let status = resp.status();
+        let storable = !has(&resp_dirs, "no-store")
+            && !has(&req_dirs, "no-store")
+            && status != StatusCode::PARTIAL_CONTENT
+            && status != StatusCode::NOT_MODIFIED;
+        let life = lifetime(resp.headers(), &resp_dirs, SystemTime::now());
+        let validators = resp.headers().contains_key(header::ETAG)
+            || resp.headers().contains_key(header::LAST_MODIFIED);
+        if !storable || (life.is_zero() && !validators) {
+            if !storable {
+                self.store.remove(&key);
+            }
+            return Ok((resp, final_url));
+        }
+        let (parts, body) = resp.into_parts();
+        let body = match read_limited(body, self.store.max_size).await? {
+            Ok(bytes) => bytes,
+            Err(stream) => return Ok((Response::from_parts(parts, stream), final_url)),
+        };
+        let mut vary = Vec::new();
+        let mut vary_any = false;
+        for v in parts.headers.get_all(header::VARY) {
+            for name in v.to_str().unwrap_or("*").split(',') {
+                let name = name.trim();
+                if name == "*" {
+                    vary_any = true;
+                } else if let Ok(h) = HeaderName::from_bytes(name.as_bytes()) {
+                    let value = req_headers.get(&h).cloned();
+                    vary.push((h, value));
+                }
+            }
+        }
+        let entry = Entry {
+            status: parts.status,
+            headers: parts.headers.clone(),
+            body: body.clone(),
+            final_url: final_url.clone(),
+            vary,
+            vary_any,
+            stored_at: received,
+            initial_age: initial_age(&parts.headers),
+            lifetime: life,
+        };
+        if !vary_any {
+            self.store.put(key, entry);
+        }
+        Ok((Response::from_parts(parts, full_body(body)), final_url))
+    }
+}
+
+/// The `Age` a response arrives with, or its apparent age from `Date`, whichever is larger.
+fn initial_age(headers: &HeaderMap) -> Duration {
+    let age = headers
+        .get(header::AGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::ZERO);
+    let apparent = http_date(headers, header::DATE)
+        .and_then(|d| SystemTime::now().duration_since(d).ok())
+        .unwrap_or(Duration::ZERO);
+    age.max(apparent)
+}
+
+fn is_end_to_end(name: &HeaderName) -> bool {
+    !matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "content-length"
+    )
+}
+
+impl Executor for HttpCache {
+    fn execute(&self, req: OutRequest) -> BoxFuture<'_, Result<(Response<Body>, String), String>> {
+        Box::pin(self.run(req))
+    }
+}
+
+fn shared_store(max_items: usize, max_size: usize) -> Arc<Store> {
+    static SHARED: OnceLock<Arc<Store>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| Arc::new(Store::new(max_items, max_size)))
+        .clone()
+}
+
+/// Wraps `next` when the backend has `qos/http-cache`.
+pub fn wrap(b: &BackendConfig, next: Arc<dyn Executor>) -> Result<Arc<dyn Executor>, String> {
+    let Some(raw) = b.extra_config.get(NAMESPACE) else {
+        return Ok(next);
+    };
+    let cfg: HttpCacheConfig = serde_json::from_value(raw.clone())
+        .map_err(|e| format!("{}.extra_config.{NAMESPACE}: {e}", b.json_path))?;
+    let items = cfg.max_items.map(Num::as_u64).unwrap_or(0) as usize;
+    let size = cfg.max_size.map(Num::as_u64).unwrap_or(0) as usize;
+    // KrakenD only bounds the cache when both are set; this build always does
+    let (items, size) = if items == 0 || size == 0 {
+        (DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE)
+    } else {
+        (items, size)
+    };
+    let store = if cfg.shared {
+        shared_store(items, size)
+    } else {
+        Arc::new(Store::new(items, size))
+    };
+    Ok(Arc::new(HttpCache::new(next, store)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// An executor answering from a script, counting calls and recording request headers.
+    type Answer = Box<dyn Fn(&OutRequest, usize) -> Response<Body> + Send + Sync>;
+
+    struct Fake {
+        calls: AtomicUsize,
+        answer: Answer,
+        seen: Mutex<Vec<HeaderMap>>,
+    }
+
+    impl Executor for Fake {
+        fn execute(
+            &self,
+            req: OutRequest,
+        ) -> BoxFuture<'_, Result<(Response<Body>, String), String>> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            let resp = (self.answer)(&req, n);
+            self.seen.lock().unwrap().push(req.headers.clone());
+            Box::pin(async move { Ok((resp, req.url)) })
+        }
+    }
+
+    fn fake(
+        answer: impl Fn(&OutRequest, usize) -> Response<Body> + Send + Sync + 'static,
+    ) -> Arc<Fake> {
+        Arc::new(Fake {
+            calls: AtomicUsize::new(0),
+            answer: Box::new(answer),
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn resp(headers: &[(&str, &str)], body: String) -> Response<Body> {
+        let mut r = Response::new(full_body(body));
+        for (k, v) in headers {
+            r.headers_mut().append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        r
+    }
+
+    fn get(url: &str, headers: &[(&str, &str)]) -> OutRequest {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        OutRequest {
+            method: Method::GET,
+            url: url.into(),
+            headers: h,
+            body: OutBody::Empty,
+        }
+    }
+
+    async fn body_of(cache: &HttpCache, req: OutRequest) -> (String, bool) {
+        let (r, _) = cache.execute(req).await.unwrap();
+        let from_cache = r.headers().contains_key(X_FROM_CACHE);
+        let b = r.into_body().collect().await.unwrap().to_bytes();
+        (String::from_utf8(b.to_vec()).unwrap(), from_cache)
+    }
+
+    fn cache_over(f: Arc<Fake>) -> HttpCache {
+        HttpCache::new(f, Arc::new(Store::new(100, 1 << 20)))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn serves_fresh_responses_until_max_age() {
+        let f = fake(|_, n| resp(&[("cache-control", "public, max-age=60")], format!("v{n}")));
+        let cache = cache_over(f.clone());
+        assert_eq!(
+            body_of(&cache, get("http://h/a", &[])).await,
+            ("v0".into(), false)
+        );
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert_eq!(
+            body_of(&cache, get("http://h/a", &[])).await,
+            ("v0".into(), true)
+        );
+        assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            body_of(&cache, get("http://h/a", &[])).await,
+            ("v1".into(), false)
+        );
+        // another URL is another entry
+        assert_eq!(
+            body_of(&cache, get("http://h/b", &[])).await,
+            ("v2".into(), false)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expires_counts_from_date() {
+        let f = fake(|_, n| {
+            resp(
+                &[
+                    ("date", "Mon, 01 Jan 2024 00:00:00 GMT"),
+                    ("expires", "Mon, 01 Jan 2024 00:00:30 GMT"),
+                    ("age", "0"),
+                ],
+                format!("v{n}"),
+            )
+        });
+        let cache = cache_over(f.clone());
+        // the Date is long past: the apparent age makes it stale at once
+        body_of(&cache, get("http://h/a", &[])).await;
+        assert_eq!(
+            body_of(&cache, get("http://h/a", &[])).await,
+            ("v1".into(), false)
+        );
+        assert_eq!(
+            lifetime(
+                &resp(
+                    &[
+                        ("date", "Mon, 01 Jan 2024 00:00:00 GMT"),
+                        ("expires", "Mon, 01 Jan 2024 00:00:30 GMT"),
+                    ],
+                    String::new()
+                )
+                .headers()
+                .clone(),
+                &[],
+                SystemTime::now()
+            ),
+            Duration::from_secs(30)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_store_and_no_freshness_are_not_cached() {
+        let f = fake(|req, n| {
+            if req.url.ends_with("/ns") {
+                resp(
+                    &[("cache-control", "no-store, max-age=60")],
+                    format!("v{n}"),
+                )
+            } else {
+                resp(&[], format!("v{n}"))
+            }
+        });
+        let cache = cache_over(f.clone());
+        body_of(&cache, get("http://h/ns", &[])).await;
+        assert!(!body_of(&cache, get("http://h/ns", &[])).await.1);
+        body_of(&cache, get("http://h/plain", &[])).await;
+        assert!(!body_of(&cache, get("http://h/plain", &[])).await.1);
+        assert_eq!(f.calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn vary_headers_are_part_of_the_key() {
+        let f = fake(|req, n| {
+            let lang = req
+                .headers
+                .get("accept-language")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            resp(
+                &[("cache-control", "max-age=60"), ("vary", "Accept-Language")],
+                format!("{lang}{n}"),
+            )
+        });
+        let cache = cache_over(f.clone());
+        let en = || get("http://h/a", &[("accept-language", "en")]);
+        let es = || get("http://h/a", &[("accept-language", "es")]);
+        assert_eq!(body_of(&cache, en()).await, ("en0".into(), false));
+        assert_eq!(body_of(&cache, en()).await, ("en0".into(), true));
+        assert_eq!(body_of(&cache, es()).await, ("es1".into(), false));
+        assert_eq!(body_of(&cache, es()).await, ("es1".into(), true));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stale_entries_are_revalidated_with_their_etag() {
+        let f = fake(|req, n| {
+            if req.headers.get("if-none-match").map(|v| v.as_bytes()) == Some(b"\"t1\"") {
+                let mut r = resp(&[("cache-control", "max-age=10")], String::new());
+                *r.status_mut() = StatusCode::NOT_MODIFIED;
+                r
+            } else {
+                resp(
+                    &[("cache-control", "max-age=10"), ("etag", "\"t1\"")],
+                    format!("v{n}"),
+                )
+            }
+        });
+        let cache = cache_over(f.clone());
+        assert_eq!(
+            body_of(&cache, get("http://h/a", &[])).await,
+            ("v0".into(), false)
+        );
+        tokio::time::advance(Duration::from_secs(10)).await;
+        // revalidated: the backend said 304, the stored body is served and fresh again
+        assert_eq!(
+            body_of(&cache, get("http://h/a", &[])).await,
+            ("v0".into(), true)
+        );
+        assert_eq!(f.calls.load(Ordering::SeqCst), 2);
+        tokio::time::advance(Duration::from_secs(9)).await;
+        assert_eq!(
+            body_of(&cache, get("http://h/a", &[])).await,
+            ("v0".into(), true)
+        );
+        assert_eq!(f.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn request_no_cache_goes_to_the_backend() {
+        let f = fake(|_, n| resp(&[("cache-control", "max-age=60")], format!("v{n}")));
+        let cache = cache_over(f.clone());
+        body_of(&cache, get("http://h/a", &[])).await;
+        assert_eq!(
+            body_of(&cache, get("http://h/a", &[("cache-control", "no-cache")])).await,
+            ("v1".into(), false)
+        );
+        assert_eq!(
+            body_of(&cache, get("http://h/a", &[])).await,
+            ("v1".into(), true)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_methods_are_not_cached() {
+        let f = fake(|_, n| resp(&[("cache-control", "max-age=60")], format!("v{n}")));
+        let cache = cache_over(f.clone());
+        for _ in 0..2 {
+            let mut r = get("http://h/a", &[]);
+            r.method = Method::POST;
+            assert!(!body_of(&cache, r).await.1);
+        }
+        assert_eq!(f.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn memory_stays_bounded() {
+        let f = fake(|_, n| {
+            resp(
+                &[("cache-control", "max-age=600")],
+                "x".repeat(1000) + &n.to_string(),
+            )
+        });
+        let store = Arc::new(Store::new(10, 8 * 1024));
+        let cache = HttpCache::new(f.clone(), store.clone());
+        for i in 0..100 {
+            body_of(&cache, get(&format!("http://h/{i}"), &[])).await;
+        }
+        assert!(store.len() <= 10);
+        assert!(store.size() <= 8 * 1024);
+        // the most recent entries survive
+        assert!(body_of(&cache, get("http://h/99", &[])).await.1);
+        assert!(!body_of(&cache, get("http://h/0", &[])).await.1);
+        // a body larger than the cache goes through whole and is not kept
+        let big = fake(|_, _| resp(&[("cache-control", "max-age=600")], "y".repeat(20_000)));
+        let cache = HttpCache::new(big, Arc::new(Store::new(10, 8 * 1024)));
+        let (b, _) = body_of(&cache, get("http://h/big", &[])).await;
+        assert_eq!(b.len(), 20_000);
+        assert!(!body_of(&cache, get("http://h/big", &[])).await.1);
+    }
+
+    #[test]
+    fn config_defaults_cap_memory() {
+        let cfg: HttpCacheConfig = serde_json::from_str("{}").unwrap();
+        assert!(!cfg.shared && cfg.max_items.is_none() && cfg.max_size.is_none());
+    }
+}
