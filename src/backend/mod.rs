@@ -292,7 +292,10 @@ impl Backend {
         for s in &self.stages {
             s.before(&req)?;
         }
-        let result = self.call_http(req).await;
+        let mut result = self.call_http(req).await;
+        for s in &self.stages {
+            s.response(&mut result);
+        }
         for s in &self.stages {
             s.after(&result);
         }

@@ -4,9 +4,12 @@
 //! not acted on; `run` logs one warning for each.
 
 pub mod botdetector;
+#[cfg(feature = "cel")]
+pub mod cel;
 pub mod cors;
 pub mod hooks;
 pub mod httpsecure;
+pub mod jsonschema;
 
 use std::sync::Arc;
 
@@ -45,6 +48,12 @@ pub struct ComponentSpec {
 
 use Scope::{Backend as B, Endpoint as E, Service as S};
 use Support::{Active, Enterprise, NotImplemented};
+
+/// `validation/cel` is acted on only in builds with the `cel` feature (the default).
+#[cfg(feature = "cel")]
+const CEL_SUPPORT: Support = Active;
+#[cfg(not(feature = "cel"))]
+const CEL_SUPPORT: Support = NotImplemented;
 
 /// Every namespace Tentacle knows.
 pub const REGISTRY: &[ComponentSpec] = &[
@@ -126,12 +135,12 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "validation/cel",
         scopes: &[E, B],
-        support: NotImplemented,
+        support: CEL_SUPPORT,
     },
     ComponentSpec {
         namespace: "validation/json-schema",
         scopes: &[E],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "modifier/lua-endpoint",
@@ -456,21 +465,42 @@ pub fn endpoint_guards(
     Ok(guards)
 }
 
-/// Proxy stages around the pipe, in order.
+/// Proxy stages around the pipe, outermost first, in KrakenD CE's order (Lua, CEL, JSON
+/// schema).
 pub fn proxy_stages(
-    _ep: &EndpointConfig,
+    ep: &EndpointConfig,
     _cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn ProxyStage>>, String> {
-    let stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    let mut stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    #[cfg(feature = "cel")]
+    if let Some(v) = ep.extra_config.get(cel::NAMESPACE) {
+        if let Some(stage) = cel::build_endpoint(ep, v)? {
+            stages.push(Arc::new(stage));
+        }
+    }
+    if let Some(v) = ep.extra_config.get(jsonschema::NAMESPACE) {
+        stages.push(Arc::new(
+            jsonschema::build(v).map_err(|e| format!("{}.extra_config.{e}", ep.json_path))?,
+        ));
+    }
     Ok(stages)
 }
 
 /// Backend stages around each call, in order.
 pub fn backend_stages(
-    _b: &BackendConfig,
+    b: &BackendConfig,
     _cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn BackendStage>>, String> {
-    let stages: Vec<Arc<dyn BackendStage>> = Vec::new();
+    #[allow(unused_mut)]
+    let mut stages: Vec<Arc<dyn BackendStage>> = Vec::new();
+    #[cfg(feature = "cel")]
+    if let Some(v) = b.extra_config.get(cel::NAMESPACE) {
+        if let Some(stage) = cel::build_backend(b, v)? {
+            stages.push(Arc::new(stage));
+        }
+    }
+    #[cfg(not(feature = "cel"))]
+    let _ = b;
     Ok(stages)
 }
 
