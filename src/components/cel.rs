@@ -571,6 +571,28 @@ mod tests {
         assert_eq!(err.status(), 500);
     }
 
+    #[tokio::test]
+    async fn evaluation_errors_abort_instead_of_crashing() {
+        for expr in [
+            "int(req_params.Id) / 0 == 1",
+            "int(req_params.Id) % 0 == 1",
+            "int('99999999999999999999') == 1 && req_method == 'GET'",
+            "-9223372036854775807 - int(req_params.Id) == 0",
+            "req_params.Missing == 'x'",
+            "req_method",
+            "unknown_var == 1 && req_method == 'GET'",
+        ] {
+            let stage = endpoint("/x/{id}", json!([{ "check_expr": expr }]))
+                .expect("valid")
+                .expect("stage");
+            assert_eq!(
+                run_before(&stage, request(&[("Id", "9")], &[])).await,
+                Err("request aborted by evaluator #0".into()),
+                "{expr}"
+            );
+        }
+    }
+
     #[test]
     fn canonical_names() {
         assert_eq!(canonical_header("x-header"), "X-Header");
