@@ -305,7 +305,10 @@ impl Backend {
                 }
             }
         }
-        let result = self.call_http(req).await;
+        let mut result = self.call_http(req).await;
+        for s in &self.stages {
+            s.response(&mut result);
+        }
         admitted.finish(&result);
         result
     }

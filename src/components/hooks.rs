@@ -93,6 +93,8 @@ pub trait BackendStage: Send + Sync {
     fn before(&self, _req: &ProxyRequest) -> Result<(), ProxyError> {
         Ok(())
     }
+    /// After a call, before `after`: may turn its outcome into an error (response checks).
+    fn response(&self, _result: &mut Result<ProxyResponse, ProxyError>) {}
     /// After the call, with its outcome.
     fn after(&self, _result: &Result<ProxyResponse, ProxyError>) {}
     /// `before` for stages that pair each call's `before` with its `after` (a circuit breaker's

@@ -5,11 +5,14 @@
 
 pub mod botdetector;
 pub mod breaker;
+#[cfg(feature = "cel")]
+pub mod cel;
 pub mod client_credentials;
 pub mod cors;
 pub mod hooks;
 pub mod httpcache;
 pub mod httpsecure;
+pub mod jsonschema;
 pub mod jwt;
 pub mod ratelimit;
 pub mod ratelimit_proxy;
@@ -51,6 +54,12 @@ pub struct ComponentSpec {
 
 use Scope::{Backend as B, Endpoint as E, Service as S};
 use Support::{Active, Enterprise, NotImplemented};
+
+/// `validation/cel` is acted on only in builds with the `cel` feature (the default).
+#[cfg(feature = "cel")]
+const CEL_SUPPORT: Support = Active;
+#[cfg(not(feature = "cel"))]
+const CEL_SUPPORT: Support = NotImplemented;
 
 /// Every namespace Tentacle knows.
 pub const REGISTRY: &[ComponentSpec] = &[
@@ -132,12 +141,12 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "validation/cel",
         scopes: &[E, B],
-        support: NotImplemented,
+        support: CEL_SUPPORT,
     },
     ComponentSpec {
         namespace: "validation/json-schema",
         scopes: &[E],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "modifier/lua-endpoint",
@@ -464,12 +473,24 @@ pub fn endpoint_guards(
     Ok(guards)
 }
 
-/// Proxy stages around the pipe, in order.
+/// Proxy stages around the pipe, outermost first, in KrakenD CE's order (Lua, CEL, JSON
+/// schema).
 pub fn proxy_stages(
     ep: &EndpointConfig,
     cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn ProxyStage>>, String> {
     let mut stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    #[cfg(feature = "cel")]
+    if let Some(v) = ep.extra_config.get(cel::NAMESPACE) {
+        if let Some(stage) = cel::build_endpoint(ep, v)? {
+            stages.push(Arc::new(stage));
+        }
+    }
+    if let Some(v) = ep.extra_config.get(jsonschema::NAMESPACE) {
+        stages.push(Arc::new(
+            jsonschema::build(v).map_err(|e| format!("{}.extra_config.{e}", ep.json_path))?,
+        ));
+    }
     stages.extend(jwt::signer::stage(ep, cx)?);
     Ok(stages)
 }
@@ -483,6 +504,12 @@ pub fn backend_stages(
     let mut stages: Vec<Arc<dyn BackendStage>> = Vec::new();
     stages.extend(breaker::build(b)?);
     stages.extend(ratelimit_proxy::build(b)?);
+    #[cfg(feature = "cel")]
+    if let Some(v) = b.extra_config.get(cel::NAMESPACE) {
+        if let Some(stage) = cel::build_backend(b, v)? {
+            stages.push(Arc::new(stage));
+        }
+    }
     Ok(stages)
 }
 
