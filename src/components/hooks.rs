@@ -82,14 +82,36 @@ pub trait ProxyStage: Send + Sync {
     fn after(&self, _resp: &mut Option<ProxyResponse>, _err: &mut Option<ProxyError>) {}
 }
 
+/// The upstream request of one backend call once it is built (URL with host and query,
+/// filtered headers, body), as backend stages may change it.
+pub struct BackendCall {
+    pub request: OutRequest,
+    /// The request params (path params, sequential `Resp0_x`, `JWT.sub`).
+    pub params: Vec<(String, String)>,
+}
+
 /// A backend-scope component around each backend call.
+///
+/// Per call: every stage's `before`, then every stage's `prepare` (in order), the HTTP call
+/// (unless a `prepare` answered), every stage's `after`, then every stage's `finish` (in
+/// reverse order).
 pub trait BackendStage: Send + Sync {
     /// Before the call; an error fails this backend without calling it.
     fn before(&self, _req: &ProxyRequest) -> Result<(), ProxyError> {
         Ok(())
     }
+    /// Once the upstream request is built: may change it, answer in place of the backend
+    /// (`Some`, later stages' `prepare` and the HTTP call are skipped) or fail this backend.
+    fn prepare<'a>(
+        &'a self,
+        _call: &'a mut BackendCall,
+    ) -> BoxFuture<'a, Result<Option<ProxyResponse>, ProxyError>> {
+        Box::pin(async { Ok(None) })
+    }
     /// After the call, with its outcome.
     fn after(&self, _result: &Result<ProxyResponse, ProxyError>) {}
+    /// After the call: may change its outcome.
+    fn finish(&self, _result: &mut Result<ProxyResponse, ProxyError>) {}
 }
 
 /// One upstream HTTP request.

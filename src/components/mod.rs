@@ -7,6 +7,8 @@ pub mod botdetector;
 pub mod cors;
 pub mod hooks;
 pub mod httpsecure;
+#[cfg(feature = "lua")]
+pub mod lua;
 
 use std::sync::Arc;
 
@@ -45,6 +47,13 @@ pub struct ComponentSpec {
 
 use Scope::{Backend as B, Endpoint as E, Service as S};
 use Support::{Active, Enterprise, NotImplemented};
+
+/// The Lua modifiers are acted on when the `lua` feature is built in.
+const LUA_SUPPORT: Support = if cfg!(feature = "lua") {
+    Active
+} else {
+    NotImplemented
+};
 
 /// Every namespace Tentacle knows.
 pub const REGISTRY: &[ComponentSpec] = &[
@@ -141,12 +150,12 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "modifier/lua-proxy",
         scopes: &[E],
-        support: NotImplemented,
+        support: LUA_SUPPORT,
     },
     ComponentSpec {
         namespace: "modifier/lua-backend",
         scopes: &[B],
-        support: NotImplemented,
+        support: LUA_SUPPORT,
     },
     ComponentSpec {
         namespace: "modifier/martian",
@@ -458,19 +467,35 @@ pub fn endpoint_guards(
 
 /// Proxy stages around the pipe, in order.
 pub fn proxy_stages(
-    _ep: &EndpointConfig,
+    ep: &EndpointConfig,
     _cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn ProxyStage>>, String> {
-    let stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    #[allow(unused_mut)]
+    let mut stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    #[cfg(feature = "lua")]
+    if let Some(v) = ep.extra_config.get(lua::PROXY_NAMESPACE) {
+        stages.push(Arc::new(
+            lua::build_proxy(v).map_err(|e| format!("{}.extra_config.{e}", ep.json_path))?,
+        ));
+    }
+    let _ = ep;
     Ok(stages)
 }
 
 /// Backend stages around each call, in order.
 pub fn backend_stages(
-    _b: &BackendConfig,
+    b: &BackendConfig,
     _cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn BackendStage>>, String> {
-    let stages: Vec<Arc<dyn BackendStage>> = Vec::new();
+    #[allow(unused_mut)]
+    let mut stages: Vec<Arc<dyn BackendStage>> = Vec::new();
+    #[cfg(feature = "lua")]
+    if let Some(v) = b.extra_config.get(lua::BACKEND_NAMESPACE) {
+        stages.push(Arc::new(
+            lua::build_backend(v).map_err(|e| format!("{}.extra_config.{e}", b.json_path))?,
+        ));
+    }
+    let _ = b;
     Ok(stages)
 }
 
@@ -478,4 +503,27 @@ pub fn backend_stages(
 pub fn executor(_b: &BackendConfig, cx: &BuildCx<'_>) -> Result<Arc<dyn Executor>, String> {
     let exec: Arc<dyn Executor> = Arc::new(cx.client.clone());
     Ok(exec)
+}
+
+#[cfg(test)]
+mod lua_registry_tests {
+    use super::*;
+
+    /// The Lua namespaces are acted on only in builds with the `lua` feature; without it
+    /// `check` lists them as not implemented.
+    #[test]
+    fn lua_support_follows_the_feature() {
+        let want = if cfg!(feature = "lua") {
+            Active
+        } else {
+            NotImplemented
+        };
+        for ns in ["modifier/lua-proxy", "modifier/lua-backend"] {
+            assert_eq!(find(ns).map(|c| c.support), Some(want), "{ns}");
+        }
+        assert_eq!(
+            find("modifier/lua-endpoint").map(|c| c.support),
+            Some(NotImplemented)
+        );
+    }
 }
