@@ -15,7 +15,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use serde_json::{Map, Value};
 
-use crate::components::hooks::{BackendStage, Executor, OutRequest};
+use crate::components::hooks::{BackendCall, BackendStage, Executor, OutRequest};
 use crate::components::{self, BuildCx};
 use crate::config::BackendConfig;
 use crate::encoding::Decoder;
@@ -287,7 +287,8 @@ impl Backend {
     /// Calls the backend (through its stages) and returns its formatted response.
     pub async fn call(&self, req: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
         if self.stages.is_empty() {
-            return self.call_http(req).await;
+            let (out, _) = self.build_request(req)?;
+            return self.send(out).await;
         }
         let mut admitted = Admitted {
             stages: &self.stages,
@@ -305,15 +306,49 @@ impl Backend {
                 }
             }
         }
-        let mut result = self.call_http(req).await;
+        let (request, params) = match self.build_request(req) {
+            Ok(built) => built,
+            Err(e) => {
+                let result = Err(e);
+                admitted.finish(&result);
+                return result;
+            }
+        };
+        let mut call = BackendCall { request, params };
+        let mut answered = None;
+        for s in &self.stages {
+            match s.prepare(&mut call).await {
+                Ok(None) => {}
+                Ok(Some(resp)) => {
+                    answered = Some(Ok(resp));
+                    break;
+                }
+                Err(e) => {
+                    answered = Some(Err(e));
+                    break;
+                }
+            }
+        }
+        let mut result = match answered {
+            Some(r) => r,
+            None => self.send(call.request).await,
+        };
         for s in &self.stages {
             s.response(&mut result);
+        }
+        for s in self.stages.iter().rev() {
+            s.finish(&mut result);
         }
         admitted.finish(&result);
         result
     }
 
-    async fn call_http(&self, req: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
+    /// The upstream request (URL, filtered headers, body) and the request params.
+    #[allow(clippy::type_complexity)]
+    fn build_request(
+        &self,
+        req: ProxyRequest,
+    ) -> Result<(OutRequest, Vec<(String, String)>), ProxyError> {
         let url = self.url(&req)?;
         let mut headers = self.headers(&req);
         let method = self.method.clone();
@@ -345,14 +380,22 @@ impl Backend {
             }
             _ => {}
         }
-        let (resp, final_url) = self
-            .executor
-            .execute(OutRequest {
+        Ok((
+            OutRequest {
                 method,
                 url,
                 headers,
                 body,
-            })
+            },
+            req.params,
+        ))
+    }
+
+    /// Executes the upstream request; status handling, decoding and formatting.
+    async fn send(&self, out: OutRequest) -> Result<ProxyResponse, ProxyError> {
+        let (resp, final_url) = self
+            .executor
+            .execute(out)
             .await
             .map_err(ProxyError::Backend)?;
         if self.decoder == Decoder::NoOp {

@@ -87,16 +87,34 @@ pub trait ProxyStage: Send + Sync {
     }
 }
 
+/// The upstream request of one backend call once it is built (URL with host and query,
+/// filtered headers, body), as backend stages may change it.
+pub struct BackendCall {
+    pub request: OutRequest,
+    /// The request params (path params, sequential `Resp0_x`, `JWT.sub`).
+    pub params: Vec<(String, String)>,
+}
+
 /// A backend-scope component around each backend call.
+///
+/// Per call: every stage's `before`, then every stage's `prepare` (in order), the HTTP call
+/// (unless a `prepare` answered), every stage's `response`, every stage's `finish` (in
+/// reverse order), then every admitted stage's `after`.
 pub trait BackendStage: Send + Sync {
     /// Before the call; an error fails this backend without calling it.
     fn before(&self, _req: &ProxyRequest) -> Result<(), ProxyError> {
         Ok(())
     }
+    /// Once the upstream request is built: may change it, answer in place of the backend
+    /// (`Some`, later stages' `prepare` and the HTTP call are skipped) or fail this backend.
+    fn prepare<'a>(
+        &'a self,
+        _call: &'a mut BackendCall,
+    ) -> BoxFuture<'a, Result<Option<ProxyResponse>, ProxyError>> {
+        Box::pin(async { Ok(None) })
+    }
     /// After a call, before `after`: may turn its outcome into an error (response checks).
     fn response(&self, _result: &mut Result<ProxyResponse, ProxyError>) {}
-    /// After the call, with its outcome.
-    fn after(&self, _result: &Result<ProxyResponse, ProxyError>) {}
     /// `before` for stages that pair each call's `before` with its `after` (a circuit breaker's
     /// generation): the ticket returned here comes back to `after_call` with that call's outcome.
     fn before_call(&self, req: &ProxyRequest) -> Result<u64, ProxyError> {
@@ -106,6 +124,10 @@ pub trait BackendStage: Send + Sync {
     fn after_call(&self, _ticket: u64, result: &Result<ProxyResponse, ProxyError>) {
         self.after(result)
     }
+    /// After the call, with its outcome.
+    fn after(&self, _result: &Result<ProxyResponse, ProxyError>) {}
+    /// After the call: may change its outcome.
+    fn finish(&self, _result: &mut Result<ProxyResponse, ProxyError>) {}
 }
 
 /// One upstream HTTP request.

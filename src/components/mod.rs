@@ -14,6 +14,8 @@ pub mod httpcache;
 pub mod httpsecure;
 pub mod jsonschema;
 pub mod jwt;
+#[cfg(feature = "lua")]
+pub mod lua;
 pub mod ratelimit;
 pub mod ratelimit_proxy;
 
@@ -60,6 +62,12 @@ use Support::{Active, Enterprise, NotImplemented};
 const CEL_SUPPORT: Support = Active;
 #[cfg(not(feature = "cel"))]
 const CEL_SUPPORT: Support = NotImplemented;
+/// The Lua modifiers are acted on when the `lua` feature is built in.
+const LUA_SUPPORT: Support = if cfg!(feature = "lua") {
+    Active
+} else {
+    NotImplemented
+};
 
 /// Every namespace Tentacle knows.
 pub const REGISTRY: &[ComponentSpec] = &[
@@ -156,12 +164,12 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "modifier/lua-proxy",
         scopes: &[E],
-        support: NotImplemented,
+        support: LUA_SUPPORT,
     },
     ComponentSpec {
         namespace: "modifier/lua-backend",
         scopes: &[B],
-        support: NotImplemented,
+        support: LUA_SUPPORT,
     },
     ComponentSpec {
         namespace: "modifier/martian",
@@ -480,6 +488,12 @@ pub fn proxy_stages(
     cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn ProxyStage>>, String> {
     let mut stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    #[cfg(feature = "lua")]
+    if let Some(v) = ep.extra_config.get(lua::PROXY_NAMESPACE) {
+        stages.push(Arc::new(
+            lua::build_proxy(v).map_err(|e| format!("{}.extra_config.{e}", ep.json_path))?,
+        ));
+    }
     #[cfg(feature = "cel")]
     if let Some(v) = ep.extra_config.get(cel::NAMESPACE) {
         if let Some(stage) = cel::build_endpoint(ep, v)? {
@@ -504,6 +518,12 @@ pub fn backend_stages(
     let mut stages: Vec<Arc<dyn BackendStage>> = Vec::new();
     stages.extend(breaker::build(b)?);
     stages.extend(ratelimit_proxy::build(b)?);
+    #[cfg(feature = "lua")]
+    if let Some(v) = b.extra_config.get(lua::BACKEND_NAMESPACE) {
+        stages.push(Arc::new(
+            lua::build_backend(v).map_err(|e| format!("{}.extra_config.{e}", b.json_path))?,
+        ));
+    }
     #[cfg(feature = "cel")]
     if let Some(v) = b.extra_config.get(cel::NAMESPACE) {
         if let Some(stage) = cel::build_backend(b, v)? {
@@ -520,4 +540,27 @@ pub fn executor(b: &BackendConfig, cx: &BuildCx<'_>) -> Result<Arc<dyn Executor>
     let exec = client_credentials::wrap(b, exec)?;
     let exec = httpcache::wrap(b, exec)?;
     Ok(exec)
+}
+
+#[cfg(test)]
+mod lua_registry_tests {
+    use super::*;
+
+    /// The Lua namespaces are acted on only in builds with the `lua` feature; without it
+    /// `check` lists them as not implemented.
+    #[test]
+    fn lua_support_follows_the_feature() {
+        let want = if cfg!(feature = "lua") {
+            Active
+        } else {
+            NotImplemented
+        };
+        for ns in ["modifier/lua-proxy", "modifier/lua-backend"] {
+            assert_eq!(find(ns).map(|c| c.support), Some(want), "{ns}");
+        }
+        assert_eq!(
+            find("modifier/lua-endpoint").map(|c| c.support),
+            Some(NotImplemented)
+        );
+    }
 }

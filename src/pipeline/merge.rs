@@ -14,6 +14,9 @@ use super::{ProxyError, ProxyRequest, ProxyResponse, ProxyResult};
 use crate::backend::Backend;
 use crate::transform::{apply_flatmap, FlatmapOp};
 
+/// The largest `no-op` body a sequential pipe reads to propagate it as `respN`.
+const MAX_RAW_BODY: usize = 64 << 20;
+
 /// When the static proxy injects its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StaticStrategy {
@@ -52,6 +55,8 @@ struct SeqReplacement {
     backend_index: usize,
     destination: String,
     source: Vec<String>,
+    /// `resp0`: the whole raw body of a `no-op` backend.
+    full_response: bool,
 }
 
 /// One endpoint's pipe, built at start-up.
@@ -205,10 +210,22 @@ impl Pipe {
         deadline: Instant,
     ) -> ProxyResult {
         let mut parts: Vec<Option<Map<String, Value>>> = vec![None; self.backends.len()];
+        let mut raws: Vec<Option<String>> = vec![None; self.backends.len()];
+        let needs_raw = |i: usize| {
+            reps.iter()
+                .flatten()
+                .any(|r| r.full_response && r.backend_index == i)
+        };
         let mut acc = Accumulator::default();
         for (i, backend) in self.backends.iter().enumerate() {
             for r in &reps[i] {
                 if r.backend_index >= i {
+                    continue;
+                }
+                if r.full_response {
+                    if let Some(raw) = &raws[r.backend_index] {
+                        req.params.push((r.destination.clone(), raw.clone()));
+                    }
                     continue;
                 }
                 let Some(data) = &parts[r.backend_index] else {
@@ -227,7 +244,18 @@ impl Pipe {
                     acc.merge(Err(e));
                     break;
                 }
-                Ok(resp) => {
+                Ok(mut resp) => {
+                    // a `no-op` answer is complete; its body is kept only when a later
+                    // backend asks for `respN`
+                    if let Some(raw) = resp.passthrough.take() {
+                        resp.is_complete = true;
+                        if needs_raw(i) {
+                            let body = crate::backend::read_body(raw.into_body(), MAX_RAW_BODY)
+                                .await
+                                .unwrap_or_default();
+                            raws[i] = Some(String::from_utf8_lossy(&body).into_owned());
+                        }
+                    }
                     let complete = resp.is_complete;
                     let data = resp.data.clone();
                     acc.merge(Ok(resp));
@@ -253,12 +281,19 @@ fn seq_replacement(key: &str) -> Option<SeqReplacement> {
     let backend_index = rest[..digits].parse().ok()?;
     let field = rest[digits..].strip_prefix('_').unwrap_or("");
     if field.is_empty() {
-        return None; // the whole raw response: only for no-op backends
+        // the whole raw response: only `no-op` backends keep one
+        return Some(SeqReplacement {
+            backend_index,
+            destination: format!("Resp{}", &rest[..digits]),
+            source: Vec::new(),
+            full_response: true,
+        });
     }
     Some(SeqReplacement {
         backend_index,
         destination: format!("Resp{}_{field}", &rest[..digits]),
         source: field.split('.').map(str::to_string).collect(),
+        full_response: false,
     })
 }
 
@@ -354,6 +389,9 @@ mod tests {
         assert_eq!(r.destination, "Resp0_first.foo");
         assert_eq!(r.source, vec!["first", "foo"]);
         assert!(seq_replacement("Id").is_none());
+        let full = seq_replacement("Resp0").unwrap();
+        assert!(full.full_response);
+        assert_eq!(full.destination, "Resp0");
     }
 
     #[test]
