@@ -216,7 +216,6 @@ async fn flatmap_on_a_collection() {
 /// KrakenD's flatmap works on a tree: an object emptied by `del` has no value left and is
 /// written as `null`.
 #[tokio::test]
-#[ignore = "gateway bug: flatmap del leaves {} where KrakenD's flatmap tree writes null for an emptied object"]
 async fn flatmap_del_that_empties_an_object_leaves_null() {
     assert_eq!(
         body_of(
@@ -231,7 +230,6 @@ async fn flatmap_del_that_empties_an_object_leaves_null() {
 /// KrakenD's flatmap `move` between paths of the same length only renames the last segment
 /// where the source is (`a.x` → `b.y` gives `a.y`).
 #[tokio::test]
-#[ignore = "gateway bug: flatmap move between same-length paths should only relabel the last segment in place, as KrakenD's flatmap tree does"]
 async fn flatmap_move_of_same_length_relabels_in_place() {
     assert_eq!(
         body_of(
