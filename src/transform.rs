@@ -269,11 +269,6 @@ fn at_mut<'a>(v: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
     path.iter().try_fold(v, |cur, seg| child_mut(cur, seg))
 }
 
-fn take(v: &mut Value, path: &[String]) -> Option<Value> {
-    let (last, prefix) = path.split_last()?;
-    remove_child(at_mut(v, prefix)?, last)
-}
-
 fn set(v: &mut Value, path: &[String], value: Value) {
     let Some((first, rest)) = path.split_first() else {
         *v = value;
@@ -453,22 +448,46 @@ fn move_value(root: &mut Value, from: &[String], to: &[String]) {
     }
 }
 
+/// The flatmap tree's `Get`: the value at `path`, a `*` giving the list of what every child
+/// holds at the rest of the path (`null` where nothing is).
+fn get_tree(v: &Value, path: &[String]) -> Option<Value> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(v.clone());
+    };
+    if first == "*" {
+        let children: Vec<&Value> = match v {
+            Value::Object(m) => m.values().collect(),
+            Value::Array(items) => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        if children.is_empty() {
+            return None;
+        }
+        return Some(Value::Array(
+            children
+                .into_iter()
+                .map(|c| get_tree(c, rest).unwrap_or(Value::Null))
+                .collect(),
+        ));
+    }
+    get_tree(child(v, first)?, rest)
+}
+
+/// KrakenD's flatmap `append`: when both `from` and `to` hold lists, `to` becomes their
+/// concatenation and `from` is deleted; otherwise nothing changes.
 fn append(root: &mut Value, from: &[String], to: &[String]) {
-    if from.iter().any(|s| s == "*") || to.iter().any(|s| s == "*") {
+    if to.iter().any(|s| s == "*") {
         return;
     }
-    let Some(val) = take(root, from) else { return };
-    let mut dest = take(root, to).unwrap_or(Value::Array(Vec::new()));
-    if !dest.is_array() {
-        dest = Value::Array(vec![dest]);
-    }
-    if let Value::Array(items) = &mut dest {
-        match val {
-            Value::Array(more) => items.extend(more),
-            other => items.push(other),
-        }
-    }
-    set(root, to, dest);
+    let Some(Value::Array(more)) = get_tree(root, from) else {
+        return;
+    };
+    let Some(Value::Array(mut items)) = at_mut(root, to).map(std::mem::take) else {
+        return;
+    };
+    items.extend(more);
+    set(root, to, Value::Array(items));
+    del(root, from);
 }
 
 #[cfg(test)]
@@ -583,6 +602,17 @@ mod tests {
                 json!([{"type": "move", "args": ["x.a", "y.b.c"]}])
             ),
             json!({"x": {"b": {"c": 1}, "k": 2}})
+        );
+        // append needs two lists; the source is deleted like `del` does
+        assert_eq!(
+            flat(
+                json!({"a": [1], "b": {"c": [2, 3]}, "s": 4, "w": [{"v": 5}, {"v": 6}]}),
+                json!([{"type": "append", "args": ["b.c", "a"]},
+                       {"type": "append", "args": ["s", "a"]},
+                       {"type": "append", "args": ["w.*.v", "a"]},
+                       {"type": "append", "args": ["a", "nope"]}])
+            ),
+            json!({"a": [1, 2, 3, 5, 6], "b": null, "s": 4, "w": [null, null]})
         );
         // relabelling inside a list changes nothing
         assert_eq!(
