@@ -205,62 +205,68 @@ fn child_mut<'a>(v: &'a mut Value, seg: &str) -> Option<&'a mut Value> {
     }
 }
 
+/// Whether a container holds something (scalars count as holding their value).
+fn is_emptied(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+/// Removes the child labelled `seg` (a key, or an index in a list).
+fn remove_child(v: &mut Value, seg: &str) -> Option<Value> {
+    match v {
+        Value::Object(m) => m.remove(seg),
+        Value::Array(items) => {
+            let i = seg.parse::<usize>().ok()?;
+            (i < items.len()).then(|| items.remove(i))
+        }
+        _ => None,
+    }
+}
+
+/// KrakenD's flatmap works on a tree where a container is a node with children: once its
+/// last child is removed the node has no value left and is written as `null` (a container
+/// that arrived empty keeps its value, `{}` or `[]`).
 fn del(v: &mut Value, path: &[String]) {
     let Some((first, rest)) = path.split_first() else {
         return;
     };
+    if !matches!(v, Value::Object(_) | Value::Array(_)) || is_emptied(v) {
+        return;
+    }
     if first == "*" {
-        match v {
-            Value::Array(items) => {
-                if rest.is_empty() {
-                    items.clear();
-                } else {
-                    items.iter_mut().for_each(|i| del(i, rest));
-                }
+        if rest.is_empty() {
+            *v = Value::Null;
+        } else {
+            match v {
+                Value::Array(items) => items.iter_mut().for_each(|i| del(i, rest)),
+                Value::Object(m) => m.values_mut().for_each(|i| del(i, rest)),
+                _ => {}
             }
-            Value::Object(m) => {
-                if rest.is_empty() {
-                    m.clear();
-                } else {
-                    m.values_mut().for_each(|i| del(i, rest));
-                }
-            }
-            _ => {}
         }
         return;
     }
     if rest.is_empty() {
-        match v {
-            Value::Object(m) => {
-                m.remove(first);
-            }
-            Value::Array(items) => {
-                if let Ok(i) = first.parse::<usize>() {
-                    if i < items.len() {
-                        items.remove(i);
-                    }
-                }
-            }
-            _ => {}
+        if remove_child(v, first).is_some() && is_emptied(v) {
+            *v = Value::Null;
         }
     } else if let Some(c) = child_mut(v, first) {
         del(c, rest);
     }
 }
 
-fn take(v: &mut Value, path: &[String]) -> Option<Value> {
-    let (first, rest) = path.split_first()?;
-    if rest.is_empty() {
-        return match v {
-            Value::Object(m) => m.remove(first),
-            Value::Array(items) => {
-                let i = first.parse::<usize>().ok()?;
-                (i < items.len()).then(|| items.remove(i))
-            }
-            _ => None,
-        };
+fn child<'a>(v: &'a Value, seg: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(m) => m.get(seg),
+        Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
     }
-    take(child_mut(v, first)?, rest)
+}
+
+fn at_mut<'a>(v: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
+    path.iter().try_fold(v, |cur, seg| child_mut(cur, seg))
 }
 
 fn set(v: &mut Value, path: &[String], value: Value) {
@@ -293,62 +299,195 @@ fn set(v: &mut Value, path: &[String], value: Value) {
     }
 }
 
-/// The shared prefix of two paths up to and including their last common `*`.
-fn wildcard_split(from: &[String], to: &[String]) -> Option<usize> {
-    let last = from.iter().rposition(|s| s == "*")?;
-    (to.len() > last && from[..=last] == to[..=last]).then_some(last)
-}
-
-fn for_each_wildcard(v: &mut Value, prefix: &[String], f: &mut dyn FnMut(&mut Value)) {
+/// The paths of the nodes matching `prefix` (`*` matches every child).
+fn collect_paths(v: &Value, prefix: &[String], cur: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     let Some((first, rest)) = prefix.split_first() else {
-        f(v);
+        out.push(cur.clone());
         return;
     };
     if first == "*" {
         match v {
-            Value::Array(items) => items.iter_mut().for_each(|i| for_each_wildcard(i, rest, f)),
-            Value::Object(m) => m.values_mut().for_each(|i| for_each_wildcard(i, rest, f)),
+            Value::Object(m) => {
+                for (k, c) in m {
+                    cur.push(k.clone());
+                    collect_paths(c, rest, cur, out);
+                    cur.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (i, c) in items.iter().enumerate() {
+                    cur.push(i.to_string());
+                    collect_paths(c, rest, cur, out);
+                    cur.pop();
+                }
+            }
             _ => {}
         }
-    } else if let Some(c) = child_mut(v, first) {
-        for_each_wildcard(c, rest, f);
+    } else if let Some(c) = child(v, first) {
+        cur.push(first.clone());
+        collect_paths(c, rest, cur, out);
+        cur.pop();
     }
 }
 
-fn move_value(root: &mut Value, from: &[String], to: &[String]) {
-    if let Some(last) = wildcard_split(from, to) {
-        let (rel_from, rel_to) = (&from[last + 1..], &to[last + 1..]);
-        for_each_wildcard(root, &from[..=last], &mut |item| {
-            if let Some(val) = take(item, rel_from) {
-                set(item, rel_to, val);
-            }
-        });
-        return;
-    }
-    if from.iter().any(|s| s == "*") || to.iter().any(|s| s == "*") {
-        return;
-    }
-    if let Some(val) = take(root, from) {
-        set(root, to, val);
-    }
-}
-
-fn append(root: &mut Value, from: &[String], to: &[String]) {
-    if from.iter().any(|s| s == "*") || to.iter().any(|s| s == "*") {
-        return;
-    }
-    let Some(val) = take(root, from) else { return };
-    let mut dest = take(root, to).unwrap_or(Value::Array(Vec::new()));
-    if !dest.is_array() {
-        dest = Value::Array(vec![dest]);
-    }
-    if let Value::Array(items) = &mut dest {
-        match val {
-            Value::Array(more) => items.extend(more),
-            other => items.push(other),
+/// Adds `value` under `label`: a key of an object, the next item of a list; a scalar or
+/// `null` node becomes an object.
+fn attach(parent: &mut Value, label: &str, value: Value) {
+    match parent {
+        Value::Object(m) => {
+            m.insert(label.to_string(), value);
+        }
+        Value::Array(items) => items.push(value),
+        other => {
+            let mut m = Map::new();
+            m.insert(label.to_string(), value);
+            *other = Value::Object(m);
         }
     }
-    set(root, to, dest);
+}
+
+/// The child labelled `seg`, created (as an object) when missing.
+fn child_or_insert<'a>(v: &'a mut Value, seg: &str) -> &'a mut Value {
+    if !matches!(v, Value::Object(_) | Value::Array(_)) {
+        *v = Value::Object(Map::new());
+    }
+    match v {
+        Value::Array(items) => {
+            let i = match seg.parse::<usize>() {
+                Ok(i) if i < items.len() => i,
+                _ => {
+                    items.push(Value::Object(Map::new()));
+                    items.len() - 1
+                }
+            };
+            &mut items[i]
+        }
+        Value::Object(m) => m
+            .entry(seg.to_string())
+            .or_insert_with(|| Value::Object(Map::new())),
+        // unreachable: made an object above
+        other => other,
+    }
+}
+
+/// KrakenD's flatmap `move`, on the nodes matching every segment of `from` but the last:
+/// - same length: the child is relabelled in place (`a.x` → `b.y` gives `a.y`);
+/// - `to` shorter (promotion): the child goes under `to`'s parent, found from the root,
+///   a `*` of `to` standing for the label the source had at that depth;
+/// - `to` longer (embedding): the child goes under the extra segments of `to`, created
+///   below the node it was taken from.
+fn move_value(root: &mut Value, from: &[String], to: &[String]) {
+    let (Some((last, prefix)), Some(dst_last)) = (from.split_last(), to.last()) else {
+        return;
+    };
+    let mut parents = Vec::new();
+    collect_paths(
+        root,
+        prefix,
+        &mut Vec::with_capacity(prefix.len()),
+        &mut parents,
+    );
+    if from.len() == to.len() {
+        for p in &parents {
+            if let Some(Value::Object(m)) = at_mut(root, p) {
+                if let Some(val) = m.remove(last) {
+                    m.insert(dst_last.clone(), val);
+                }
+            }
+        }
+        return;
+    }
+    let mut moved = Vec::with_capacity(parents.len());
+    let mut emptied = Vec::new();
+    for p in parents {
+        let Some(parent) = at_mut(root, &p) else {
+            continue;
+        };
+        if let Some(val) = remove_child(parent, last) {
+            if is_emptied(parent) {
+                emptied.push(p.clone());
+            }
+            moved.push((p, val));
+        }
+    }
+    let dst_prefix = &to[..to.len() - 1];
+    for (src, val) in moved {
+        if from.len() > to.len() {
+            let labels: Vec<&str> = dst_prefix
+                .iter()
+                .enumerate()
+                .map(|(i, s)| match (s.as_str(), src.get(i)) {
+                    ("*", Some(l)) => l.as_str(),
+                    (s, _) => s,
+                })
+                .collect();
+            // walk down as far as the nodes exist
+            let mut depth = 0;
+            let mut cur: &Value = root;
+            while let Some(c) = labels.get(depth).and_then(|l| child(cur, l)) {
+                cur = c;
+                depth += 1;
+            }
+            let owned: Vec<String> = labels[..depth].iter().map(|s| s.to_string()).collect();
+            if let Some(parent) = at_mut(root, &owned) {
+                attach(parent, dst_last, val);
+            }
+        } else if let Some(mut cur) = at_mut(root, &src) {
+            for seg in &to[from.len() - 1..to.len() - 1] {
+                cur = child_or_insert(cur, seg);
+            }
+            attach(cur, dst_last, val);
+        }
+    }
+    for p in emptied {
+        if let Some(v) = at_mut(root, &p) {
+            if is_emptied(v) {
+                *v = Value::Null;
+            }
+        }
+    }
+}
+
+/// The flatmap tree's `Get`: the value at `path`, a `*` giving the list of what every child
+/// holds at the rest of the path (`null` where nothing is).
+fn get_tree(v: &Value, path: &[String]) -> Option<Value> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(v.clone());
+    };
+    if first == "*" {
+        let children: Vec<&Value> = match v {
+            Value::Object(m) => m.values().collect(),
+            Value::Array(items) => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        if children.is_empty() {
+            return None;
+        }
+        return Some(Value::Array(
+            children
+                .into_iter()
+                .map(|c| get_tree(c, rest).unwrap_or(Value::Null))
+                .collect(),
+        ));
+    }
+    get_tree(child(v, first)?, rest)
+}
+
+/// KrakenD's flatmap `append`: when both `from` and `to` hold lists, `to` becomes their
+/// concatenation and `from` is deleted; otherwise nothing changes.
+fn append(root: &mut Value, from: &[String], to: &[String]) {
+    if to.iter().any(|s| s == "*") {
+        return;
+    }
+    let Some(Value::Array(more)) = get_tree(root, from) else {
+        return;
+    };
+    let Some(Value::Array(mut items)) = at_mut(root, to).map(std::mem::take) else {
+        return;
+    };
+    items.extend(more);
+    set(root, to, Value::Array(items));
+    del(root, from);
 }
 
 #[cfg(test)]
@@ -428,5 +567,60 @@ mod tests {
         apply_flatmap(&mut data, &ops);
         assert_eq!(Value::Object(data), json!({"a": [2, 3]}));
         assert!(parse_flatmap(&json!([{"type": "move", "args": ["a"]}])).is_err());
+    }
+
+    fn flat(data: Value, ops: Value) -> Value {
+        let ops = parse_flatmap(&ops).unwrap();
+        let mut data = obj(data);
+        apply_flatmap(&mut data, &ops);
+        Value::Object(data)
+    }
+
+    #[test]
+    fn flatmap_follows_the_tree_semantics() {
+        // a container emptied by del or move has no value left; one that came empty stays
+        assert_eq!(
+            flat(
+                json!({"a": {"x": 1}, "e": {}, "l": [1], "w": [1, 2]}),
+                json!([{"type": "move", "args": ["a.x", "x"]},
+                       {"type": "del", "args": ["l.0", "w.*", "e.z"]}])
+            ),
+            json!({"a": null, "x": 1, "e": {}, "l": null, "w": null})
+        );
+        // promotion: a `*` of the destination stands for the source's label
+        assert_eq!(
+            flat(
+                json!({"a": [{"b": {"c": 1}}, {"b": {"c": 2}}]}),
+                json!([{"type": "move", "args": ["a.*.b.c", "a.*.c"]}])
+            ),
+            json!({"a": [{"b": null, "c": 1}, {"b": null, "c": 2}]})
+        );
+        // embedding: the extra segments are created below the source's parent
+        assert_eq!(
+            flat(
+                json!({"x": {"a": 1, "k": 2}}),
+                json!([{"type": "move", "args": ["x.a", "y.b.c"]}])
+            ),
+            json!({"x": {"b": {"c": 1}, "k": 2}})
+        );
+        // append needs two lists; the source is deleted like `del` does
+        assert_eq!(
+            flat(
+                json!({"a": [1], "b": {"c": [2, 3]}, "s": 4, "w": [{"v": 5}, {"v": 6}]}),
+                json!([{"type": "append", "args": ["b.c", "a"]},
+                       {"type": "append", "args": ["s", "a"]},
+                       {"type": "append", "args": ["w.*.v", "a"]},
+                       {"type": "append", "args": ["a", "nope"]}])
+            ),
+            json!({"a": [1, 2, 3, 5, 6], "b": null, "s": 4, "w": [null, null]})
+        );
+        // relabelling inside a list changes nothing
+        assert_eq!(
+            flat(
+                json!({"l": [1, 2]}),
+                json!([{"type": "move", "args": ["l.0", "l.z"]}])
+            ),
+            json!({"l": [1, 2]})
+        );
     }
 }

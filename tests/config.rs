@@ -322,7 +322,6 @@ fn conflicting_routes_are_an_error() {
 
 /// gin keeps one tree per method: different parameter names on different methods coexist.
 #[test]
-#[ignore = "gateway bug: the route table is shared by all methods, so GET /user/{a} and POST /user/{b} are refused as conflicting; KrakenD (one gin tree per method) serves both"]
 fn different_param_names_on_different_methods_are_fine() {
     let text = config(json!([
         {"endpoint": "/user/{a}", "backend": [{"url_pattern": "/x/{a}", "host": ["h:80"]}]},

@@ -69,6 +69,37 @@ async fn one_endpoint_object_per_method() {
     assert_eq!(r.status, 405);
 }
 
+/// gin keeps one route tree per method: the same path may name its parameter differently on
+/// each method, and redirects are looked up in the request method's tree only.
+#[tokio::test]
+async fn each_method_has_its_own_route_tree() {
+    let b = echo_backend().await;
+    let gw = gateway(&config(json!([
+        ep("/user/{a}", "GET", &b.url, "/x/{a}"),
+        ep("/user/{b}", "DELETE", &b.url, "/y/{b}"),
+        ep("/only-delete", "DELETE", &b.url, "/d")
+    ])))
+    .await;
+    assert_eq!(get(&gw.at("/user/5")).await.json()["path"], "/x/5");
+    let r = send("DELETE", &gw.at("/user/6"), &[], "").await;
+    assert_eq!((r.status, r.json()["path"].clone()), (200, json!("/y/6")));
+    assert_eq!(send("POST", &gw.at("/user/7"), &[], "").await.status, 405);
+    // the trailing-slash and case fixes only look at the request method's tree
+    let r = send("DELETE", &gw.at("/only-delete/"), &[], "").await;
+    assert_eq!(r.status, 307);
+    assert_eq!(r.header("location"), Some("/only-delete"));
+    let r = send("DELETE", &gw.at("/ONLY-delete"), &[], "").await;
+    assert_eq!(r.status, 307);
+    assert_eq!(r.header("location"), Some("/only-delete"));
+    assert_eq!(get(&gw.at("/only-delete/")).await.status, 404);
+    let r = get(&gw.at("/only-delete")).await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (405, "405 method not allowed")
+    );
+    assert_eq!(b.count(), 2);
+}
+
 #[tokio::test]
 async fn unknown_path_is_404_page_not_found() {
     let b = echo_backend().await;

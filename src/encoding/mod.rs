@@ -36,7 +36,7 @@ impl Decoder {
         match self {
             Decoder::Json => {
                 if is_collection {
-                    match serde_json::from_slice::<Value>(body) {
+                    match json::parse(body) {
                         Ok(Value::Array(items)) => Ok(collection(Value::Array(items))),
                         Ok(other) => Err(format!(
                             "json: cannot unmarshal {} into Go value of type []interface {{}}",
@@ -45,7 +45,7 @@ impl Decoder {
                         Err(e) => Err(format!("json: {e}")),
                     }
                 } else {
-                    match serde_json::from_slice::<Value>(body) {
+                    match json::parse(body) {
                         Ok(Value::Object(m)) => Ok(m),
                         Ok(Value::Null) => Ok(Map::new()),
                         Ok(other) => Err(format!(
@@ -56,7 +56,7 @@ impl Decoder {
                     }
                 }
             }
-            Decoder::SafeJson => match serde_json::from_slice::<Value>(body) {
+            Decoder::SafeJson => match json::parse(body) {
                 Ok(Value::Object(m)) => Ok(m),
                 Ok(Value::Array(items)) => Ok(collection(Value::Array(items))),
                 Ok(other) => {

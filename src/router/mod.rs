@@ -44,18 +44,37 @@ enum Target {
     Echo,
 }
 
-/// One path of the table with its handlers per method.
+/// One registered route: the path as matchit knows it (`/users/{id}`) and its handler.
 struct Route {
-    /// The path as matchit knows it (`/users/{id}`).
     pattern: String,
-    methods: Vec<(Method, Target)>,
-    /// Whether the route is one of the gateway's own (any method allowed).
-    any_method: bool,
+    target: Target,
 }
 
-/// The running gateway: route table plus shared settings.
+/// The routes of one HTTP method: gin keeps one tree per method, so the same path may use
+/// different parameter names on different methods.
+struct MethodTable {
+    method: Method,
+    tree: matchit::Router<usize>,
+    /// Indexes into `Gateway::routes`, in registration order.
+    routes: Vec<usize>,
+}
+
+/// The methods gin's `Any` registers a handler for (the built-in `/__debug/`, `/__echo/`).
+const ANY_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::HEAD,
+    Method::OPTIONS,
+    Method::DELETE,
+    Method::CONNECT,
+    Method::TRACE,
+];
+
+/// The running gateway: route tables plus shared settings.
 pub struct Gateway {
-    table: matchit::Router<usize>,
+    tables: Vec<MethodTable>,
     routes: Vec<Route>,
     pub shared: Shared,
     pub config: Arc<ServiceConfig>,
@@ -125,7 +144,7 @@ impl Gateway {
             }
         };
         let mut gw = Gateway {
-            table: matchit::Router::new(),
+            tables: Vec::new(),
             routes: Vec::new(),
             shared: Shared {
                 opts,
@@ -197,6 +216,7 @@ impl Gateway {
         }
     }
 
+    /// Registers `target` for `method` (every method of gin's `Any` when `any_method`).
     fn add(
         &mut self,
         pattern: &str,
@@ -206,49 +226,75 @@ impl Gateway {
         errors: &mut Vec<String>,
         path: &str,
     ) {
-        if let Ok(m) = self.table.at(pattern) {
-            if self.routes[*m.value].pattern == pattern {
-                let route = &mut self.routes[*m.value];
-                if route.methods.iter().any(|(mm, _)| *mm == method) || route.any_method {
-                    errors.push(format!(
-                        "{path}: the route {method} {pattern} is defined twice"
-                    ));
-                    return;
-                }
-                route.methods.push((method, target));
+        let methods: &[Method] = if any_method {
+            &ANY_METHODS
+        } else {
+            std::slice::from_ref(&method)
+        };
+        // any error fails the build, so a half-registered route is never served
+        for m in methods {
+            if let Err(e) = self.check_insert(m, pattern) {
+                errors.push(format!("{path}: the route {m} {pattern} {e}"));
                 return;
             }
         }
-        if let Some(other) = self
+        let idx = self.routes.len();
+        for m in methods {
+            let pos = match self.tables.iter().position(|t| t.method == *m) {
+                Some(p) => p,
+                None => {
+                    self.tables.push(MethodTable {
+                        method: m.clone(),
+                        tree: matchit::Router::new(),
+                        routes: Vec::new(),
+                    });
+                    self.tables.len() - 1
+                }
+            };
+            let table = &mut self.tables[pos];
+            if let Err(e) = table.tree.insert(pattern, idx) {
+                errors.push(format!(
+                    "{path}: the route {m} {pattern} conflicts with another endpoint: {e}"
+                ));
+                return;
+            }
+            table.routes.push(idx);
+        }
+        self.routes.push(Route {
+            pattern: pattern.to_string(),
+            target,
+        });
+    }
+
+    /// Whether `pattern` can join the tree of `method`: not defined twice, no parameter
+    /// named differently at the same position (matchit checks the rest on insert).
+    fn check_insert(&self, method: &Method, pattern: &str) -> Result<(), String> {
+        let Some(table) = self.table(method) else {
+            return Ok(());
+        };
+        if let Ok(m) = table.tree.at(pattern) {
+            if self.routes[*m.value].pattern == pattern {
+                return Err("is defined twice".to_string());
+            }
+        }
+        if let Some(other) = table
             .routes
             .iter()
-            .filter(|r| r.any_method || r.methods.iter().any(|(m, _)| *m == method))
-            .find_map(|r| param_conflict(&r.pattern, pattern))
+            .find_map(|i| param_conflict(&self.routes[*i].pattern, pattern))
         {
-            errors.push(format!(
-                "{path}: the route {method} {pattern} conflicts with another endpoint: {other}"
-            ));
-            return;
+            return Err(format!("conflicts with another endpoint: {other}"));
         }
-        let idx = self.routes.len();
-        match self.table.insert(pattern, idx) {
-            Ok(()) => self.routes.push(Route {
-                pattern: pattern.to_string(),
-                methods: vec![(method, target)],
-                any_method,
-            }),
-            Err(e) => errors.push(format!(
-                "{path}: the route {method} {pattern} conflicts with another endpoint: {e}"
-            )),
-        }
+        Ok(())
+    }
+
+    fn table(&self, method: &Method) -> Option<&MethodTable> {
+        self.tables.iter().find(|t| t.method == *method)
     }
 
     /// The endpoint pattern that serves `method path`, if any (no redirects).
     pub fn lookup(&self, method: &Method, path: &str) -> Option<&str> {
-        let m = self.table.at(path).ok()?;
-        let route = &self.routes[*m.value];
-        (route.any_method || route.methods.iter().any(|(mm, _)| mm == method))
-            .then_some(route.pattern.as_str())
+        let m = self.table(method)?.tree.at(path).ok()?;
+        Some(self.routes[*m.value].pattern.as_str())
     }
 
     /// The client IP as gin's `ClientIP()` computes it with KrakenD's router options.
@@ -334,21 +380,14 @@ impl Gateway {
         if opts.remove_extra_slash {
             path = collapse_slashes(&path);
         }
-        if let Ok(m) = self.table.at(&path) {
+        if let Some(m) = self.table(req.method()).and_then(|t| t.tree.at(&path).ok()) {
             let route = &self.routes[*m.value];
             let params: Vec<(String, String)> = m
                 .params
                 .iter()
                 .map(|(k, v)| (crate::backend::url::param_key(k), v.to_string()))
                 .collect();
-            let target = route
-                .methods
-                .iter()
-                .find(|(mm, _)| *mm == req.method() || route.any_method)
-                .map(|(_, t)| t);
-            if let Some(target) = target {
-                return self.serve(target, req, params, client_ip).await;
-            }
+            return self.serve(&route.target, req, params, client_ip).await;
         }
         let method = req.method().clone();
         if method != Method::CONNECT && path != "/" {
@@ -373,13 +412,14 @@ impl Gateway {
             }
         }
         if method == Method::OPTIONS && opts.auto_options {
-            if let Ok(m) = self.table.at(&path) {
-                // KrakenD lists the endpoint methods registered for the path, sorted
-                let mut allow: Vec<&str> = self.routes[*m.value]
-                    .methods
-                    .iter()
-                    .map(|(m, _)| m.as_str())
-                    .collect();
+            // KrakenD lists the endpoint methods registered for the path, sorted
+            let mut allow: Vec<&str> = self
+                .tables
+                .iter()
+                .filter(|t| t.tree.at(&path).is_ok())
+                .map(|t| t.method.as_str())
+                .collect();
+            if !allow.is_empty() {
                 allow.sort_unstable();
                 let mut r = Response::new(crate::backend::empty_body());
                 if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
@@ -392,7 +432,12 @@ impl Gateway {
                 return r;
             }
         }
-        if !opts.disable_handle_method_not_allowed && self.table.at(&path).is_ok() {
+        if !opts.disable_handle_method_not_allowed
+            && self
+                .tables
+                .iter()
+                .any(|t| t.method != method && t.tree.at(&path).is_ok())
+        {
             return self.error_page(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &opts.error_body_405,
@@ -434,19 +479,14 @@ impl Gateway {
     }
 
     fn has_method(&self, path: &str, method: &Method) -> bool {
-        self.table.at(path).is_ok_and(|m| {
-            let r = &self.routes[*m.value];
-            r.any_method || r.methods.iter().any(|(mm, _)| mm == method)
-        })
+        self.table(method).is_some_and(|t| t.tree.at(path).is_ok())
     }
 
     /// gin's case-insensitive lookup: the registered path that matches `path` ignoring case.
     fn fixed_path(&self, path: &str, method: &Method) -> Option<String> {
+        let table = self.table(method)?;
         let want: Vec<&str> = path.split('/').collect();
-        for route in &self.routes {
-            if !(route.any_method || route.methods.iter().any(|(m, _)| m == method)) {
-                continue;
-            }
+        for route in table.routes.iter().map(|i| &self.routes[*i]) {
             let segs: Vec<&str> = route.pattern.split('/').collect();
             let mut out = Vec::with_capacity(want.len());
             let mut ok = true;
