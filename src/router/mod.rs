@@ -326,9 +326,14 @@ impl Gateway {
 
     /// Serves one request.
     pub async fn dispatch(&self, req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+        let log = !self.shared.opts.disable_access_log;
         let started = Instant::now();
         let method = req.method().clone();
-        let raw_path = req.uri().path().to_string();
+        let raw_path = if log {
+            req.uri().path().to_string()
+        } else {
+            String::new()
+        };
         let client_ip = self.client_ip(&req, remote);
         let resp = if self.layers.is_empty() {
             self.route(req, &client_ip).await
@@ -343,7 +348,6 @@ impl Gateway {
                 uri: &u,
                 headers: &h,
                 client_ip: &client_ip,
-                // This server does not terminate TLS.
                 tls: self.server_tls.is_some(),
             };
             let early = self.layers.iter().find_map(|l| l.request(&head));
@@ -356,8 +360,7 @@ impl Gateway {
             }
             resp
         };
-        if !self.shared.opts.disable_access_log
-            && !self.shared.opts.logger_skip_paths.contains(&raw_path)
+        if log && !self.shared.opts.logger_skip_paths.contains(&raw_path)
         {
             tracing::info!(
                 target: "tentacle::access",
@@ -376,9 +379,12 @@ impl Gateway {
         let opts = &self.shared.opts;
         // gin routes on the decoded path; `disable_path_decoding` only turns off the
         // encoded-param check
-        let mut path = percent_decode(req.uri().path());
-        if opts.remove_extra_slash {
-            path = collapse_slashes(&path);
+        let mut path = std::borrow::Cow::Borrowed(req.uri().path());
+        if path.contains('%') {
+            path = std::borrow::Cow::Owned(percent_decode(&path));
+        }
+        if opts.remove_extra_slash && path.contains("//") {
+            path = std::borrow::Cow::Owned(collapse_slashes(&path));
         }
         if let Some(m) = self.table(req.method()).and_then(|t| t.tree.at(&path).ok()) {
             let route = &self.routes[*m.value];
@@ -740,6 +746,20 @@ fn build_endpoint(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<EndpointHandl
             ep.input_headers
                 .iter()
                 .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+                // hop-by-hop headers never travel upstream, even when listed
+                .filter(|h| {
+                    !matches!(
+                        h.as_str(),
+                        "host"
+                            | "connection"
+                            | "keep-alive"
+                            | "proxy-connection"
+                            | "te"
+                            | "trailer"
+                            | "transfer-encoding"
+                            | "upgrade"
+                    )
+                })
                 .collect(),
         )
     };
