@@ -278,3 +278,33 @@ fn bad_configurations_fail_at_start_up() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn cookie_and_port_filters() {
+    let b = echo_backend().await;
+    let port: u16 = b.url.rsplit(':').next().unwrap().parse().unwrap();
+    let gw = with_martian(
+        &b.url,
+        json!({"endpoint": "/c", "input_headers": ["Cookie"]}),
+        json!({"fifo.Group": {"modifiers": [
+            {"cookie.Filter": {"scope": ["request"], "name": "beta", "value": "1",
+                "modifier": {"header.Modifier": {"scope": ["request"], "name": "X-Beta", "value": "on"}},
+                "else": {"header.Modifier": {"scope": ["request"], "name": "X-Beta", "value": "off"}}}},
+            {"port.Filter": {"scope": ["request"], "port": port,
+                "modifier": {"header.Modifier": {"scope": ["request"], "name": "X-Port", "value": "matched"}}}},
+            {"port.Filter": {"scope": ["request"], "port": 443,
+                "modifier": {"header.Modifier": {"scope": ["request"], "name": "X-Tls", "value": "matched"}}}}
+        ]}}),
+    )
+    .await;
+    let r = get_with(&gw.at("/c"), &[("Cookie", "a=b; beta=1")]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = b.requests().pop().unwrap();
+    assert_eq!(seen.header("x-beta"), Some("on"));
+    assert_eq!(seen.header("x-port"), Some("matched"));
+    assert!(seen.header("x-tls").is_none());
+
+    let r = get_with(&gw.at("/c"), &[("Cookie", "beta=2")]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(b.requests().pop().unwrap().header("x-beta"), Some("off"));
+}

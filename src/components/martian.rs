@@ -3,8 +3,8 @@
 //!
 //! * The namespace holds exactly one modifier, `{"package.Type": {...}}`; groups
 //!   (`fifo.Group`, `priority.Group`) bundle several, filters (`header.Filter`,
-//!   `header.RegexFilter`, `querystring.Filter`, `url.Filter`, `url.RegexFilter`) run a nested
-//!   `modifier` (or `else`) on a condition.
+//!   `header.RegexFilter`, `querystring.Filter`, `url.Filter`, `url.RegexFilter`,
+//!   `cookie.Filter`, `port.Filter`) run a nested `modifier` (or `else`) on a condition.
 //! * Every modifier has a `scope`: `["request"]`, `["response"]` or both (the default when
 //!   absent is every scope the modifier supports). A scope the modifier cannot act on, an
 //!   unknown modifier type or a bad field fails the configuration at start-up.
@@ -65,6 +65,11 @@ enum Cond {
     },
     /// `url.RegexFilter`: the request URL matches.
     UrlRegex(Regex),
+    /// `cookie.Filter`: a cookie (of the request, or set by the response) has this name (and
+    /// this value when given).
+    Cookie { name: String, value: String },
+    /// `port.Filter`: the request URL's port (the scheme's default when absent) is this one.
+    Port(u16),
 }
 
 #[derive(Debug)]
@@ -368,6 +373,32 @@ fn parse(v: &Value, at: &str) -> Result<Node, String> {
             },
             (true, true),
         ),
+        "cookie.Filter" => (
+            Kind::Filter {
+                cond: Cond::Cookie {
+                    name: str_field(m, "name", ty)?,
+                    value: str_field(m, "value", ty)?,
+                },
+                then: nested(m, "modifier", ty, true)?,
+                otherwise: nested(m, "else", ty, false)?,
+            },
+            (true, true),
+        ),
+        "port.Filter" => {
+            let port = int_field(m, "port", ty)?.unwrap_or(0);
+            let port = u16::try_from(port)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("{ty}: port: {port} is not a port"))?;
+            (
+                Kind::Filter {
+                    cond: Cond::Port(port),
+                    then: nested(m, "modifier", ty, true)?,
+                    otherwise: nested(m, "else", ty, false)?,
+                },
+                (true, true),
+            )
+        }
         "fifo.Group" => {
             let mut mods = Vec::new();
             match m.get("modifiers") {
@@ -562,6 +593,17 @@ impl Url {
         h.rsplit_once(':').map_or(h, |(name, _)| name)
     }
 
+    /// The port, or the scheme's default.
+    fn port(&self) -> Option<u16> {
+        let rest = &self.host[self.hostname().len()..];
+        match rest.strip_prefix(':') {
+            Some(p) if !p.is_empty() => p.parse().ok(),
+            _ if self.scheme.eq_ignore_ascii_case("https") => Some(443),
+            _ if self.scheme.eq_ignore_ascii_case("http") => Some(80),
+            _ => None,
+        }
+    }
+
     fn pairs(&self) -> Vec<(String, String)> {
         form_urlencoded::parse(self.query.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -645,6 +687,19 @@ fn set_cookie_line(c: &CookieSpec) -> String {
     s
 }
 
+/// Whether one `name=value` cookie pair has the name (and the value, when one is wanted).
+fn cookie_matches(pair: &str, name: &str, value: &str) -> bool {
+    let Some((n, v)) = pair.trim().split_once('=') else {
+        return false;
+    };
+    let v = v.trim();
+    let v = v
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(v);
+    n.trim() == name && (value.is_empty() || v == value)
+}
+
 fn header_value_of(s: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(s).ok()
 }
@@ -682,6 +737,13 @@ impl Cond {
                     && (query.is_empty() || *query == url.query)
             }
             Cond::UrlRegex(re) => re.is_match(&url.render()),
+            Cond::Cookie { name, value } => headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .any(|c| cookie_matches(c, name, value)),
+            Cond::Port(p) => url.port() == Some(*p),
         }
     }
 
@@ -694,6 +756,14 @@ impl Cond {
                 .get_all(name)
                 .iter()
                 .any(|v| v.as_bytes() == value.as_bytes()),
+            // cookie.Filter at the cookies the response sets
+            Cond::Cookie { name, value } => cx
+                .resp
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| cookie_matches(v.split(';').next().unwrap_or(""), name, value)),
             // the others at the request the response answers
             _ => self.on_request(cx.url, cx.req_headers),
         }
