@@ -16,6 +16,7 @@ pub mod jsonschema;
 pub mod jwt;
 #[cfg(feature = "lua")]
 pub mod lua;
+pub mod martian;
 pub mod ratelimit;
 pub mod ratelimit_proxy;
 
@@ -174,7 +175,7 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "modifier/martian",
         scopes: &[B],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "telemetry/metrics",
@@ -534,11 +535,13 @@ pub fn backend_stages(
 }
 
 /// The HTTP executor of a backend: the shared client, wrapped by executor components (the
-/// HTTP cache outside the client credentials, as KrakenD CE stacks them).
+/// HTTP cache outside the client credentials, and the Martian modifiers around both, as
+/// KrakenD CE stacks them).
 pub fn executor(b: &BackendConfig, cx: &BuildCx<'_>) -> Result<Arc<dyn Executor>, String> {
     let exec: Arc<dyn Executor> = Arc::new(cx.client.clone());
     let exec = client_credentials::wrap(b, exec)?;
     let exec = httpcache::wrap(b, exec)?;
+    let exec = martian::wrap(b, exec)?;
     Ok(exec)
 }
 

@@ -1,0 +1,1107 @@
+//! `modifier/martian`: static request and response modifiers in the DSL of Google's Martian
+//! proxy, as KrakenD's krakend-martian runs them around a backend's HTTP execution.
+//!
+//! * The namespace holds exactly one modifier, `{"package.Type": {...}}`; groups
+//!   (`fifo.Group`, `priority.Group`) bundle several, filters (`header.Filter`,
+//!   `header.RegexFilter`, `querystring.Filter`, `url.Filter`, `url.RegexFilter`,
+//!   `cookie.Filter`, `port.Filter`) run a nested `modifier` (or `else`) on a condition.
+//! * Every modifier has a `scope`: `["request"]`, `["response"]` or both (the default when
+//!   absent is every scope the modifier supports). A scope the modifier cannot act on, an
+//!   unknown modifier type or a bad field fails the configuration at start-up.
+//! * Request modifiers change the upstream request once it is fully built (URL, headers,
+//!   body), right before the HTTP call. Response modifiers change the raw upstream response
+//!   before it is decoded: header changes reach the client only through `no-op` backends, a
+//!   replaced body is what gets decoded.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Response};
+use rand_core::RngCore;
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::hooks::{BoxFuture, Executor, OutRequest};
+use crate::backend::url::query_escape;
+use crate::backend::{full_body, Body, OutBody};
+use crate::config::BackendConfig;
+
+pub const NAMESPACE: &str = "modifier/martian";
+
+const ID_HEADER: &str = "x-martian-id";
+
+/// Where a modifier acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Scope {
+    request: bool,
+    response: bool,
+}
+
+/// One parsed modifier with its scope.
+#[derive(Debug)]
+struct Node {
+    scope: Scope,
+    kind: Kind,
+}
+
+/// A filter's condition.
+#[derive(Debug)]
+enum Cond {
+    /// `header.Filter`: a header (of the request, or of the response) has this exact value.
+    Header { name: HeaderName, value: String },
+    /// `header.RegexFilter`: the request's first value of the header matches.
+    HeaderRegex { name: HeaderName, regex: Regex },
+    /// `querystring.Filter`: the request query has the key (with this value when given).
+    Query { name: String, value: String },
+    /// `url.Filter`: every given part equals the request URL's.
+    Url {
+        scheme: String,
+        host: String,
+        path: String,
+        query: String,
+    },
+    /// `url.RegexFilter`: the request URL matches.
+    UrlRegex(Regex),
+    /// `cookie.Filter`: a cookie (of the request, or set by the response) has this name (and
+    /// this value when given).
+    Cookie { name: String, value: String },
+    /// `port.Filter`: the request URL's port (the scheme's default when absent) is this one.
+    Port(u16),
+}
+
+#[derive(Debug)]
+struct CookieSpec {
+    name: String,
+    value: String,
+    path: String,
+    domain: String,
+    expires: Option<SystemTime>,
+    secure: bool,
+    http_only: bool,
+    max_age: i64,
+}
+
+#[derive(Debug)]
+enum PortSpec {
+    Set(u16),
+    DefaultForScheme,
+    Remove,
+}
+
+#[derive(Debug)]
+enum Kind {
+    HeaderSet(HeaderName, HeaderValue),
+    HeaderAppend(HeaderName, HeaderValue),
+    HeaderCopy {
+        from: HeaderName,
+        to: HeaderName,
+    },
+    HeaderBlacklist(Vec<HeaderName>),
+    HeaderId,
+    Body {
+        content_type: String,
+        body: Bytes,
+    },
+    QuerySet {
+        name: String,
+        value: String,
+    },
+    UrlSet {
+        scheme: String,
+        host: String,
+        path: String,
+        query: String,
+    },
+    Cookie(CookieSpec),
+    Port(PortSpec),
+    Stash(HeaderName),
+    Filter {
+        cond: Cond,
+        then: Option<Box<Node>>,
+        otherwise: Option<Box<Node>>,
+    },
+    /// `fifo.Group` and `priority.Group` (already in priority order).
+    Group(Vec<Node>),
+}
+
+// ---------------------------------------------------------------------------------------------
+// parsing
+// ---------------------------------------------------------------------------------------------
+
+fn obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
+    v.as_object()
+        .ok_or_else(|| format!("{what}: must be an object"))
+}
+
+fn str_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<String, String> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(format!("{ty}: {key}: must be a string")),
+    }
+}
+
+fn bool_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<bool, String> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(format!("{ty}: {key}: must be a boolean")),
+    }
+}
+
+fn int_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<Option<i64>, String> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| format!("{ty}: {key}: must be an integer")),
+        Some(_) => Err(format!("{ty}: {key}: must be an integer")),
+    }
+}
+
+fn header_name(m: &Map<String, Value>, key: &str, ty: &str) -> Result<HeaderName, String> {
+    let s = str_field(m, key, ty)?;
+    HeaderName::from_bytes(s.as_bytes())
+        .map_err(|_| format!("{ty}: {key}: {s:?} is not a valid header name"))
+}
+
+fn header_value(m: &Map<String, Value>, key: &str, ty: &str) -> Result<HeaderValue, String> {
+    let s = str_field(m, key, ty)?;
+    HeaderValue::from_str(&s).map_err(|_| format!("{ty}: {key}: {s:?} is not a valid header value"))
+}
+
+fn regex_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<Regex, String> {
+    let s = str_field(m, key, ty)?;
+    Regex::new(&s).map_err(|e| format!("{ty}: {key}: {e}"))
+}
+
+/// The modifier under `key` (required), or under `else` (optional).
+fn nested(
+    m: &Map<String, Value>,
+    key: &str,
+    ty: &str,
+    required: bool,
+) -> Result<Option<Box<Node>>, String> {
+    match m.get(key) {
+        None | Some(Value::Null) if required => Err(format!("{ty}: {key}: a modifier is required")),
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => parse(v, &format!("{ty}.{key}")).map(|n| Some(Box::new(n))),
+    }
+}
+
+/// Parses one `{"package.Type": {...}}` message.
+fn parse(v: &Value, at: &str) -> Result<Node, String> {
+    let msg = obj(v, at)?;
+    if msg.len() != 1 {
+        let keys: Vec<&str> = msg.keys().map(String::as_str).collect();
+        return Err(format!(
+            "{at}: must contain exactly one modifier, but has {}: {}",
+            msg.len(),
+            keys.join(", ")
+        ));
+    }
+    let Some((ty, body)) = msg.iter().next() else {
+        return Err(format!("{at}: no modifier"));
+    };
+    let ty = ty.as_str();
+    let m = obj(body, ty)?;
+    // (supports request, supports response)
+    let (kind, supports) = match ty {
+        "header.Modifier" => (
+            Kind::HeaderSet(header_name(m, "name", ty)?, header_value(m, "value", ty)?),
+            (true, true),
+        ),
+        "header.Append" => (
+            Kind::HeaderAppend(header_name(m, "name", ty)?, header_value(m, "value", ty)?),
+            (true, true),
+        ),
+        "header.Copy" => (
+            Kind::HeaderCopy {
+                from: header_name(m, "from", ty)?,
+                to: header_name(m, "to", ty)?,
+            },
+            (true, true),
+        ),
+        "header.Blacklist" => {
+            let names = match m.get("names") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|n| {
+                        n.as_str()
+                            .and_then(|s| HeaderName::from_bytes(s.as_bytes()).ok())
+                            .ok_or_else(|| format!("{ty}: names: {n} is not a valid header name"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err(format!("{ty}: names: must be a list of header names")),
+            };
+            (Kind::HeaderBlacklist(names), (true, true))
+        }
+        "header.Id" => (Kind::HeaderId, (true, false)),
+        "body.Modifier" => {
+            let raw = str_field(m, "body", ty)?;
+            let body = base64::engine::general_purpose::STANDARD
+                .decode(raw.as_bytes())
+                .map_err(|e| format!("{ty}: body: not base64: {e}"))?;
+            (
+                Kind::Body {
+                    content_type: str_field(m, "contentType", ty)?,
+                    body: Bytes::from(body),
+                },
+                (true, true),
+            )
+        }
+        "querystring.Modifier" => (
+            Kind::QuerySet {
+                name: str_field(m, "name", ty)?,
+                value: str_field(m, "value", ty)?,
+            },
+            (true, false),
+        ),
+        "url.Modifier" => (
+            Kind::UrlSet {
+                scheme: str_field(m, "scheme", ty)?,
+                host: str_field(m, "host", ty)?,
+                path: str_field(m, "path", ty)?,
+                query: str_field(m, "query", ty)?,
+            },
+            (true, false),
+        ),
+        "cookie.Modifier" => {
+            let expires = match str_field(m, "expires", ty)?.as_str() {
+                "" => None,
+                s => Some(
+                    parse_rfc3339(s)
+                        .ok_or_else(|| format!("{ty}: expires: {s:?} is not an RFC 3339 time"))?,
+                ),
+            };
+            let name = str_field(m, "name", ty)?;
+            if name.is_empty() {
+                return Err(format!("{ty}: name: a cookie name is required"));
+            }
+            (
+                Kind::Cookie(CookieSpec {
+                    name,
+                    value: str_field(m, "value", ty)?,
+                    path: str_field(m, "path", ty)?,
+                    domain: str_field(m, "domain", ty)?,
+                    expires,
+                    secure: bool_field(m, "secure", ty)?,
+                    http_only: bool_field(m, "httpOnly", ty)?,
+                    max_age: int_field(m, "maxAge", ty)?.unwrap_or(0),
+                }),
+                (true, true),
+            )
+        }
+        "port.Modifier" => {
+            let port = int_field(m, "port", ty)?;
+            let default = bool_field(m, "defaultForScheme", ty)?;
+            let remove = bool_field(m, "remove", ty)?;
+            let spec = match (port, default, remove) {
+                (Some(p), false, false) => Kind::Port(PortSpec::Set(
+                    u16::try_from(p)
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| format!("{ty}: port: {p} is not a port"))?,
+                )),
+                (None, true, false) => Kind::Port(PortSpec::DefaultForScheme),
+                (None, false, true) => Kind::Port(PortSpec::Remove),
+                _ => {
+                    return Err(format!(
+                        "{ty}: exactly one of port, defaultForScheme, remove is required"
+                    ))
+                }
+            };
+            (spec, (true, false))
+        }
+        "stash.Modifier" => (Kind::Stash(header_name(m, "headerName", ty)?), (true, true)),
+        "header.Filter" => (
+            Kind::Filter {
+                cond: Cond::Header {
+                    name: header_name(m, "name", ty)?,
+                    value: str_field(m, "value", ty)?,
+                },
+                then: nested(m, "modifier", ty, true)?,
+                otherwise: nested(m, "else", ty, false)?,
+            },
+            (true, true),
+        ),
+        "header.RegexFilter" => (
+            Kind::Filter {
+                cond: Cond::HeaderRegex {
+                    name: header_name(m, "header", ty)?,
+                    regex: regex_field(m, "regex", ty)?,
+                },
+                then: nested(m, "modifier", ty, true)?,
+                otherwise: None,
+            },
+            (true, true),
+        ),
+        "querystring.Filter" => (
+            Kind::Filter {
+                cond: Cond::Query {
+                    name: str_field(m, "name", ty)?,
+                    value: str_field(m, "value", ty)?,
+                },
+                then: nested(m, "modifier", ty, true)?,
+                otherwise: nested(m, "else", ty, false)?,
+            },
+            (true, true),
+        ),
+        "url.Filter" => (
+            Kind::Filter {
+                cond: Cond::Url {
+                    scheme: str_field(m, "scheme", ty)?,
+                    host: str_field(m, "host", ty)?,
+                    path: str_field(m, "path", ty)?,
+                    query: str_field(m, "query", ty)?,
+                },
+                then: nested(m, "modifier", ty, true)?,
+                otherwise: nested(m, "else", ty, false)?,
+            },
+            (true, true),
+        ),
+        "url.RegexFilter" => (
+            Kind::Filter {
+                cond: Cond::UrlRegex(regex_field(m, "regex", ty)?),
+                then: nested(m, "modifier", ty, true)?,
+                otherwise: nested(m, "else", ty, false)?,
+            },
+            (true, true),
+        ),
+        "cookie.Filter" => (
+            Kind::Filter {
+                cond: Cond::Cookie {
+                    name: str_field(m, "name", ty)?,
+                    value: str_field(m, "value", ty)?,
+                },
+                then: nested(m, "modifier", ty, true)?,
+                otherwise: nested(m, "else", ty, false)?,
+            },
+            (true, true),
+        ),
+        "port.Filter" => {
+            let port = int_field(m, "port", ty)?.unwrap_or(0);
+            let port = u16::try_from(port)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("{ty}: port: {port} is not a port"))?;
+            (
+                Kind::Filter {
+                    cond: Cond::Port(port),
+                    then: nested(m, "modifier", ty, true)?,
+                    otherwise: nested(m, "else", ty, false)?,
+                },
+                (true, true),
+            )
+        }
+        "fifo.Group" => {
+            let mut mods = Vec::new();
+            match m.get("modifiers") {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(a)) => {
+                    for (i, child) in a.iter().enumerate() {
+                        mods.push(parse(child, &format!("{ty}.modifiers[{i}]"))?);
+                    }
+                }
+                Some(_) => return Err(format!("{ty}: modifiers: must be a list")),
+            }
+            // modifiers never fail here, so `aggregateErrors` changes nothing; it is checked
+            bool_field(m, "aggregateErrors", ty)?;
+            (Kind::Group(mods), (true, true))
+        }
+        "priority.Group" => {
+            let mut mods: Vec<(i64, Node)> = Vec::new();
+            match m.get("modifiers") {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(a)) => {
+                    for (i, child) in a.iter().enumerate() {
+                        let at = format!("{ty}.modifiers[{i}]");
+                        let c = obj(child, &at)?;
+                        let priority = int_field(c, "priority", &at)?.unwrap_or(0);
+                        let Some(inner) = c.get("modifier") else {
+                            return Err(format!("{at}: modifier: a modifier is required"));
+                        };
+                        mods.push((priority, parse(inner, &format!("{at}.modifier"))?));
+                    }
+                }
+                Some(_) => return Err(format!("{ty}: modifiers: must be a list")),
+            }
+            // higher priorities first; equal ones in the order written
+            mods.sort_by_key(|(p, _)| std::cmp::Reverse(*p));
+            (
+                Kind::Group(mods.into_iter().map(|(_, n)| n).collect()),
+                (true, true),
+            )
+        }
+        other => return Err(format!("unknown modifier {other:?}")),
+    };
+    let scope = match m.get("scope") {
+        None | Some(Value::Null) => Scope {
+            request: supports.0,
+            response: supports.1,
+        },
+        Some(Value::Array(list)) => {
+            let mut s = Scope {
+                request: false,
+                response: false,
+            };
+            for item in list {
+                match item.as_str() {
+                    Some("request") if supports.0 => s.request = true,
+                    Some("response") if supports.1 => s.response = true,
+                    Some(k @ ("request" | "response")) => {
+                        return Err(format!("{ty}: invalid scope '{k}' for modifier"))
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{ty}: invalid scope: {item} not in [\"request\", \"response\"]"
+                        ))
+                    }
+                }
+            }
+            s
+        }
+        Some(_) => return Err(format!("{ty}: scope: must be a list")),
+    };
+    Ok(Node { scope, kind })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        if !t.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    let offset = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let v = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+            if *sign == b'-' {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    // days from the civil date (proleptic Gregorian)
+    let (yy, mm) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    if secs >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64))
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the request URL
+// ---------------------------------------------------------------------------------------------
+
+/// An absolute URL split as Go's `net/url` exposes it.
+#[derive(Debug, Clone)]
+struct Url {
+    scheme: String,
+    host: String,
+    path: String,
+    query: String,
+}
+
+impl Url {
+    fn parse(s: &str) -> Url {
+        let s = s.split_once('#').map_or(s, |(a, _)| a);
+        let (scheme, rest) = match s.split_once("://") {
+            Some((sc, rest)) => (sc.to_string(), rest),
+            None => (String::new(), s),
+        };
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let host = rest[..end].to_string();
+        let (path, query) = match rest[end..].split_once('?') {
+            Some((p, q)) => (p.to_string(), q.to_string()),
+            None => (rest[end..].to_string(), String::new()),
+        };
+        Url {
+            scheme,
+            host,
+            path,
+            query,
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::with_capacity(
+            self.scheme.len() + self.host.len() + self.path.len() + self.query.len() + 5,
+        );
+        if !self.scheme.is_empty() {
+            out.push_str(&self.scheme);
+            out.push_str("://");
+        }
+        out.push_str(&self.host);
+        if !self.path.is_empty() && !self.path.starts_with('/') && !self.host.is_empty() {
+            out.push('/');
+        }
+        out.push_str(&self.path);
+        if !self.query.is_empty() {
+            out.push('?');
+            out.push_str(&self.query);
+        }
+        out
+    }
+
+    /// The host without its port (IPv6 brackets kept).
+    fn hostname(&self) -> &str {
+        let h = self.host.as_str();
+        if h.starts_with('[') {
+            return h.find(']').map_or(h, |i| &h[..=i]);
+        }
+        h.rsplit_once(':').map_or(h, |(name, _)| name)
+    }
+
+    /// The port, or the scheme's default.
+    fn port(&self) -> Option<u16> {
+        let rest = &self.host[self.hostname().len()..];
+        match rest.strip_prefix(':') {
+            Some(p) if !p.is_empty() => p.parse().ok(),
+            _ if self.scheme.eq_ignore_ascii_case("https") => Some(443),
+            _ if self.scheme.eq_ignore_ascii_case("http") => Some(80),
+            _ => None,
+        }
+    }
+
+    fn pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+}
+
+/// Go's `url.Values.Encode`: keys sorted, values in order.
+fn encode_query(mut pairs: Vec<(String, String)>) -> String {
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = String::new();
+    for (k, v) in &pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        query_escape(&mut out, k);
+        out.push('=');
+        query_escape(&mut out, v);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// applying
+// ---------------------------------------------------------------------------------------------
+
+/// A request being modified: its URL split, its headers and body.
+struct ReqCx<'a> {
+    url: Url,
+    headers: &'a mut HeaderMap,
+    body: &'a mut OutBody,
+}
+
+/// A response being modified, with the (modified) request it answers.
+struct ResCx<'a> {
+    url: &'a Url,
+    req_headers: &'a HeaderMap,
+    resp: &'a mut Response<Body>,
+}
+
+fn first<'h>(h: &'h HeaderMap, name: &HeaderName) -> &'h str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+fn cookie_pair(c: &CookieSpec) -> String {
+    // Go quotes values with a space or a comma
+    if c.value.contains([' ', ',']) {
+        format!("{}=\"{}\"", c.name, c.value)
+    } else {
+        format!("{}={}", c.name, c.value)
+    }
+}
+
+fn set_cookie_line(c: &CookieSpec) -> String {
+    let mut s = cookie_pair(c);
+    if !c.path.is_empty() {
+        s.push_str("; Path=");
+        s.push_str(&c.path);
+    }
+    if !c.domain.is_empty() {
+        s.push_str("; Domain=");
+        s.push_str(c.domain.strip_prefix('.').unwrap_or(&c.domain));
+    }
+    if let Some(t) = c.expires {
+        if t >= SystemTime::UNIX_EPOCH {
+            s.push_str("; Expires=");
+            s.push_str(&httpdate::fmt_http_date(t));
+        }
+    }
+    if c.max_age > 0 {
+        s.push_str(&format!("; Max-Age={}", c.max_age));
+    } else if c.max_age < 0 {
+        s.push_str("; Max-Age=0");
+    }
+    if c.http_only {
+        s.push_str("; HttpOnly");
+    }
+    if c.secure {
+        s.push_str("; Secure");
+    }
+    s
+}
+
+/// Whether one `name=value` cookie pair has the name (and the value, when one is wanted).
+fn cookie_matches(pair: &str, name: &str, value: &str) -> bool {
+    let Some((n, v)) = pair.trim().split_once('=') else {
+        return false;
+    };
+    let v = v.trim();
+    let v = v
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(v);
+    n.trim() == name && (value.is_empty() || v == value)
+}
+
+fn header_value_of(s: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(s).ok()
+}
+
+fn request_id() -> String {
+    let mut b = [0u8; 8];
+    rand_core::OsRng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Cond {
+    fn on_request(&self, url: &Url, headers: &HeaderMap) -> bool {
+        match self {
+            Cond::Header { name, value } => headers
+                .get_all(name)
+                .iter()
+                .any(|v| v.as_bytes() == value.as_bytes()),
+            Cond::HeaderRegex { name, regex } => {
+                let v = first(headers, name);
+                !v.is_empty() && regex.is_match(v)
+            }
+            Cond::Query { name, value } => url
+                .pairs()
+                .iter()
+                .any(|(k, v)| k == name && (value.is_empty() || v == value)),
+            Cond::Url {
+                scheme,
+                host,
+                path,
+                query,
+            } => {
+                (scheme.is_empty() || *scheme == url.scheme)
+                    && (host.is_empty() || *host == url.host)
+                    && (path.is_empty() || *path == url.path)
+                    && (query.is_empty() || *query == url.query)
+            }
+            Cond::UrlRegex(re) => re.is_match(&url.render()),
+            Cond::Cookie { name, value } => headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .any(|c| cookie_matches(c, name, value)),
+            Cond::Port(p) => url.port() == Some(*p),
+        }
+    }
+
+    fn on_response(&self, cx: &ResCx<'_>) -> bool {
+        match self {
+            // header.Filter looks at the response's headers
+            Cond::Header { name, value } => cx
+                .resp
+                .headers()
+                .get_all(name)
+                .iter()
+                .any(|v| v.as_bytes() == value.as_bytes()),
+            // cookie.Filter at the cookies the response sets
+            Cond::Cookie { name, value } => cx
+                .resp
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| cookie_matches(v.split(';').next().unwrap_or(""), name, value)),
+            // the others at the request the response answers
+            _ => self.on_request(cx.url, cx.req_headers),
+        }
+    }
+}
+
+impl Node {
+    fn modify_request(&self, cx: &mut ReqCx<'_>) {
+        if !self.scope.request {
+            return;
+        }
+        match &self.kind {
+            Kind::HeaderSet(n, v) => {
+                cx.headers.insert(n.clone(), v.clone());
+            }
+            Kind::HeaderAppend(n, v) => {
+                cx.headers.append(n.clone(), v.clone());
+            }
+            Kind::HeaderCopy { from, to } => {
+                let v = cx
+                    .headers
+                    .get(from)
+                    .cloned()
+                    .unwrap_or(HeaderValue::from_static(""));
+                cx.headers.insert(to.clone(), v);
+            }
+            Kind::HeaderBlacklist(names) => {
+                for n in names {
+                    cx.headers.remove(n);
+                }
+            }
+            Kind::HeaderId => {
+                if first(cx.headers, &HeaderName::from_static(ID_HEADER)).is_empty() {
+                    if let Some(v) = header_value_of(&request_id()) {
+                        cx.headers.insert(HeaderName::from_static(ID_HEADER), v);
+                    }
+                }
+            }
+            Kind::Body { content_type, body } => {
+                *cx.body = OutBody::Buffered(body.clone());
+                cx.headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+                match header_value_of(content_type) {
+                    Some(v) if !content_type.is_empty() => {
+                        cx.headers.insert(header::CONTENT_TYPE, v);
+                    }
+                    _ => {
+                        cx.headers.remove(header::CONTENT_TYPE);
+                    }
+                }
+            }
+            Kind::QuerySet { name, value } => {
+                let mut pairs = cx.url.pairs();
+                pairs.retain(|(k, _)| k != name);
+                pairs.push((name.clone(), value.clone()));
+                cx.url.query = encode_query(pairs);
+            }
+            Kind::UrlSet {
+                scheme,
+                host,
+                path,
+                query,
+            } => {
+                if !scheme.is_empty() {
+                    cx.url.scheme = scheme.clone();
+                }
+                if !host.is_empty() {
+                    cx.url.host = host.clone();
+                }
+                if !path.is_empty() {
+                    cx.url.path = path.clone();
+                }
+                if !query.is_empty() {
+                    cx.url.query = query.clone();
+                }
+            }
+            Kind::Cookie(c) => {
+                let pair = cookie_pair(c);
+                let joined = match first(cx.headers, &header::COOKIE) {
+                    "" => pair,
+                    existing => format!("{existing}; {pair}"),
+                };
+                if let Some(v) = header_value_of(&joined) {
+                    cx.headers.insert(header::COOKIE, v);
+                }
+            }
+            Kind::Port(spec) => {
+                let name = cx.url.hostname().to_string();
+                cx.url.host = match spec {
+                    PortSpec::Remove => name,
+                    PortSpec::Set(p) => format!("{name}:{p}"),
+                    PortSpec::DefaultForScheme => {
+                        let p = if cx.url.scheme.eq_ignore_ascii_case("https") {
+                            443
+                        } else {
+                            80
+                        };
+                        format!("{name}:{p}")
+                    }
+                };
+            }
+            Kind::Stash(name) => {
+                if let Some(v) = header_value_of(&cx.url.render()) {
+                    cx.headers.insert(name.clone(), v);
+                }
+            }
+            Kind::Filter {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let branch = if cond.on_request(&cx.url, cx.headers) {
+                    then
+                } else {
+                    otherwise
+                };
+                if let Some(n) = branch {
+                    n.modify_request(cx);
+                }
+            }
+            Kind::Group(mods) => {
+                for m in mods {
+                    m.modify_request(cx);
+                }
+            }
+        }
+    }
+
+    fn modify_response(&self, cx: &mut ResCx<'_>) {
+        if !self.scope.response {
+            return;
+        }
+        match &self.kind {
+            Kind::HeaderSet(n, v) => {
+                cx.resp.headers_mut().insert(n.clone(), v.clone());
+            }
+            Kind::HeaderAppend(n, v) => {
+                cx.resp.headers_mut().append(n.clone(), v.clone());
+            }
+            Kind::HeaderCopy { from, to } => {
+                let h = cx.resp.headers_mut();
+                let v = h.get(from).cloned().unwrap_or(HeaderValue::from_static(""));
+                h.insert(to.clone(), v);
+            }
+            Kind::HeaderBlacklist(names) => {
+                for n in names {
+                    cx.resp.headers_mut().remove(n);
+                }
+            }
+            Kind::Body { content_type, body } => {
+                *cx.resp.body_mut() = full_body(body.clone());
+                let h = cx.resp.headers_mut();
+                h.remove(header::CONTENT_ENCODING);
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+                match header_value_of(content_type) {
+                    Some(v) if !content_type.is_empty() => {
+                        h.insert(header::CONTENT_TYPE, v);
+                    }
+                    _ => {
+                        h.remove(header::CONTENT_TYPE);
+                    }
+                }
+            }
+            Kind::Cookie(c) => {
+                if let Some(v) = header_value_of(&set_cookie_line(c)) {
+                    cx.resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            Kind::Stash(name) => {
+                if let Some(v) = header_value_of(&cx.url.render()) {
+                    cx.resp.headers_mut().insert(name.clone(), v);
+                }
+            }
+            Kind::Filter {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let branch = if cond.on_response(cx) {
+                    then
+                } else {
+                    otherwise
+                };
+                if let Some(n) = branch {
+                    n.modify_response(cx);
+                }
+            }
+            Kind::Group(mods) => {
+                for m in mods {
+                    m.modify_response(cx);
+                }
+            }
+            // request-only modifiers (the parser refuses them a response scope)
+            Kind::HeaderId | Kind::QuerySet { .. } | Kind::UrlSet { .. } | Kind::Port(_) => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the executor
+// ---------------------------------------------------------------------------------------------
+
+/// The modifiers of one backend, around its HTTP execution.
+pub struct Martian {
+    root: Node,
+    next: Arc<dyn Executor>,
+}
+
+impl Martian {
+    async fn run(&self, mut req: OutRequest) -> Result<(Response<Body>, String), String> {
+        let mut cx = ReqCx {
+            url: Url::parse(&req.url),
+            headers: &mut req.headers,
+            body: &mut req.body,
+        };
+        self.root.modify_request(&mut cx);
+        let url = cx.url;
+        req.url = url.render();
+        if !self.root.scope.response {
+            return self.next.execute(req).await;
+        }
+        let req_headers = req.headers.clone();
+        let (mut resp, final_url) = self.next.execute(req).await?;
+        let mut rcx = ResCx {
+            url: &url,
+            req_headers: &req_headers,
+            resp: &mut resp,
+        };
+        self.root.modify_response(&mut rcx);
+        Ok((resp, final_url))
+    }
+}
+
+impl Executor for Martian {
+    fn execute(&self, req: OutRequest) -> BoxFuture<'_, Result<(Response<Body>, String), String>> {
+        Box::pin(self.run(req))
+    }
+}
+
+/// Parses a `modifier/martian` object; errors name the modifier type and field.
+fn build(v: &Value) -> Result<Node, String> {
+    parse(v, NAMESPACE).map_err(|e| format!("{NAMESPACE}: {e}"))
+}
+
+/// Wraps `next` when the backend has `modifier/martian`.
+pub fn wrap(b: &BackendConfig, next: Arc<dyn Executor>) -> Result<Arc<dyn Executor>, String> {
+    let Some(raw) = b.extra_config.get(NAMESPACE) else {
+        return Ok(next);
+    };
+    let root = build(raw).map_err(|e| format!("{}.extra_config.{e}", b.json_path))?;
+    Ok(Arc::new(Martian { root, next }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(v: Value) -> String {
+        build(&v).expect_err("the configuration should be refused")
+    }
+
+    #[test]
+    fn unknown_modifiers_and_bad_scopes_are_refused() {
+        let e = err(json!({"fifo.Group": {"modifiers": [{"header.Nope": {}}]}}));
+        assert!(
+            e.contains("modifier/martian") && e.contains("header.Nope"),
+            "{e}"
+        );
+        let e = err(json!({"url.Modifier": {"scope": ["response"], "host": "x"}}));
+        assert!(e.contains("invalid scope 'response'"), "{e}");
+        let e = err(json!({"header.Modifier": {"scope": ["sideways"], "name": "a"}}));
+        assert!(e.contains("invalid scope"), "{e}");
+        let e = err(json!({"header.Modifier": {"name": "a"}, "header.Append": {"name": "b"}}));
+        assert!(e.contains("exactly one modifier"), "{e}");
+        let e = err(json!({"body.Modifier": {"body": "%%%"}}));
+        assert!(e.contains("body.Modifier") && e.contains("base64"), "{e}");
+        let e = err(json!({"header.RegexFilter": {"header": "a", "regex": "(", "modifier": {}}}));
+        assert!(e.contains("header.RegexFilter"), "{e}");
+    }
+
+    #[test]
+    fn scopes_default_to_what_the_modifier_supports() {
+        let n = build(&json!({"url.Modifier": {"host": "x"}})).unwrap();
+        assert_eq!(
+            n.scope,
+            Scope {
+                request: true,
+                response: false
+            }
+        );
+        let n = build(&json!({"header.Modifier": {"name": "a", "value": "b"}})).unwrap();
+        assert!(n.scope.request && n.scope.response);
+    }
+
+    #[test]
+    fn urls_split_and_render_back() {
+        for s in [
+            "http://127.0.0.1:8080/a/b?x=1&y=2",
+            "https://example.com",
+            "http://[::1]:80/p",
+        ] {
+            assert_eq!(Url::parse(s).render(), s);
+        }
+        assert_eq!(Url::parse("http://[::1]:80/p").hostname(), "[::1]");
+        assert_eq!(Url::parse("http://h:1/p").hostname(), "h");
+    }
+
+    #[test]
+    fn rfc3339_times() {
+        let t = parse_rfc3339("2009-11-10T23:00:00Z").unwrap();
+        assert_eq!(httpdate::fmt_http_date(t), "Tue, 10 Nov 2009 23:00:00 GMT");
+        let t = parse_rfc3339("2009-11-11T01:30:00.5+02:30").unwrap();
+        assert_eq!(httpdate::fmt_http_date(t), "Tue, 10 Nov 2009 23:00:00 GMT");
+        assert!(parse_rfc3339("yesterday").is_none());
+    }
+
+    #[test]
+    fn priority_groups_run_the_highest_first() {
+        let n = build(&json!({"priority.Group": {"modifiers": [
+            {"priority": 1, "modifier": {"header.Append": {"name": "x", "value": "low"}}},
+            {"priority": 5, "modifier": {"header.Append": {"name": "x", "value": "high"}}},
+            {"priority": 1, "modifier": {"header.Append": {"name": "x", "value": "low2"}}}
+        ]}}))
+        .unwrap();
+        let mut headers = HeaderMap::new();
+        let mut body = OutBody::Empty;
+        let mut cx = ReqCx {
+            url: Url::parse("http://h/p"),
+            headers: &mut headers,
+            body: &mut body,
+        };
+        n.modify_request(&mut cx);
+        let got: Vec<&str> = headers
+            .get_all("x")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(got, ["high", "low", "low2"]);
+    }
+}
