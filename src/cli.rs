@@ -169,14 +169,8 @@ fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
     for u in components::unsupported(&loaded.config) {
         tracing::warn!("{u}");
     }
-    // one CPU: a single-threaded scheduler does the same work without cross-thread hand-offs
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut builder = if cpus == 1 && std::env::var_os("TENTACLE_MULTI_THREAD").is_none() {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    let rt = match builder.enable_all().build() {
+    // measured: the multi-threaded scheduler beats a single-threaded one even on one CPU
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ERROR: cannot start the runtime: {e}");
