@@ -16,6 +16,10 @@
 //! KrakenD's expvar JSON document) and `GET /metrics` (the same metrics in the Prometheus text
 //! format, an addition of this gateway); `endpoint_disabled` keeps the listener closed while
 //! metrics are still collected.
+//!
+//! The document is live: counters and histograms are cumulative since start-up and read on
+//! each request. `collection_time` is validated and kept; KrakenD uses that window for its
+//! connection gauges (`krakend.router.connected...`), which this build does not collect.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -367,7 +371,9 @@ impl Registry {
         let mut reg = Registry {
             config,
             started: Instant::now(),
-            cmdline: std::env::args().collect(),
+            cmdline: std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
             router: Vec::new(),
             routes: Vec::new(),
             pipes: Vec::new(),
