@@ -146,6 +146,32 @@ fn load_for_run(path: &Option<PathBuf>, port: Option<u16>) -> Result<(Loaded, St
     }
 }
 
+/// Starts the `telemetry/metrics` listener, unless absent or `endpoint_disabled`; returns its
+/// address and task. As KrakenD does, a listener that cannot start is logged and the gateway
+/// runs on.
+pub async fn start_metrics(
+    gw: &Gateway,
+) -> Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    let reg = gw.metrics.clone()?;
+    if reg.config.endpoint_disabled {
+        return None;
+    }
+    match components::metrics::bind(&reg).await {
+        Ok(listener) => {
+            let addr = listener.local_addr().ok()?;
+            tracing::info!("[SERVICE: Stats] Listening on {addr}");
+            Some((
+                addr,
+                tokio::spawn(components::metrics::serve(reg, listener)),
+            ))
+        }
+        Err(e) => {
+            tracing::error!("[SERVICE: Stats] {e}");
+            None
+        }
+    }
+}
+
 fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
     let (loaded, source) = match load_for_run(&path, port) {
         Ok(x) => x,
@@ -170,7 +196,10 @@ fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
         tracing::warn!("{u}");
     }
     // measured: the multi-threaded scheduler beats a single-threaded one even on one CPU
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ERROR: cannot start the runtime: {e}");
@@ -199,6 +228,7 @@ fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("[SERVICE: Tentacle] Listening on {addr}");
         }
+        let _stats = start_metrics(&gw).await;
         server::serve(gw, listener, server::shutdown_signal()).await;
         tracing::info!("[SERVICE: Tentacle] stopped");
         0

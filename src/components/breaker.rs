@@ -416,6 +416,7 @@ mod tests {
         let cx = crate::components::BuildCx {
             service: &cfg,
             client: &client,
+            metrics: None,
         };
         let backend = crate::backend::Backend::build(&cfg.endpoints[0].backend[0], &cx).unwrap();
         let req = || ProxyRequest {

@@ -40,6 +40,16 @@ pub trait ServiceLayer: Send + Sync {
     }
     /// On every response, router errors included.
     fn response(&self, _req: &RequestHead<'_>, _resp: &mut Response<Body>) {}
+    /// Once every layer's `response` ran: the final response, the time since the request
+    /// arrived, and whether it went to the router (`false`: a layer's `request` answered).
+    fn observe(
+        &self,
+        _req: &RequestHead<'_>,
+        _resp: &Response<Body>,
+        _elapsed: std::time::Duration,
+        _routed: bool,
+    ) {
+    }
 }
 
 /// What an endpoint guard sees.
@@ -80,6 +90,15 @@ pub trait ProxyStage: Send + Sync {
     }
     /// After the pipe.
     fn after(&self, _resp: &mut Option<ProxyResponse>, _err: &mut Option<ProxyError>) {}
+    /// `after`, with the time since the first stage's `before` (what the pipe took).
+    fn after_timed(
+        &self,
+        resp: &mut Option<ProxyResponse>,
+        err: &mut Option<ProxyError>,
+        _elapsed: std::time::Duration,
+    ) {
+        self.after(resp, err)
+    }
     /// Whether the endpoint answers as KrakenD's signing handler does: the data as JSON with
     /// status 200 and no `X-Krakend-Completed`/`Cache-Control`, any error as an empty 400.
     fn bare_json_response(&self) -> bool {

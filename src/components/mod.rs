@@ -17,6 +17,7 @@ pub mod jwt;
 #[cfg(feature = "lua")]
 pub mod lua;
 pub mod martian;
+pub mod metrics;
 pub mod ratelimit;
 pub mod ratelimit_proxy;
 
@@ -180,7 +181,7 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "telemetry/metrics",
         scopes: &[S],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "telemetry/opentelemetry",
@@ -445,13 +446,16 @@ pub fn field<T: DeserializeOwned>(
 pub struct BuildCx<'a> {
     pub service: &'a ServiceConfig,
     pub client: &'a HttpClient,
+    /// The metrics registry, when `telemetry/metrics` is configured.
+    pub metrics: Option<Arc<metrics::Registry>>,
 }
 
 /// Service-scope components, outermost first: CORS wraps the whole router, then the gin
-/// middlewares in KrakenD CE's order (HTTP security, bot detector).
+/// middlewares in KrakenD CE's order (HTTP security, bot detector), then the router metrics
+/// (they only observe).
 pub fn service_layers(
     cfg: &ServiceConfig,
-    _cx: &BuildCx<'_>,
+    cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn ServiceLayer>>, String> {
     let mut layers: Vec<Arc<dyn ServiceLayer>> = Vec::new();
     if let Some(v) = cfg.extra_config.get(cors::NAMESPACE) {
@@ -463,6 +467,7 @@ pub fn service_layers(
     if let Some(v) = cfg.extra_config.get(botdetector::NAMESPACE) {
         layers.push(Arc::new(botdetector::build(v)?));
     }
+    layers.extend(metrics::service_layer(&cx.metrics));
     Ok(layers)
 }
 
@@ -482,13 +487,14 @@ pub fn endpoint_guards(
     Ok(guards)
 }
 
-/// Proxy stages around the pipe, outermost first, in KrakenD CE's order (Lua, CEL, JSON
-/// schema).
+/// Proxy stages around the pipe, outermost first, in KrakenD CE's order (metrics, Lua, CEL,
+/// JSON schema).
 pub fn proxy_stages(
     ep: &EndpointConfig,
     cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn ProxyStage>>, String> {
     let mut stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
+    stages.extend(metrics::proxy_stage(&cx.metrics, ep));
     #[cfg(feature = "lua")]
     if let Some(v) = ep.extra_config.get(lua::PROXY_NAMESPACE) {
         stages.push(Arc::new(
@@ -510,13 +516,14 @@ pub fn proxy_stages(
     Ok(stages)
 }
 
-/// Backend stages around each call, outermost first: KrakenD CE wraps the circuit breaker
-/// around the rate limit, and both around Lua and CEL.
+/// Backend stages around each call, outermost first: KrakenD CE wraps the metrics around the
+/// circuit breaker, that around the rate limit, and both around Lua and CEL.
 pub fn backend_stages(
     b: &BackendConfig,
-    _cx: &BuildCx<'_>,
+    cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn BackendStage>>, String> {
     let mut stages: Vec<Arc<dyn BackendStage>> = Vec::new();
+    stages.extend(metrics::backend_stage(&cx.metrics, b));
     stages.extend(breaker::build(b)?);
     stages.extend(ratelimit_proxy::build(b)?);
     #[cfg(feature = "lua")]

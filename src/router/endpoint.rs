@@ -278,6 +278,7 @@ impl EndpointHandler {
     }
 
     async fn run_stages(&self, mut preq: ProxyRequest) -> crate::pipeline::ProxyResult {
+        let started = std::time::Instant::now();
         for s in &self.stages {
             if let Err(e) = s.before(&mut preq).await {
                 return (None, Some(e));
@@ -285,7 +286,7 @@ impl EndpointHandler {
         }
         let (mut resp, mut err) = self.pipe.run(preq).await;
         for s in &self.stages {
-            s.after(&mut resp, &mut err);
+            s.after_timed(&mut resp, &mut err, started.elapsed());
         }
         (resp, err)
     }

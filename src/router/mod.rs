@@ -81,10 +81,12 @@ pub struct Gateway {
     layers: Vec<Arc<dyn ServiceLayer>>,
     /// The server's TLS configuration (`tls`).
     pub server_tls: Option<Arc<rustls::ServerConfig>>,
+    /// The metrics registry (`telemetry/metrics`), served on its own listener.
+    pub metrics: Option<Arc<components::metrics::Registry>>,
 }
 
 /// Converts a KrakenD endpoint path into matchit syntax; `None` when it cannot be routed.
-fn route_pattern(endpoint: &str) -> String {
+pub(crate) fn route_pattern(endpoint: &str) -> String {
     endpoint
         .split('/')
         .map(|seg| {
@@ -132,9 +134,17 @@ impl Gateway {
                 None
             }
         };
+        let metrics = match components::metrics::Registry::from_service(&config) {
+            Ok(m) => m,
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
         let cx = BuildCx {
             service: &config,
             client: &client,
+            metrics: metrics.clone(),
         };
         let layers = match components::service_layers(&config, &cx) {
             Ok(l) => l,
@@ -156,6 +166,7 @@ impl Gateway {
             config: Arc::new(config.clone()),
             layers,
             server_tls,
+            metrics,
         };
         if !gw.shared.opts.disable_health {
             let p = gw.shared.opts.health_path.clone();
@@ -351,6 +362,7 @@ impl Gateway {
                 tls: self.server_tls.is_some(),
             };
             let early = self.layers.iter().find_map(|l| l.request(&head));
+            let routed = early.is_none();
             let mut resp = match early {
                 Some(r) => r,
                 None => self.route(req, &client_ip).await,
@@ -358,10 +370,13 @@ impl Gateway {
             for l in &self.layers {
                 l.response(&head, &mut resp);
             }
+            let elapsed = started.elapsed();
+            for l in &self.layers {
+                l.observe(&head, &resp, elapsed, routed);
+            }
             resp
         };
-        if log && !self.shared.opts.logger_skip_paths.contains(&raw_path)
-        {
+        if log && !self.shared.opts.logger_skip_paths.contains(&raw_path) {
             tracing::info!(
                 target: "tentacle::access",
                 "[GIN] | {} | {:>12?} | {:>15} | {:<7} {:?}",
