@@ -197,3 +197,79 @@ async fn backend_connections_are_reused() {
         "one pooled connection for sequential calls"
     );
 }
+
+/// A POST answered with 307: KrakenD CE does not send the body twice unless
+/// `backend/http/client.send_body_on_redirect` says so; then the body reaches the new URL.
+#[tokio::test]
+async fn a_307_resends_the_body_only_with_send_body_on_redirect() {
+    for resend in [false, true] {
+        let b = backend(|r| match r.path.as_str() {
+            "/start" => Reply::new(307).header("Location", "/final"),
+            _ => Reply::json(echo_json(r).to_string()),
+        })
+        .await;
+        let mut backend_cfg = json!({"url_pattern": "/start", "host": [b.url]});
+        if resend {
+            backend_cfg["extra_config"] =
+                json!({"backend/http/client": {"send_body_on_redirect": true}});
+        }
+        let gw = gateway(&config(json!([{"endpoint": "/r", "method": "POST",
+            "input_headers": ["Content-Type", "Content-Length"], "backend": [backend_cfg]}])))
+        .await;
+        let r = send(
+            "POST",
+            &gw.at("/r"),
+            &[("Content-Type", "text/plain")],
+            "payload",
+        )
+        .await;
+        if resend {
+            assert_eq!(r.status, 200);
+            let v = r.json();
+            assert_eq!(v["method"], "POST");
+            assert_eq!(v["body"], "payload");
+            assert_eq!(v["path"], "/final");
+        } else {
+            // the 307 itself comes back: not a success for a json backend
+            assert_eq!(r.status, 500);
+            assert_eq!(b.requests().len(), 1);
+        }
+    }
+}
+
+/// `no_redirect` hands a redirect to the client of a no-op endpoint untouched.
+#[tokio::test]
+async fn no_redirect_passes_the_redirect_through() {
+    let b = backend(|r| match r.path.as_str() {
+        "/start" => Reply::new(302).header("Location", "/final"),
+        _ => Reply::json(r#"{"followed":true}"#),
+    })
+    .await;
+    let gw = gateway(&config(
+        json!([{"endpoint": "/r", "output_encoding": "no-op",
+        "backend": [{"url_pattern": "/start", "host": [b.url], "encoding": "no-op",
+            "extra_config": {"backend/http/client": {"no_redirect": true}}}]}]),
+    ))
+    .await;
+    let r = get(&gw.at("/r")).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("/final"));
+    assert_eq!(b.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn http_client_options_are_checked() {
+    let text = json!({"version": 3, "endpoints": [{"endpoint": "/r", "backend": [
+        {"url_pattern": "/", "host": ["http://127.0.0.1:19"],
+         "extra_config": {"backend/http/client": {"no_redirect": "yes"}}}]}]})
+    .to_string();
+    let cfg =
+        tentacle::config::load_str(&text, "k.json", tentacle::config::Format::Json, &|_| None)
+            .unwrap()
+            .config;
+    let err = tentacle::router::Gateway::build(cfg, false)
+        .err()
+        .unwrap()
+        .join("\n");
+    assert!(err.contains("backend/http/client.no_redirect"), "{err}");
+}

@@ -22,6 +22,10 @@ use crate::config::ServiceConfig;
 pub struct HttpClient {
     inner: Client<HttpsConnector<HttpConnector>, Body>,
     pub disable_compression: bool,
+    /// Follow 3xx redirects (`backend/http/client.no_redirect` turns it off).
+    pub follow_redirects: bool,
+    /// Send the body again after a 307/308 (`backend/http/client.send_body_on_redirect`).
+    pub send_body_on_redirect: bool,
 }
 
 /// The body to send upstream.
@@ -67,6 +71,8 @@ impl HttpClient {
         Ok(HttpClient {
             inner: builder.build(connector),
             disable_compression: svc.disable_compression,
+            follow_redirects: true,
+            send_body_on_redirect: false,
         })
     }
 
@@ -87,10 +93,17 @@ impl HttpClient {
         if added_gzip {
             headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         }
+        // KrakenD CE sends a body again after a 307/308 only with `send_body_on_redirect`
+        let body = match body {
+            OutBody::Stream(s) if self.send_body_on_redirect && self.follow_redirects => {
+                OutBody::Buffered(super::read_body(s, 64 << 20).await?)
+            }
+            other => other,
+        };
         let replay = match &body {
             OutBody::Empty => Some(Bytes::new()),
-            OutBody::Buffered(b) => Some(b.clone()),
-            OutBody::Stream(_) => None,
+            OutBody::Buffered(b) if b.is_empty() || self.send_body_on_redirect => Some(b.clone()),
+            OutBody::Buffered(_) | OutBody::Stream(_) => None,
         };
         let mut body = Some(body);
         for _ in 0..=10 {
@@ -115,14 +128,15 @@ impl HttpClient {
                 .await
                 .map_err(|e| go_style_error(&method, &url, &e))?;
             let status = resp.status();
-            let redirect = matches!(
-                status,
-                StatusCode::MOVED_PERMANENTLY
-                    | StatusCode::FOUND
-                    | StatusCode::SEE_OTHER
-                    | StatusCode::TEMPORARY_REDIRECT
-                    | StatusCode::PERMANENT_REDIRECT
-            );
+            let redirect = self.follow_redirects
+                && matches!(
+                    status,
+                    StatusCode::MOVED_PERMANENTLY
+                        | StatusCode::FOUND
+                        | StatusCode::SEE_OTHER
+                        | StatusCode::TEMPORARY_REDIRECT
+                        | StatusCode::PERMANENT_REDIRECT
+                );
             let location = resp
                 .headers()
                 .get(header::LOCATION)

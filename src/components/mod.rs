@@ -256,7 +256,7 @@ pub const REGISTRY: &[ComponentSpec] = &[
     ComponentSpec {
         namespace: "backend/http/client",
         scopes: &[B],
-        support: NotImplemented,
+        support: Active,
     },
     ComponentSpec {
         namespace: "async/amqp",
@@ -545,7 +545,30 @@ pub fn backend_stages(
 /// HTTP cache outside the client credentials, and the Martian modifiers around both, as
 /// KrakenD CE stacks them).
 pub fn executor(b: &BackendConfig, cx: &BuildCx<'_>) -> Result<Arc<dyn Executor>, String> {
-    let exec: Arc<dyn Executor> = Arc::new(cx.client.clone());
+    let mut client = cx.client.clone();
+    if let Some(opts) = b.extra_config.get("backend/http/client") {
+        let Some(opts) = opts.as_object() else {
+            return Err(format!(
+                "{}.extra_config.backend/http/client: expected an object",
+                b.json_path
+            ));
+        };
+        for (key, value) in opts {
+            let flag = match key.as_str() {
+                "send_body_on_redirect" => &mut client.send_body_on_redirect,
+                "no_redirect" => &mut client.follow_redirects,
+                _ => continue,
+            };
+            let Some(on) = value.as_bool() else {
+                return Err(format!(
+                    "{}.extra_config.backend/http/client.{key}: expected true or false",
+                    b.json_path
+                ));
+            };
+            *flag = if key == "no_redirect" { !on } else { on };
+        }
+    }
+    let exec: Arc<dyn Executor> = Arc::new(client);
     let exec = client_credentials::wrap(b, exec)?;
     let exec = httpcache::wrap(b, exec)?;
     let exec = martian::wrap(b, exec)?;
