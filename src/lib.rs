@@ -14,7 +14,13 @@
 //!                    redirects, status handling (backend/http), decode + format
 //! src/transform.rs   target → allow|deny → mapping → group; flatmap operations
 //! src/encoding/      decoders and renders; the Go-compatible JSON writer; XML; YAML
-//! src/components/    the namespace registry (what is active, what is not yet)
+//! src/components/    mod.rs: the namespace registry (active / not yet / Enterprise) and
+//!                    the builders that instantiate components in KrakenD CE's order;
+//!                    hooks.rs: ServiceLayer, EndpointGuard, ProxyStage, BackendStage,
+//!                    Executor; one file (or folder) per component: cors, httpsecure,
+//!                    botdetector, jwt/ (validator, signer, JWK cache), ratelimit,
+//!                    ratelimit_proxy, breaker, httpcache, client_credentials, cel
+//!                    (feature), jsonschema, lua/ (feature), martian, metrics
 //! src/telemetry.rs   telemetry/logging
 //! src/server.rs      listener, connections (TLS), graceful shutdown
 //! src/tls.rs         rustls configs: backend client (client_tls) and server (tls)
@@ -22,11 +28,15 @@
 //!
 //! # Request flow
 //! ```text
-//! client ─▶ server ─▶ Gateway::dispatch ─▶ route table ─▶ EndpointHandler
-//!   EndpointHandler: filter headers/query (zero trust) ─▶ Pipe::run (endpoint timeout)
+//! client ─▶ server ─▶ Gateway::dispatch ─▶ service layers (CORS, security/http, bots,
+//!          metrics) ─▶ route table (per method) ─▶ EndpointHandler
+//!   EndpointHandler: guards (bots, JWT, rate limit) ─▶ filter headers/query (zero trust)
+//!     ─▶ proxy stages (Lua, CEL, JSON schema, signer) around Pipe::run (endpoint timeout)
 //!     Pipe: 1 backend │ parallel merge (85 %) │ sequential ─▶ flatmap ─▶ static
-//!       Backend: url_pattern ─▶ host ─▶ HTTP client (redirects, gzip) ─▶ status
-//!                ─▶ decode (encoding) ─▶ target ─▶ allow|deny ─▶ mapping ─▶ group
+//!       Backend: stages (breaker, rate limit, Lua, CEL) ─▶ url_pattern ─▶ host
+//!                ─▶ executor (martian, HTTP cache, client credentials, HTTP client:
+//!                   redirects, gzip, TLS) ─▶ status ─▶ decode (encoding)
+//!                ─▶ target ─▶ allow|deny ─▶ mapping ─▶ group
 //!   ◀─ render (output_encoding), X-Krakend, X-Krakend-Completed, Cache-Control
 //! ```
 
