@@ -17,6 +17,7 @@
 //! that backend fails, so a merge becomes partial. Expressions are parsed once, at start-up:
 //! one that does not parse fails the configuration.
 
+use crate::router::builtin::canonical_header;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -93,27 +94,6 @@ fn parse(v: &Value, path: &str) -> Result<Checks, String> {
         }
     }
     Ok(checks)
-}
-
-/// Go's `textproto.CanonicalMIMEHeaderKey`: `x-header` → `X-Header`.
-pub fn canonical_header(name: &str) -> String {
-    let valid = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !valid {
-        return name.to_string();
-    }
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        out.push(if upper {
-            c.to_ascii_uppercase()
-        } else {
-            c.to_ascii_lowercase()
-        });
-        upper = c == '-';
-    }
-    out
 }
 
 /// The current time as Go's `time.RFC3339`, in UTC.

@@ -129,16 +129,23 @@ pub fn echo(method: &Method, uri: &http::Uri, headers: &HeaderMap, body: &Bytes)
     json_response(200, json::map_to_vec(&m))
 }
 
-/// Go's `textproto.CanonicalMIMEHeaderKey`.
+/// Go's `textproto.CanonicalMIMEHeaderKey`: `x-header` → `X-Header`;
+/// a name with characters a header name may not hold is left as it is.
 pub fn canonical_header(name: &str) -> String {
+    let valid = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !valid {
+        return name.to_string();
+    }
     let mut out = String::with_capacity(name.len());
     let mut upper = true;
     for c in name.chars() {
-        if upper {
-            out.extend(c.to_uppercase());
+        out.push(if upper {
+            c.to_ascii_uppercase()
         } else {
-            out.extend(c.to_lowercase());
-        }
+            c.to_ascii_lowercase()
+        });
         upper = c == '-';
     }
     out

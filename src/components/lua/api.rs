@@ -6,6 +6,7 @@
 //! path into the data of that call, so a handle kept in a global by one call cannot reach the
 //! data of another.
 
+use crate::router::builtin::canonical_header;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
@@ -479,21 +480,6 @@ impl UserData for DataHandle {
             })
         });
     }
-}
-
-/// Go's `textproto.CanonicalMIMEHeaderKey`.
-pub fn canonical_header(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        if upper {
-            out.extend(c.to_uppercase());
-        } else {
-            out.extend(c.to_lowercase());
-        }
-        upper = c == '-';
-    }
-    out
 }
 
 fn new_root(lua: &Lua, call: u64, v: Value, list: bool) -> mlua::Result<DataHandle> {
