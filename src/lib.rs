@@ -10,8 +10,10 @@
 //!                    redirects, 404/405, the endpoint handler (forwarding, rendering)
 //! src/pipeline/      ProxyRequest/ProxyResponse/ProxyError; merge, sequential,
 //!                    concurrent_calls, shadow, static, endpoint flatmap
-//! src/backend/       per-backend stack: url_pattern, filters, balancing, pooled client,
-//!                    redirects, status handling (backend/http), decode + format
+//! src/backend/       per-backend stack: url_pattern, filters, balancing, the client
+//!                    (client.rs: redirects, gzip, https via hyper; h1.rs: the inline
+//!                    HTTP/1.1 keep-alive pool for http://), status handling
+//!                    (backend/http), decode + format
 //! src/transform.rs   target → allow|deny → mapping → group; flatmap operations
 //! src/encoding/      decoders and renders; the Go-compatible JSON writer; XML; YAML
 //! src/components/    mod.rs: the namespace registry (active / not yet / Enterprise) and
@@ -35,7 +37,8 @@
 //!     Pipe: 1 backend │ parallel merge (85 %) │ sequential ─▶ flatmap ─▶ static
 //!       Backend: stages (breaker, rate limit, Lua, CEL) ─▶ url_pattern ─▶ host
 //!                ─▶ executor (martian, HTTP cache, client credentials, HTTP client:
-//!                   redirects, gzip, TLS) ─▶ status ─▶ decode (encoding)
+//!                   redirects, gzip; http:// inline h1 pool, https:// hyper + rustls)
+//!                ─▶ status ─▶ decode (encoding)
 //!                ─▶ target ─▶ allow|deny ─▶ mapping ─▶ group
 //!   ◀─ render (output_encoding), X-Krakend, X-Krakend-Completed, Cache-Control
 //! ```

@@ -14,13 +14,17 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::h1::{H1Client, Settings};
 use super::{boxed, empty_body, full_body, Body};
 use crate::config::ServiceConfig;
 
 /// The shared outbound client.
 #[derive(Clone)]
 pub struct HttpClient {
+    /// `https://` backends.
     inner: Client<HttpsConnector<HttpConnector>, Body>,
+    /// `http://` backends.
+    h1: H1Client,
     pub disable_compression: bool,
     /// Follow 3xx redirects (`backend/http/client.no_redirect` turns it off).
     pub follow_redirects: bool,
@@ -37,13 +41,31 @@ pub enum OutBody {
 
 impl HttpClient {
     pub fn new(svc: &ServiceConfig) -> Result<HttpClient, String> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(if svc.dialer_keep_alive.is_zero() {
+        let tcp_keepalive = if svc.dialer_keep_alive.is_zero() {
             Duration::from_secs(15)
         } else {
             svc.dialer_keep_alive
-        }));
+        };
+        let max_idle_per_host = if svc.disable_keep_alives {
+            0
+        } else {
+            svc.max_idle_connections_per_host
+        };
+        let idle_timeout = if svc.idle_connection_timeout.is_zero() {
+            Duration::from_secs(90)
+        } else {
+            svc.idle_connection_timeout
+        };
+        let h1 = H1Client::new(Settings {
+            max_idle_per_host,
+            idle_timeout,
+            connect_timeout: Some(svc.dialer_timeout).filter(|d| !d.is_zero()),
+            tcp_keepalive: Some(tcp_keepalive),
+            response_header_timeout: Some(svc.response_header_timeout).filter(|d| !d.is_zero()),
+        });
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(tcp_keepalive));
         if !svc.dialer_timeout.is_zero() {
             connector.set_connect_timeout(Some(svc.dialer_timeout));
         }
@@ -58,18 +80,11 @@ impl HttpClient {
         let mut builder = Client::builder(TokioExecutor::new());
         builder.timer(TokioTimer::new());
         builder.pool_timer(TokioTimer::new());
-        builder.pool_max_idle_per_host(if svc.disable_keep_alives {
-            0
-        } else {
-            svc.max_idle_connections_per_host
-        });
-        builder.pool_idle_timeout(if svc.idle_connection_timeout.is_zero() {
-            Duration::from_secs(90)
-        } else {
-            svc.idle_connection_timeout
-        });
+        builder.pool_max_idle_per_host(max_idle_per_host);
+        builder.pool_idle_timeout(idle_timeout);
         Ok(HttpClient {
             inner: builder.build(connector),
+            h1,
             disable_compression: svc.disable_compression,
             follow_redirects: true,
             send_body_on_redirect: false,
@@ -110,23 +125,35 @@ impl HttpClient {
             let uri: Uri = url
                 .parse()
                 .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?;
-            let out_body = match body.take() {
-                Some(OutBody::Stream(b)) => super::Chunked(b).boxed(),
-                Some(OutBody::Buffered(b)) => full_body(b),
-                Some(OutBody::Empty) | None => match &replay {
-                    Some(b) if !b.is_empty() => full_body(b.clone()),
-                    _ => empty_body(),
+            let out = match body.take() {
+                Some(b) => b,
+                None => match &replay {
+                    Some(b) if !b.is_empty() => OutBody::Buffered(b.clone()),
+                    _ => OutBody::Empty,
                 },
             };
-            let mut req = Request::new(out_body);
-            *req.method_mut() = method.clone();
-            *req.uri_mut() = uri.clone();
-            *req.headers_mut() = headers.clone();
-            let resp = self
-                .inner
-                .request(req)
-                .await
-                .map_err(|e| go_style_error(&method, &url, &e))?;
+            let resp = if uri.scheme_str() == Some("http") {
+                self.h1
+                    .send(&method, &uri, &headers, out)
+                    .await
+                    .map_err(|e| go_style_error(&method, &url, &e.message))?
+            } else {
+                let out_body = match out {
+                    OutBody::Stream(b) => super::Chunked(b).boxed(),
+                    OutBody::Buffered(b) => full_body(b),
+                    OutBody::Empty => empty_body(),
+                };
+                let mut req = Request::new(out_body);
+                *req.method_mut() = method.clone();
+                *req.uri_mut() = uri.clone();
+                *req.headers_mut() = headers.clone();
+                let resp = self
+                    .inner
+                    .request(req)
+                    .await
+                    .map_err(|e| go_style_error(&method, &url, &error_cause(&e)))?;
+                resp.map(boxed)
+            };
             let status = resp.status();
             let redirect = self.follow_redirects
                 && matches!(
@@ -175,13 +202,18 @@ impl HttpClient {
     }
 }
 
-fn go_style_error(method: &Method, url: &str, e: &hyper_util::client::legacy::Error) -> String {
+/// The innermost cause of a client error.
+fn error_cause(e: &hyper_util::client::legacy::Error) -> String {
     let mut cause = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         cause = s.to_string();
         source = s.source();
     }
+    cause
+}
+
+fn go_style_error(method: &Method, url: &str, cause: &str) -> String {
     let verb = match *method {
         Method::GET => "Get",
         Method::POST => "Post",
@@ -194,10 +226,7 @@ fn go_style_error(method: &Method, url: &str, e: &hyper_util::client::legacy::Er
 }
 
 /// Decompresses a gzip body the gateway asked for; other bodies stream through.
-async fn finish(
-    resp: Response<hyper::body::Incoming>,
-    added_gzip: bool,
-) -> Result<Response<Body>, String> {
+async fn finish(resp: Response<Body>, added_gzip: bool) -> Result<Response<Body>, String> {
     let gz = added_gzip
         && resp
             .headers()
@@ -205,7 +234,7 @@ async fn finish(
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     let (mut parts, body) = resp.into_parts();
     if !gz {
-        return Ok(Response::from_parts(parts, boxed(body)));
+        return Ok(Response::from_parts(parts, body));
     }
     let compressed = body
         .collect()

@@ -2,6 +2,7 @@
 //! balancing, the HTTP call, status handling (`backend/http`), decoding and formatting.
 
 pub mod client;
+pub mod h1;
 pub mod sd;
 pub mod url;
 

@@ -1,0 +1,748 @@
+//! The HTTP/1.1 client for `http://` backends: one keep-alive pool per authority, the request
+//! written and the response read by the task that asks, with no connection task, channel or
+//! extra wake-up in between. A body that is already in the read buffer comes back whole and the
+//! connection goes back to the pool at once; longer bodies stream and give the connection back
+//! when their last byte is read. A connection dropped half-way (a timeout, a client that went
+//! away) is closed, never reused.
+//!
+//! Framing follows RFC 9112: no body for `HEAD`, 1xx, 204 and 304; `chunked` when it is the last
+//! transfer coding; `Content-Length`; otherwise the body runs to the end of the connection,
+//! which is then not reused. A request on a pooled connection that the backend had already
+//! closed is sent again once on a new connection when its body can be replayed, as Go's
+//! transport does.
+
+use std::collections::HashMap;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Response, StatusCode, Uri, Version};
+use hyper::body::{Frame, SizeHint};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::{empty_body, full_body, Body, BoxError, OutBody};
+
+/// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
+const MAX_HEAD: usize = 1 << 20;
+/// Bodies up to this size that arrived with the head are copied out, so the read buffer is
+/// kept for the next response instead of being reallocated.
+const COPY_LIMIT: usize = 4096;
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Pool settings, from the service's HTTP client options.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub max_idle_per_host: usize,
+    pub idle_timeout: Duration,
+    pub connect_timeout: Option<Duration>,
+    pub tcp_keepalive: Option<Duration>,
+    pub response_header_timeout: Option<Duration>,
+}
+
+/// The keep-alive pool and the request logic.
+#[derive(Clone)]
+pub struct H1Client {
+    pool: Arc<Pool>,
+}
+
+struct Pool {
+    idle: Mutex<HashMap<Box<str>, Vec<Idle>>>,
+    settings: Settings,
+}
+
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+struct Conn {
+    io: TcpStream,
+    buf: BytesMut,
+    key: Box<str>,
+}
+
+/// Why a request failed, and whether sending it again on a new connection is safe.
+#[derive(Debug)]
+pub struct SendError {
+    pub message: String,
+    /// Nothing of the response arrived on a connection taken from the pool.
+    stale: bool,
+}
+
+impl SendError {
+    fn io(e: io::Error, stale: bool) -> SendError {
+        SendError {
+            message: e.to_string(),
+            stale,
+        }
+    }
+    fn msg(message: impl Into<String>) -> SendError {
+        SendError {
+            message: message.into(),
+            stale: false,
+        }
+    }
+}
+
+/// How the response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    Eof,
+}
+
+impl H1Client {
+    pub fn new(settings: Settings) -> H1Client {
+        H1Client {
+            pool: Arc::new(Pool {
+                idle: Mutex::new(HashMap::new()),
+                settings,
+            }),
+        }
+    }
+
+    /// Sends one request to an `http://` URL and returns the response head with its body.
+    pub async fn send(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: OutBody,
+    ) -> Result<Response<Body>, SendError> {
+        let authority = uri
+            .authority()
+            .ok_or_else(|| SendError::msg("http: no Host in request URL"))?;
+        // user information never reaches the Host header nor the pool key
+        let host_port = authority
+            .as_str()
+            .rsplit_once('@')
+            .map_or(authority.as_str(), |(_, h)| h);
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut head = Vec::with_capacity(256 + headers.len() * 40);
+        let (replay, stream) = match body {
+            OutBody::Empty => (Some(Bytes::new()), None),
+            OutBody::Buffered(b) => (Some(b), None),
+            OutBody::Stream(s) => (None, Some(s)),
+        };
+        let chunked = write_head(
+            &mut head,
+            method,
+            host_port,
+            target,
+            headers,
+            replay.as_ref().map(Bytes::len),
+        );
+        if let Some(b) = &replay {
+            head.extend_from_slice(b);
+        }
+        let mut stream = stream;
+        loop {
+            let (mut conn, reused) = match self.pool.checkout(host_port) {
+                Some(c) => (c, true),
+                None => (self.connect(uri, host_port).await?, false),
+            };
+            let result = self
+                .exchange(&mut conn, &head, stream.take(), chunked, method, reused)
+                .await;
+            match result {
+                Ok(framing) => return Ok(self.respond(conn, framing)),
+                Err(e) if e.stale && replay.is_some() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn connect(&self, uri: &Uri, host_port: &str) -> Result<Conn, SendError> {
+        let host = uri.host().unwrap_or("");
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let port = uri.port_u16().unwrap_or(80);
+        let settings = &self.pool.settings;
+        let connecting = TcpStream::connect((host, port));
+        let io = match settings.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, connecting)
+                .await
+                .map_err(|_| SendError::msg(format!("dial tcp {host_port}: i/o timeout")))?,
+            None => connecting.await,
+        }
+        .map_err(|e| SendError::msg(format!("dial tcp {host_port}: {e}")))?;
+        let _ = io.set_nodelay(true);
+        if let Some(every) = settings.tcp_keepalive {
+            let keepalive = socket2::TcpKeepalive::new()
+                .with_time(every)
+                .with_interval(every);
+            let _ = socket2::SockRef::from(&io).set_tcp_keepalive(&keepalive);
+        }
+        Ok(Conn {
+            io,
+            buf: BytesMut::with_capacity(8192),
+            key: host_port.into(),
+        })
+    }
+
+    /// Writes the request and reads the response head; the connection's buffer then holds
+    /// whatever of the body already arrived.
+    async fn exchange(
+        &self,
+        conn: &mut Conn,
+        head: &[u8],
+        stream: Option<Body>,
+        chunked: bool,
+        method: &Method,
+        reused: bool,
+    ) -> Result<(Response<()>, Framing), SendError> {
+        conn.io
+            .write_all(head)
+            .await
+            .map_err(|e| SendError::io(e, reused))?;
+        if let Some(body) = stream {
+            write_stream(&mut conn.io, body, chunked).await?;
+        }
+        let reading = read_head(conn, method, reused);
+        match self.pool.settings.response_header_timeout {
+            Some(limit) => tokio::time::timeout(limit, reading)
+                .await
+                .map_err(|_| SendError::msg("net/http: timeout awaiting response headers"))?,
+            None => reading.await,
+        }
+    }
+
+    fn respond(&self, mut conn: Conn, (head, framing): (Response<()>, Framing)) -> Response<Body> {
+        let reusable = keeps_alive(&head) && framing != Framing::Eof;
+        let (parts, ()) = head.into_parts();
+        let body = match framing {
+            Framing::Empty => {
+                if reusable && conn.buf.is_empty() {
+                    self.pool.release(conn);
+                }
+                empty_body()
+            }
+            Framing::Length(n) if conn.buf.len() as u64 >= n => {
+                let n = n as usize;
+                let bytes = if n <= COPY_LIMIT {
+                    let b = Bytes::copy_from_slice(&conn.buf[..n]);
+                    conn.buf.advance(n);
+                    b
+                } else {
+                    conn.buf.split_to(n).freeze()
+                };
+                if reusable && conn.buf.is_empty() {
+                    self.pool.release(conn);
+                }
+                full_body(bytes)
+            }
+            framing => {
+                let state = match framing {
+                    Framing::Length(n) => State::Length(n),
+                    Framing::Chunked => State::Chunked(Chunk::Size),
+                    _ => State::Eof,
+                };
+                http_body_util::BodyExt::boxed(H1Body {
+                    conn: Some(conn),
+                    state,
+                    reusable,
+                    pool: self.pool.clone(),
+                })
+            }
+        };
+        Response::from_parts(parts, body)
+    }
+}
+
+impl Pool {
+    fn checkout(&self, key: &str) -> Option<Conn> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.get_mut(key)?;
+        while let Some(entry) = list.pop() {
+            if entry.since.elapsed() < self.settings.idle_timeout {
+                return Some(entry.conn);
+            }
+        }
+        None
+    }
+
+    fn release(&self, conn: Conn) {
+        if self.settings.max_idle_per_host == 0 {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = match idle.get_mut(&*conn.key) {
+            Some(list) => list,
+            None => idle.entry(conn.key.clone()).or_default(),
+        };
+        if list.len() < self.settings.max_idle_per_host {
+            list.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+/// Writes the request line and headers (names in Go's canonical form, `Host` first) and says
+/// whether a streamed body goes chunked.
+fn write_head(
+    out: &mut Vec<u8>,
+    method: &Method,
+    host: &str,
+    target: &str,
+    headers: &HeaderMap,
+    buffered: Option<usize>,
+) -> bool {
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    match headers.get(header::HOST) {
+        Some(h) => out.extend_from_slice(h.as_bytes()),
+        None => out.extend_from_slice(host.as_bytes()),
+    }
+    out.extend_from_slice(b"\r\n");
+    let mut has_length = false;
+    for (name, value) in headers {
+        if name == header::HOST || name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        if name == header::CONTENT_LENGTH {
+            if buffered.is_some() || has_length {
+                // a buffered body announces its own length below
+                continue;
+            }
+            has_length = true;
+        }
+        write_canonical(out, name.as_str());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let chunked = match buffered {
+        Some(0) => {
+            if headers.contains_key(header::CONTENT_LENGTH) {
+                out.extend_from_slice(b"Content-Length: 0\r\n");
+            }
+            false
+        }
+        Some(n) => {
+            out.extend_from_slice(b"Content-Length: ");
+            out.extend_from_slice(n.to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+            false
+        }
+        None if has_length => false,
+        None => {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+            true
+        }
+    };
+    out.extend_from_slice(b"\r\n");
+    chunked
+}
+
+/// `x-forwarded-for` as `X-Forwarded-For`: what Go's `CanonicalMIMEHeaderKey` makes of the
+/// lower-case token names the header map holds.
+fn write_canonical(out: &mut Vec<u8>, name: &str) {
+    let mut upper = true;
+    for b in name.bytes() {
+        out.push(if upper { b.to_ascii_uppercase() } else { b });
+        upper = b == b'-';
+    }
+}
+
+async fn write_stream(io: &mut TcpStream, mut body: Body, chunked: bool) -> Result<(), SendError> {
+    use http_body_util::BodyExt;
+    let fail = |e: io::Error| SendError::io(e, false);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| SendError::msg(format!("reading the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.is_empty() {
+            continue;
+        }
+        if chunked {
+            let mut piece = Vec::with_capacity(data.len() + 12);
+            piece.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+            piece.extend_from_slice(&data);
+            piece.extend_from_slice(b"\r\n");
+            io.write_all(&piece).await.map_err(fail)?;
+        } else {
+            io.write_all(&data).await.map_err(fail)?;
+        }
+    }
+    if chunked {
+        io.write_all(b"0\r\n\r\n").await.map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Reads until a final (non-1xx) response head is complete.
+async fn read_head(
+    conn: &mut Conn,
+    method: &Method,
+    reused: bool,
+) -> Result<(Response<()>, Framing), SendError> {
+    let mut received = false;
+    loop {
+        if !conn.buf.is_empty() {
+            received = true;
+            if let Some((n, head)) = parse_head(&conn.buf)? {
+                conn.buf.advance(n);
+                let status = head.status();
+                if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+                    continue;
+                }
+                let framing = framing(&head, method)?;
+                return Ok((head, framing));
+            }
+            if conn.buf.len() > MAX_HEAD {
+                return Err(SendError::msg(
+                    "net/http: server response headers exceeded 1048576 bytes; aborted",
+                ));
+            }
+        }
+        if conn.buf.capacity() - conn.buf.len() < 1024 {
+            conn.buf.reserve(8192);
+        }
+        match tokio::io::AsyncReadExt::read_buf(&mut conn.io, &mut conn.buf).await {
+            Ok(0) => {
+                return Err(SendError {
+                    message: if received {
+                        "unexpected EOF".into()
+                    } else {
+                        "EOF".into()
+                    },
+                    stale: reused && !received,
+                })
+            }
+            Ok(_) => {}
+            Err(e) => return Err(SendError::io(e, reused && !received)),
+        }
+    }
+}
+
+fn parse_head(buf: &[u8]) -> Result<Option<(usize, Response<()>)>, SendError> {
+    let mut slots = [httparse::EMPTY_HEADER; 100];
+    let mut parsed = httparse::Response::new(&mut slots);
+    let n = match httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_spaces_after_header_name_in_responses(true)
+        .parse_response(&mut parsed, buf)
+    {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return parse_head_large(buf),
+        Err(e) => return Err(SendError::msg(format!("malformed HTTP response: {e}"))),
+    };
+    build_head(&parsed).map(|head| Some((n, head)))
+}
+
+/// A head with more than 100 fields (rare): parsed again with room for all of them.
+fn parse_head_large(buf: &[u8]) -> Result<Option<(usize, Response<()>)>, SendError> {
+    let lines = buf.iter().filter(|b| **b == b'\n').count();
+    let mut slots = vec![httparse::EMPTY_HEADER; lines + 1];
+    let mut parsed = httparse::Response::new(&mut slots);
+    match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => build_head(&parsed).map(|head| Some((n, head))),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(SendError::msg(format!("malformed HTTP response: {e}"))),
+    }
+}
+
+fn build_head(parsed: &httparse::Response<'_, '_>) -> Result<Response<()>, SendError> {
+    let status = parsed
+        .code
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .ok_or_else(|| SendError::msg("malformed HTTP status code"))?;
+    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    for h in parsed.headers.iter() {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(h.name.as_bytes()),
+            HeaderValue::from_bytes(h.value),
+        ) else {
+            continue;
+        };
+        headers.append(name, value);
+    }
+    let mut resp = Response::new(());
+    *resp.status_mut() = status;
+    *resp.version_mut() = if parsed.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    *resp.headers_mut() = headers;
+    Ok(resp)
+}
+
+fn framing(head: &Response<()>, method: &Method) -> Result<Framing, SendError> {
+    let status = head.status();
+    if method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Ok(Framing::Empty);
+    }
+    let headers = head.headers();
+    if let Some(te) = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .next_back()
+    {
+        let last = te
+            .to_str()
+            .ok()
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .unwrap_or("");
+        return Ok(if last.eq_ignore_ascii_case("chunked") {
+            Framing::Chunked
+        } else {
+            Framing::Eof
+        });
+    }
+    let mut length = None;
+    for v in headers.get_all(header::CONTENT_LENGTH) {
+        let n = v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .ok_or_else(|| SendError::msg(format!("bad Content-Length {v:?}")))?;
+        if length.is_some_and(|l| l != n) {
+            return Err(SendError::msg(
+                "http: message cannot contain multiple Content-Length headers",
+            ));
+        }
+        length = Some(n);
+    }
+    Ok(length.map_or(Framing::Eof, Framing::Length))
+}
+
+fn keeps_alive(head: &Response<()>) -> bool {
+    let mut close = head.version() == Version::HTTP_10;
+    for v in head.headers().get_all(header::CONNECTION) {
+        let Ok(v) = v.to_str() else { continue };
+        for token in v.split(',').map(str::trim) {
+            if token.eq_ignore_ascii_case("close") {
+                return false;
+            }
+            if token.eq_ignore_ascii_case("keep-alive") {
+                close = false;
+            }
+        }
+    }
+    !close
+}
+
+/// A body still arriving on its connection.
+struct H1Body {
+    conn: Option<Conn>,
+    state: State,
+    reusable: bool,
+    pool: Arc<Pool>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Length(u64),
+    Chunked(Chunk),
+    Eof,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Chunk {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+}
+
+fn unexpected_eof() -> BoxError {
+    Box::new(io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "unexpected EOF",
+    ))
+}
+
+fn invalid(what: &str) -> BoxError {
+    Box::new(io::Error::new(io::ErrorKind::InvalidData, what.to_string()))
+}
+
+/// One line of the chunked framing (without its line ending), or `None` when it has not all
+/// arrived yet.
+fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, BoxError> {
+    match buf.iter().position(|b| *b == b'\n') {
+        Some(i) => {
+            let mut line = buf.split_to(i + 1);
+            line.truncate(i);
+            if line.last() == Some(&b'\r') {
+                line.truncate(i - 1);
+            }
+            Ok(Some(line))
+        }
+        None if buf.len() > 4096 => Err(invalid("chunked line too long")),
+        None => Ok(None),
+    }
+}
+
+impl H1Body {
+    fn finish(&mut self) {
+        self.state = State::Done;
+        if let Some(conn) = self.conn.take() {
+            if self.reusable && conn.buf.is_empty() {
+                self.pool.release(conn);
+            }
+        }
+    }
+
+    /// The next piece of the body from the buffer, reading more when it is empty.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
+        loop {
+            let Some(conn) = self.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match self.state {
+                State::Done => return Poll::Ready(None),
+                State::Length(0) => {
+                    self.finish();
+                    return Poll::Ready(None);
+                }
+                State::Length(left) if !conn.buf.is_empty() => {
+                    let take = (conn.buf.len() as u64).min(left) as usize;
+                    let data = conn.buf.split_to(take).freeze();
+                    self.state = State::Length(left - take as u64);
+                    if left == take as u64 {
+                        self.finish();
+                    }
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                State::Eof if !conn.buf.is_empty() => {
+                    let data = conn.buf.split().freeze();
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                State::Chunked(chunk) if !conn.buf.is_empty() => match chunk {
+                    Chunk::Size => {
+                        let Some(line) = take_line(&mut conn.buf)? else {
+                            ready!(self.poll_fill(cx))?;
+                            continue;
+                        };
+                        let text = std::str::from_utf8(&line).unwrap_or("");
+                        let size = text.split(';').next().unwrap_or("").trim();
+                        let size = u64::from_str_radix(size, 16)
+                            .map_err(|_| invalid("invalid chunk size"))?;
+                        self.state = State::Chunked(if size == 0 {
+                            Chunk::Trailers
+                        } else {
+                            Chunk::Data(size)
+                        });
+                    }
+                    Chunk::Data(left) => {
+                        let take = (conn.buf.len() as u64).min(left) as usize;
+                        let data = conn.buf.split_to(take).freeze();
+                        self.state = State::Chunked(if left == take as u64 {
+                            Chunk::DataEnd
+                        } else {
+                            Chunk::Data(left - take as u64)
+                        });
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                    Chunk::DataEnd => {
+                        let Some(line) = take_line(&mut conn.buf)? else {
+                            ready!(self.poll_fill(cx))?;
+                            continue;
+                        };
+                        if !line.is_empty() {
+                            return Poll::Ready(Some(Err(invalid("malformed chunked encoding"))));
+                        }
+                        self.state = State::Chunked(Chunk::Size);
+                    }
+                    Chunk::Trailers => {
+                        let Some(line) = take_line(&mut conn.buf)? else {
+                            ready!(self.poll_fill(cx))?;
+                            continue;
+                        };
+                        if line.is_empty() {
+                            self.finish();
+                            return Poll::Ready(None);
+                        }
+                    }
+                },
+                State::Eof => {
+                    if ready!(self.poll_fill(cx))? == 0 {
+                        self.conn = None;
+                        self.state = State::Done;
+                        return Poll::Ready(None);
+                    }
+                }
+                State::Length(_) | State::Chunked(_) => {
+                    if ready!(self.poll_fill(cx))? == 0 {
+                        self.conn = None;
+                        self.state = State::Done;
+                        return Poll::Ready(Some(Err(unexpected_eof())));
+                    }
+                }
+            }
+        }
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, BoxError>> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Poll::Ready(Ok(0));
+        };
+        if conn.buf.capacity() - conn.buf.len() < 1024 {
+            conn.buf.reserve(READ_CHUNK);
+        }
+        loop {
+            ready!(conn.io.poll_read_ready(cx))?;
+            match conn.io.try_read_buf(&mut conn.buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(Box::new(e))),
+            }
+        }
+    }
+}
+
+impl hyper::body::Body for H1Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        match ready!(this.poll_next(cx)) {
+            Some(Ok(data)) => Poll::Ready(Some(Ok(Frame::data(data)))),
+            Some(Err(e)) => {
+                this.conn = None;
+                this.state = State::Done;
+                Poll::Ready(Some(Err(e)))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.state, State::Done | State::Length(0))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.state {
+            State::Length(n) => SizeHint::with_exact(n),
+            State::Done => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
+        }
+    }
+}

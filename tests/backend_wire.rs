@@ -1,0 +1,333 @@
+//! The backend client on the wire: what it writes, and how it reads every framing a backend
+//! may answer with (chunked, length, until close), with scripted raw TCP backends.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// One scripted answer: the raw bytes, written in these pieces, then whether to close.
+#[derive(Clone)]
+struct Answer {
+    pieces: Vec<Vec<u8>>,
+    close: bool,
+}
+
+fn answer(raw: &str) -> Answer {
+    Answer {
+        pieces: vec![raw.as_bytes().to_vec()],
+        close: false,
+    }
+}
+
+fn closing(raw: &str) -> Answer {
+    Answer {
+        close: true,
+        ..answer(raw)
+    }
+}
+
+/// A backend that answers the n-th request with the n-th script entry (the last one repeats)
+/// and records the raw requests it read.
+struct RawBackend {
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+    connections: Arc<AtomicUsize>,
+    closed: Arc<Notify>,
+}
+
+async fn raw_backend(script: Vec<Answer>) -> RawBackend {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(Notify::new());
+    let served = Arc::new(AtomicUsize::new(0));
+    let script = Arc::new(script);
+    {
+        let (requests, connections, closed) =
+            (requests.clone(), connections.clone(), closed.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                connections.fetch_add(1, Ordering::SeqCst);
+                let (requests, closed, served, script) = (
+                    requests.clone(),
+                    closed.clone(),
+                    served.clone(),
+                    script.clone(),
+                );
+                tokio::spawn(async move {
+                    serve_raw(stream, requests, served, script).await;
+                    closed.notify_one();
+                });
+            }
+        });
+    }
+    RawBackend {
+        url,
+        requests,
+        connections,
+        closed,
+    }
+}
+
+async fn serve_raw(
+    mut stream: TcpStream,
+    requests: Arc<Mutex<Vec<String>>>,
+    served: Arc<AtomicUsize>,
+    script: Arc<Vec<Answer>>,
+) {
+    let mut buf = Vec::new();
+    loop {
+        // one request: the head, then a Content-Length body when there is one
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let length = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(0);
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("\r\ntransfer-encoding: chunked\r\n");
+        let length = if chunked {
+            loop {
+                if let Some(i) = buf[head_end..].windows(5).position(|w| w == b"0\r\n\r\n") {
+                    break i + 5;
+                }
+                let mut chunk = [0u8; 4096];
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        } else {
+            length
+        };
+        while buf.len() < head_end + length {
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).to_string();
+        buf.drain(..head_end + length);
+        requests.lock().unwrap().push(head + &body);
+        let n = served.fetch_add(1, Ordering::SeqCst);
+        let a = script[n.min(script.len() - 1)].clone();
+        for piece in &a.pieces {
+            if stream.write_all(piece).await.is_err() {
+                return;
+            }
+            let _ = stream.flush().await;
+            tokio::task::yield_now().await;
+        }
+        if a.close {
+            let _ = stream.shutdown().await;
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn chunked_answers_are_decoded_and_the_connection_reused() {
+    let b = raw_backend(vec![answer(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+         5;ext=1\r\n{\"a\":\r\n3\r\n1,\"\r\n9\r\nb\":[1,2]}\r\n0\r\nX-Trailer: t\r\n\r\n",
+    )])
+    .await;
+    let gw = single("/c", json!({"url_pattern": "/", "host": [b.url]})).await;
+    for _ in 0..3 {
+        let r = get(&gw.at("/c")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), r#"{"a":1,"b":[1,2]}"#);
+    }
+    assert_eq!(b.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_body_split_across_writes_streams_through_no_op() {
+    let body: String = (0..50_000)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+    let pieces = vec![
+        head.into_bytes(),
+        body.as_bytes()[..7].to_vec(),
+        body.as_bytes()[7..30_000].to_vec(),
+        body.as_bytes()[30_000..].to_vec(),
+    ];
+    let b = raw_backend(vec![Answer {
+        pieces,
+        close: false,
+    }])
+    .await;
+    let gw = gateway(&config(json!([{
+        "endpoint": "/n", "output_encoding": "no-op",
+        "backend": [{"url_pattern": "/", "host": [b.url], "encoding": "no-op"}]
+    }])))
+    .await;
+    for _ in 0..2 {
+        let r = get(&gw.at("/n")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), body);
+    }
+    assert_eq!(b.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_body_delimited_by_close_is_read_whole_and_the_connection_not_reused() {
+    let b = raw_backend(vec![closing(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"until\":\"close\"}",
+    )])
+    .await;
+    let gw = single("/e", json!({"url_pattern": "/", "host": [b.url]})).await;
+    for _ in 0..2 {
+        let r = get(&gw.at("/e")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), r#"{"until":"close"}"#);
+    }
+    assert_eq!(b.connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_backend_closed_is_replaced() {
+    // keep-alive answers, but the backend closes the connection after each one
+    let b = raw_backend(vec![closing(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"ok\":1}",
+    )])
+    .await;
+    let gw = single("/s", json!({"url_pattern": "/", "host": [b.url]})).await;
+    for i in 0..3 {
+        let r = get(&gw.at("/s")).await;
+        assert_eq!(r.status, 200, "request {i}");
+        assert_eq!(r.text(), r#"{"ok":1}"#);
+        soon(b.closed.notified()).await;
+    }
+    assert_eq!(b.requests.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_truncated_body_is_a_backend_error() {
+    let b = raw_backend(vec![closing(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"short\":",
+    )])
+    .await;
+    let gw = single("/t", json!({"url_pattern": "/", "host": [b.url]})).await;
+    let r = get(&gw.at("/t")).await;
+    assert_eq!(r.status, 500);
+}
+
+#[tokio::test]
+async fn no_content_and_head_answers_have_no_body() {
+    let b = raw_backend(vec![
+        answer("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n"),
+        answer("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"ok\":2}"),
+    ])
+    .await;
+    let gw = gateway(&config(json!([
+        {"endpoint": "/none", "output_encoding": "no-op",
+         "backend": [{"url_pattern": "/", "host": [b.url], "encoding": "no-op"}]},
+        {"endpoint": "/after", "backend": [{"url_pattern": "/", "host": [b.url]}]}
+    ])))
+    .await;
+    let r = get(&gw.at("/none")).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("x-a"), Some("1"));
+    assert_eq!(r.text(), "");
+    // the next answer is read from the same connection, so nothing was taken for a body
+    let r = get(&gw.at("/after")).await;
+    assert_eq!(r.text(), r#"{"ok":2}"#);
+    assert_eq!(b.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn interim_answers_are_skipped_and_many_headers_kept() {
+    let mut head = String::from("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n");
+    for i in 0..150 {
+        head.push_str(&format!("X-H{i}: v{i}\r\n"));
+    }
+    head.push_str("Content-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}");
+    let b = raw_backend(vec![answer(&head)]).await;
+    let gw = single("/h", json!({"url_pattern": "/", "host": [b.url]})).await;
+    let r = get(&gw.at("/h")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), r#"{"ok":true}"#);
+}
+
+#[tokio::test]
+async fn the_request_goes_out_with_host_first_and_go_header_names() {
+    let b = raw_backend(vec![answer(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    )])
+    .await;
+    let gw = gateway(&config(json!([{
+        "endpoint": "/p", "method": "POST", "input_headers": ["X-Custom-Thing", "Content-Type", "Content-Length"],
+        "backend": [{"url_pattern": "/up?q=1", "host": [b.url], "method": "POST"}]
+    }, {
+        "endpoint": "/chunked", "method": "POST",
+        "backend": [{"url_pattern": "/up", "host": [b.url], "method": "POST"}]
+    }])))
+    .await;
+    let r = send(
+        "POST",
+        &gw.at("/p"),
+        &[
+            ("x-custom-thing", "yes"),
+            ("content-type", "application/json"),
+        ],
+        r#"{"n":1}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let seen = b.requests.lock().unwrap()[0].clone();
+    let host = b.url.trim_start_matches("http://");
+    assert!(
+        seen.starts_with(&format!("POST /up?q=1 HTTP/1.1\r\nHost: {host}\r\n")),
+        "{seen}"
+    );
+    assert!(seen.contains("\r\nX-Custom-Thing: yes\r\n"), "{seen}");
+    assert!(seen.contains("\r\nContent-Length: 7\r\n"), "{seen}");
+    assert!(seen.ends_with("\r\n\r\n{\"n\":1}"), "{seen}");
+    // without Content-Length among the forwarded headers the body streams chunked, as Lura's
+    // does
+    let r = send("POST", &gw.at("/chunked"), &[], r#"{"n":2}"#).await;
+    assert_eq!(r.status, 200);
+    let seen = b.requests.lock().unwrap()[1].clone();
+    assert!(
+        seen.contains("\r\nTransfer-Encoding: chunked\r\n"),
+        "{seen}"
+    );
+    assert!(!seen.contains("Content-Length"), "{seen}");
+    assert!(
+        seen.ends_with("\r\n\r\n7\r\n{\"n\":2}\r\n0\r\n\r\n"),
+        "{seen}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_answer_is_a_backend_error_not_a_crash() {
+    let b = raw_backend(vec![closing("NOT HTTP AT ALL\r\n\r\n")]).await;
+    let gw = single("/m", json!({"url_pattern": "/", "host": [b.url]})).await;
+    assert_eq!(get(&gw.at("/m")).await.status, 500);
+    assert_eq!(get(&gw.at("/m")).await.status, 500);
+}
