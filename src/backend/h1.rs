@@ -431,7 +431,7 @@ async fn read_head(
 }
 
 fn parse_head(buf: &[u8]) -> Result<Option<(usize, Response<()>)>, SendError> {
-    let mut slots = [httparse::EMPTY_HEADER; 100];
+    let mut slots = [httparse::EMPTY_HEADER; 32];
     let mut parsed = httparse::Response::new(&mut slots);
     let n = match httparse::ParserConfig::default()
         .allow_obsolete_multiline_headers_in_responses(true)
@@ -446,7 +446,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Response<()>)>, SendError> {
     build_head(&parsed).map(|head| Some((n, head)))
 }
 
-/// A head with more than 100 fields (rare): parsed again with room for all of them.
+/// A head with more than 32 fields (rare): parsed again with room for all of them.
 fn parse_head_large(buf: &[u8]) -> Result<Option<(usize, Response<()>)>, SendError> {
     let lines = buf.iter().filter(|b| **b == b'\n').count();
     let mut slots = vec![httparse::EMPTY_HEADER; lines + 1];
