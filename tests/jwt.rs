@@ -119,6 +119,12 @@ async fn upstream_handle(up: Arc<Upstream>, req: Request<Incoming>) -> Response<
     if path == "/jwks" {
         up.jwks_hits.fetch_add(1, Ordering::SeqCst);
         let doc = up.jwks.lock().unwrap().clone();
+        if doc.is_empty() {
+            // the JWK server is unavailable
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            return r;
+        }
         let mut r = Response::new(Full::new(Bytes::from(doc)));
         r.headers_mut()
             .insert("content-type", "application/json".parse().unwrap());
@@ -819,4 +825,383 @@ async fn signer() {
     let a = get(gw, "/no-key", &[]).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.body.is_empty());
+}
+
+/// Waits (bounded) until `up` has served `n` JWK sets.
+async fn wait_jwks_hits(up: &Upstream, n: usize) {
+    for _ in 0..2000 {
+        if up.jwks_hits.load(Ordering::SeqCst) >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!(
+        "the JWK server saw {} downloads, expected {n}",
+        up.jwks_hits.load(Ordering::SeqCst)
+    );
+}
+
+#[tokio::test]
+async fn cached_jwk_sets_are_fetched_at_start_up() {
+    let up = start_upstream().await;
+    let mut cached = validator(up.addr, "HS256");
+    cached["cache"] = json!(true);
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint("/cached", up.addr, "/echo", cached),
+        endpoint("/uncached", up.addr, "/echo", validator(up.addr, "HS256")),
+    ]))
+    .await;
+    // no request yet: the cached endpoint fetched its set, the uncached one did not
+    wait_jwks_hits(&up, 1).await;
+    let auth = bearer(&hs(claims()));
+    assert_eq!(
+        get(gw, "/cached", &[("authorization", &auth)]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_jwk_server_down_at_start_up_is_retried() {
+    let up = start_upstream().await;
+    *up.jwks.lock().unwrap() = String::new();
+    let mut cached = validator(up.addr, "HS256");
+    cached["cache"] = json!(true);
+    let mut hanging = validator(up.addr, "HS256");
+    hanging["cache"] = json!(true);
+    hanging["jwk_url"] = json!(format!("http://{}/hang", up.addr));
+    let mut hang_ep = endpoint("/hanging", up.addr, "/echo", hanging);
+    hang_ep["timeout"] = json!("300ms");
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint("/cached", up.addr, "/echo", cached),
+        hang_ep,
+    ]))
+    .await;
+    // the start-up fetch failed: the gateway serves anyway
+    wait_jwks_hits(&up, 1).await;
+    assert_eq!(get(gw, "/__health", &[]).await.status, StatusCode::OK);
+    let auth = bearer(&hs(claims()));
+    assert_refused(
+        &get(gw, "/cached", &[("authorization", &auth)]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+    assert_refused(
+        &get(gw, "/hanging", &[("authorization", &auth)]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+    // the JWK server is back: the next token downloads the set
+    *up.jwks.lock().unwrap() = all_public();
+    assert_eq!(
+        get(gw, "/cached", &[("authorization", &auth)]).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn shared_jwk_cache_between_endpoints() {
+    let up = start_upstream().await;
+    let mut cached = validator(up.addr, "HS256");
+    cached["cache"] = json!(true);
+    cached["cache_duration"] = json!(1);
+    let endpoints = vec![
+        endpoint("/one", up.addr, "/echo", cached.clone()),
+        endpoint("/two", up.addr, "/echo", cached.clone()),
+    ];
+    let auth = bearer(&hs(claims()));
+    // with the service-level object, the endpoints share one download
+    let shared = json!({"version": 3, "timeout": "3s", "endpoints": endpoints,
+        "extra_config": {"auth/validator": {"shared_cache_duration": 300}}});
+    let gw = start_gateway(&shared.to_string()).await;
+    for path in ["/one", "/two", "/one", "/two"] {
+        assert_eq!(
+            get(gw, path, &[("authorization", &auth)]).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 1);
+    // without it, each endpoint downloads the set
+    let other = start_upstream().await;
+    let mut cached = validator(other.addr, "HS256");
+    cached["cache"] = json!(true);
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint("/one", other.addr, "/echo", cached.clone()),
+        endpoint("/two", other.addr, "/echo", cached),
+    ]))
+    .await;
+    for path in ["/one", "/two", "/one", "/two"] {
+        assert_eq!(
+            get(gw, path, &[("authorization", &auth)]).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(other.jwks_hits.load(Ordering::SeqCst), 2);
+    // a bad service-level object names its field
+    let bad = json!({"version": 3, "endpoints": [],
+        "extra_config": {"auth/validator": {"shared_cache_duration": "5m"}}});
+    assert!(build_error(&bad.to_string()).contains("auth/validator.shared_cache_duration"));
+}
+
+const TLS_DIR: &str = "tests/fixtures/jwt/tls";
+
+/// A JWK server over HTTPS presenting tests/fixtures/jwt/tls/chain.pem; counts the sets served.
+async fn start_tls_jwks() -> (SocketAddr, Arc<AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(format!("{TLS_DIR}/chain.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(format!("{TLS_DIR}/server.key")).unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            let hits = counter.clone();
+            tokio::spawn(async move {
+                // a client that refuses the certificate ends the handshake here
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let svc = service_fn(move |_req: Request<Incoming>| {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    let mut r = Response::new(Full::new(Bytes::from(all_public())));
+                    r.headers_mut()
+                        .insert("content-type", "application/json".parse().unwrap());
+                    async move { Ok::<_, Infallible>(r) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, hits)
+}
+
+fn pin(name: &str) -> String {
+    std::fs::read_to_string(format!("{TLS_DIR}/{name}.pin"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn jwk_fingerprints_pin_the_jwk_server() {
+    let up = start_upstream().await;
+    let (jwks, hits) = start_tls_jwks().await;
+    let url = format!("https://{jwks}/jwks");
+    // the pin of a key that is not in the chain
+    let stranger = jose::b64_encode(&[7u8; 32]) + "=";
+    let v = |extra: Value| {
+        let mut v = json!({
+            "alg": "HS256",
+            "jwk_url": url,
+            "audience": ["http://api.example.com"],
+            "issuer": "https://tentacle.test",
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let ca = format!("{TLS_DIR}/ca.pem");
+    let cases = [
+        ("/ca", v(json!({"jwk_local_ca": ca})), true),
+        (
+            "/pinned",
+            v(json!({"jwk_local_ca": ca, "jwk_fingerprints": [pin("server")]})),
+            true,
+        ),
+        (
+            "/pinned-ca-key",
+            v(json!({"jwk_local_ca": ca, "jwk_fingerprints": [stranger, pin("ca")]})),
+            true,
+        ),
+        (
+            "/wrong-pin",
+            v(json!({"jwk_local_ca": ca, "jwk_fingerprints": [stranger]})),
+            false,
+        ),
+        (
+            "/insecure-pinned",
+            v(json!({"disable_jwk_security": true, "jwk_fingerprints": [pin("server")]})),
+            true,
+        ),
+        (
+            "/insecure-wrong-pin",
+            v(json!({"disable_jwk_security": true, "jwk_fingerprints": [stranger]})),
+            false,
+        ),
+        // the pin does not replace the chain verification
+        (
+            "/unknown-ca",
+            v(json!({"jwk_fingerprints": [pin("server")]})),
+            false,
+        ),
+    ];
+    let gw = start_gateway(&gateway_config(
+        cases
+            .iter()
+            .map(|(path, v, _)| endpoint(path, up.addr, "/echo", v.clone()))
+            .collect(),
+    ))
+    .await;
+    let auth = bearer(&hs(claims()));
+    for (path, _, accepted) in &cases {
+        let before = hits.load(Ordering::SeqCst);
+        let a = get(gw, path, &[("authorization", &auth)]).await;
+        if *accepted {
+            assert_eq!(a.status, StatusCode::OK, "{path}");
+            assert_eq!(hits.load(Ordering::SeqCst), before + 1, "{path}");
+        } else {
+            assert_refused(&a, StatusCode::UNAUTHORIZED);
+            assert_eq!(hits.load(Ordering::SeqCst), before, "{path}");
+        }
+    }
+    // a fingerprint that is not URL-safe base64: the endpoint refuses every token
+    let gw = start_gateway(&gateway_config(vec![endpoint(
+        "/bad-pin",
+        up.addr,
+        "/echo",
+        v(json!({"jwk_local_ca": ca, "jwk_fingerprints": ["not/base64+"]})),
+    )]))
+    .await;
+    assert_refused(
+        &get(gw, "/bad-pin", &[("authorization", &auth)]).await,
+        StatusCode::UNAUTHORIZED,
+    );
+}
+
+/// Encrypts a JWK file as KrakenD's JOSE components read it: the data key sealed by the
+/// local keeper (24-byte nonce, then the NaCl secretbox), the file under AES-256-GCM with the
+/// hex MD5 of the data key (12-byte nonce, then ciphertext and tag). Gives
+/// `(secret_url, cypher_key, file)`.
+fn encrypt_jwk_file(
+    plain: &[u8],
+    keeper_key: [u8; 32],
+    data_key: [u8; 32],
+) -> (String, String, Vec<u8>) {
+    use base64::Engine;
+    use crypto_secretbox::aead::{AeadInPlace, KeyInit};
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    let nonce24 = [3u8; 24];
+    let keeper = crypto_secretbox::XSalsa20Poly1305::new(&crypto_secretbox::Key::from(keeper_key));
+    let mut sealed_key = data_key.to_vec();
+    let tag = keeper
+        .encrypt_in_place_detached(
+            &crypto_secretbox::Nonce::from(nonce24),
+            b"",
+            &mut sealed_key,
+        )
+        .unwrap();
+    let tag: &[u8] = &tag;
+    let cypher_key = [nonce24.as_slice(), tag, &sealed_key].concat();
+    let file_key = format!("{:x}", md5::compute(data_key));
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, file_key.as_bytes()).unwrap());
+    let nonce12 = [9u8; 12];
+    let mut body = plain.to_vec();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce12),
+        Aad::empty(),
+        &mut body,
+    )
+    .unwrap();
+    (
+        format!(
+            "base64key://{}",
+            base64::engine::general_purpose::URL_SAFE.encode(keeper_key)
+        ),
+        base64::engine::general_purpose::STANDARD.encode(cypher_key),
+        [nonce12.as_slice(), &body].concat(),
+    )
+}
+
+#[tokio::test]
+async fn encrypted_local_key_set() {
+    let up = start_upstream().await;
+    let dir = std::env::temp_dir().join(format!("tentacle-jwt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (secret_url, cypher_key, file) = encrypt_jwk_file(KEYS.as_bytes(), [1u8; 32], [2u8; 32]);
+    let path = dir.join("keys.enc");
+    std::fs::write(&path, &file).unwrap();
+    let mut tampered = file.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let tampered_path = dir.join("tampered.enc");
+    std::fs::write(&tampered_path, &tampered).unwrap();
+    let source = |p: &std::path::Path, secret_url: &str| {
+        json!({
+            "alg": "ES256",
+            "jwk_local_path": p.to_str().unwrap(),
+            "secret_url": secret_url,
+            "cypher_key": cypher_key,
+        })
+    };
+    let other_keeper = format!(
+        "base64key://{}",
+        jose::b64_encode(&[5u8; 32]).replace('=', "") + "="
+    );
+    let mut signed = source(&path, &secret_url);
+    signed["kid"] = json!("hs");
+    signed["alg"] = json!("HS256");
+    signed["keys_to_sign"] = json!(["access_token"]);
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint("/encrypted", up.addr, "/echo", source(&path, &secret_url)),
+        endpoint(
+            "/wrong-keeper",
+            up.addr,
+            "/echo",
+            source(&path, &other_keeper),
+        ),
+        endpoint(
+            "/tampered",
+            up.addr,
+            "/echo",
+            source(&tampered_path, &secret_url),
+        ),
+        signer_endpoint("/signed", up.addr, signed),
+    ]))
+    .await;
+    let t = bearer(&token_with(Alg::ES256, "es256", "es256", claims()));
+    assert_eq!(
+        get(gw, "/encrypted", &[("authorization", &t)]).await.status,
+        StatusCode::OK
+    );
+    for path in ["/wrong-keeper", "/tampered"] {
+        assert_refused(
+            &get(gw, path, &[("authorization", &t)]).await,
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
+    let a = get(gw, "/signed", &[]).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["access_token"], fixtures["tokens"]["HS256"]);
+    // a cloud key keeper cannot be used by this build: the gateway does not start
+    for scheme in ["awskms", "gcpkms", "azurekeyvault", "hashivault"] {
+        let e = build_error(&gateway_config(vec![endpoint(
+            "/x",
+            up.addr,
+            "/echo",
+            source(&path, &format!("{scheme}://key")),
+        )]));
+        assert!(e.contains("auth/validator.secret_url"), "{e}");
+        assert!(e.contains(scheme), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -41,6 +41,13 @@ pub enum OutBody {
 
 impl HttpClient {
     pub fn new(svc: &ServiceConfig) -> Result<HttpClient, String> {
+        let tls =
+            crate::tls::client_config(svc.client_tls.as_ref(), svc.allow_insecure_connections)?;
+        Ok(HttpClient::with_tls(svc, tls))
+    }
+
+    /// A client with the service's connection settings and its own TLS configuration.
+    pub fn with_tls(svc: &ServiceConfig, tls: rustls::ClientConfig) -> HttpClient {
         let tcp_keepalive = if svc.dialer_keep_alive.is_zero() {
             Duration::from_secs(15)
         } else {
@@ -70,8 +77,6 @@ impl HttpClient {
             connector.set_connect_timeout(Some(svc.dialer_timeout));
         }
         connector.enforce_http(false);
-        let tls =
-            crate::tls::client_config(svc.client_tls.as_ref(), svc.allow_insecure_connections)?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -82,13 +87,13 @@ impl HttpClient {
         builder.pool_timer(TokioTimer::new());
         builder.pool_max_idle_per_host(max_idle_per_host);
         builder.pool_idle_timeout(idle_timeout);
-        Ok(HttpClient {
+        HttpClient {
             inner: builder.build(connector),
             h1,
             disable_compression: svc.disable_compression,
             follow_redirects: true,
             send_body_on_redirect: false,
-        })
+        }
     }
 
     /// Sends a request and follows up to 10 redirects as Go's `http.Client` does.

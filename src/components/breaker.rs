@@ -417,6 +417,7 @@ mod tests {
             service: &cfg,
             client: &client,
             metrics: None,
+            jose: &Default::default(),
         };
         let backend = crate::backend::Backend::build(&cfg.endpoints[0].backend[0], &cx).unwrap();
         let req = || ProxyRequest {

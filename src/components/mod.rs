@@ -448,6 +448,8 @@ pub struct BuildCx<'a> {
     pub client: &'a HttpClient,
     /// The metrics registry, when `telemetry/metrics` is configured.
     pub metrics: Option<Arc<metrics::Registry>>,
+    /// State shared by the JOSE components (service-level `auth/validator`).
+    pub jose: &'a jwt::JoseShared,
 }
 
 /// Service-scope components, outermost first: CORS wraps the whole router, then the gin

@@ -141,10 +141,18 @@ impl Gateway {
                 None
             }
         };
+        let jose = match components::jwt::JoseShared::from_service(&config) {
+            Ok(j) => j,
+            Err(e) => {
+                errors.push(e);
+                components::jwt::JoseShared::default()
+            }
+        };
         let cx = BuildCx {
             service: &config,
             client: &client,
             metrics: metrics.clone(),
+            jose: &jose,
         };
         let layers = match components::service_layers(&config, &cx) {
             Ok(l) => l,

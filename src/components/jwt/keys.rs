@@ -4,7 +4,13 @@
 //! * without `cache`, the set is downloaded for every lookup;
 //! * with `cache`, every downloaded key is kept for `cache_duration`; an unknown key id
 //!   downloads the set again (one download at a time), at most once per
-//!   `failed_jwk_key_cooldown` for the same id.
+//!   `failed_jwk_key_cooldown` for the same id. The set is also fetched once when the
+//!   gateway starts, in the background: a JWK server that is down then only means refused
+//!   tokens until it answers;
+//! * with `cache` and the service-level `shared_cache_duration`, a second-level cache is
+//!   shared by every endpoint that reads the same set: a key missing from (or expired in) an
+//!   endpoint's cache is taken from it before any download, and the endpoints download one at
+//!   a time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -87,6 +93,53 @@ struct Remote {
     state: Mutex<State>,
     /// One download at a time (cached mode).
     download: tokio::sync::Mutex<()>,
+    /// The second-level cache, when the service has `shared_cache_duration`.
+    shared: Option<Arc<SharedCache>>,
+}
+
+/// The keys of one JWK set shared by every endpoint that reads it (`shared_cache_duration`).
+pub struct SharedCache {
+    max_age: Duration,
+    keys: Mutex<HashMap<String, (Arc<Jwk>, Instant)>>,
+    /// One download at a time across the endpoints.
+    download: tokio::sync::Mutex<()>,
+}
+
+impl SharedCache {
+    pub fn new(max_age: Duration) -> SharedCache {
+        SharedCache {
+            max_age,
+            keys: Mutex::new(HashMap::new()),
+            download: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Jwk>> {
+        let keys = self.keys.lock().ok()?;
+        let (k, added) = keys.get(id)?;
+        (added.elapsed() < self.max_age).then(|| k.clone())
+    }
+
+    /// Every key still fresh.
+    fn fresh(&self) -> Vec<(String, Arc<Jwk>)> {
+        let Ok(keys) = self.keys.lock() else {
+            return Vec::new();
+        };
+        keys.iter()
+            .filter(|(_, (_, added))| added.elapsed() < self.max_age)
+            .map(|(id, (k, _))| (id.clone(), k.clone()))
+            .collect()
+    }
+
+    fn store(&self, keys: &HashMap<String, Arc<Jwk>>, now: Instant) {
+        if let Ok(mut st) = self.keys.lock() {
+            let max_age = self.max_age;
+            st.retain(|_, (_, added)| added.elapsed() < max_age);
+            for (id, k) in keys {
+                st.insert(id.clone(), (k.clone(), now));
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -97,7 +150,7 @@ struct State {
 
 enum Source {
     Local(HashMap<String, Arc<Jwk>>),
-    Remote(Box<Remote>),
+    Remote(Arc<Remote>),
     /// A key source that cannot work (bad configuration): every lookup fails.
     Broken(String),
 }
@@ -132,15 +185,54 @@ impl KeySet {
 
     /// A set downloaded from a URL with `exec`.
     pub fn remote(opts: RemoteOptions, exec: Arc<dyn Executor>, strategy: KeyIdStrategy) -> KeySet {
+        KeySet::remote_shared(opts, exec, strategy, None)
+    }
+
+    /// A downloaded set whose cache has `shared` as second level (only with `cache`).
+    pub fn remote_shared(
+        opts: RemoteOptions,
+        exec: Arc<dyn Executor>,
+        strategy: KeyIdStrategy,
+        shared: Option<Arc<SharedCache>>,
+    ) -> KeySet {
+        let shared = if opts.cache.is_some() { shared } else { None };
         KeySet {
             strategy,
-            source: Source::Remote(Box::new(Remote {
+            source: Source::Remote(Arc::new(Remote {
                 opts,
                 exec,
                 state: Mutex::new(State::default()),
                 download: tokio::sync::Mutex::new(()),
+                shared,
             })),
         }
+    }
+
+    /// With a cached remote set, fetches the set in the background, as KrakenD does when it
+    /// builds a validator; `limit` bounds the fetches under way. Failures are logged, and
+    /// lookups download again later. Without a tokio runtime (`check`), nothing is fetched.
+    pub fn prefetch(&self, what: &str, limit: Arc<tokio::sync::Semaphore>) {
+        let Source::Remote(r) = &self.source else {
+            return;
+        };
+        if r.opts.cache.is_none() {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let r = r.clone();
+        let strategy = self.strategy;
+        let what = what.to_string();
+        rt.spawn(async move {
+            let Ok(_permit) = limit.acquire_owned().await else {
+                return;
+            };
+            match r.refresh(strategy).await {
+                Ok(n) => tracing::debug!("JOSE: {what}: {n} keys fetched from {}", r.opts.url),
+                Err(e) => tracing::warn!("JOSE: {what}: {e}"),
+            }
+        });
     }
 
     /// A set that refuses every lookup with `reason`.
@@ -212,15 +304,15 @@ impl Remote {
                 .cloned()
                 .ok_or_else(|| format!("no key '{id}' in the JWK set"));
         };
-        if let Some(k) = self.cached(id, max_age) {
+        if let Some(k) = self.cached_or_shared(id, max_age) {
             return Ok(k);
         }
         if self.in_cooldown(id) {
             return Err(format!("key '{id}' not found (cooling down)"));
         }
-        let _one = self.download.lock().await;
-        // another request may have refreshed the set while this one waited
-        if let Some(k) = self.cached(id, max_age) {
+        let _one = self.download_lock().lock().await;
+        // another request (or endpoint) may have refreshed the set while this one waited
+        if let Some(k) = self.cached_or_shared(id, max_age) {
             return Ok(k);
         }
         if self.in_cooldown(id) {
@@ -233,15 +325,7 @@ impl Remote {
                 return Err(e);
             }
         };
-        let now = Instant::now();
-        let found = {
-            let mut st = self.state.lock().map_err(|_| "JWK cache unavailable")?;
-            st.keys.retain(|_, (_, added)| added.elapsed() < max_age);
-            for (kid, k) in index(keys, strategy) {
-                st.keys.insert(kid, (k, now));
-            }
-            st.keys.get(id).map(|(k, _)| k.clone())
-        };
+        let found = self.store(index(keys, strategy), max_age)?.get(id).cloned();
         match found {
             Some(k) => Ok(k),
             None => {
@@ -249,6 +333,77 @@ impl Remote {
                 Err(format!("no key '{id}' in the JWK set"))
             }
         }
+    }
+
+    /// The lock that serialises downloads: the shared cache's when there is one.
+    fn download_lock(&self) -> &tokio::sync::Mutex<()> {
+        match &self.shared {
+            Some(s) => &s.download,
+            None => &self.download,
+        }
+    }
+
+    /// The key from this endpoint's cache, else from the shared one (then kept here too).
+    fn cached_or_shared(&self, id: &str, max_age: Duration) -> Option<Arc<Jwk>> {
+        if let Some(k) = self.cached(id, max_age) {
+            return Some(k);
+        }
+        let k = self.shared.as_ref()?.get(id)?;
+        if let Ok(mut st) = self.state.lock() {
+            st.keys.insert(id.to_string(), (k.clone(), Instant::now()));
+        }
+        Some(k)
+    }
+
+    /// Keeps a downloaded set here and in the shared cache; gives it back.
+    fn store(
+        &self,
+        keys: HashMap<String, Arc<Jwk>>,
+        max_age: Duration,
+    ) -> Result<HashMap<String, Arc<Jwk>>, String> {
+        let now = Instant::now();
+        if let Some(shared) = &self.shared {
+            shared.store(&keys, now);
+        }
+        let mut st = self.state.lock().map_err(|_| "JWK cache unavailable")?;
+        st.keys.retain(|_, (_, added)| added.elapsed() < max_age);
+        for (kid, k) in &keys {
+            st.keys.insert(kid.clone(), (k.clone(), now));
+        }
+        Ok(keys)
+    }
+
+    /// Fills the cache (start-up fetch): from the shared cache when another endpoint already
+    /// fetched the set, else by downloading it. The number of keys.
+    async fn refresh(&self, strategy: KeyIdStrategy) -> Result<usize, String> {
+        let Some(max_age) = self.opts.cache else {
+            return Ok(0);
+        };
+        let _one = self.download_lock().lock().await;
+        // a request may have downloaded the set first
+        if let Ok(st) = self.state.lock() {
+            let n = st
+                .keys
+                .values()
+                .filter(|(_, added)| added.elapsed() < max_age)
+                .count();
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+        if let Some(shared) = &self.shared {
+            let fresh = shared.fresh();
+            if !fresh.is_empty() {
+                let now = Instant::now();
+                let mut st = self.state.lock().map_err(|_| "JWK cache unavailable")?;
+                for (id, k) in &fresh {
+                    st.keys.insert(id.clone(), (k.clone(), now));
+                }
+                return Ok(fresh.len());
+            }
+        }
+        let keys = self.download().await?;
+        Ok(self.store(index(keys, strategy), max_age)?.len())
     }
 
     async fn download(&self) -> Result<Vec<Jwk>, String> {
@@ -409,6 +564,86 @@ mod tests {
         assert!(ks.get("a").await.is_err());
         fake.serve(&set(&["a"]));
         assert!(ks.get("a").await.is_ok());
+    }
+
+    fn remote_with(fake: &Arc<FakeJwks>, cache: u64, shared: Option<Arc<SharedCache>>) -> KeySet {
+        KeySet::remote_shared(
+            RemoteOptions {
+                url: "http://jwks/".into(),
+                timeout: Duration::from_secs(1),
+                cache: Some(Duration::from_secs(cache)),
+                cooldown: Duration::ZERO,
+            },
+            fake.clone(),
+            KeyIdStrategy::Kid,
+            shared,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_shared_cache_serves_every_endpoint() {
+        let fake = Arc::new(FakeJwks {
+            sets: Mutex::new(Vec::new()),
+            calls: AtomicUsize::new(0),
+        });
+        fake.serve(&set(&["a"]));
+        let shared = Arc::new(SharedCache::new(Duration::from_secs(60)));
+        let one = remote_with(&fake, 10, Some(shared.clone()));
+        let two = remote_with(&fake, 10, Some(shared.clone()));
+        assert!(one.get("a").await.is_ok());
+        assert!(two.get("a").await.is_ok());
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
+        // past the endpoints' cache_duration, within shared_cache_duration: no download
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert!(one.get("a").await.is_ok());
+        assert!(two.get("a").await.is_ok());
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
+        // past both: one download, shared again
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert!(two.get("a").await.is_ok());
+        assert!(one.get("a").await.is_ok());
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 2);
+        // without the shared cache every endpoint downloads for itself
+        let three = remote_with(&fake, 10, None);
+        assert!(three.get("a").await.is_ok());
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn start_up_fetch_fills_the_cache_once() {
+        let fake = Arc::new(FakeJwks {
+            sets: Mutex::new(Vec::new()),
+            calls: AtomicUsize::new(0),
+        });
+        fake.serve(&set(&["a", "b"]));
+        let shared = Arc::new(SharedCache::new(Duration::from_secs(60)));
+        let one = remote_with(&fake, 10, Some(shared.clone()));
+        let two = remote_with(&fake, 10, Some(shared.clone()));
+        let Source::Remote(r1) = &one.source else {
+            panic!("remote")
+        };
+        let Source::Remote(r2) = &two.source else {
+            panic!("remote")
+        };
+        assert_eq!(r1.refresh(KeyIdStrategy::Kid).await, Ok(2));
+        assert_eq!(r2.refresh(KeyIdStrategy::Kid).await, Ok(2));
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
+        assert!(one.get("b").await.is_ok());
+        assert!(two.get("a").await.is_ok());
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
+        // a failed start-up fetch is an error, and lookups try again
+        let broken = Arc::new(FakeJwks {
+            sets: Mutex::new(Vec::new()),
+            calls: AtomicUsize::new(0),
+        });
+        let three = remote_with(&broken, 10, None);
+        let Source::Remote(r3) = &three.source else {
+            panic!("remote")
+        };
+        assert!(r3.refresh(KeyIdStrategy::Kid).await.is_err());
+        broken.serve(&set(&["a"]));
+        assert!(three.get("a").await.is_ok());
+        assert_eq!(broken.calls.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -2,24 +2,32 @@
 //! `auth/signer` (signs parts of the response, a proxy stage), on a pure-Rust JOSE stack.
 
 pub mod jose;
+pub mod jwk_client;
 pub mod keys;
+pub mod secrets;
 pub mod signer;
 pub mod validator;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::backend::HttpClient;
 use crate::components::hooks::Executor;
 use crate::components::BuildCx;
-use crate::config::EndpointConfig;
-use keys::{KeyIdStrategy, KeySet, RemoteOptions};
+use crate::config::{EndpointConfig, ServiceConfig};
+use jwk_client::JwkTls;
+use keys::{KeyIdStrategy, KeySet, RemoteOptions, SharedCache};
 
 /// Deadline of a JWK download when the endpoint has no timeout.
 const DEFAULT_JWK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `shared_cache_duration` when the service-level object leaves it out (or sets 0).
+const DEFAULT_SHARED_CACHE_DURATION: u64 = 900;
 
 /// Where a validator or signer takes its keys from.
 #[derive(Debug, Default, Deserialize)]
@@ -30,7 +38,85 @@ pub struct JwkSourceConfig {
     pub disable_jwk_security: bool,
     pub jwk_fingerprints: Vec<String>,
     pub jwk_local_ca: String,
+    pub cipher_suites: Vec<u16>,
     pub secret_url: String,
+    pub cypher_key: Option<String>,
+}
+
+/// The service-level `auth/validator` object.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ServiceJoseConfig {
+    shared_cache_duration: u64,
+}
+
+/// What the JOSE components of one gateway share: the second-level JWK cache of the
+/// service-level `auth/validator` (`shared_cache_duration`), the JWK clients (one per set of
+/// TLS settings) and the bound on start-up fetches.
+pub struct JoseShared {
+    shared_cache: Option<Duration>,
+    caches: Mutex<HashMap<String, Arc<SharedCache>>>,
+    clients: Mutex<HashMap<JwkTls, HttpClient>>,
+    prefetch: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for JoseShared {
+    fn default() -> JoseShared {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        JoseShared {
+            shared_cache: None,
+            caches: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
+            prefetch: Arc::new(tokio::sync::Semaphore::new(workers)),
+        }
+    }
+}
+
+impl JoseShared {
+    /// Reads the service-level `auth/validator` object, if any.
+    pub fn from_service(svc: &ServiceConfig) -> Result<JoseShared, String> {
+        let mut out = JoseShared::default();
+        if let Some(raw) = svc.extra_config.get(validator::NAMESPACE) {
+            let cfg: ServiceJoseConfig = parse_config(validator::NAMESPACE, raw)?;
+            let secs = if cfg.shared_cache_duration == 0 {
+                tracing::warn!(
+                    "{}: empty shared_cache_duration, using the default ({DEFAULT_SHARED_CACHE_DURATION}s)",
+                    validator::NAMESPACE
+                );
+                DEFAULT_SHARED_CACHE_DURATION
+            } else {
+                cfg.shared_cache_duration
+            };
+            out.shared_cache = Some(Duration::from_secs(secs));
+        }
+        Ok(out)
+    }
+
+    /// The shared cache of the set behind `key`, when the service has one.
+    fn shared_cache(&self, key: String) -> Option<Arc<SharedCache>> {
+        let max_age = self.shared_cache?;
+        let mut caches = self.caches.lock().ok()?;
+        Some(
+            caches
+                .entry(key)
+                .or_insert_with(|| Arc::new(SharedCache::new(max_age)))
+                .clone(),
+        )
+    }
+
+    /// The JWK client for `tls`, built once per set of settings.
+    fn client(&self, ns: &str, tls: &JwkTls, svc: &ServiceConfig) -> Result<HttpClient, String> {
+        if let Some(c) = self.clients.lock().ok().and_then(|m| m.get(tls).cloned()) {
+            return Ok(c);
+        }
+        let client = HttpClient::with_tls(svc, jwk_client::client_config(ns, tls)?);
+        if let Ok(mut m) = self.clients.lock() {
+            m.insert(tls.clone(), client.clone());
+        }
+        Ok(client)
+    }
 }
 
 /// Reads a component object; a type error names the offending field.
@@ -51,8 +137,10 @@ pub(crate) fn parse_config<T: DeserializeOwned>(ns: &str, raw: &Value) -> Result
 }
 
 /// The key set described by `src`. A source that cannot work (an insecure or missing
-/// `jwk_url`, an unreadable `jwk_local_path`, ...) does not stop the gateway, as with
-/// KrakenD: it is logged, and the endpoint refuses every request instead of going unchecked.
+/// `jwk_url`, an unreadable `jwk_local_path`, a JWK file that does not decrypt, ...) does not
+/// stop the gateway, as with KrakenD: it is logged, and the endpoint refuses every request
+/// instead of going unchecked. Only what this build cannot do at all (a cloud key keeper in
+/// `secret_url`) is an error. A cached remote set is fetched in the background right away.
 pub(crate) fn key_set(
     ns: &str,
     src: &JwkSourceConfig,
@@ -61,17 +149,29 @@ pub(crate) fn key_set(
     cooldown: Duration,
     ep: &EndpointConfig,
     cx: &BuildCx<'_>,
-) -> KeySet {
-    match try_key_set(ns, src, strategy, cache, cooldown, ep, cx) {
-        Ok(k) => k,
-        Err(e) => {
-            tracing::error!(
-                "{} {e}: every request to this endpoint is refused",
-                ep.endpoint
-            );
-            KeySet::broken(e)
-        }
+) -> Result<KeySet, String> {
+    let local = !src.jwk_local_path.is_empty();
+    if local && !src.secret_url.is_empty() {
+        secrets::check_url(ns, &src.secret_url)?;
     }
+    Ok(
+        match try_key_set(ns, src, strategy, cache, cooldown, ep, cx) {
+            Ok(k) => {
+                k.prefetch(
+                    &format!("{ns} of {}", ep.endpoint),
+                    cx.jose.prefetch.clone(),
+                );
+                k
+            }
+            Err(e) => {
+                tracing::error!(
+                    "{} {e}: every request to this endpoint is refused",
+                    ep.endpoint
+                );
+                KeySet::broken(e)
+            }
+        },
+    )
 }
 
 fn try_key_set(
@@ -83,26 +183,34 @@ fn try_key_set(
     ep: &EndpointConfig,
     cx: &BuildCx<'_>,
 ) -> Result<KeySet, String> {
-    if !src.secret_url.is_empty() {
-        return Err(format!(
-            "{ns}.secret_url: encrypted JWK files are not supported by this build"
-        ));
-    }
+    let mut pins = Vec::with_capacity(src.jwk_fingerprints.len());
     for (i, f) in src.jwk_fingerprints.iter().enumerate() {
-        jose::b64_decode(f).map_err(|e| format!("{ns}.jwk_fingerprints[{i}]: {e}"))?;
+        pins.push(jose::b64_decode(f).map_err(|e| format!("{ns}.jwk_fingerprints[{i}]: {e}"))?);
     }
     if !src.jwk_local_path.is_empty() {
-        let data = std::fs::read(&src.jwk_local_path).map_err(|e| {
+        let mut data = std::fs::read(&src.jwk_local_path).map_err(|e| {
             format!(
                 "{ns}.jwk_local_path: cannot read {:?}: {e}",
                 src.jwk_local_path
             )
         })?;
+        if !src.secret_url.is_empty() {
+            let cypher_key = secrets::decode_cypher_key(src.cypher_key.as_deref().unwrap_or(""))
+                .map_err(|e| format!("{ns}.cypher_key: {e}"))?;
+            data = secrets::decrypt(&src.secret_url, &cypher_key, &data)
+                .map_err(|e| format!("{ns}.{e}"))?;
+        }
         return KeySet::local(&data, strategy).map_err(|e| format!("{ns}.jwk_local_path: {e}"));
     }
     let url = src.jwk_url.trim();
     if url.is_empty() {
         return Err(format!("{ns}: jwk_url or jwk_local_path is required"));
+    }
+    if !src.secret_url.is_empty() {
+        tracing::warn!(
+            "{ns} of {}: secret_url only applies to jwk_local_path: ignored",
+            ep.endpoint
+        );
     }
     let https = url.len() > 8 && url[..8].eq_ignore_ascii_case("https://");
     if !https && !src.disable_jwk_security {
@@ -111,24 +219,24 @@ fn try_key_set(
              ({url}); use https or set disable_jwk_security"
         ));
     }
-    if https && !src.jwk_fingerprints.is_empty() {
-        return Err(format!(
-            "{ns}.jwk_fingerprints: certificate pinning is not supported by this build"
-        ));
-    }
-    if !src.jwk_local_ca.is_empty() {
-        tracing::warn!(
-            "{ns} of {}: jwk_local_ca is not supported by this build: ignored",
-            ep.endpoint
-        );
-    }
+    let tls = JwkTls {
+        insecure: src.disable_jwk_security,
+        local_ca: src.jwk_local_ca.clone(),
+        pins,
+        cipher_suites: src.cipher_suites.clone(),
+    };
+    let exec: Arc<dyn Executor> = Arc::new(cx.jose.client(ns, &tls, cx.service)?);
     let timeout = if ep.timeout.is_zero() {
         DEFAULT_JWK_TIMEOUT
     } else {
         ep.timeout
     };
-    let exec: Arc<dyn Executor> = Arc::new(cx.client.clone());
-    Ok(KeySet::remote(
+    // one second-level cache per set: the same URL read the same way
+    let shared = cache.and_then(|_| {
+        cx.jose
+            .shared_cache(format!("{url}\n{strategy:?}\n{tls:?}"))
+    });
+    Ok(KeySet::remote_shared(
         RemoteOptions {
             url: url.to_string(),
             timeout,
@@ -137,6 +245,7 @@ fn try_key_set(
         },
         exec,
         strategy,
+        shared,
     ))
 }
 

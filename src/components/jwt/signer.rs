@@ -61,7 +61,7 @@ pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Signer>, St
         std::time::Duration::ZERO,
         ep,
         cx,
-    );
+    )?;
     Ok(Some(Signer {
         endpoint: ep.endpoint.clone(),
         alg,

@@ -136,7 +136,7 @@ pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Validator>,
     });
     let cooldown = duration_field("failed_jwk_key_cooldown", &cfg.failed_jwk_key_cooldown)?
         .unwrap_or(Duration::ZERO);
-    let keys = key_set(NAMESPACE, &cfg.source, strategy, cache, cooldown, ep, cx);
+    let keys = key_set(NAMESPACE, &cfg.source, strategy, cache, cooldown, ep, cx)?;
     // KrakenD's floor for the leeway is one second
     let leeway = duration_field("leeway", &cfg.leeway)?
         .unwrap_or(Duration::from_secs(1))
