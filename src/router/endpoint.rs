@@ -16,6 +16,12 @@ use crate::encoding::Render;
 use crate::pipeline::merge::Pipe;
 use crate::pipeline::{ProxyError, ProxyRequest, RequestBody};
 
+pub(crate) const X_KRAKEND: HeaderName = HeaderName::from_static("x-krakend");
+pub(crate) const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_VIA: HeaderName = HeaderName::from_static("x-forwarded-via");
+
 /// Largest request body buffered for several backends.
 const MAX_BUFFERED_BODY: usize = 64 << 20;
 
@@ -91,15 +97,15 @@ impl EndpointHandler {
             }
         }
         if let Ok(v) = HeaderValue::from_str(client_ip) {
-            out.insert(HeaderName::from_static("x-forwarded-for"), v);
+            out.insert(X_FORWARDED_FOR, v);
         }
         if let Some(host) = client.get(header::HOST) {
-            out.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+            out.insert(X_FORWARDED_HOST, host.clone());
         }
         let forwards_ua = out.contains_key(header::USER_AGENT);
         if forwards_ua {
             out.insert(
-                HeaderName::from_static("x-forwarded-via"),
+                X_FORWARDED_VIA,
                 shared.user_agent.clone(),
             );
         } else {
@@ -147,7 +153,7 @@ impl EndpointHandler {
                     Ok(e) => effects.push(e),
                     Err(mut rejection) => {
                         rejection.headers_mut().insert(
-                            HeaderName::from_static("x-krakend"),
+                            X_KRAKEND,
                             shared.version_header.clone(),
                         );
                         return rejection;
@@ -215,7 +221,7 @@ impl EndpointHandler {
         if self.stages.iter().any(|s| s.bare_json_response()) {
             let mut out = bare_json_response(resp, err);
             out.headers_mut().insert(
-                HeaderName::from_static("x-krakend"),
+                X_KRAKEND,
                 shared.version_header.clone(),
             );
             return out;
@@ -238,7 +244,7 @@ impl EndpointHandler {
                     }
                 }
                 r.headers_mut().insert(
-                    HeaderName::from_static("x-krakend-completed"),
+                    X_KRAKEND_COMPLETED,
                     HeaderValue::from_static("false"),
                 );
                 r
@@ -264,20 +270,23 @@ impl EndpointHandler {
                     }
                 }
                 r.headers_mut().insert(
-                    HeaderName::from_static("x-krakend-completed"),
+                    X_KRAKEND_COMPLETED,
                     HeaderValue::from_static(if complete { "true" } else { "false" }),
                 );
                 r
             }
         };
         out.headers_mut().insert(
-            HeaderName::from_static("x-krakend"),
+            X_KRAKEND,
             shared.version_header.clone(),
         );
         out
     }
 
     async fn run_stages(&self, mut preq: ProxyRequest) -> crate::pipeline::ProxyResult {
+        if self.stages.is_empty() {
+            return self.pipe.run(preq).await;
+        }
         let started = std::time::Instant::now();
         for s in &self.stages {
             if let Err(e) = s.before(&mut preq).await {
@@ -332,18 +341,27 @@ fn bare_json_response(
     }
 }
 
+/// Response headers that describe the backend connection, not the answer.
+const HOP_BY_HOP_RESPONSE: [HeaderName; 6] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::TRAILER,
+];
+
 /// A `no-op` backend response, handed to the client as it came (hop-by-hop headers aside).
 fn passthrough_response(resp: Response<Body>) -> Response<Body> {
     let (mut parts, body) = resp.into_parts();
-    for h in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "upgrade",
-        "trailer",
-    ] {
-        parts.headers.remove(h);
+    if parts
+        .headers
+        .keys()
+        .any(|k| HOP_BY_HOP_RESPONSE.contains(k))
+    {
+        for h in &HOP_BY_HOP_RESPONSE {
+            parts.headers.remove(h);
+        }
     }
     Response::from_parts(parts, body)
 }

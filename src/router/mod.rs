@@ -346,7 +346,8 @@ impl Gateway {
     /// Serves one request.
     pub async fn dispatch(&self, req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
         let log = !self.shared.opts.disable_access_log;
-        let started = Instant::now();
+        // the clock is read only when something reports the time taken
+        let started = (log || !self.layers.is_empty()).then(Instant::now);
         let method = req.method().clone();
         let raw_path = if log {
             req.uri().path().to_string()
@@ -378,7 +379,7 @@ impl Gateway {
             for l in &self.layers {
                 l.response(&head, &mut resp);
             }
-            let elapsed = started.elapsed();
+            let elapsed = started.map(|t| t.elapsed()).unwrap_or_default();
             for l in &self.layers {
                 l.observe(&head, &resp, elapsed, routed);
             }
@@ -389,7 +390,7 @@ impl Gateway {
                 target: "tentacle::access",
                 "[GIN] | {} | {:>12?} | {:>15} | {:<7} {:?}",
                 resp.status().as_u16(),
-                started.elapsed(),
+                started.map(|t| t.elapsed()).unwrap_or_default(),
                 client_ip,
                 method.as_str(),
                 raw_path
@@ -455,7 +456,7 @@ impl Gateway {
                     r.headers_mut().insert(header::ALLOW, v);
                 }
                 r.headers_mut().insert(
-                    HeaderName::from_static("x-krakend"),
+                    endpoint::X_KRAKEND,
                     self.shared.version_header.clone(),
                 );
                 return r;
@@ -497,11 +498,11 @@ impl Gateway {
         };
         *r.status_mut() = status;
         r.headers_mut().insert(
-            HeaderName::from_static("x-krakend-completed"),
+            endpoint::X_KRAKEND_COMPLETED,
             HeaderValue::from_static("false"),
         );
         r.headers_mut().insert(
-            HeaderName::from_static("x-krakend"),
+            endpoint::X_KRAKEND,
             self.shared.version_header.clone(),
         );
         r
