@@ -49,11 +49,14 @@ pub async fn serve(
             h1.header_read_timeout(None);
         }
     }
-    let builder = if cfg.use_h2c || gw.server_tls.is_some() {
-        builder
-    } else {
-        builder.http1_only()
-    };
+    // plain HTTP/1.1 (the common case) skips the protocol sniffing of the auto builder
+    let plain_h1 = !(cfg.use_h2c || gw.server_tls.is_some());
+    let mut h1_only = hyper::server::conn::http1::Builder::new();
+    h1_only
+        .timer(TokioTimer::new())
+        .max_buf_size(cfg.max_header_bytes.max(8192) + 8192)
+        .keep_alive(!cfg.disable_keep_alives)
+        .header_read_timeout(Some(cfg.read_header_timeout).filter(|d| !d.is_zero()));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let tls = gw.server_tls.clone().map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
@@ -94,6 +97,21 @@ pub async fn serve(
                     continue;
                 }
                 let gw = gw.clone();
+                if plain_h1 {
+                    let svc = service_fn(move |req| {
+                        let gw = gw.clone();
+                        async move {
+                            Ok::<_, std::convert::Infallible>(gw.dispatch(req, remote).await)
+                        }
+                    });
+                    let conn = graceful.watch(h1_only.serve_connection(TokioIo::new(stream), svc));
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!("connection from {remote} ended: {e}");
+                        }
+                    });
+                    continue;
+                }
                 let svc = service_fn(move |req| -> ResponseFuture {
                     let gw = gw.clone();
                     Box::pin(async move { Ok(gw.dispatch(req, remote).await) })

@@ -331,3 +331,25 @@ async fn a_malformed_answer_is_a_backend_error_not_a_crash() {
     assert_eq!(get(&gw.at("/m")).await.status, 500);
     assert_eq!(get(&gw.at("/m")).await.status, 500);
 }
+
+#[tokio::test]
+async fn a_streamed_body_never_goes_on_a_connection_the_backend_closed() {
+    let b = raw_backend(vec![closing(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"ok\":1}",
+    )])
+    .await;
+    let gw = gateway(&config(json!([{
+        "endpoint": "/up", "method": "POST", "output_encoding": "no-op",
+        "backend": [{"url_pattern": "/", "host": [b.url], "method": "POST", "encoding": "no-op"}]
+    }])))
+    .await;
+    for i in 0..3 {
+        let r = send("POST", &gw.at("/up"), &[], &format!("{{\"n\":{i}}}")).await;
+        assert_eq!(r.status, 200, "request {i}");
+        assert_eq!(r.text(), r#"{"ok":1}"#);
+        soon(b.closed.notified()).await;
+    }
+    let seen = b.requests.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    assert!(seen[2].contains("{\"n\":2}"), "{}", seen[2]);
+}

@@ -67,6 +67,14 @@ struct Conn {
     key: Box<str>,
 }
 
+impl Conn {
+    /// Whether an idle connection is still open: nothing to read yet, not even its end.
+    fn open(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
 /// Why a request failed, and whether sending it again on a new connection is safe.
 #[derive(Debug)]
 pub struct SendError {
@@ -143,14 +151,26 @@ impl H1Client {
         if let Some(b) = &replay {
             head.extend_from_slice(b);
         }
+        // a streamed body goes chunked or with exactly its announced length
+        let declared = match (&stream, chunked) {
+            (Some(_), false) => Some(
+                headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .ok_or_else(|| SendError::msg("http: invalid Content-Length"))?,
+            ),
+            _ => None,
+        };
         let mut stream = stream;
         loop {
-            let (mut conn, reused) = match self.pool.checkout(host_port) {
+            // a body that cannot be sent twice only goes on a connection known to be open
+            let (mut conn, reused) = match self.pool.checkout(host_port, replay.is_none()) {
                 Some(c) => (c, true),
                 None => (self.connect(uri, host_port).await?, false),
             };
             let result = self
-                .exchange(&mut conn, &head, stream.take(), chunked, method, reused)
+                .exchange(&mut conn, &head, stream.take(), declared, method, reused)
                 .await;
             match result {
                 Ok(framing) => return Ok(self.respond(conn, framing)),
@@ -197,7 +217,7 @@ impl H1Client {
         conn: &mut Conn,
         head: &[u8],
         stream: Option<Body>,
-        chunked: bool,
+        declared: Option<u64>,
         method: &Method,
         reused: bool,
     ) -> Result<(Response<()>, Framing), SendError> {
@@ -206,7 +226,7 @@ impl H1Client {
             .await
             .map_err(|e| SendError::io(e, reused))?;
         if let Some(body) = stream {
-            write_stream(&mut conn.io, body, chunked).await?;
+            write_stream(&mut conn.io, body, declared).await?;
         }
         let reading = read_head(conn, method, reused);
         match self.pool.settings.response_header_timeout {
@@ -218,7 +238,9 @@ impl H1Client {
     }
 
     fn respond(&self, mut conn: Conn, (head, framing): (Response<()>, Framing)) -> Response<Body> {
-        let reusable = keeps_alive(&head) && framing != Framing::Eof;
+        let reusable = keeps_alive(&head)
+            && framing != Framing::Eof
+            && head.status() != StatusCode::SWITCHING_PROTOCOLS;
         let (parts, ()) = head.into_parts();
         let body = match framing {
             Framing::Empty => {
@@ -260,11 +282,11 @@ impl H1Client {
 }
 
 impl Pool {
-    fn checkout(&self, key: &str) -> Option<Conn> {
+    fn checkout(&self, key: &str, probe: bool) -> Option<Conn> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let list = idle.get_mut(key)?;
         while let Some(entry) = list.pop() {
-            if entry.since.elapsed() < self.settings.idle_timeout {
+            if entry.since.elapsed() < self.settings.idle_timeout && (!probe || entry.conn.open()) {
                 return Some(entry.conn);
             }
         }
@@ -358,9 +380,23 @@ fn write_canonical(out: &mut Vec<u8>, name: &str) {
     }
 }
 
-async fn write_stream(io: &mut TcpStream, mut body: Body, chunked: bool) -> Result<(), SendError> {
+/// Streams a request body: chunked, or exactly the announced `Content-Length` bytes (a body
+/// of another length fails the call, as Go's transport does, and the connection is dropped).
+async fn write_stream(
+    io: &mut TcpStream,
+    mut body: Body,
+    declared: Option<u64>,
+) -> Result<(), SendError> {
     use http_body_util::BodyExt;
     let fail = |e: io::Error| SendError::io(e, false);
+    let chunked = declared.is_none();
+    let mut sent = 0u64;
+    let mismatch = |sent: u64| {
+        SendError::msg(format!(
+            "http: ContentLength={} with Body length {sent}",
+            declared.unwrap_or(0)
+        ))
+    };
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| SendError::msg(format!("reading the request body: {e}")))?;
         let Ok(data) = frame.into_data() else {
@@ -376,8 +412,15 @@ async fn write_stream(io: &mut TcpStream, mut body: Body, chunked: bool) -> Resu
             piece.extend_from_slice(b"\r\n");
             io.write_all(&piece).await.map_err(fail)?;
         } else {
+            sent += data.len() as u64;
+            if declared.is_some_and(|d| sent > d) {
+                return Err(mismatch(sent));
+            }
             io.write_all(&data).await.map_err(fail)?;
         }
+    }
+    if !chunked && declared != Some(sent) {
+        return Err(mismatch(sent));
     }
     if chunked {
         io.write_all(b"0\r\n\r\n").await.map_err(fail)?;

@@ -455,10 +455,8 @@ impl Gateway {
                 if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
                     r.headers_mut().insert(header::ALLOW, v);
                 }
-                r.headers_mut().insert(
-                    endpoint::X_KRAKEND,
-                    self.shared.version_header.clone(),
-                );
+                r.headers_mut()
+                    .insert(endpoint::X_KRAKEND, self.shared.version_header.clone());
                 return r;
             }
         }
@@ -501,10 +499,8 @@ impl Gateway {
             endpoint::X_KRAKEND_COMPLETED,
             HeaderValue::from_static("false"),
         );
-        r.headers_mut().insert(
-            endpoint::X_KRAKEND,
-            self.shared.version_header.clone(),
-        );
+        r.headers_mut()
+            .insert(endpoint::X_KRAKEND, self.shared.version_header.clone());
         r
     }
 
