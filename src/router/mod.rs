@@ -580,7 +580,9 @@ impl Gateway {
                         );
                     }
                 }
-                h.clone().handle(req, params, &self.shared, client_ip).await
+                // boxed: the handler's future is large, and the route and dispatch futures
+                // that would embed it are built and moved for every request
+                Box::pin(h.clone().handle(req, params, &self.shared, client_ip)).await
             }
         }
     }
