@@ -166,15 +166,15 @@ async fn chunked_answers_are_decoded_and_the_connection_reused() {
 
 #[tokio::test]
 async fn a_body_split_across_writes_streams_through_no_op() {
-    let body: String = (0..50_000)
+    let body: String = (0..100_000)
         .map(|i| (b'a' + (i % 26) as u8) as char)
         .collect();
     let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
     let pieces = vec![
         head.into_bytes(),
         body.as_bytes()[..7].to_vec(),
-        body.as_bytes()[7..30_000].to_vec(),
-        body.as_bytes()[30_000..].to_vec(),
+        body.as_bytes()[7..70_000].to_vec(),
+        body.as_bytes()[70_000..].to_vec(),
     ];
     let b = raw_backend(vec![Answer {
         pieces,
@@ -352,4 +352,40 @@ async fn a_streamed_body_never_goes_on_a_connection_the_backend_closed() {
     let seen = b.requests.lock().unwrap().clone();
     assert_eq!(seen.len(), 3);
     assert!(seen[2].contains("{\"n\":2}"), "{}", seen[2]);
+}
+
+#[tokio::test]
+async fn a_modest_body_arriving_in_pieces_is_answered_whole() {
+    let body: String = (0..20_000)
+        .map(|i| (b'0' + (i % 10) as u8) as char)
+        .collect();
+    let json = format!("{{\"blob\":\"{body}\"}}");
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        json.len()
+    );
+    let b = raw_backend(vec![Answer {
+        pieces: vec![
+            head.into_bytes(),
+            json.as_bytes()[..10].to_vec(),
+            json.as_bytes()[10..].to_vec(),
+        ],
+        close: false,
+    }])
+    .await;
+    let gw = gateway(&config(json!([
+        {"endpoint": "/n", "output_encoding": "no-op",
+         "backend": [{"url_pattern": "/", "host": [b.url], "encoding": "no-op"}]},
+        {"endpoint": "/j", "backend": [{"url_pattern": "/", "host": [b.url]}]}
+    ])))
+    .await;
+    let r = get(&gw.at("/n")).await;
+    assert_eq!(r.text(), json);
+    assert_eq!(
+        r.header("content-length"),
+        Some(json.len().to_string().as_str())
+    );
+    let r = get(&gw.at("/j")).await;
+    assert_eq!(r.json()["blob"], body);
+    assert_eq!(b.connections.load(Ordering::SeqCst), 1);
 }

@@ -34,6 +34,9 @@ const MAX_HEAD: usize = 1 << 20;
 /// kept for the next response instead of being reallocated.
 const COPY_LIMIT: usize = 4096;
 const READ_CHUNK: usize = 16 * 1024;
+/// Bodies with a `Content-Length` up to this size are read whole before the response is
+/// handed on; longer ones stream.
+const BUFFER_WHOLE: usize = 64 * 1024;
 
 /// Pool settings, from the service's HTTP client options.
 #[derive(Clone, Debug)]
@@ -173,7 +176,16 @@ impl H1Client {
                 .exchange(&mut conn, &head, stream.take(), declared, method, reused)
                 .await;
             match result {
-                Ok(framing) => return Ok(self.respond(conn, framing)),
+                Ok((head, framing)) => {
+                    // a body of known, modest size is read whole before answering (as nginx
+                    // buffers it): one read, one contiguous body, the connection back at once
+                    if let Framing::Length(n) = framing {
+                        if n <= BUFFER_WHOLE as u64 {
+                            fill_to(&mut conn, n as usize).await?;
+                        }
+                    }
+                    return Ok(self.respond(conn, (head, framing)));
+                }
                 Err(e) if e.stale && replay.is_some() => continue,
                 Err(e) => return Err(e),
             }
@@ -424,6 +436,22 @@ async fn write_stream(
     }
     if chunked {
         io.write_all(b"0\r\n\r\n").await.map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Reads until the buffer holds `n` bytes.
+async fn fill_to(conn: &mut Conn, n: usize) -> Result<(), SendError> {
+    if conn.buf.len() >= n {
+        return Ok(());
+    }
+    conn.buf.reserve(n - conn.buf.len());
+    while conn.buf.len() < n {
+        match tokio::io::AsyncReadExt::read_buf(&mut conn.io, &mut conn.buf).await {
+            Ok(0) => return Err(SendError::msg("unexpected EOF")),
+            Ok(_) => {}
+            Err(e) => return Err(SendError::io(e, false)),
+        }
     }
     Ok(())
 }
