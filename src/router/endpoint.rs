@@ -104,10 +104,7 @@ impl EndpointHandler {
         }
         let forwards_ua = out.contains_key(header::USER_AGENT);
         if forwards_ua {
-            out.insert(
-                X_FORWARDED_VIA,
-                shared.user_agent.clone(),
-            );
+            out.insert(X_FORWARDED_VIA, shared.user_agent.clone());
         } else {
             out.insert(header::USER_AGENT, shared.user_agent.clone());
         }
@@ -152,10 +149,9 @@ impl EndpointHandler {
                 match g.check(&guard_req).await {
                     Ok(e) => effects.push(e),
                     Err(mut rejection) => {
-                        rejection.headers_mut().insert(
-                            X_KRAKEND,
-                            shared.version_header.clone(),
-                        );
+                        rejection
+                            .headers_mut()
+                            .insert(X_KRAKEND, shared.version_header.clone());
                         return rejection;
                     }
                 }
@@ -220,10 +216,8 @@ impl EndpointHandler {
         }
         if self.stages.iter().any(|s| s.bare_json_response()) {
             let mut out = bare_json_response(resp, err);
-            out.headers_mut().insert(
-                X_KRAKEND,
-                shared.version_header.clone(),
-            );
+            out.headers_mut()
+                .insert(X_KRAKEND, shared.version_header.clone());
             return out;
         }
         let mut out = match resp {
@@ -243,16 +237,22 @@ impl EndpointHandler {
                         *r.body_mut() = full_body(text);
                     }
                 }
-                r.headers_mut().insert(
-                    X_KRAKEND_COMPLETED,
-                    HeaderValue::from_static("false"),
-                );
+                r.headers_mut()
+                    .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
                 r
             }
             Some(mut resp) => {
-                let complete = resp.is_complete && !resp.data.is_empty();
+                let complete = resp.is_complete && resp.has_data();
                 let mut r = if let Some(passthrough) = resp.passthrough.take() {
                     passthrough_response(passthrough)
+                } else if let Some(body) = resp.canonical_json.take() {
+                    // only on `json` endpoints: what `render` writes for this object
+                    let mut r = Response::new(full_body(body));
+                    r.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static(crate::encoding::JSON_CT),
+                    );
+                    r
                 } else {
                     let accept = parts
                         .headers
@@ -276,10 +276,8 @@ impl EndpointHandler {
                 r
             }
         };
-        out.headers_mut().insert(
-            X_KRAKEND,
-            shared.version_header.clone(),
-        );
+        out.headers_mut()
+            .insert(X_KRAKEND, shared.version_header.clone());
         out
     }
 
