@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Map, Value};
 use tentacle::backend::url::UrlTemplate;
 use tentacle::config::{load_str, Format};
-use tentacle::encoding::{json as gojson, Decoder};
+use tentacle::encoding::{json as gojson, Decoder, Render};
 use tentacle::pipeline::merge::merge_all;
 use tentacle::pipeline::ProxyResponse;
 use tentacle::router::Gateway;
@@ -28,6 +28,74 @@ fn large_body() -> Vec<u8> {
     serde_json::to_vec(&json!({"items": items, "count": 250})).expect("json")
 }
 
+/// The 20 KB object of the load benchmark, keys in the order it sends them.
+fn bench_large() -> Vec<u8> {
+    let mut items = String::new();
+    let mut n = 0;
+    while items.len() < 20_000 {
+        if n > 0 {
+            items.push(',');
+        }
+        items.push_str(&format!(
+            r#"{{"i":{n},"name":"item-{n}","price":{},"ok":{}}}"#,
+            10.5 + n as f64,
+            n % 2 == 0
+        ));
+        n += 1;
+    }
+    format!(r#"{{"items":[{items}],"count":{n}}}"#).into_bytes()
+}
+
+/// The 200-byte object of the load benchmark.
+fn bench_small() -> Vec<u8> {
+    let mut description =
+        "a small object for the proxy benchmark, about two hundred bytes".to_string();
+    loop {
+        let s = format!(
+            r#"{{"id":42,"name":"tentacle","active":true,"score":9.75,"tags":["a","b","c"],"owner":{{"login":"octo","type":"User"}},"description":"{description}"}}"#
+        );
+        if s.len() >= 200 {
+            return s.into_bytes();
+        }
+        description.push('.');
+    }
+}
+
+/// The body re-serialised with every object's keys in reverse order.
+fn reverse_keys(body: &[u8]) -> Vec<u8> {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                out.push('{');
+                for (i, (k, item)) in m.iter().rev().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(item, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let v: Value = serde_json::from_slice(body).expect("json");
+    let mut out = String::new();
+    write(&v, &mut out);
+    out.into_bytes()
+}
+
 fn small(i: usize) -> Map<String, Value> {
     let v = json!({format!("k{i}"): {"id": i, "name": "x", "tags": ["a", "b"]}, "shared": i});
     v.as_object().cloned().unwrap_or_default()
@@ -39,7 +107,7 @@ fn benches(c: &mut Criterion) {
         .build()
         .expect("rt");
     let endpoints: Vec<Value> = (0..50)
-        .map(|i| json!({"endpoint": format!("/api/v1/resource{i}/{{id}}/items"), "backend": [{"url_pattern": "/x/{id}", "host": ["http://127.0.0.1:9"]}]}))
+        .map(|i| json!({"endpoint": format!("/api/v1/resource{i}/{{id}}/items"), "backend": [{"url_pattern": "/x/{id}", "host": ["http://127.0.0.1:19"]}]}))
         .collect();
     let gw = rt
         .block_on(async { Gateway::build(config(Value::Array(endpoints)), false) })
@@ -94,6 +162,34 @@ fn benches(c: &mut Criterion) {
     });
     c.bench_function("json_writer_20kb", |b| {
         b.iter(|| black_box(gojson::map_to_vec(black_box(&data))))
+    });
+    // the default JSON path of a plain endpoint: decode into a map and render it, against
+    // the streaming canonicaliser, on the load benchmark's payloads (bench/run.sh)
+    for (name, payload) in [("20kb", bench_large()), ("200b", bench_small())] {
+        c.bench_function(&format!("json_decode_render_{name}"), |b| {
+            b.iter(|| {
+                let m = Decoder::Json
+                    .decode(black_box(&payload), false)
+                    .expect("decode");
+                black_box(Render::Json.render(&m, None))
+            })
+        });
+        c.bench_function(&format!("json_canonicalize_{name}"), |b| {
+            b.iter(|| {
+                let mut out = Vec::new();
+                gojson::canonicalize(black_box(&payload), &mut out).expect("canonical");
+                black_box(out)
+            })
+        });
+    }
+    // every object out of order: every one is sorted
+    let reversed = reverse_keys(&bench_large());
+    c.bench_function("json_canonicalize_20kb_reversed", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            gojson::canonicalize(black_box(&reversed), &mut out).expect("canonical");
+            black_box(out)
+        })
     });
 
     let tpl = UrlTemplate::parse("/users/{id}/orders/{order}?expand={field}");

@@ -110,6 +110,9 @@ pub struct Backend {
     /// `proxy.shadow`: called, its answer ignored.
     pub shadow: bool,
     pub url_pattern: String,
+    /// Answers a JSON object as the bytes the endpoint writes (no map): see
+    /// `set_canonical_json`.
+    canonical_json: bool,
 }
 
 impl Backend {
@@ -198,7 +201,32 @@ impl Backend {
             stages: components::backend_stages(cfg, cx)?,
             shadow,
             url_pattern: cfg.url_pattern.clone(),
+            canonical_json: false,
         })
+    }
+
+    /// Whether this backend's answer is the backend's JSON object as it came: `json`
+    /// decoding of an object, no `target`/`allow`/`deny`/`mapping`/`group`/flatmap, and no
+    /// stage that reads or changes the data.
+    pub fn answers_plain_json(&self) -> bool {
+        self.decoder == Decoder::Json
+            && !self.is_collection
+            && self.formatter.is_noop()
+            && !self.shadow
+            && self.stages.iter().all(|s| !s.reads_data())
+    }
+
+    /// Makes a backend that [`answers_plain_json`](Self::answers_plain_json) hand its JSON
+    /// object on as the bytes the endpoint's `json` render would write
+    /// (`ProxyResponse::canonical_json`) instead of a map. The endpoint decides this when
+    /// nothing after the backend reads the data and it renders `json`.
+    pub fn set_canonical_json(&mut self) {
+        self.canonical_json = self.answers_plain_json();
+    }
+
+    /// Whether [`set_canonical_json`](Self::set_canonical_json) took effect.
+    pub fn hands_on_canonical_json(&self) -> bool {
+        self.canonical_json
     }
 
     pub fn is_noop(&self) -> bool {
@@ -409,6 +437,7 @@ impl Backend {
                 data: Map::new(),
                 is_complete: false,
                 passthrough: Some(resp),
+                canonical_json: None,
             });
         }
         let status = resp.status().as_u16();
@@ -451,9 +480,25 @@ impl Backend {
                         data,
                         is_complete: false,
                         passthrough: None,
+                        canonical_json: None,
                     })
                 }
             };
+        }
+        if self.canonical_json {
+            // the object as the render writes it; anything else (not an object, not JSON,
+            // or a form only the decoder handles) takes the decoder's path below
+            let mut out = Vec::with_capacity(bytes.len());
+            if crate::encoding::json::canonicalize(&bytes, &mut out).is_ok()
+                && out.first() == Some(&b'{')
+            {
+                return Ok(ProxyResponse {
+                    data: Map::new(),
+                    is_complete: true,
+                    passthrough: None,
+                    canonical_json: Some(Bytes::from(out)),
+                });
+            }
         }
         let data = self
             .decoder

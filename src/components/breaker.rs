@@ -259,6 +259,10 @@ impl BackendStage for BreakerStage {
     fn after_call(&self, ticket: u64, result: &Result<ProxyResponse, ProxyError>) {
         self.breaker.after_request(ticket, succeeded(result));
     }
+
+    fn reads_data(&self) -> bool {
+        false
+    }
 }
 
 /// Whether a backend call counts as a success. A failed status reported through

@@ -104,6 +104,11 @@ pub trait ProxyStage: Send + Sync {
     fn bare_json_response(&self) -> bool {
         false
     }
+    /// Whether this stage reads or changes the response data (not just `is_complete` or the
+    /// error): when no stage does, a plain JSON endpoint skips building the data map.
+    fn reads_data(&self) -> bool {
+        true
+    }
 }
 
 /// The upstream request of one backend call once it is built (URL with host and query,
@@ -147,6 +152,12 @@ pub trait BackendStage: Send + Sync {
     fn after(&self, _result: &Result<ProxyResponse, ProxyError>) {}
     /// After the call: may change its outcome.
     fn finish(&self, _result: &mut Result<ProxyResponse, ProxyError>) {}
+    /// Whether this stage reads or changes the response data (not just `is_complete`,
+    /// `passthrough` or the error): when no stage does, a plain JSON endpoint skips building
+    /// the data map.
+    fn reads_data(&self) -> bool {
+        true
+    }
 }
 
 /// One upstream HTTP request.

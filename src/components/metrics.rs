@@ -505,6 +505,10 @@ impl ProxyStage for PipeStage {
         let complete = resp.as_ref().is_some_and(|r| r.is_complete);
         self.metrics.record(complete, err.is_some(), elapsed);
     }
+
+    fn reads_data(&self) -> bool {
+        false
+    }
 }
 
 /// The backend layer of one backend: the ticket is the call's start, in nanoseconds since the
@@ -527,6 +531,10 @@ impl BackendStage for BackendMetricsStage {
         };
         self.metrics
             .record(complete, error, Duration::from_nanos(elapsed));
+    }
+
+    fn reads_data(&self) -> bool {
+        false
     }
 }
 

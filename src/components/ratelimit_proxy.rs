@@ -66,6 +66,10 @@ impl BackendStage for ProxyRateLimit {
             Err(ProxyError::Backend(ERR_LIMITED.into()))
         }
     }
+
+    fn reads_data(&self) -> bool {
+        false
+    }
 }
 
 /// Builds the stage of a backend, when it has a usable `qos/ratelimit/proxy`.

@@ -81,6 +81,10 @@ pub struct ProxyResponse {
     pub is_complete: bool,
     /// The raw upstream response of a `no-op` backend.
     pub passthrough: Option<http::Response<Body>>,
+    /// The backend's JSON object already written as the `json` render writes it (`data` is
+    /// then empty): only on endpoints whose data nothing reads or changes, see
+    /// `Backend::set_canonical_json`.
+    pub canonical_json: Option<Bytes>,
 }
 
 impl ProxyResponse {
@@ -89,7 +93,17 @@ impl ProxyResponse {
             data,
             is_complete: true,
             passthrough: None,
+            canonical_json: None,
         }
+    }
+
+    /// Whether there is any data (`{}` counts as none).
+    pub fn has_data(&self) -> bool {
+        !self.data.is_empty()
+            || self
+                .canonical_json
+                .as_ref()
+                .is_some_and(|b| b.as_ref() != b"{}")
     }
 }
 

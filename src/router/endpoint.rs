@@ -242,9 +242,17 @@ impl EndpointHandler {
                 r
             }
             Some(mut resp) => {
-                let complete = resp.is_complete && !resp.data.is_empty();
+                let complete = resp.is_complete && resp.has_data();
                 let mut r = if let Some(passthrough) = resp.passthrough.take() {
                     passthrough_response(passthrough)
+                } else if let Some(body) = resp.canonical_json.take() {
+                    // only on `json` endpoints: what `render` writes for this object
+                    let mut r = Response::new(full_body(body));
+                    r.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static(crate::encoding::JSON_CT),
+                    );
+                    r
                 } else {
                     let accept = parts
                         .headers

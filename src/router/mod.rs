@@ -745,9 +745,9 @@ fn build_endpoint(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<EndpointHandl
     let mut backends = Vec::new();
     let mut shadows = Vec::new();
     for b in &ep.backend {
-        let backend = Arc::new(Backend::build(b, cx)?);
+        let backend = Backend::build(b, cx)?;
         if backend.shadow {
-            shadows.push(backend);
+            shadows.push(Arc::new(backend));
         } else {
             backends.push(backend);
         }
@@ -801,12 +801,27 @@ fn build_endpoint(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<EndpointHandl
     let buffer_body = backends.len() + shadows.len() > 1 || ep.concurrent_calls > 1;
     let method = Method::from_bytes(ep.method.as_bytes())
         .map_err(|_| format!("{}.method: invalid method", ep.json_path))?;
+    let guards = components::endpoint_guards(ep, cx)?;
+    let stages = components::proxy_stages(ep, cx)?;
+    // one plain JSON backend whose object nothing reads or changes on the way to the `json`
+    // render: it hands on the rendered bytes, no map is built
+    if let [only] = backends.as_mut_slice() {
+        if shadows.is_empty()
+            && !sequential
+            && static_data.is_none()
+            && flatmap.is_none()
+            && render == Render::Json
+            && stages.iter().all(|s| !s.reads_data())
+        {
+            only.set_canonical_json();
+        }
+    }
     Ok(EndpointHandler {
         endpoint: ep.endpoint.clone(),
         log_prefix: format!("[ENDPOINT: {}]", ep.endpoint),
         method,
         pipe: Pipe::new(
-            backends,
+            backends.into_iter().map(Arc::new).collect(),
             shadows,
             ep.timeout,
             ep.concurrent_calls,
@@ -821,14 +836,219 @@ fn build_endpoint(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<EndpointHandl
         cache_control,
         quiet_errors,
         buffer_body,
-        guards: components::endpoint_guards(ep, cx)?,
-        stages: components::proxy_stages(ep, cx)?,
+        guards,
+        stages,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Which endpoints hand the backend's JSON on without building a map: the endpoint
+    /// `/{name}` of each case, and whether it should.
+    #[tokio::test]
+    async fn canonical_json_only_where_nothing_reads_the_data() {
+        let b = |extra: serde_json::Value| {
+            let mut b = serde_json::json!({"url_pattern": "/x", "host": ["http://127.0.0.1:19"]});
+            if let (Some(b), Some(extra)) = (b.as_object_mut(), extra.as_object()) {
+                b.extend(extra.clone());
+            }
+            b
+        };
+        let none = serde_json::json!({});
+        let cases: Vec<(&str, bool, serde_json::Value)> = vec![
+            (
+                "plain",
+                true,
+                serde_json::json!({"backend": [b(none.clone())]}),
+            ),
+            (
+                "explicit-json",
+                true,
+                serde_json::json!({"output_encoding": "json", "backend": [b(serde_json::json!({"encoding": "json"}))]}),
+            ),
+            (
+                "concurrent",
+                true,
+                serde_json::json!({"concurrent_calls": 3, "backend": [b(none.clone())]}),
+            ),
+            (
+                "cache-ttl",
+                true,
+                serde_json::json!({"cache_ttl": "60s", "backend": [b(none.clone())]}),
+            ),
+            (
+                "status-handling",
+                true,
+                serde_json::json!({"backend": [b(serde_json::json!({"extra_config": {"backend/http": {"return_error_code": true}}}))]}),
+            ),
+            (
+                "breaker-ratelimit",
+                true,
+                serde_json::json!({"backend": [b(serde_json::json!({"extra_config": {
+                "qos/circuit-breaker": {"interval": 60, "timeout": 10, "max_errors": 1},
+                "qos/ratelimit/proxy": {"max_rate": 10, "capacity": 10}}}))]}),
+            ),
+            (
+                "two-backends",
+                false,
+                serde_json::json!({"backend": [b(none.clone()), b(none.clone())]}),
+            ),
+            (
+                "shadow",
+                false,
+                serde_json::json!({"backend": [b(none.clone()), b(serde_json::json!({"extra_config": {"proxy": {"shadow": true}}}))]}),
+            ),
+            (
+                "static",
+                false,
+                serde_json::json!({"extra_config": {"proxy": {"static": {"strategy": "always", "data": {"a": 1}}}}, "backend": [b(none.clone())]}),
+            ),
+            (
+                "sequential",
+                false,
+                serde_json::json!({"extra_config": {"proxy": {"sequential": true}}, "backend": [b(none.clone())]}),
+            ),
+            (
+                "flatmap-endpoint",
+                false,
+                serde_json::json!({"extra_config": {"proxy": {"flatmap_filter": [{"type": "del", "args": ["a"]}]}}, "backend": [b(none.clone())]}),
+            ),
+            (
+                "flatmap-backend",
+                false,
+                serde_json::json!({"backend": [b(serde_json::json!({"extra_config": {"proxy": {"flatmap_filter": [{"type": "del", "args": ["a"]}]}}}))]}),
+            ),
+            (
+                "allow",
+                false,
+                serde_json::json!({"backend": [b(serde_json::json!({"allow": ["a"]}))]}),
+            ),
+            (
+                "deny",
+                false,
+                serde_json::json!({"backend": [b(serde_json::json!({"deny": ["a"]}))]}),
+            ),
+            (
+                "mapping",
+                false,
+                serde_json::json!({"backend": [b(serde_json::json!({"mapping": {"a": "b"}}))]}),
+            ),
+            (
+                "target",
+                false,
+                serde_json::json!({"backend": [b(serde_json::json!({"target": "a"}))]}),
+            ),
+            (
+                "group",
+                false,
+                serde_json::json!({"backend": [b(serde_json::json!({"group": "g"}))]}),
+            ),
+            (
+                "collection",
+                false,
+                serde_json::json!({"backend": [b(serde_json::json!({"is_collection": true}))]}),
+            ),
+            (
+                "safejson",
+                false,
+                serde_json::json!({"backend": [b(serde_json::json!({"encoding": "safejson"}))]}),
+            ),
+            (
+                "xml-in",
+                false,
+                serde_json::json!({"backend": [b(serde_json::json!({"encoding": "xml"}))]}),
+            ),
+            (
+                "noop-in",
+                false,
+                serde_json::json!({"output_encoding": "no-op", "backend": [b(serde_json::json!({"encoding": "no-op"}))]}),
+            ),
+            (
+                "negotiate",
+                false,
+                serde_json::json!({"output_encoding": "negotiate", "backend": [b(none.clone())]}),
+            ),
+            (
+                "xml-out",
+                false,
+                serde_json::json!({"output_encoding": "xml", "backend": [b(none.clone())]}),
+            ),
+            (
+                "string-out",
+                false,
+                serde_json::json!({"output_encoding": "string", "backend": [b(none.clone())]}),
+            ),
+            (
+                "json-collection-out",
+                false,
+                serde_json::json!({"output_encoding": "json-collection", "backend": [b(none.clone())]}),
+            ),
+            (
+                "jsonschema",
+                false,
+                serde_json::json!({"extra_config": {"validation/json-schema": {"type": "object"}}, "backend": [b(none.clone())]}),
+            ),
+        ];
+        #[cfg(feature = "lua")]
+        let cases = {
+            let mut cases = cases;
+            cases.push(("lua-proxy", false, serde_json::json!({"extra_config": {"modifier/lua-proxy": {"post": "local r = response.load()"}}, "backend": [b(none.clone())]})));
+            cases.push(("lua-backend", false, serde_json::json!({"backend": [b(serde_json::json!({"extra_config": {"modifier/lua-backend": {"post": "local r = response.load()"}}}))]})));
+            cases
+        };
+        #[cfg(feature = "cel")]
+        let cases = {
+            let mut cases = cases;
+            cases.push(("cel-proxy", false, serde_json::json!({"extra_config": {"validation/cel": [{"check_expr": "resp_data.ok == true"}]}, "backend": [b(none.clone())]})));
+            cases.push(("cel-proxy-pre", false, serde_json::json!({"extra_config": {"validation/cel": [{"check_expr": "req_method == 'GET'"}]}, "backend": [b(none.clone())]})));
+            cases.push(("cel-backend", false, serde_json::json!({"backend": [b(serde_json::json!({"extra_config": {"validation/cel": [{"check_expr": "resp_data.ok == true"}]}}))]})));
+            cases
+        };
+        let endpoints: Vec<serde_json::Value> = cases
+            .iter()
+            .map(|(name, _, ep)| {
+                let mut ep = ep.clone();
+                ep["endpoint"] = serde_json::Value::String(format!("/{name}"));
+                ep
+            })
+            .collect();
+        let build = |extra: serde_json::Value| {
+            let mut cfg = serde_json::json!({"version": 3, "endpoints": endpoints.clone()});
+            if let (Some(c), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
+                c.extend(extra.clone());
+            }
+            let loaded = crate::config::load_str(
+                &cfg.to_string(),
+                "t.json",
+                crate::config::Format::Json,
+                &|_| None,
+            )
+            .unwrap();
+            Gateway::build(loaded.config, false).unwrap()
+        };
+        // service-level metrics add a stage to every endpoint and backend: it only counts
+        let metrics = serde_json::json!({"extra_config": {"telemetry/metrics": {"listen_address": "127.0.0.1:0"}}});
+        for gw in [build(serde_json::json!({})), build(metrics)] {
+            for (name, want, _) in &cases {
+                let handler = gw
+                    .routes
+                    .iter()
+                    .find_map(|r| match &r.target {
+                        Target::Endpoint(h) if h.endpoint == format!("/{name}") => Some(h),
+                        _ => None,
+                    })
+                    .unwrap();
+                let got = handler.pipe.backends[0].hands_on_canonical_json();
+                assert_eq!(got, *want, "{name}");
+                assert!(handler.pipe.backends[1..]
+                    .iter()
+                    .chain(&handler.pipe.shadows)
+                    .all(|b| !b.hands_on_canonical_json()));
+            }
+        }
+    }
 
     #[test]
     fn patterns_and_paths() {
