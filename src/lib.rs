@@ -15,7 +15,8 @@
 //!                    HTTP/1.1 keep-alive pool for http://), status handling
 //!                    (backend/http), decode + format
 //! src/transform.rs   target → allow|deny → mapping → group; flatmap operations
-//! src/encoding/      decoders and renders; the Go-compatible JSON writer; XML; YAML
+//! src/encoding/      decoders and renders; the Go-compatible JSON writer and its streaming
+//!                    canonicaliser (plain JSON endpoints skip the map); XML; YAML
 //! src/components/    mod.rs: the namespace registry (active / not yet / Enterprise) and
 //!                    the builders that instantiate components in KrakenD CE's order;
 //!                    hooks.rs: ServiceLayer, EndpointGuard, ProxyStage, BackendStage,

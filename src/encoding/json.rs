@@ -639,7 +639,19 @@ impl<'a> Canon<'a> {
             self.pos += 1;
             let start = out.len();
             let read = scan_string(self.input, &mut self.pos, &mut s.keys)?;
-            write_string(out, self.input, &s.keys, read)?;
+            if read.kind == STR_PLAIN && self.peek() == Some(b':') {
+                // `"key":` as it came
+                out.extend_from_slice(&self.input[read.start - 1..=self.pos]);
+                self.pos += 1;
+            } else {
+                write_string(out, self.input, &s.keys, read)?;
+                self.skip_ws();
+                if self.peek() != Some(b':') {
+                    return Err(self.fail());
+                }
+                self.pos += 1;
+                out.push(b':');
+            }
             let decoded = usize::from(read.kind == STR_DECODED);
             let k = if decoded != 0 {
                 &s.keys[read.start..read.end]
@@ -665,12 +677,6 @@ impl<'a> Canon<'a> {
                 start,
                 end: 0,
             });
-            self.skip_ws();
-            if self.peek() != Some(b':') {
-                return Err(self.fail());
-            }
-            self.pos += 1;
-            out.push(b':');
             // an object in the value pushes its members after this one, and drops them
             self.value(out, s)?;
             s.members[index].end = out.len();
@@ -732,11 +738,8 @@ fn write_string(
 ) -> Result<(), NotCanonical> {
     let Str { start, end, kind } = read;
     match kind {
-        STR_PLAIN => {
-            out.push(b'"');
-            out.extend_from_slice(&input[start..end]);
-            out.push(b'"');
-        }
+        // the quotes around it included
+        STR_PLAIN => out.extend_from_slice(&input[start - 1..=end]),
         STR_ASCII => write_utf8(out, &input[start..end]),
         STR_RAW => write_str(out, utf8(input, start, end)?),
         _ => write_utf8(out, &decoded[start..end]),
