@@ -695,7 +695,7 @@ async fn a_plain_endpoint_sorts_escapes_and_reports_completion() {
     let r = get(&gw.at("/plain/3")).await;
     assert_eq!(
         r.text(),
-        "{\"n\":[1.50,1E+2,-0.0,123456789012345678901234567890],\"s\":\"é😀\\u2028\\u0008/\"}"
+        "{\"n\":[1.50,1E+2,-0.0,123456789012345678901234567890],\"s\":\"é😀\\u2028\\b/\"}"
     );
 
     // an empty object (and null) is a 200 that is not complete, without Cache-Control

@@ -213,7 +213,7 @@ pub fn map_to_vec(m: &serde_json::Map<String, Value>) -> Vec<u8> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// How the writer escapes each byte of a string: 0 as it is; `n`, `r`, `t`, `"`, `\` after a
+/// How the writer escapes each byte of a string: 0 as it is; `b`, `f`, `n`, `r`, `t`, `"`, `\` after a
 /// backslash; `u` as `\u00XX` (other control characters and Go's HTML escapes `<`, `>`, `&`);
 /// `L` for 0xE2, which starts U+2028 and U+2029 (escaped as `\u2028`, `\u2029`).
 static ESCAPE: [u8; 256] = {
@@ -226,6 +226,9 @@ static ESCAPE: [u8; 256] = {
     t[b'\n' as usize] = b'n';
     t[b'\r' as usize] = b'r';
     t[b'\t' as usize] = b't';
+    // Go 1.22 and later (the Go of KrakenD CE 2.6+) write these two short forms too
+    t[0x08] = b'b';
+    t[0x0c] = b'f';
     t[b'"' as usize] = b'"';
     t[b'\\' as usize] = b'\\';
     t[b'<' as usize] = b'u';
@@ -884,9 +887,11 @@ mod tests {
         );
     }
 
-    /// Go's escaping, character by character.
+    /// Go's escaping (1.22 and later), character by character.
     fn go_escape(c: char) -> String {
         match c {
+            '\u{8}' => "\\b".into(),
+            '\u{c}' => "\\f".into(),
             '"' => "\\\"".into(),
             '\\' => "\\\\".into(),
             '\n' => "\\n".into(),
