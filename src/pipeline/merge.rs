@@ -127,7 +127,12 @@ impl Pipe {
         let deadline = start + self.timeout;
         let (mut resp, err) = if self.backends.len() == 1 {
             let backend = self.backends[0].clone();
-            let r = self.call_one(&backend, req, deadline).await;
+            // one backend: the endpoint's own timeout (the same deadline) bounds the call
+            let r = if self.concurrent_calls <= 1 {
+                backend.call(req).await
+            } else {
+                self.call_one(&backend, req, deadline).await
+            };
             match r {
                 Ok(resp) => (Some(resp), None),
                 Err(e) => (None, Some(e)),
@@ -182,22 +187,28 @@ impl Pipe {
     }
 
     async fn parallel_merge(&self, req: &ProxyRequest, deadline: Instant) -> ProxyResult {
+        // one timer for the whole merge: the calls still running at the deadline time out
         let mut calls: FuturesUnordered<_> = self
             .backends
             .iter()
-            .map(|b| self.call_one(b, req.clone_for_backend(), deadline))
+            .map(|b| async move {
+                if self.concurrent_calls <= 1 {
+                    b.call(req.clone_for_backend()).await
+                } else {
+                    self.call_one(b, req.clone_for_backend(), deadline).await
+                }
+            })
             .collect();
         let mut acc = Accumulator::default();
-        loop {
-            match tokio::time::timeout_at(deadline, calls.next()).await {
-                Ok(Some(r)) => acc.merge(r),
-                Ok(None) => break,
-                Err(_) => {
-                    for _ in 0..calls.len() {
-                        acc.merge(Err(ProxyError::Timeout));
-                    }
-                    break;
-                }
+        let collected = tokio::time::timeout_at(deadline, async {
+            while let Some(r) = calls.next().await {
+                acc.merge(r);
+            }
+        })
+        .await;
+        if collected.is_err() {
+            for _ in 0..calls.len() {
+                acc.merge(Err(ProxyError::Timeout));
             }
         }
         acc.result()
