@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode, Uri, Version};
 use hyper::body::{Frame, SizeHint};
@@ -30,9 +30,6 @@ use super::{empty_body, full_body, Body, BoxError, OutBody};
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
 const MAX_HEAD: usize = 1 << 20;
-/// Bodies up to this size that arrived with the head are copied out, so the read buffer is
-/// kept for the next response instead of being reallocated.
-const COPY_LIMIT: usize = 4096;
 const READ_CHUNK: usize = 16 * 1024;
 /// Bodies with a `Content-Length` up to this size are read whole before the response is
 /// handed on; longer ones stream.
@@ -262,14 +259,7 @@ impl H1Client {
                 empty_body()
             }
             Framing::Length(n) if conn.buf.len() as u64 >= n => {
-                let n = n as usize;
-                let bytes = if n <= COPY_LIMIT {
-                    let b = Bytes::copy_from_slice(&conn.buf[..n]);
-                    conn.buf.advance(n);
-                    b
-                } else {
-                    conn.buf.split_to(n).freeze()
-                };
+                let bytes = conn.buf.split_to(n as usize).freeze();
                 if reusable && conn.buf.is_empty() {
                     self.pool.release(conn);
                 }
@@ -466,8 +456,8 @@ async fn read_head(
     loop {
         if !conn.buf.is_empty() {
             received = true;
-            if let Some((n, head)) = parse_head(&conn.buf)? {
-                conn.buf.advance(n);
+            if let Some(raw) = parse_head(&conn.buf)? {
+                let head = raw.build(&conn.buf.split_to(raw.len).freeze())?;
                 let status = head.status();
                 if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
                     continue;
@@ -501,58 +491,91 @@ async fn read_head(
     }
 }
 
-fn parse_head(buf: &[u8]) -> Result<Option<(usize, Response<()>)>, SendError> {
+/// A complete response head, as positions in the read buffer: the buffer is frozen once and
+/// every header value becomes a slice of it, with no copy and no allocation per field.
+struct RawHead {
+    len: usize,
+    code: Option<u16>,
+    http10: bool,
+    /// (name start, name end, value start, value end)
+    fields: Vec<(usize, usize, usize, usize)>,
+}
+
+impl RawHead {
+    fn from_parsed(parsed: &httparse::Response<'_, '_>, base: &[u8], len: usize) -> RawHead {
+        let at = |s: &[u8]| s.as_ptr() as usize - base.as_ptr() as usize;
+        let fields = parsed
+            .headers
+            .iter()
+            .map(|h| {
+                let (n, v) = (at(h.name.as_bytes()), at(h.value));
+                (n, n + h.name.len(), v, v + h.value.len())
+            })
+            .collect();
+        RawHead {
+            len,
+            code: parsed.code,
+            http10: parsed.version == Some(0),
+            fields,
+        }
+    }
+
+    fn build(&self, head: &Bytes) -> Result<Response<()>, SendError> {
+        let status = self
+            .code
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .ok_or_else(|| SendError::msg("malformed HTTP status code"))?;
+        let mut headers = HeaderMap::with_capacity(self.fields.len());
+        for &(ns, ne, vs, ve) in &self.fields {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(&head[ns..ne]),
+                HeaderValue::from_maybe_shared(head.slice(vs..ve)),
+            ) else {
+                continue;
+            };
+            headers.append(name, value);
+        }
+        let mut resp = Response::new(());
+        *resp.status_mut() = status;
+        *resp.version_mut() = if self.http10 {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        };
+        *resp.headers_mut() = headers;
+        Ok(resp)
+    }
+}
+
+fn parse_head(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
     let mut slots = [httparse::EMPTY_HEADER; 32];
     let mut parsed = httparse::Response::new(&mut slots);
-    let n = match httparse::ParserConfig::default()
+    match httparse::ParserConfig::default()
         .allow_obsolete_multiline_headers_in_responses(true)
         .allow_spaces_after_header_name_in_responses(true)
         .parse_response(&mut parsed, buf)
     {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return parse_head_large(buf),
-        Err(e) => return Err(SendError::msg(format!("malformed HTTP response: {e}"))),
-    };
-    build_head(&parsed).map(|head| Some((n, head)))
-}
-
-/// A head with more than 32 fields (rare): parsed again with room for all of them.
-fn parse_head_large(buf: &[u8]) -> Result<Option<(usize, Response<()>)>, SendError> {
-    let lines = buf.iter().filter(|b| **b == b'\n').count();
-    let mut slots = vec![httparse::EMPTY_HEADER; lines + 1];
-    let mut parsed = httparse::Response::new(&mut slots);
-    match parsed.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => build_head(&parsed).map(|head| Some((n, head))),
+        Ok(httparse::Status::Complete(n)) => Ok(Some(RawHead::from_parsed(&parsed, buf, n))),
         Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::Error::TooManyHeaders) => parse_head_large(buf),
         Err(e) => Err(SendError::msg(format!("malformed HTTP response: {e}"))),
     }
 }
 
-fn build_head(parsed: &httparse::Response<'_, '_>) -> Result<Response<()>, SendError> {
-    let status = parsed
-        .code
-        .and_then(|c| StatusCode::from_u16(c).ok())
-        .ok_or_else(|| SendError::msg("malformed HTTP status code"))?;
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
-    for h in parsed.headers.iter() {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(h.name.as_bytes()),
-            HeaderValue::from_bytes(h.value),
-        ) else {
-            continue;
-        };
-        headers.append(name, value);
+/// A head with more than 32 fields (rare): parsed again with room for all of them.
+fn parse_head_large(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
+    let lines = buf.iter().filter(|b| **b == b'\n').count();
+    let mut slots = vec![httparse::EMPTY_HEADER; lines + 1];
+    let mut parsed = httparse::Response::new(&mut slots);
+    match httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_spaces_after_header_name_in_responses(true)
+        .parse_response(&mut parsed, buf)
+    {
+        Ok(httparse::Status::Complete(n)) => Ok(Some(RawHead::from_parsed(&parsed, buf, n))),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(SendError::msg(format!("malformed HTTP response: {e}"))),
     }
-    let mut resp = Response::new(());
-    *resp.status_mut() = status;
-    *resp.version_mut() = if parsed.version == Some(0) {
-        Version::HTTP_10
-    } else {
-        Version::HTTP_11
-    };
-    *resp.headers_mut() = headers;
-    Ok(resp)
 }
 
 fn framing(head: &Response<()>, method: &Method) -> Result<Framing, SendError> {
