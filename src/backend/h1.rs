@@ -547,14 +547,20 @@ impl RawHead {
     }
 }
 
+/// Response heads are read leniently: obsolete folded header lines and spaces before the colon
+/// are accepted rather than failing the call.
+fn lenient() -> httparse::ParserConfig {
+    let mut config = httparse::ParserConfig::default();
+    config
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_spaces_after_header_name_in_responses(true);
+    config
+}
+
 fn parse_head(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
     let mut slots = [httparse::EMPTY_HEADER; 32];
     let mut parsed = httparse::Response::new(&mut slots);
-    match httparse::ParserConfig::default()
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .allow_spaces_after_header_name_in_responses(true)
-        .parse_response(&mut parsed, buf)
-    {
+    match lenient().parse_response(&mut parsed, buf) {
         Ok(httparse::Status::Complete(n)) => Ok(Some(RawHead::from_parsed(&parsed, buf, n))),
         Ok(httparse::Status::Partial) => Ok(None),
         Err(httparse::Error::TooManyHeaders) => parse_head_large(buf),
@@ -567,11 +573,7 @@ fn parse_head_large(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
     let lines = buf.iter().filter(|b| **b == b'\n').count();
     let mut slots = vec![httparse::EMPTY_HEADER; lines + 1];
     let mut parsed = httparse::Response::new(&mut slots);
-    match httparse::ParserConfig::default()
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .allow_spaces_after_header_name_in_responses(true)
-        .parse_response(&mut parsed, buf)
-    {
+    match lenient().parse_response(&mut parsed, buf) {
         Ok(httparse::Status::Complete(n)) => Ok(Some(RawHead::from_parsed(&parsed, buf, n))),
         Ok(httparse::Status::Partial) => Ok(None),
         Err(e) => Err(SendError::msg(format!("malformed HTTP response: {e}"))),
