@@ -56,9 +56,6 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .max_buf_size(cfg.max_header_bytes.max(8192) + 8192)
         .keep_alive(!cfg.disable_keep_alives)
-        // measured: one flat buffer per response costs less CPU than a vectored write of head
-        // and body, for small and 20 KB bodies alike
-        .writev(false)
         .header_read_timeout(Some(cfg.read_header_timeout).filter(|d| !d.is_zero()));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let tls = gw.server_tls.clone().map(tokio_rustls::TlsAcceptor::from);
