@@ -37,26 +37,23 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let cfg = gw.config.clone();
+    let max_buf = cfg.max_header_bytes.max(8192) + 8192;
+    let header_timeout = Some(cfg.read_header_timeout).filter(|d| !d.is_zero());
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    {
-        let mut h1 = builder.http1();
-        h1.timer(TokioTimer::new());
-        h1.max_buf_size(cfg.max_header_bytes.max(8192) + 8192);
-        h1.keep_alive(!cfg.disable_keep_alives);
-        if !cfg.read_header_timeout.is_zero() {
-            h1.header_read_timeout(cfg.read_header_timeout);
-        } else {
-            h1.header_read_timeout(None);
-        }
-    }
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .max_buf_size(max_buf)
+        .keep_alive(!cfg.disable_keep_alives)
+        .header_read_timeout(header_timeout);
     // plain HTTP/1.1 (the common case) skips the protocol sniffing of the auto builder
     let plain_h1 = !(cfg.use_h2c || gw.server_tls.is_some());
     let mut h1_only = hyper::server::conn::http1::Builder::new();
     h1_only
         .timer(TokioTimer::new())
-        .max_buf_size(cfg.max_header_bytes.max(8192) + 8192)
+        .max_buf_size(max_buf)
         .keep_alive(!cfg.disable_keep_alives)
-        .header_read_timeout(Some(cfg.read_header_timeout).filter(|d| !d.is_zero()));
+        .header_read_timeout(header_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let tls = gw.server_tls.clone().map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
@@ -105,11 +102,7 @@ pub async fn serve(
                         }
                     });
                     let conn = graceful.watch(h1_only.serve_connection(TokioIo::new(stream), svc));
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            tracing::debug!("connection from {remote} ended: {e}");
-                        }
-                    });
+                    spawn_connection(conn, remote);
                     continue;
                 }
                 let svc = service_fn(move |req| -> ResponseFuture {
@@ -117,12 +110,7 @@ pub async fn serve(
                     Box::pin(async move { Ok(gw.dispatch(req, remote).await) })
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!("connection from {remote} ended: {e}");
-                    }
-                });
+                spawn_connection(graceful.watch(conn), remote);
             }
             _ = &mut shutdown => break,
         }
@@ -137,6 +125,19 @@ pub async fn serve(
     {
         tracing::warn!("max_shutdown_wait_time reached: closing the remaining connections");
     }
+}
+
+/// Serves one accepted connection on its own task.
+fn spawn_connection<C, E>(conn: C, remote: SocketAddr)
+where
+    C: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!("connection from {remote} ended: {e}");
+        }
+    });
 }
 
 /// Resolves on SIGINT or SIGTERM.
