@@ -27,6 +27,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::{empty_body, full_body, Body, BoxError, OutBody};
+use crate::router::builtin::canonical_token;
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
 const MAX_HEAD: usize = 1 << 20;
@@ -98,6 +99,16 @@ impl SendError {
     }
 }
 
+/// How the request body is announced.
+#[derive(Debug, Clone, Copy)]
+enum Framed {
+    /// Sent with the head, with its own length.
+    Buffered(usize),
+    /// Streamed with the length the client announced.
+    Length(u64),
+    Chunked,
+}
+
 /// How the response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Framing {
@@ -140,26 +151,24 @@ impl H1Client {
             OutBody::Buffered(b) => (Some(b), None),
             OutBody::Stream(s) => (None, Some(s)),
         };
-        let chunked = write_head(
-            &mut head,
-            method,
-            host_port,
-            target,
-            headers,
-            replay.as_ref().map(Bytes::len),
-        );
-        if let Some(b) = &replay {
-            head.extend_from_slice(b);
-        }
-        // a streamed body goes chunked or with exactly its announced length
-        let declared = match (&stream, chunked) {
-            (Some(_), false) => Some(
-                headers
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
+        // how the body is announced: its own length, the forwarded length of a stream, or
+        // chunked
+        let framed = match (&replay, headers.get(header::CONTENT_LENGTH)) {
+            (Some(b), _) => Framed::Buffered(b.len()),
+            (None, Some(v)) => Framed::Length(
+                v.to_str()
+                    .ok()
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .ok_or_else(|| SendError::msg("http: invalid Content-Length"))?,
             ),
+            (None, None) => Framed::Chunked,
+        };
+        write_head(&mut head, method, host_port, target, headers, framed);
+        if let Some(b) = &replay {
+            head.extend_from_slice(b);
+        }
+        let declared = match framed {
+            Framed::Length(n) => Some(n),
             _ => None,
         };
         let mut stream = stream;
@@ -181,7 +190,7 @@ impl H1Client {
                             fill_to(&mut conn, n as usize).await?;
                         }
                     }
-                    return Ok(self.respond(conn, (head, framing)));
+                    return Ok(self.respond(conn, head, framing));
                 }
                 Err(e) if e.stale && replay.is_some() => continue,
                 Err(e) => return Err(e),
@@ -246,7 +255,7 @@ impl H1Client {
         }
     }
 
-    fn respond(&self, mut conn: Conn, (head, framing): (Response<()>, Framing)) -> Response<Body> {
+    fn respond(&self, mut conn: Conn, head: Response<()>, framing: Framing) -> Response<Body> {
         let reusable = keeps_alive(&head)
             && framing != Framing::Eof
             && head.status() != StatusCode::SWITCHING_PROTOCOLS;
@@ -313,16 +322,16 @@ impl Pool {
     }
 }
 
-/// Writes the request line and headers (names in Go's canonical form, `Host` first) and says
-/// whether a streamed body goes chunked.
+/// Writes the request line and headers (names in Go's canonical form, `Host` first, the body's
+/// framing last).
 fn write_head(
     out: &mut Vec<u8>,
     method: &Method,
     host: &str,
     target: &str,
     headers: &HeaderMap,
-    buffered: Option<usize>,
-) -> bool {
+    framed: Framed,
+) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
@@ -332,54 +341,34 @@ fn write_head(
         None => out.extend_from_slice(host.as_bytes()),
     }
     out.extend_from_slice(b"\r\n");
-    let mut has_length = false;
     for (name, value) in headers {
-        if name == header::HOST || name == header::TRANSFER_ENCODING {
+        if name == header::HOST
+            || name == header::TRANSFER_ENCODING
+            || name == header::CONTENT_LENGTH
+        {
             continue;
         }
-        if name == header::CONTENT_LENGTH {
-            if buffered.is_some() || has_length {
-                // a buffered body announces its own length below
-                continue;
-            }
-            has_length = true;
-        }
-        write_canonical(out, name.as_str());
+        out.extend(canonical_token(name.as_str()));
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    let chunked = match buffered {
-        Some(0) => {
-            if headers.contains_key(header::CONTENT_LENGTH) {
-                out.extend_from_slice(b"Content-Length: 0\r\n");
-            }
-            false
-        }
-        Some(n) => {
-            out.extend_from_slice(b"Content-Length: ");
-            out.extend_from_slice(n.to_string().as_bytes());
-            out.extend_from_slice(b"\r\n");
-            false
-        }
-        None if has_length => false,
-        None => {
+    let length = match framed {
+        // an empty body says so only when the request announced a length
+        Framed::Buffered(0) if !headers.contains_key(header::CONTENT_LENGTH) => None,
+        Framed::Buffered(n) => Some(n as u64),
+        Framed::Length(n) => Some(n),
+        Framed::Chunked => {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-            true
+            None
         }
     };
-    out.extend_from_slice(b"\r\n");
-    chunked
-}
-
-/// `x-forwarded-for` as `X-Forwarded-For`: what Go's `CanonicalMIMEHeaderKey` makes of the
-/// lower-case token names the header map holds.
-fn write_canonical(out: &mut Vec<u8>, name: &str) {
-    let mut upper = true;
-    for b in name.bytes() {
-        out.push(if upper { b.to_ascii_uppercase() } else { b });
-        upper = b == b'-';
+    if let Some(n) = length {
+        out.extend_from_slice(b"Content-Length: ");
+        out.extend_from_slice(n.to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Streams a request body: chunked, or exactly the announced `Content-Length` bytes (a body

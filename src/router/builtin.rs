@@ -138,17 +138,22 @@ pub fn canonical_header(name: &str) -> String {
     if !valid {
         return name.to_string();
     }
-    let mut out = String::with_capacity(name.len());
+    canonical_token(name).map(char::from).collect()
+}
+
+/// The bytes of [`canonical_header`] for a name already known to be a valid token (as every
+/// `http::HeaderName` is): upper case first and after each `-`, lower case elsewhere.
+pub fn canonical_token(name: &str) -> impl Iterator<Item = u8> + '_ {
     let mut upper = true;
-    for c in name.chars() {
-        out.push(if upper {
-            c.to_ascii_uppercase()
+    name.bytes().map(move |b| {
+        let c = if upper {
+            b.to_ascii_uppercase()
         } else {
-            c.to_ascii_lowercase()
-        });
-        upper = c == '-';
-    }
-    out
+            b.to_ascii_lowercase()
+        };
+        upper = b == b'-';
+        c
+    })
 }
 
 #[cfg(test)]
