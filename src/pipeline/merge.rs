@@ -128,11 +128,7 @@ impl Pipe {
         let (mut resp, err) = if self.backends.len() == 1 {
             let backend = self.backends[0].clone();
             // one backend: the endpoint's own timeout (the same deadline) bounds the call
-            let r = if self.concurrent_calls <= 1 {
-                backend.call(req).await
-            } else {
-                self.call_one(&backend, req, deadline).await
-            };
+            let r = self.call_one(&backend, req, deadline).await;
             match r {
                 Ok(resp) => (Some(resp), None),
                 Err(e) => (None, Some(e)),
@@ -158,6 +154,9 @@ impl Pipe {
         (resp, err)
     }
 
+    /// One backend call; with `concurrent_calls` the first complete of N wins within 75 % of
+    /// the time left. The caller's timer (the endpoint's, the merge's or a sequential step's)
+    /// bounds it.
     async fn call_one(
         &self,
         backend: &Arc<Backend>,
@@ -165,10 +164,8 @@ impl Pipe {
         deadline: Instant,
     ) -> Result<ProxyResponse, ProxyError> {
         if self.concurrent_calls <= 1 {
-            return match tokio::time::timeout_at(deadline, backend.call(req)).await {
-                Ok(r) => r,
-                Err(_) => Err(ProxyError::Timeout),
-            };
+            // the caller's timer bounds a single call
+            return backend.call(req).await;
         }
         // concurrent_calls: the same request N times, first complete answer wins
         let start = Instant::now();
@@ -191,13 +188,7 @@ impl Pipe {
         let mut calls: FuturesUnordered<_> = self
             .backends
             .iter()
-            .map(|b| async move {
-                if self.concurrent_calls <= 1 {
-                    b.call(req.clone_for_backend()).await
-                } else {
-                    self.call_one(b, req.clone_for_backend(), deadline).await
-                }
-            })
+            .map(|b| self.call_one(b, req.clone_for_backend(), deadline))
             .collect();
         let mut acc = Accumulator::default();
         let collected = tokio::time::timeout_at(deadline, async {
@@ -246,9 +237,10 @@ impl Pipe {
                     req.params.push((r.destination.clone(), stringify(v)));
                 }
             }
-            match self
-                .call_one(backend, req.clone_for_backend(), deadline)
+            let call = self.call_one(backend, req.clone_for_backend(), deadline);
+            match tokio::time::timeout_at(deadline, call)
                 .await
+                .unwrap_or(Err(ProxyError::Timeout))
             {
                 Err(e) if i == 0 => return (None, Some(e)),
                 Err(e) => {
