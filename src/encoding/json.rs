@@ -485,6 +485,24 @@ impl<'a> Canon<'a> {
         NotCanonical { offset: self.pos }
     }
 
+    /// After an array item or object member: a `,` (written, more follow) or the `close`
+    /// byte (true: the container ends).
+    fn item_end(&mut self, out: &mut Vec<u8>, close: u8) -> Result<bool, NotCanonical> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                out.push(b',');
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => Err(self.fail()),
+        }
+    }
+
     #[inline]
     fn skip_ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.input.get(self.pos) {
@@ -599,17 +617,8 @@ impl<'a> Canon<'a> {
         } else {
             loop {
                 self.value(out, s)?;
-                self.skip_ws();
-                match self.peek() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        out.push(b',');
-                    }
-                    Some(b']') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(self.fail()),
+                if self.item_end(out, b']')? {
+                    break;
                 }
             }
         }
@@ -683,17 +692,8 @@ impl<'a> Canon<'a> {
             // an object in the value pushes its members after this one, and drops them
             self.value(out, s)?;
             s.members[index].end = out.len();
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    out.push(b',');
-                }
-                Some(b'}') => {
-                    self.pos += 1;
-                    break;
-                }
-                _ => return Err(self.fail()),
+            if self.item_end(out, b'}')? {
+                break;
             }
         }
         if !sorted {
