@@ -25,13 +25,17 @@
 //!                    ratelimit_proxy, breaker, httpcache, client_credentials, cel
 //!                    (feature), jsonschema, lua/ (feature), martian, metrics
 //! src/telemetry.rs   telemetry/logging
-//! src/server.rs      listener, connections (TLS), graceful shutdown
+//! src/server/        listener, graceful shutdown; h1.rs: the HTTP/1.1 connection loop for
+//!                    plain connections (parse, run the gateway in place, write); TLS and
+//!                    h2c connections on hyper
+//! src/wire.rs        HTTP/1.1 body framing (length, chunked, until close), shared by the
+//!                    server and the backend client
 //! src/tls.rs         rustls configs: backend client (client_tls) and server (tls)
 //! ```
 //!
 //! # Request flow
 //! ```text
-//! client ─▶ server ─▶ Gateway::dispatch ─▶ service layers (CORS, security/http, bots,
+//! client ─▶ server (h1 loop │ hyper for TLS/h2c) ─▶ Gateway::dispatch ─▶ service layers (CORS, security/http, bots,
 //!          metrics) ─▶ route table (per method) ─▶ EndpointHandler
 //!   EndpointHandler: guards (bots, JWT, rate limit) ─▶ filter headers/query (zero trust)
 //!     ─▶ proxy stages (Lua, CEL, JSON schema, signer) around Pipe::run (endpoint timeout)
@@ -55,3 +59,4 @@ pub mod server;
 pub mod telemetry;
 pub mod tls;
 pub mod transform;
+pub mod wire;

@@ -28,6 +28,7 @@ use tokio::time::Instant;
 
 use super::{empty_body, full_body, Body, BoxError, OutBody};
 use crate::router::builtin::canonical_token;
+use crate::wire::{ends_chunked, Decoder, Step};
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
 const MAX_HEAD: usize = 1 << 20;
@@ -275,14 +276,14 @@ impl H1Client {
                 full_body(bytes)
             }
             framing => {
-                let state = match framing {
-                    Framing::Length(n) => State::Length(n),
-                    Framing::Chunked => State::Chunked(Chunk::Size),
-                    _ => State::Eof,
+                let decoder = match framing {
+                    Framing::Length(n) => Decoder::Length(n),
+                    Framing::Chunked => Decoder::chunked(),
+                    _ => Decoder::Eof,
                 };
                 http_body_util::BodyExt::boxed(H1Body {
                     conn: Some(conn),
-                    state,
+                    decoder,
                     reusable,
                     pool: self.pool.clone(),
                 })
@@ -584,13 +585,7 @@ fn framing(head: &Response<()>, method: &Method) -> Result<Framing, SendError> {
         .iter()
         .next_back()
     {
-        let last = te
-            .to_str()
-            .ok()
-            .and_then(|v| v.rsplit(',').next())
-            .map(str::trim)
-            .unwrap_or("");
-        return Ok(if last.eq_ignore_ascii_case("chunked") {
+        return Ok(if ends_chunked(te.as_bytes()) {
             Framing::Chunked
         } else {
             Framing::Eof
@@ -632,58 +627,14 @@ fn keeps_alive(head: &Response<()>) -> bool {
 /// A body still arriving on its connection.
 struct H1Body {
     conn: Option<Conn>,
-    state: State,
+    decoder: Decoder,
     reusable: bool,
     pool: Arc<Pool>,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum State {
-    Length(u64),
-    Chunked(Chunk),
-    Eof,
-    Done,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Chunk {
-    Size,
-    Data(u64),
-    DataEnd,
-    Trailers,
-}
-
-fn unexpected_eof() -> BoxError {
-    Box::new(io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "unexpected EOF",
-    ))
-}
-
-fn invalid(what: &str) -> BoxError {
-    Box::new(io::Error::new(io::ErrorKind::InvalidData, what.to_string()))
-}
-
-/// One line of the chunked framing (without its line ending), or `None` when it has not all
-/// arrived yet.
-fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, BoxError> {
-    match buf.iter().position(|b| *b == b'\n') {
-        Some(i) => {
-            let mut line = buf.split_to(i + 1);
-            line.truncate(i);
-            if line.last() == Some(&b'\r') {
-                line.truncate(i - 1);
-            }
-            Ok(Some(line))
-        }
-        None if buf.len() > 4096 => Err(invalid("chunked line too long")),
-        None => Ok(None),
-    }
-}
-
 impl H1Body {
     fn finish(&mut self) {
-        self.state = State::Done;
+        self.decoder = Decoder::Done;
         if let Some(conn) = self.conn.take() {
             if self.reusable && conn.buf.is_empty() {
                 self.pool.release(conn);
@@ -697,84 +648,22 @@ impl H1Body {
             let Some(conn) = self.conn.as_mut() else {
                 return Poll::Ready(None);
             };
-            match self.state {
-                State::Done => return Poll::Ready(None),
-                State::Length(0) => {
-                    self.finish();
-                    return Poll::Ready(None);
-                }
-                State::Length(left) if !conn.buf.is_empty() => {
-                    let take = (conn.buf.len() as u64).min(left) as usize;
-                    let data = conn.buf.split_to(take).freeze();
-                    self.state = State::Length(left - take as u64);
-                    if left == take as u64 {
+            match self.decoder.step(&mut conn.buf)? {
+                Step::Data(data) => {
+                    if self.decoder.is_done() {
                         self.finish();
                     }
                     return Poll::Ready(Some(Ok(data)));
                 }
-                State::Eof if !conn.buf.is_empty() => {
-                    let data = conn.buf.split().freeze();
-                    return Poll::Ready(Some(Ok(data)));
+                Step::End => {
+                    self.finish();
+                    return Poll::Ready(None);
                 }
-                State::Chunked(chunk) if !conn.buf.is_empty() => match chunk {
-                    Chunk::Size => {
-                        let Some(line) = take_line(&mut conn.buf)? else {
-                            ready!(self.poll_fill(cx))?;
-                            continue;
-                        };
-                        let text = std::str::from_utf8(&line).unwrap_or("");
-                        let size = text.split(';').next().unwrap_or("").trim();
-                        let size = u64::from_str_radix(size, 16)
-                            .map_err(|_| invalid("invalid chunk size"))?;
-                        self.state = State::Chunked(if size == 0 {
-                            Chunk::Trailers
-                        } else {
-                            Chunk::Data(size)
-                        });
-                    }
-                    Chunk::Data(left) => {
-                        let take = (conn.buf.len() as u64).min(left) as usize;
-                        let data = conn.buf.split_to(take).freeze();
-                        self.state = State::Chunked(if left == take as u64 {
-                            Chunk::DataEnd
-                        } else {
-                            Chunk::Data(left - take as u64)
-                        });
-                        return Poll::Ready(Some(Ok(data)));
-                    }
-                    Chunk::DataEnd => {
-                        let Some(line) = take_line(&mut conn.buf)? else {
-                            ready!(self.poll_fill(cx))?;
-                            continue;
-                        };
-                        if !line.is_empty() {
-                            return Poll::Ready(Some(Err(invalid("malformed chunked encoding"))));
-                        }
-                        self.state = State::Chunked(Chunk::Size);
-                    }
-                    Chunk::Trailers => {
-                        let Some(line) = take_line(&mut conn.buf)? else {
-                            ready!(self.poll_fill(cx))?;
-                            continue;
-                        };
-                        if line.is_empty() {
-                            self.finish();
-                            return Poll::Ready(None);
-                        }
-                    }
-                },
-                State::Eof => {
+                Step::More => {
                     if ready!(self.poll_fill(cx))? == 0 {
                         self.conn = None;
-                        self.state = State::Done;
+                        self.decoder.at_eof()?;
                         return Poll::Ready(None);
-                    }
-                }
-                State::Length(_) | State::Chunked(_) => {
-                    if ready!(self.poll_fill(cx))? == 0 {
-                        self.conn = None;
-                        self.state = State::Done;
-                        return Poll::Ready(Some(Err(unexpected_eof())));
                     }
                 }
             }
@@ -812,7 +701,7 @@ impl hyper::body::Body for H1Body {
             Some(Ok(data)) => Poll::Ready(Some(Ok(Frame::data(data)))),
             Some(Err(e)) => {
                 this.conn = None;
-                this.state = State::Done;
+                this.decoder = Decoder::Done;
                 Poll::Ready(Some(Err(e)))
             }
             None => Poll::Ready(None),
@@ -820,14 +709,13 @@ impl hyper::body::Body for H1Body {
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self.state, State::Done | State::Length(0))
+        self.decoder.is_done()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self.state {
-            State::Length(n) => SizeHint::with_exact(n),
-            State::Done => SizeHint::with_exact(0),
-            _ => SizeHint::default(),
+        match self.decoder.exact_remaining() {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
         }
     }
 }

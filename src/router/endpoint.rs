@@ -7,10 +7,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::Shared;
-use crate::backend::{boxed, empty_body, full_body, read_body, Body};
+use crate::backend::{empty_body, full_body, read_body, Body};
 use crate::components::hooks::{EndpointGuard, GuardRequest, ProxyStage};
 use crate::encoding::Render;
 use crate::pipeline::merge::Pipe;
@@ -127,7 +126,7 @@ impl EndpointHandler {
 
     pub async fn handle(
         self: Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<Body>,
         params: Vec<(String, String)>,
         shared: &Shared,
         client_ip: &str,
@@ -185,7 +184,7 @@ impl EndpointHandler {
         let body = if !has_body {
             RequestBody::Empty
         } else if self.buffer_body {
-            match read_body(boxed(body), MAX_BUFFERED_BODY).await {
+            match read_body(body, MAX_BUFFERED_BODY).await {
                 Ok(b) => RequestBody::Buffered(b),
                 Err(e) => {
                     return text_response(
@@ -195,7 +194,7 @@ impl EndpointHandler {
                 }
             }
         } else {
-            RequestBody::Stream(boxed(body))
+            RequestBody::Stream(body)
         };
         let preq = ProxyRequest {
             method: parts.method.clone(),

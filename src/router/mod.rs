@@ -13,10 +13,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use serde_json::Value;
 
-use crate::backend::{boxed, full_body, read_body, Backend, Body, HttpClient};
+use crate::backend::{full_body, read_body, Backend, Body, HttpClient};
 use crate::components::hooks::{RequestHead, ServiceLayer};
 use crate::components::{self, BuildCx};
 use crate::config::{EndpointConfig, ServiceConfig};
@@ -317,7 +316,7 @@ impl Gateway {
     }
 
     /// The client IP as gin's `ClientIP()` computes it with KrakenD's router options.
-    fn client_ip(&self, req: &Request<Incoming>, remote: SocketAddr) -> String {
+    fn client_ip(&self, req: &Request<Body>, remote: SocketAddr) -> String {
         let remote_ip = remote.ip();
         let opts = &self.shared.opts;
         if opts.forwarded_by_client_ip {
@@ -344,7 +343,7 @@ impl Gateway {
     }
 
     /// Serves one request.
-    pub async fn dispatch(&self, req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+    pub async fn dispatch(&self, req: Request<Body>, remote: SocketAddr) -> Response<Body> {
         let log = !self.shared.opts.disable_access_log;
         // the clock is read only when something reports the time taken
         let started = (log || !self.layers.is_empty()).then(Instant::now);
@@ -399,7 +398,7 @@ impl Gateway {
         resp
     }
 
-    async fn route(&self, req: Request<Incoming>, client_ip: &str) -> Response<Body> {
+    async fn route(&self, req: Request<Body>, client_ip: &str) -> Response<Body> {
         let opts = &self.shared.opts;
         // gin routes on the decoded path; `disable_path_decoding` only turns off the
         // encoded-param check
@@ -555,7 +554,7 @@ impl Gateway {
     async fn serve(
         &self,
         target: &Target,
-        req: Request<Incoming>,
+        req: Request<Body>,
         params: Vec<(String, String)>,
         client_ip: &str,
     ) -> Response<Body> {
@@ -563,7 +562,7 @@ impl Gateway {
             Target::Health => builtin::health(self.shared.started),
             Target::Debug | Target::Echo => {
                 let (parts, body) = req.into_parts();
-                let body = read_body(boxed(body), 16 << 20).await.unwrap_or_default();
+                let body = read_body(body, 16 << 20).await.unwrap_or_default();
                 if matches!(target, Target::Debug) {
                     builtin::debug(&parts.method, &parts.uri, &parts.headers, &body)
                 } else {

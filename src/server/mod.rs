@@ -1,5 +1,8 @@
-//! Listeners and connections: HTTP/1.1 (and h2c with `use_h2c`) on hyper, header limits,
+//! Listeners and connections: plain HTTP/1.1 on the gateway's own connection loop (`h1`);
+//! TLS (HTTP/1.1 and HTTP/2) and h2c (`use_h2c`) on hyper; header limits and timeouts;
 //! graceful shutdown on SIGINT/SIGTERM bounded by `max_shutdown_wait_time`.
+
+mod h1;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -10,7 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
-use crate::backend::Body;
+use crate::backend::{boxed, Body};
 use crate::router::Gateway;
 
 type ResponseFuture = std::pin::Pin<
@@ -38,7 +41,14 @@ pub async fn serve(
 ) {
     let cfg = gw.config.clone();
     let max_buf = cfg.max_header_bytes.max(8192) + 8192;
-    let header_timeout = Some(cfg.read_header_timeout).filter(|d| !d.is_zero());
+    // as Go's server: without their own value, the header and idle timeouts take the read
+    // timeout's
+    let or_read = |d: Duration| {
+        Some(d)
+            .filter(|d| !d.is_zero())
+            .or(Some(cfg.read_timeout).filter(|d| !d.is_zero()))
+    };
+    let header_timeout = or_read(cfg.read_header_timeout);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -46,14 +56,15 @@ pub async fn serve(
         .max_buf_size(max_buf)
         .keep_alive(!cfg.disable_keep_alives)
         .header_read_timeout(header_timeout);
-    // plain HTTP/1.1 (the common case) skips the protocol sniffing of the auto builder
+    // plain HTTP/1.1 (the common case) is served by the gateway's own connection loop
     let plain_h1 = !(cfg.use_h2c || gw.server_tls.is_some());
-    let mut h1_only = hyper::server::conn::http1::Builder::new();
-    h1_only
-        .timer(TokioTimer::new())
-        .max_buf_size(max_buf)
-        .keep_alive(!cfg.disable_keep_alives)
-        .header_read_timeout(header_timeout);
+    let settings = Arc::new(h1::Settings {
+        keep_alive: !cfg.disable_keep_alives,
+        max_head: max_buf,
+        header_timeout,
+        idle_timeout: or_read(cfg.idle_timeout),
+    });
+    let stopping = Arc::new(h1::Shutdown::default());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let tls = gw.server_tls.clone().map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
@@ -69,60 +80,55 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                if let Some(acceptor) = &tls {
-                    let acceptor = acceptor.clone();
-                    let gw = gw.clone();
-                    let builder = builder.clone();
-                    let watcher = graceful.watcher();
-                    tokio::spawn(async move {
-                        let stream = match acceptor.accept(stream).await {
-                            Ok(s) => s,
-                            Err(e) => {
-                                tracing::debug!("TLS handshake with {remote} failed: {e}");
-                                return;
-                            }
-                        };
-                        let svc = service_fn(move |req| -> ResponseFuture {
-                            let gw = gw.clone();
-                            Box::pin(async move { Ok(gw.dispatch(req, remote).await) })
-                        });
-                        let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
-                        if let Err(e) = watcher.watch(conn).await {
-                            tracing::debug!("connection from {remote} ended: {e}");
-                        }
-                    });
+                if plain_h1 {
+                    tokio::spawn(h1::serve_connection(
+                        gw.clone(),
+                        stream,
+                        remote,
+                        settings.clone(),
+                        stopping.clone(),
+                    ));
                     continue;
                 }
                 let gw = gw.clone();
-                if plain_h1 {
-                    let svc = service_fn(move |req| {
-                        let gw = gw.clone();
-                        async move {
-                            Ok::<_, std::convert::Infallible>(gw.dispatch(req, remote).await)
-                        }
-                    });
-                    let conn = graceful.watch(h1_only.serve_connection(TokioIo::new(stream), svc));
-                    spawn_connection(conn, remote);
-                    continue;
-                }
-                let svc = service_fn(move |req| -> ResponseFuture {
+                let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| -> ResponseFuture {
                     let gw = gw.clone();
-                    Box::pin(async move { Ok(gw.dispatch(req, remote).await) })
+                    Box::pin(async move { Ok(gw.dispatch(req.map(boxed), remote).await) })
                 });
-                let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
-                spawn_connection(graceful.watch(conn), remote);
+                let Some(acceptor) = &tls else {
+                    let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+                    spawn_connection(graceful.watch(conn), remote);
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let stream = match acceptor.accept(stream).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::debug!("TLS handshake with {remote} failed: {e}");
+                            return;
+                        }
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+                    if let Err(e) = watcher.watch(conn).await {
+                        tracing::debug!("connection from {remote} ended: {e}");
+                    }
+                });
             }
             _ = &mut shutdown => break,
         }
     }
     drop(listener);
+    stopping.begin();
+    let drained = async {
+        tokio::join!(graceful.shutdown(), stopping.drained());
+    };
     let wait = cfg.max_shutdown_wait_time;
     if wait.is_zero() {
-        graceful.shutdown().await;
-    } else if tokio::time::timeout(wait, graceful.shutdown())
-        .await
-        .is_err()
-    {
+        drained.await;
+    } else if tokio::time::timeout(wait, drained).await.is_err() {
         tracing::warn!("max_shutdown_wait_time reached: closing the remaining connections");
     }
 }

@@ -1,0 +1,867 @@
+//! The HTTP/1.1 server for plain connections. One task per connection reads a request head,
+//! runs the gateway on it in place and writes the response, with no dispatcher, channel or
+//! extra task in between; requests on a keep-alive connection are served one after another
+//! (pipelined ones from the read-ahead buffer).
+//!
+//! As Go's `net/http` server does: `Connection: close` and HTTP/1.0 without keep-alive close
+//! after the response; a client that goes away while its request is served cancels it; a body
+//! the handler left unread is drained (up to 256 KiB) so the connection can be reused; a bad
+//! head gets 400 (431 when too large, 505 for an unknown version, 501 for a transfer coding
+//! other than `chunked`) and the connection closes; `Expect: 100-continue` is answered before
+//! the body is read.
+
+use std::collections::HashMap;
+use std::future::{poll_fn, Future};
+use std::io::{self, IoSlice, Write as _};
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll, Waker};
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Frame, SizeHint};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::backend::{empty_body, full_body, Body, BoxError};
+use crate::router::Gateway;
+use crate::wire::{ends_chunked, Decoder, Step};
+
+const READ_CHUNK: usize = 8 * 1024;
+/// Header slots parsed on the stack; a head with more fields is parsed again with room for all.
+const HEAD_SLOTS: usize = 64;
+/// A response body up to this size goes out in the same buffer as its head (one write); a
+/// larger one is written beside it (one vectored write).
+const COPY_BODY: usize = 4 * 1024;
+/// An unread request body is drained up to this much to keep the connection (Go's
+/// `maxPostHandlerReadBytes`).
+const DRAIN_LIMIT: u64 = 256 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+/// After an error answer, how long the input is read and discarded before the socket closes,
+/// so that unread input does not turn the close into a reset that loses the answer.
+const LINGER: Duration = Duration::from_millis(500);
+
+/// Connection settings, from the service config.
+pub struct Settings {
+    pub keep_alive: bool,
+    /// A request head that has not ended within this many bytes gets 431.
+    pub max_head: usize,
+    /// From the first byte of a head (the connection's start for the first one) to its end.
+    pub header_timeout: Option<Duration>,
+    /// How long a keep-alive connection may wait for its next request.
+    pub idle_timeout: Option<Duration>,
+}
+
+/// The server's stop signal. Each connection registers its task's waker once; between
+/// requests it only reads the flag, and `begin` wakes every registered connection.
+#[derive(Default)]
+pub struct Shutdown {
+    stopping: AtomicBool,
+    conns: Mutex<Registry>,
+    drained: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Registry {
+    next: u64,
+    wakers: HashMap<u64, Waker>,
+}
+
+impl Shutdown {
+    /// Idle connections close now; busy ones after their response.
+    pub fn begin(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        for w in conns.wakers.values() {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Resolves when every connection has ended.
+    pub async fn drained(&self) {
+        loop {
+            let notified = self.drained.notified();
+            if self.live() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn live(&self) -> usize {
+        let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        conns.wakers.len()
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    fn register(&self, waker: &Waker) -> u64 {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        conns.next += 1;
+        let id = conns.next;
+        conns.wakers.insert(id, waker.clone());
+        id
+    }
+}
+
+/// A connection's place in the registry, given up when the connection ends.
+struct Registered<'a> {
+    shutdown: &'a Shutdown,
+    id: u64,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        let mut conns = self
+            .shutdown
+            .conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        conns.wakers.remove(&self.id);
+        if conns.wakers.is_empty() {
+            self.shutdown.drained.notify_waiters();
+        }
+    }
+}
+
+/// The read side of a connection: the socket's read half and what was read ahead of use.
+struct Reader {
+    rd: OwnedReadHalf,
+    buf: BytesMut,
+}
+
+impl Reader {
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < 1024 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        pin!(self.rd.read_buf(&mut self.buf)).poll(cx)
+    }
+
+    async fn fill(&mut self) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_fill(cx)).await
+    }
+}
+
+/// Where a streamed request body hands the read side back when it is dropped.
+type Slot = Arc<Mutex<Option<(Reader, Decoder)>>>;
+
+/// A request body still arriving on the connection.
+struct RequestBody {
+    reader: Option<Reader>,
+    decoder: Decoder,
+    slot: Slot,
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+            *slot = Some((reader, self.decoder));
+        }
+    }
+}
+
+impl hyper::body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        loop {
+            let Some(reader) = this.reader.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match this.decoder.step(&mut reader.buf) {
+                Ok(Step::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                Ok(Step::End) => return Poll::Ready(None),
+                Ok(Step::More) => {}
+                Err(e) => {
+                    // a broken body leaves the connection unusable
+                    this.reader = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+            match ready!(reader.poll_fill(cx)) {
+                Ok(0) => {
+                    this.reader = None;
+                    if let Err(e) = this.decoder.at_eof() {
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    return Poll::Ready(None);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    this.reader = None;
+                    this.decoder = Decoder::Done;
+                    return Poll::Ready(Some(Err(Box::new(e))));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.decoder.is_done()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.decoder.exact_remaining() {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
+    }
+}
+
+/// A complete request head, as positions in the read buffer.
+struct Parsed {
+    len: usize,
+    method: (usize, usize),
+    target: (usize, usize),
+    http10: bool,
+}
+
+/// (name start, name end, value start, value end)
+type Field = (usize, usize, usize, usize);
+
+/// Why no request came out of the connection.
+enum HeadError {
+    /// Close without an answer (the client left, or took too long).
+    Close,
+    /// Answer with this status, then close.
+    Reply(StatusCode, &'static str),
+}
+
+fn bad(detail: &'static str) -> HeadError {
+    HeadError::Reply(StatusCode::BAD_REQUEST, detail)
+}
+
+fn parse_with<'b>(
+    buf: &'b [u8],
+    slots: &mut [MaybeUninit<httparse::Header<'b>>],
+    fields: &mut Vec<Field>,
+) -> Result<Option<Parsed>, httparse::Error> {
+    let mut req = httparse::Request::new(&mut []);
+    let n = match req.parse_with_uninit_headers(buf, slots)? {
+        httparse::Status::Complete(n) => n,
+        httparse::Status::Partial => return Ok(None),
+    };
+    let base = buf.as_ptr() as usize;
+    let at = |s: &[u8]| s.as_ptr() as usize - base;
+    let span = |s: &str| (at(s.as_bytes()), at(s.as_bytes()) + s.len());
+    fields.clear();
+    fields.extend(req.headers.iter().map(|h| {
+        let (ns, ne) = span(h.name);
+        (ns, ne, at(h.value), at(h.value) + h.value.len())
+    }));
+    Ok(Some(Parsed {
+        len: n,
+        method: span(req.method.unwrap_or("")),
+        target: span(req.path.unwrap_or("")),
+        http10: req.version == Some(0),
+    }))
+}
+
+fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Result<Option<Parsed>, HeadError> {
+    let mut slots = [const { MaybeUninit::uninit() }; HEAD_SLOTS];
+    let parsed = match parse_with(buf, &mut slots, fields) {
+        Err(httparse::Error::TooManyHeaders) => {
+            let lines = buf.iter().filter(|b| **b == b'\n').count();
+            let mut slots: Vec<_> = (0..=lines).map(|_| MaybeUninit::uninit()).collect();
+            parse_with(buf, &mut slots, fields)
+        }
+        other => other,
+    };
+    parsed.map_err(|e| match e {
+        httparse::Error::Version => HeadError::Reply(
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            "unsupported protocol version",
+        ),
+        httparse::Error::HeaderName | httparse::Error::HeaderValue => {
+            bad("malformed MIME header line")
+        }
+        _ => bad("malformed HTTP request"),
+    })
+}
+
+/// What the head says of the connection and the body.
+struct Meta {
+    keep_alive: bool,
+    expect_continue: bool,
+    body: Option<Decoder>,
+}
+
+fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Meta), HeadError> {
+    let method =
+        Method::from_bytes(&head[p.method.0..p.method.1]).map_err(|_| bad("invalid method"))?;
+    let target = head.slice(p.target.0..p.target.1);
+    // the usual origin form (`/path?query`) skips the full URI grammar
+    let uri = if target.starts_with(b"/") {
+        PathAndQuery::from_maybe_shared(target)
+            .map(Uri::from)
+            .map_err(|_| bad("malformed request URI"))?
+    } else {
+        Uri::from_maybe_shared(target).map_err(|_| bad("malformed request URI"))?
+    };
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    let mut meta = Meta {
+        keep_alive: !p.http10,
+        expect_continue: false,
+        body: None,
+    };
+    let mut length: Option<u64> = None;
+    let mut chunked = None;
+    for &(ns, ne, vs, ve) in fields {
+        let name =
+            HeaderName::from_bytes(&head[ns..ne]).map_err(|_| bad("malformed MIME header line"))?;
+        let raw = &head[vs..ve];
+        if name == header::CONNECTION {
+            for token in raw.split(|b| *b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    meta.keep_alive = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && p.http10 {
+                    meta.keep_alive = true;
+                }
+            }
+        } else if name == header::CONTENT_LENGTH {
+            let n = std::str::from_utf8(raw)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or(bad("invalid Content-Length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(bad("multiple Content-Length headers"));
+            }
+            length = Some(n);
+        } else if name == header::TRANSFER_ENCODING {
+            chunked = Some(ends_chunked(raw));
+        } else if name == header::EXPECT && raw.eq_ignore_ascii_case(b"100-continue") {
+            meta.expect_continue = !p.http10;
+        }
+        let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
+            .map_err(|_| bad("malformed MIME header line"))?;
+        headers.append(name, value);
+    }
+    match chunked {
+        Some(false) => {
+            return Err(HeadError::Reply(
+                StatusCode::NOT_IMPLEMENTED,
+                "unsupported transfer encoding",
+            ))
+        }
+        Some(true) => {
+            // the transfer coding decides the length; a Content-Length beside it is dropped
+            headers.remove(header::CONTENT_LENGTH);
+            meta.body = Some(Decoder::chunked());
+        }
+        None => meta.body = length.filter(|n| *n > 0).map(Decoder::Length),
+    }
+    let mut req = Request::new(());
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.version_mut() = if p.http10 {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    *req.headers_mut() = headers;
+    Ok((req, meta))
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve_connection(
+    gw: Arc<Gateway>,
+    stream: TcpStream,
+    remote: SocketAddr,
+    settings: Arc<Settings>,
+    shutdown: Arc<Shutdown>,
+) {
+    // the task's waker stays the same for its whole life: registered once
+    let id = poll_fn(|cx| Poll::Ready(shutdown.register(cx.waker()))).await;
+    let _registered = Registered {
+        shutdown: &shutdown,
+        id,
+    };
+    let (rd, mut wr) = stream.into_split();
+    let mut reader = Some(Reader {
+        rd,
+        buf: BytesMut::with_capacity(READ_CHUNK),
+    });
+    let mut fields: Vec<Field> = Vec::with_capacity(16);
+    let mut out: Vec<u8> = Vec::with_capacity(1024);
+    let mut slot: Option<Slot> = None;
+    let mut first = true;
+    loop {
+        let Some(mut r) = reader.take() else { return };
+        let parsed = match read_head(&mut r, &mut fields, &settings, &shutdown, first).await {
+            Ok(Some(p)) => p,
+            Ok(None) | Err(HeadError::Close) => return,
+            Err(HeadError::Reply(status, detail)) => {
+                return reject(r, wr, status, detail).await;
+            }
+        };
+        first = false;
+        let head = r.buf.split_to(parsed.len).freeze();
+        let (req, meta) = match build(&head, &parsed, &fields) {
+            Ok(b) => b,
+            Err(HeadError::Reply(status, detail)) => return reject(r, wr, status, detail).await,
+            Err(HeadError::Close) => return,
+        };
+        drop(head);
+        let head_request = req.method() == Method::HEAD;
+        let http10 = parsed.http10;
+        let mut keep_alive = meta.keep_alive && settings.keep_alive;
+        let body = match meta.body {
+            None => {
+                reader = Some(r);
+                empty_body()
+            }
+            Some(Decoder::Length(n)) if r.buf.len() as u64 >= n => {
+                let body = full_body(r.buf.split_to(n as usize).freeze());
+                reader = Some(r);
+                body
+            }
+            Some(decoder) => {
+                if meta.expect_continue
+                    && wr
+                        .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+                let slot = slot.get_or_insert_with(Slot::default).clone();
+                BodyExt::boxed(RequestBody {
+                    reader: Some(r),
+                    decoder,
+                    slot,
+                })
+            }
+        };
+        let req = req.map(|()| body);
+        let Some(resp) = run(&gw, req, remote, reader.as_mut(), settings.max_head).await else {
+            // the client went away: its request was dropped with whatever it was waiting for
+            return;
+        };
+        // a streamed body hands the read side back once nothing holds it any more
+        let mut unread = None;
+        if reader.is_none() {
+            let back = slot
+                .as_ref()
+                .and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).take());
+            match back {
+                Some((r, decoder)) => {
+                    unread = Some(decoder).filter(|d| !d.is_done());
+                    reader = Some(r);
+                }
+                None => keep_alive = false,
+            }
+        }
+        if shutdown.stopping() {
+            keep_alive = false;
+        }
+        keep_alive = respond(&mut wr, &mut out, resp, head_request, http10, keep_alive).await;
+        if let (true, Some(decoder), Some(r)) = (keep_alive, unread, reader.as_mut()) {
+            keep_alive = drain(r, decoder).await;
+            if !keep_alive {
+                if let Some(r) = reader.take() {
+                    linger(r, wr).await;
+                }
+                return;
+            }
+        }
+        if !keep_alive {
+            return;
+        }
+    }
+}
+
+/// Runs the gateway on one request. While it runs, the connection is watched: a client that
+/// closes it (or breaks it) cancels the request (`None`); bytes it sends meanwhile (a
+/// pipelined request) wait in the buffer.
+async fn run(
+    gw: &Gateway,
+    req: Request<Body>,
+    remote: SocketAddr,
+    mut reader: Option<&mut Reader>,
+    max_buffered: usize,
+) -> Option<Response<Body>> {
+    let mut handler = pin!(gw.dispatch(req, remote));
+    poll_fn(|cx| {
+        if let Poll::Ready(resp) = handler.as_mut().poll(cx) {
+            return Poll::Ready(Some(resp));
+        }
+        while let Some(r) = reader.as_deref_mut() {
+            if r.buf.len() > max_buffered {
+                break;
+            }
+            match r.poll_fill(cx) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(None),
+                Poll::Ready(Ok(_)) => {}
+                Poll::Pending => break,
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Reads until a request head is complete. `None`: the connection ended (or the server is
+/// stopping, or the idle timeout passed) between requests.
+async fn read_head(
+    r: &mut Reader,
+    fields: &mut Vec<Field>,
+    settings: &Settings,
+    shutdown: &Shutdown,
+    first: bool,
+) -> Result<Option<Parsed>, HeadError> {
+    let mut deadline = None;
+    loop {
+        if !r.buf.is_empty() {
+            if let Some(p) = parse(&r.buf, fields)? {
+                return Ok(Some(p));
+            }
+            if r.buf.len() > settings.max_head {
+                return Err(HeadError::Reply(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "",
+                ));
+            }
+        }
+        let read = if r.buf.is_empty() && !first {
+            // between requests: the next one, the stop signal or the idle timeout
+            match idle_wait(r, settings.idle_timeout, shutdown).await {
+                Some(read) => read,
+                None => return Ok(None),
+            }
+        } else {
+            let limit = settings
+                .header_timeout
+                .map(|t| *deadline.get_or_insert_with(|| Instant::now() + t));
+            match limit {
+                Some(at) => match tokio::time::timeout_at(at, r.fill()).await {
+                    Ok(read) => read,
+                    Err(_) => return Err(HeadError::Close),
+                },
+                None => r.fill().await,
+            }
+        };
+        match read {
+            Ok(0) if r.buf.is_empty() => return Ok(None),
+            Ok(0) | Err(_) => return Err(HeadError::Close),
+            Ok(_) => {
+                if deadline.is_none() {
+                    deadline = settings.header_timeout.map(|t| Instant::now() + t);
+                }
+            }
+        }
+    }
+}
+
+/// Waits for the first bytes of the next request; `None` when the server stops or the idle
+/// timeout passes first.
+async fn idle_wait(
+    r: &mut Reader,
+    idle_timeout: Option<Duration>,
+    shutdown: &Shutdown,
+) -> Option<io::Result<usize>> {
+    let mut idle = pin!(async move {
+        match idle_timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    });
+    poll_fn(|cx| {
+        if let Poll::Ready(read) = r.poll_fill(cx) {
+            return Poll::Ready(Some(read));
+        }
+        if shutdown.stopping() || idle.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Reads and discards the rest of a body the handler left unread; `false` when it is too long
+/// (or too slow) to keep the connection.
+async fn drain(r: &mut Reader, mut decoder: Decoder) -> bool {
+    let mut left = DRAIN_LIMIT;
+    let draining = async {
+        loop {
+            match decoder.step(&mut r.buf) {
+                Ok(Step::Data(d)) => match left.checked_sub(d.len() as u64) {
+                    Some(l) => left = l,
+                    None => return false,
+                },
+                Ok(Step::End) => return true,
+                Ok(Step::More) => {
+                    if !matches!(r.fill().await, Ok(n) if n > 0) {
+                        return false;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    };
+    tokio::time::timeout(DRAIN_TIME, draining)
+        .await
+        .unwrap_or(false)
+}
+
+/// Answers a request that cannot be served, as Go's server does, then closes.
+async fn reject(r: Reader, mut wr: OwnedWriteHalf, status: StatusCode, detail: &str) {
+    let reason = status.canonical_reason().unwrap_or("");
+    let text = if detail.is_empty() {
+        format!("{} {reason}", status.as_u16())
+    } else {
+        format!("{} {reason}: {detail}", status.as_u16())
+    };
+    let answer = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{text}",
+        status.as_u16()
+    );
+    if wr.write_all(answer.as_bytes()).await.is_ok() {
+        linger(r, wr).await;
+    }
+}
+
+/// Closes a connection the client may still be writing to: the write side first, then the
+/// input read and discarded for a moment, so the answer is not lost to a reset.
+async fn linger(mut r: Reader, mut wr: OwnedWriteHalf) {
+    let _ = wr.shutdown().await;
+    let _ = tokio::time::timeout(LINGER, async {
+        loop {
+            r.buf.clear();
+            if !matches!(r.fill().await, Ok(n) if n > 0) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// How the response body is delimited.
+#[derive(Clone, Copy, PartialEq)]
+enum Out {
+    None,
+    Length(u64),
+    Chunked,
+    Eof,
+}
+
+/// Writes one response; `true` when the connection stays open for the next request.
+async fn respond(
+    wr: &mut OwnedWriteHalf,
+    out: &mut Vec<u8>,
+    resp: Response<Body>,
+    head_request: bool,
+    http10: bool,
+    mut keep_alive: bool,
+) -> bool {
+    let (parts, mut body) = resp.into_parts();
+    let status = parts.status;
+    let headers = &parts.headers;
+    out.clear();
+    out.extend_from_slice(if http10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    match status.canonical_reason() {
+        Some(reason) => out.extend_from_slice(reason.as_bytes()),
+        None => {
+            out.extend_from_slice(b"status code ");
+            out.extend_from_slice(status.as_str().as_bytes());
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let framing = if bodiless {
+        Out::None
+    } else if let Some(n) = body.size_hint().exact() {
+        Out::Length(n)
+    } else if let Some(n) = declared {
+        Out::Length(n)
+    } else if http10 {
+        keep_alive = false;
+        Out::Eof
+    } else {
+        Out::Chunked
+    };
+    let mut has_date = false;
+    for (name, value) in headers {
+        if *name == header::TRANSFER_ENCODING || *name == header::CONNECTION {
+            if *name == header::CONNECTION && connection_closes(value) {
+                keep_alive = false;
+            }
+            continue;
+        }
+        if *name == header::CONTENT_LENGTH
+            && (framing != Out::None || status == StatusCode::NO_CONTENT)
+        {
+            continue;
+        }
+        has_date |= *name == header::DATE;
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has_date {
+        out.extend_from_slice(b"date: ");
+        push_date(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        Out::Length(n) if !(head_request && n == 0 && declared.is_some()) => {
+            out.extend_from_slice(b"content-length: ");
+            let _ = write!(out, "{n}");
+            out.extend_from_slice(b"\r\n");
+        }
+        Out::Chunked if !head_request => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        _ => {}
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if http10 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if head_request || framing == Out::None {
+        return wr.write_all(out).await.is_ok() && keep_alive;
+    }
+    let chunked = framing == Out::Chunked;
+    let mut sent = 0u64;
+    // `out` holds the head until the first piece of the body goes out with it
+    let mut head_pending = true;
+    let mut terminated = false;
+    let mut broken = false;
+    while let Some(frame) = body.frame().await {
+        let data = match frame {
+            Ok(frame) => match frame.into_data() {
+                Ok(d) if !d.is_empty() => d,
+                _ => continue,
+            },
+            Err(e) => {
+                tracing::debug!("response body failed: {e}");
+                broken = true;
+                break;
+            }
+        };
+        let data = match framing {
+            Out::Length(n) if data.len() as u64 > n - sent => {
+                // more than announced: the rest is cut and the connection closed
+                broken = true;
+                data.slice(..(n - sent) as usize)
+            }
+            _ => data,
+        };
+        sent += data.len() as u64;
+        if !head_pending {
+            out.clear();
+        }
+        if chunked {
+            let _ = write!(out, "{:x}\r\n", data.len());
+        }
+        let last = chunked && !broken && body.is_end_stream();
+        let tail: &[u8] = match (chunked, last) {
+            (true, true) => b"\r\n0\r\n\r\n",
+            (true, false) => b"\r\n",
+            _ => b"",
+        };
+        let written = if data.len() <= COPY_BODY {
+            out.extend_from_slice(&data);
+            out.extend_from_slice(tail);
+            wr.write_all(out).await
+        } else {
+            write_all_vectored(wr, &[out, &data, tail]).await
+        };
+        head_pending = false;
+        terminated = last;
+        if written.is_err() {
+            return false;
+        }
+        if broken {
+            break;
+        }
+    }
+    if !head_pending {
+        out.clear();
+    }
+    let complete = !broken && !matches!(framing, Out::Length(n) if n != sent);
+    if complete && chunked && !terminated {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+    if !out.is_empty() && wr.write_all(out).await.is_err() {
+        return false;
+    }
+    complete && keep_alive
+}
+
+fn connection_closes(value: &HeaderValue) -> bool {
+    value
+        .as_bytes()
+        .split(|b| *b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+}
+
+/// Writes every slice, as few system calls as the socket allows.
+async fn write_all_vectored(wr: &mut OwnedWriteHalf, parts: &[&[u8]]) -> io::Result<()> {
+    let mut skip = 0usize;
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    while skip < total {
+        let mut left = skip;
+        let mut slices = Vec::with_capacity(parts.len());
+        for p in parts {
+            if left >= p.len() {
+                left -= p.len();
+                continue;
+            }
+            slices.push(IoSlice::new(&p[left..]));
+            left = 0;
+        }
+        let n = wr.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        skip += n;
+    }
+    Ok(())
+}
+
+thread_local! {
+    static DATE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+}
+
+/// The current time as an HTTP date, formatted once a second per thread.
+fn push_date(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.0 != secs || d.1.is_empty() {
+            *d = (secs, httpdate::fmt_http_date(now));
+        }
+        out.extend_from_slice(d.1.as_bytes());
+    });
+}

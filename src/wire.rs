@@ -1,0 +1,221 @@
+//! HTTP/1.1 body framing (RFC 9112), shared by the backend client (`backend::h1`) and the
+//! server (`server::h1`): a decoder that takes a body's pieces out of a read buffer, whatever
+//! its framing, and asks for more input when the buffer runs dry.
+
+use std::io;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::backend::BoxError;
+
+/// Chunk-size and trailer lines longer than this are refused.
+const MAX_LINE: usize = 4096;
+
+/// Where a body decoder stands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decoder {
+    /// This many bytes are still to come.
+    Length(u64),
+    Chunked(Chunk),
+    /// The body runs to the end of the connection.
+    Eof,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Chunk {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+}
+
+/// What one decoding step produced.
+pub enum Step {
+    Data(Bytes),
+    /// The buffer holds no complete piece: read more.
+    More,
+    /// The body is complete; what is left in the buffer belongs to the next message.
+    End,
+}
+
+impl Decoder {
+    pub fn chunked() -> Decoder {
+        Decoder::Chunked(Chunk::Size)
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self, Decoder::Done | Decoder::Length(0))
+    }
+
+    /// The bytes still to come, when the framing tells.
+    pub fn exact_remaining(&self) -> Option<u64> {
+        match self {
+            Decoder::Length(n) => Some(*n),
+            Decoder::Done => Some(0),
+            _ => None,
+        }
+    }
+
+    /// Takes the next piece of the body out of `buf`.
+    pub fn step(&mut self, buf: &mut BytesMut) -> Result<Step, BoxError> {
+        loop {
+            match *self {
+                Decoder::Done | Decoder::Length(0) => {
+                    *self = Decoder::Done;
+                    return Ok(Step::End);
+                }
+                _ if buf.is_empty() => return Ok(Step::More),
+                Decoder::Length(left) => {
+                    let take = (buf.len() as u64).min(left) as usize;
+                    *self = Decoder::Length(left - take as u64);
+                    return Ok(Step::Data(buf.split_to(take).freeze()));
+                }
+                Decoder::Eof => return Ok(Step::Data(buf.split().freeze())),
+                Decoder::Chunked(Chunk::Data(left)) => {
+                    let take = (buf.len() as u64).min(left) as usize;
+                    *self = Decoder::Chunked(if left == take as u64 {
+                        Chunk::DataEnd
+                    } else {
+                        Chunk::Data(left - take as u64)
+                    });
+                    return Ok(Step::Data(buf.split_to(take).freeze()));
+                }
+                Decoder::Chunked(chunk) => {
+                    let Some(line) = take_line(buf)? else {
+                        return Ok(Step::More);
+                    };
+                    *self = match chunk {
+                        Chunk::Size => {
+                            let text = std::str::from_utf8(&line).unwrap_or("");
+                            let size = text.split(';').next().unwrap_or("").trim();
+                            let size = u64::from_str_radix(size, 16)
+                                .map_err(|_| invalid("invalid chunk size"))?;
+                            Decoder::Chunked(if size == 0 {
+                                Chunk::Trailers
+                            } else {
+                                Chunk::Data(size)
+                            })
+                        }
+                        Chunk::DataEnd if line.is_empty() => Decoder::Chunked(Chunk::Size),
+                        Chunk::DataEnd => return Err(invalid("malformed chunked encoding")),
+                        Chunk::Trailers if line.is_empty() => Decoder::Done,
+                        Chunk::Trailers | Chunk::Data(_) => Decoder::Chunked(Chunk::Trailers),
+                    };
+                }
+            }
+        }
+    }
+
+    /// The input ended: the end of an until-close body, an error for any other.
+    pub fn at_eof(&mut self) -> Result<(), BoxError> {
+        let complete = matches!(self, Decoder::Eof | Decoder::Done | Decoder::Length(0));
+        *self = Decoder::Done;
+        if complete {
+            Ok(())
+        } else {
+            Err(unexpected_eof())
+        }
+    }
+}
+
+pub fn unexpected_eof() -> BoxError {
+    Box::new(io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "unexpected EOF",
+    ))
+}
+
+pub fn invalid(what: &str) -> BoxError {
+    Box::new(io::Error::new(io::ErrorKind::InvalidData, what.to_string()))
+}
+
+/// One line of the chunked framing (without its line ending), or `None` when it has not all
+/// arrived yet.
+fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, BoxError> {
+    match buf.iter().position(|b| *b == b'\n') {
+        Some(i) => {
+            let mut line = buf.split_to(i + 1);
+            line.truncate(i);
+            if line.last() == Some(&b'\r') {
+                line.truncate(i - 1);
+            }
+            Ok(Some(line))
+        }
+        None if buf.len() > MAX_LINE => Err(invalid("chunked line too long")),
+        None => Ok(None),
+    }
+}
+
+/// Whether the last coding of a `Transfer-Encoding` list is `chunked`.
+pub fn ends_chunked(codings: &[u8]) -> bool {
+    let text = std::str::from_utf8(codings).unwrap_or("");
+    text.rsplit(',')
+        .next()
+        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(mut d: Decoder, input: &[&[u8]]) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut pieces = input.iter();
+        loop {
+            match d.step(&mut buf).map_err(|e| e.to_string())? {
+                Step::Data(b) => out.extend_from_slice(&b),
+                Step::End => {
+                    // what follows the body: the buffer, then the input not read yet
+                    let mut rest = buf.to_vec();
+                    pieces.for_each(|p| rest.extend_from_slice(p));
+                    return Ok((out, rest));
+                }
+                Step::More => match pieces.next() {
+                    Some(p) => buf.extend_from_slice(p),
+                    None => {
+                        d.at_eof().map_err(|e| e.to_string())?;
+                        return Ok((out, buf.to_vec()));
+                    }
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_across_arbitrary_splits() {
+        let wire = b"4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        for cut in 0..wire.len() {
+            let (body, rest) =
+                decode_all(Decoder::chunked(), &[&wire[..cut], &wire[cut..]]).unwrap();
+            assert_eq!(body, b"Wikipedia", "cut at {cut}");
+            assert_eq!(rest, b"NEXT", "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn length_leaves_the_next_message() {
+        let (body, rest) = decode_all(Decoder::Length(3), &[b"abcdef"]).unwrap();
+        assert_eq!(
+            (body.as_slice(), rest.as_slice()),
+            (&b"abc"[..], &b"def"[..])
+        );
+    }
+
+    #[test]
+    fn short_bodies_and_bad_sizes_fail() {
+        assert!(decode_all(Decoder::Length(5), &[b"ab"]).is_err());
+        assert!(decode_all(Decoder::chunked(), &[b"zz\r\n"]).is_err());
+        assert!(decode_all(Decoder::chunked(), &[b"2\r\nabXX"]).is_err());
+        let (body, _) = decode_all(Decoder::Eof, &[b"ab", b"cd"]).unwrap();
+        assert_eq!(body, b"abcd");
+    }
+
+    #[test]
+    fn last_coding_decides() {
+        assert!(ends_chunked(b"gzip, chunked"));
+        assert!(ends_chunked(b"Chunked"));
+        assert!(!ends_chunked(b"chunked, gzip"));
+    }
+}

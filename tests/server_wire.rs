@@ -1,0 +1,366 @@
+//! The gateway's HTTP/1.1 server on the wire: keep-alive, pipelining, request body framings,
+//! `Expect: 100-continue`, HTTP/1.0, response framing, unread bodies, bad heads and shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// One response as it came off the wire.
+#[derive(Debug)]
+struct Wire {
+    version: String,
+    status: u16,
+    /// Lower-case names, in order.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Wire {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A client connection that reads responses one at a time.
+struct Conn {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(gw: &Gw) -> Conn {
+        Conn {
+            s: TcpStream::connect(gw.addr).await.unwrap(),
+            buf: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).await.unwrap();
+    }
+
+    async fn more(&mut self) -> bool {
+        let mut chunk = [0u8; 16 * 1024];
+        match soon(self.s.read(&mut chunk)).await {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+        }
+    }
+
+    async fn until(&mut self, pattern: &[u8]) -> usize {
+        loop {
+            if let Some(i) = self.buf.windows(pattern.len()).position(|w| w == pattern) {
+                return i;
+            }
+            assert!(self.more().await, "connection closed before {pattern:?}");
+        }
+    }
+
+    /// Reads one response to a request of `method`.
+    async fn response(&mut self, method: &str) -> Wire {
+        let end = self.until(b"\r\n\r\n").await;
+        let head = String::from_utf8(self.buf.drain(..end + 4).collect()).unwrap();
+        let mut lines = head.trim_end().split("\r\n");
+        let status_line = lines.next().unwrap();
+        let mut parts = status_line.splitn(3, ' ');
+        let version = parts.next().unwrap().to_string();
+        let status: u16 = parts.next().unwrap().parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (k, v) = l.split_once(':').unwrap();
+                (k.trim().to_ascii_lowercase(), v.trim().to_string())
+            })
+            .collect();
+        let mut w = Wire {
+            version,
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        if method == "HEAD" || status == 204 || status == 304 || status < 200 {
+            return w;
+        }
+        if let Some(n) = w.header("content-length") {
+            let n: usize = n.parse().unwrap();
+            while self.buf.len() < n {
+                assert!(self.more().await, "body cut short");
+            }
+            w.body = self.buf.drain(..n).collect();
+        } else if w.header("transfer-encoding") == Some("chunked") {
+            loop {
+                let line_end = self.until(b"\r\n").await;
+                let line: Vec<u8> = self.buf.drain(..line_end + 2).collect();
+                let size =
+                    usize::from_str_radix(std::str::from_utf8(&line).unwrap().trim(), 16).unwrap();
+                if size == 0 {
+                    self.until(b"\r\n").await;
+                    self.buf.drain(..2);
+                    break;
+                }
+                while self.buf.len() < size + 2 {
+                    assert!(self.more().await, "chunk cut short");
+                }
+                w.body.extend(self.buf.drain(..size));
+                self.buf.drain(..2);
+            }
+        } else {
+            while self.more().await {}
+            w.body = std::mem::take(&mut self.buf);
+        }
+        w
+    }
+
+    /// Whether the server closed the connection (EOF with nothing more to read).
+    async fn closed(&mut self) -> bool {
+        !self.more().await && self.buf.is_empty()
+    }
+}
+
+async fn echo_gateway() -> (FakeBackend, Gw) {
+    let b = echo_backend().await;
+    let gw = gateway(&config(json!([
+        {"endpoint": "/echo", "method": "POST",
+         "backend": [{"url_pattern": "/e", "host": [b.url]}]},
+        {"endpoint": "/a", "backend": [{"url_pattern": "/a", "host": [b.url]}]}
+    ])))
+    .await;
+    (b, gw)
+}
+
+#[tokio::test]
+async fn keep_alive_and_pipelined_requests_are_answered_in_order() {
+    let (b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /a?n=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /a?n=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    for _ in 0..2 {
+        let r = c.response("GET").await;
+        assert_eq!((r.version.as_str(), r.status), ("HTTP/1.1", 200));
+        assert!(r.header("date").is_some());
+        assert_eq!(r.header("connection"), None);
+    }
+    // and the same connection serves a third request
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(c.response("GET").await.status, 200);
+    assert_eq!(b.count(), 3);
+    assert_eq!(b.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_chunked_request_body_reaches_the_backend() {
+    let (b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    c.send(
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\
+          Content-Type: application/json\r\n\r\n5\r\n{\"a\":\r\n3;x=y\r\n 1}\r\n0\r\n\r\n",
+    )
+    .await;
+    let r = c.response("POST").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(b.only().body.as_ref(), b"{\"a\": 1}");
+    // the connection is still usable
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(c.response("GET").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_body_that_arrives_later_is_streamed_in() {
+    let (b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n{\"a\":")
+        .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    c.send(b" 1}").await;
+    assert_eq!(c.response("POST").await.status, 200);
+    assert_eq!(b.only().body.as_ref(), b"{\"a\": 1}");
+}
+
+#[tokio::test]
+async fn expect_100_continue_is_answered_before_the_body() {
+    let (b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\nExpect: 100-continue\r\n\r\n")
+        .await;
+    let interim = c.response("POST").await;
+    assert_eq!(interim.status, 100);
+    c.send(b"{\"b\":2}").await;
+    let r = c.response("POST").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(b.only().body.as_ref(), b"{\"b\":2}");
+}
+
+#[tokio::test]
+async fn http_1_0_closes_unless_asked_to_keep_alive() {
+    let (_b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /a HTTP/1.0\r\n\r\n").await;
+    let r = c.response("GET").await;
+    assert_eq!((r.version.as_str(), r.status), ("HTTP/1.0", 200));
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(c.closed().await);
+
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .await;
+    let r = c.response("GET").await;
+    assert_eq!(r.header("connection"), Some("keep-alive"));
+    c.send(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .await;
+    assert_eq!(c.response("GET").await.status, 200);
+}
+
+#[tokio::test]
+async fn connection_close_is_honoured() {
+    let (_b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await;
+    let r = c.response("GET").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(c.closed().await);
+}
+
+#[tokio::test]
+async fn an_unread_request_body_is_drained_and_the_connection_reused() {
+    let (b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    // no such route: the body is never read by a handler
+    let body = "x".repeat(100 * 1024);
+    let req = format!(
+        "POST /nowhere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    c.send(req.as_bytes()).await;
+    assert_eq!(c.response("POST").await.status, 404);
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(c.response("GET").await.status, 200);
+    assert_eq!(b.count(), 1);
+}
+
+#[tokio::test]
+async fn a_large_passthrough_body_keeps_its_exact_length() {
+    let big = "y".repeat(200 * 1024);
+    let big_body = big.clone();
+    let b = backend(move |r| {
+        if r.path == "/big" {
+            Reply::text(200, big_body.clone())
+        } else {
+            Reply::json("{}")
+        }
+    })
+    .await;
+    let gw = gateway(&config(json!([
+        {"endpoint": "/big", "output_encoding": "no-op",
+         "backend": [{"url_pattern": "/big", "encoding": "no-op", "host": [b.url]}]}
+    ])))
+    .await;
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let r = c.response("GET").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("204800"));
+    assert_eq!(r.body, big.as_bytes());
+}
+
+#[tokio::test]
+async fn bad_heads_get_go_statuses_and_close() {
+    let (_b, gw) = echo_gateway().await;
+    for (req, status) in [
+        (
+            &b"GET /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"[..],
+            501,
+        ),
+        (
+            b"GET /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            400,
+        ),
+        (b"GET /a HTTP/3.0\r\n\r\n", 505),
+        (b"G\x01T /a HTTP/1.1\r\n\r\n", 400),
+    ] {
+        let mut c = Conn::open(&gw).await;
+        c.send(req).await;
+        let r = c.response("GET").await;
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(req));
+        assert_eq!(r.header("connection"), Some("close"));
+        assert!(
+            String::from_utf8_lossy(&r.body).starts_with(&status.to_string()),
+            "{:?}",
+            r.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn stopping_closes_idle_connections_at_once() {
+    let (_b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(c.response("GET").await.status, 200);
+    // the connection is idle: stopping does not wait for it
+    soon(gw.stop()).await;
+    assert!(c.closed().await);
+}
+
+#[tokio::test]
+async fn a_response_of_unknown_length_goes_out_chunked() {
+    // a raw backend answering every request with a chunked body
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                loop {
+                    let n = s.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    while let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..i + 4);
+                        let _ = s
+                            .write_all(
+                                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\
+                                  Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+                            )
+                            .await;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        let _ = s.write_all(b"2\r\nde\r\n0\r\n\r\n").await;
+                    }
+                }
+            });
+        }
+    });
+    let gw = gateway(&config(json!([
+        {"endpoint": "/s", "output_encoding": "no-op",
+         "backend": [{"url_pattern": "/s", "encoding": "no-op", "host": [url]}]}
+    ])))
+    .await;
+    let mut c = Conn::open(&gw).await;
+    for _ in 0..2 {
+        c.send(b"GET /s HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let r = c.response("GET").await;
+        assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+        assert_eq!(r.header("content-length"), None);
+        assert_eq!(r.body, b"abcde");
+    }
+    // HTTP/1.0 has no chunked coding: the body runs to the end of the connection
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /s HTTP/1.0\r\n\r\n").await;
+    let r = c.response("GET").await;
+    assert_eq!(r.header("transfer-encoding"), None);
+    assert_eq!(r.body, b"abcde");
+}
