@@ -364,3 +364,22 @@ async fn a_response_of_unknown_length_goes_out_chunked() {
     assert_eq!(r.header("transfer-encoding"), None);
     assert_eq!(r.body, b"abcde");
 }
+
+#[tokio::test]
+async fn a_head_answer_carries_no_body() {
+    let (_b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    // whatever the route table answers to HEAD, no body bytes follow the head: the next
+    // response on the connection parses cleanly
+    c.send(b"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let head = c.response("HEAD").await;
+    assert!(head.status >= 200, "{head:?}");
+    let r = c.response("GET").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body.starts_with(b"{"),
+        "{:?}",
+        String::from_utf8_lossy(&r.body)
+    );
+}

@@ -687,36 +687,21 @@ async fn respond(
         }
     }
     out.extend_from_slice(b"\r\n");
-    let bodiless = status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let framing = if bodiless {
-        Out::None
-    } else if let Some(n) = body.size_hint().exact() {
-        Out::Length(n)
-    } else if let Some(n) = declared {
-        Out::Length(n)
-    } else if http10 {
-        keep_alive = false;
-        Out::Eof
-    } else {
-        Out::Chunked
-    };
+    let mut declared = None;
     let mut has_date = false;
     for (name, value) in headers {
-        if *name == header::TRANSFER_ENCODING || *name == header::CONNECTION {
-            if *name == header::CONNECTION && connection_closes(value) {
-                keep_alive = false;
-            }
+        if *name == header::CONTENT_LENGTH {
+            // the body's own length wins; this one stands for bodiless answers
+            declared = std::str::from_utf8(value.as_bytes())
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
             continue;
         }
-        if *name == header::CONTENT_LENGTH
-            && (framing != Out::None || status == StatusCode::NO_CONTENT)
-        {
+        if *name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        if *name == header::CONNECTION {
+            keep_alive &= !connection_closes(value);
             continue;
         }
         has_date |= *name == header::DATE;
@@ -730,14 +715,34 @@ async fn respond(
         push_date(out);
         out.extend_from_slice(b"\r\n");
     }
-    match framing {
-        Out::Length(n) if !(head_request && n == 0 && declared.is_some()) => {
-            out.extend_from_slice(b"content-length: ");
-            let _ = write!(out, "{n}");
-            out.extend_from_slice(b"\r\n");
-        }
-        Out::Chunked if !head_request => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
-        _ => {}
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let framing = if bodiless {
+        Out::None
+    } else if let Some(n) = body.size_hint().exact() {
+        Out::Length(n)
+    } else if let Some(n) = declared {
+        Out::Length(n)
+    } else if http10 && !head_request {
+        keep_alive = false;
+        Out::Eof
+    } else {
+        Out::Chunked
+    };
+    let announce = match framing {
+        // a HEAD answer announces what the GET would carry
+        Out::Length(0) if head_request => declared,
+        Out::Length(n) => Some(n),
+        Out::None if status == StatusCode::NOT_MODIFIED => declared,
+        _ => None,
+    };
+    if let Some(n) = announce {
+        out.extend_from_slice(b"content-length: ");
+        let _ = write!(out, "{n}");
+        out.extend_from_slice(b"\r\n");
+    } else if framing == Out::Chunked && !head_request {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
     if !keep_alive {
         out.extend_from_slice(b"connection: close\r\n");
