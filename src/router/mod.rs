@@ -6,6 +6,7 @@ pub mod builtin;
 pub mod endpoint;
 pub mod options;
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,6 +71,22 @@ const ANY_METHODS: [Method; 9] = [
     Method::CONNECT,
     Method::TRACE,
 ];
+
+/// The other end of a client connection, its address also as text (written once per
+/// connection, read by every request on it).
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub ip: String,
+}
+
+impl Peer {
+    pub fn new(addr: SocketAddr) -> Peer {
+        Peer {
+            addr,
+            ip: addr.ip().to_string(),
+        }
+    }
+}
 
 /// The running gateway: route tables plus shared settings.
 pub struct Gateway {
@@ -316,15 +333,14 @@ impl Gateway {
     }
 
     /// The client IP as gin's `ClientIP()` computes it with KrakenD's router options.
-    fn client_ip(&self, req: &Request<Body>, remote: SocketAddr) -> String {
-        let remote_ip = remote.ip();
+    fn client_ip<'a>(&self, req: &Request<Body>, peer: &'a Peer) -> Cow<'a, str> {
         let opts = &self.shared.opts;
         if opts.forwarded_by_client_ip {
             let trusted = opts.trusted_proxies.is_empty()
                 || opts
                     .trusted_proxies
                     .iter()
-                    .any(|c| options::in_cidr(remote_ip, *c));
+                    .any(|c| options::in_cidr(peer.addr.ip(), *c));
             if trusted {
                 for h in &opts.remote_ip_headers {
                     if let Some(v) = req.headers().get(h.as_str()).and_then(|v| v.to_str().ok()) {
@@ -333,17 +349,17 @@ impl Gateway {
                             .map(str::trim)
                             .find_map(|s| s.parse::<IpAddr>().ok())
                         {
-                            return ip.to_string();
+                            return Cow::Owned(ip.to_string());
                         }
                     }
                 }
             }
         }
-        remote_ip.to_string()
+        Cow::Borrowed(&peer.ip)
     }
 
     /// Serves one request.
-    pub async fn dispatch(&self, req: Request<Body>, remote: SocketAddr) -> Response<Body> {
+    pub async fn dispatch(&self, req: Request<Body>, peer: &Peer) -> Response<Body> {
         let log = !self.shared.opts.disable_access_log;
         // the clock is read only when something reports the time taken
         let started = (log || !self.layers.is_empty()).then(Instant::now);
@@ -353,7 +369,7 @@ impl Gateway {
         } else {
             String::new()
         };
-        let client_ip = self.client_ip(&req, remote);
+        let client_ip = self.client_ip(&req, peer);
         let resp = if self.layers.is_empty() {
             self.route(req, &client_ip).await
         } else {

@@ -33,7 +33,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::backend::{empty_body, full_body, Body, BoxError};
-use crate::router::Gateway;
+use crate::router::{Gateway, Peer};
 use crate::wire::{ends_chunked, Decoder, Step};
 
 const READ_CHUNK: usize = 8 * 1024;
@@ -395,6 +395,7 @@ pub async fn serve_connection(
         shutdown: &shutdown,
         id,
     };
+    let peer = Peer::new(remote);
     let (rd, mut wr) = stream.into_split();
     let mut reader = Some(Reader {
         rd,
@@ -452,7 +453,7 @@ pub async fn serve_connection(
             }
         };
         let req = req.map(|()| body);
-        let Some(resp) = run(&gw, req, remote, reader.as_mut(), settings.max_head).await else {
+        let Some(resp) = run(&gw, req, &peer, reader.as_mut(), settings.max_head).await else {
             // the client went away: its request was dropped with whatever it was waiting for
             return;
         };
@@ -495,11 +496,11 @@ pub async fn serve_connection(
 async fn run(
     gw: &Gateway,
     req: Request<Body>,
-    remote: SocketAddr,
+    peer: &Peer,
     mut reader: Option<&mut Reader>,
     max_buffered: usize,
 ) -> Option<Response<Body>> {
-    let mut handler = pin!(gw.dispatch(req, remote));
+    let mut handler = pin!(gw.dispatch(req, peer));
     poll_fn(|cx| {
         if let Poll::Ready(resp) = handler.as_mut().poll(cx) {
             return Poll::Ready(Some(resp));
@@ -739,7 +740,7 @@ async fn respond(
     };
     if let Some(n) = announce {
         out.extend_from_slice(b"content-length: ");
-        let _ = write!(out, "{n}");
+        push_decimal(out, n);
         out.extend_from_slice(b"\r\n");
     } else if framing == Out::Chunked && !head_request {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
@@ -826,6 +827,21 @@ fn connection_closes(value: &HeaderValue) -> bool {
         .as_bytes()
         .split(|b| *b == b',')
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+}
+
+/// Writes a number in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Writes every slice, as few system calls as the socket allows.

@@ -14,7 +14,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
 use crate::backend::{boxed, Body};
-use crate::router::Gateway;
+use crate::router::{Gateway, Peer};
 
 type ResponseFuture = std::pin::Pin<
     Box<
@@ -91,9 +91,10 @@ pub async fn serve(
                     continue;
                 }
                 let gw = gw.clone();
+                let peer = Arc::new(Peer::new(remote));
                 let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| -> ResponseFuture {
-                    let gw = gw.clone();
-                    Box::pin(async move { Ok(gw.dispatch(req.map(boxed), remote).await) })
+                    let (gw, peer) = (gw.clone(), peer.clone());
+                    Box::pin(async move { Ok(gw.dispatch(req.map(boxed), &peer).await) })
                 });
                 let Some(acceptor) = &tls else {
                     let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
