@@ -595,9 +595,7 @@ impl Gateway {
                         );
                     }
                 }
-                // boxed: the handler's future is large, and the route and dispatch futures
-                // that would embed it are built and moved for every request
-                Box::pin(h.clone().handle(req, params, &self.shared, client_ip)).await
+                h.clone().handle(req, params, &self.shared, client_ip).await
             }
         }
     }
