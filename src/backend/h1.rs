@@ -27,7 +27,6 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::{empty_body, full_body, Body, BoxError, OutBody};
-use crate::router::builtin::canonical_token;
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
 const MAX_HEAD: usize = 1 << 20;
@@ -347,21 +346,32 @@ fn write_head(
         None => out.extend_from_slice(host.as_bytes()),
     }
     out.extend_from_slice(b"\r\n");
+    let mut announced = false;
     for (name, value) in headers {
-        if name == header::HOST
-            || name == header::TRANSFER_ENCODING
-            || name == header::CONTENT_LENGTH
-        {
+        if name == header::HOST || name == header::TRANSFER_ENCODING {
             continue;
         }
-        out.extend(canonical_token(name.as_str()));
+        if name == header::CONTENT_LENGTH {
+            announced = true;
+            continue;
+        }
+        // the name in Go's canonical form, upper-cased in place (header names are lower case)
+        let start = out.len();
+        out.extend_from_slice(name.as_str().as_bytes());
+        let mut upper = true;
+        for b in &mut out[start..] {
+            if upper {
+                b.make_ascii_uppercase();
+            }
+            upper = *b == b'-';
+        }
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     let length = match framed {
         // an empty body says so only when the request announced a length
-        Framed::Buffered(0) if !headers.contains_key(header::CONTENT_LENGTH) => None,
+        Framed::Buffered(0) if !announced => None,
         Framed::Buffered(n) => Some(n as u64),
         Framed::Length(n) => Some(n),
         Framed::Chunked => {
@@ -1018,6 +1028,7 @@ impl hyper::body::Body for H1Body {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::router::builtin::canonical_token;
 
     /// Every known name, in any spelling, is the name `HeaderName::from_bytes` builds; other
     /// names of the same lengths are not taken for one.
