@@ -105,14 +105,17 @@ impl HttpClient {
         headers: HeaderMap,
         body: OutBody,
     ) -> Result<(Response<Body>, String), String> {
-        let added_gzip =
-            !self.disable_compression && !headers.contains_key(header::ACCEPT_ENCODING);
         let mut method = method;
         let mut url = url;
         let mut headers = headers;
-        if added_gzip {
-            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        }
+        let added_gzip = !self.disable_compression
+            && match headers.entry(header::ACCEPT_ENCODING) {
+                http::header::Entry::Vacant(v) => {
+                    v.insert(HeaderValue::from_static("gzip"));
+                    true
+                }
+                http::header::Entry::Occupied(_) => false,
+            };
         // KrakenD CE sends a body again after a 307/308 only with `send_body_on_redirect`
         let body = match body {
             OutBody::Stream(s) if self.send_body_on_redirect && self.follow_redirects => {
@@ -169,9 +172,9 @@ impl HttpClient {
                         | StatusCode::TEMPORARY_REDIRECT
                         | StatusCode::PERMANENT_REDIRECT
                 );
-            let location = resp
-                .headers()
-                .get(header::LOCATION)
+            let location = redirect
+                .then(|| resp.headers().get(header::LOCATION))
+                .flatten()
                 .and_then(|l| l.to_str().ok())
                 .map(str::to_string);
             let keeps_body = matches!(

@@ -27,7 +27,6 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::{empty_body, full_body, Body, BoxError, OutBody};
-use crate::router::builtin::canonical_token;
 use crate::wire::{ends_chunked, Decoder, Step};
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
@@ -183,7 +182,7 @@ impl H1Client {
                 .exchange(&mut conn, &head, stream.take(), declared, method, reused)
                 .await;
             match result {
-                Ok((head, framing)) => {
+                Ok((head, framing, keeps_alive)) => {
                     // a body of known, modest size is read whole before answering (as nginx
                     // buffers it): one read, one contiguous body, the connection back at once
                     if let Framing::Length(n) = framing {
@@ -191,7 +190,7 @@ impl H1Client {
                             fill_to(&mut conn, n as usize).await?;
                         }
                     }
-                    return Ok(self.respond(conn, head, framing));
+                    return Ok(self.respond(conn, head, framing, keeps_alive));
                 }
                 Err(e) if e.stale && replay.is_some() => continue,
                 Err(e) => return Err(e),
@@ -239,7 +238,7 @@ impl H1Client {
         declared: Option<u64>,
         method: &Method,
         reused: bool,
-    ) -> Result<(Response<()>, Framing), SendError> {
+    ) -> Result<(Response<()>, Framing, bool), SendError> {
         conn.io
             .write_all(head)
             .await
@@ -256,8 +255,14 @@ impl H1Client {
         }
     }
 
-    fn respond(&self, mut conn: Conn, head: Response<()>, framing: Framing) -> Response<Body> {
-        let reusable = keeps_alive(&head)
+    fn respond(
+        &self,
+        mut conn: Conn,
+        head: Response<()>,
+        framing: Framing,
+        keeps_alive: bool,
+    ) -> Response<Body> {
+        let reusable = keeps_alive
             && framing != Framing::Eof
             && head.status() != StatusCode::SWITCHING_PROTOCOLS;
         let (parts, ()) = head.into_parts();
@@ -342,21 +347,32 @@ fn write_head(
         None => out.extend_from_slice(host.as_bytes()),
     }
     out.extend_from_slice(b"\r\n");
+    let mut announced = false;
     for (name, value) in headers {
-        if name == header::HOST
-            || name == header::TRANSFER_ENCODING
-            || name == header::CONTENT_LENGTH
-        {
+        if name == header::HOST || name == header::TRANSFER_ENCODING {
             continue;
         }
-        out.extend(canonical_token(name.as_str()));
+        if name == header::CONTENT_LENGTH {
+            announced = true;
+            continue;
+        }
+        // the name in Go's canonical form, upper-cased in place (header names are lower case)
+        let start = out.len();
+        out.extend_from_slice(name.as_str().as_bytes());
+        let mut upper = true;
+        for b in &mut out[start..] {
+            if upper {
+                b.make_ascii_uppercase();
+            }
+            upper = *b == b'-';
+        }
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     let length = match framed {
         // an empty body says so only when the request announced a length
-        Framed::Buffered(0) if !headers.contains_key(header::CONTENT_LENGTH) => None,
+        Framed::Buffered(0) if !announced => None,
         Framed::Buffered(n) => Some(n as u64),
         Framed::Length(n) => Some(n),
         Framed::Chunked => {
@@ -441,19 +457,20 @@ async fn read_head(
     conn: &mut Conn,
     method: &Method,
     reused: bool,
-) -> Result<(Response<()>, Framing), SendError> {
+) -> Result<(Response<()>, Framing, bool), SendError> {
     let mut received = false;
     loop {
         if !conn.buf.is_empty() {
             received = true;
             if let Some(raw) = parse_head(&conn.buf)? {
-                let head = raw.build(&conn.buf.split_to(raw.len).freeze())?;
+                let (head, mut delimiters) = raw.build(&conn.buf.split_to(raw.len).freeze())?;
                 let status = head.status();
                 if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
                     continue;
                 }
-                let framing = framing(&head, method)?;
-                return Ok((head, framing));
+                let framing = framing(&head, method, &mut delimiters)?;
+                let reusable = keeps_alive(&head, &delimiters);
+                return Ok((head, framing, reusable));
             }
             if conn.buf.len() > MAX_HEAD {
                 return Err(SendError::msg(
@@ -481,50 +498,123 @@ async fn read_head(
     }
 }
 
+/// Header slots parsed without a heap allocation; longer heads are parsed again with room for
+/// all their fields.
+const HEAD_SLOTS: usize = 32;
+
+/// A header field as positions in the read buffer: (name start, name end, value start, value
+/// end).
+type FieldPos = (u32, u32, u32, u32);
+
 /// A complete response head, as positions in the read buffer: the buffer is frozen once and
 /// every header value becomes a slice of it, with no copy and no allocation per field.
 struct RawHead {
     len: usize,
     code: Option<u16>,
     http10: bool,
-    /// (name start, name end, value start, value end)
-    fields: Vec<(usize, usize, usize, usize)>,
+    count: usize,
+    inline: [FieldPos; HEAD_SLOTS],
+    /// The fields of a head with more than `HEAD_SLOTS` of them.
+    more: Vec<FieldPos>,
+}
+
+/// What a response head says about its body and its connection, noted while its fields are
+/// read: the last `Transfer-Encoding` value, the `Content-Length` values, the `Connection`
+/// tokens.
+#[derive(Default)]
+struct Delimiters {
+    transfer_encoding: Option<HeaderValue>,
+    content_length: Option<u64>,
+    /// The first `Content-Length` that is not a number, or the second that disagrees.
+    bad_length: Option<SendError>,
+    close: bool,
+    keep_alive: bool,
+}
+
+impl Delimiters {
+    fn note(&mut self, role: Role, value: &HeaderValue) {
+        if role == Role::TransferEncoding {
+            self.transfer_encoding = Some(value.clone());
+        } else if role == Role::ContentLength {
+            if self.bad_length.is_some() {
+                return;
+            }
+            match value
+                .to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+            {
+                None => {
+                    self.bad_length = Some(SendError::msg(format!("bad Content-Length {value:?}")))
+                }
+                Some(n) if self.content_length.is_some_and(|l| l != n) => {
+                    self.bad_length = Some(SendError::msg(
+                        "http: message cannot contain multiple Content-Length headers",
+                    ))
+                }
+                Some(n) => self.content_length = Some(n),
+            }
+        } else if role == Role::Connection {
+            // the usual single token first
+            let v = value.as_bytes();
+            if v.eq_ignore_ascii_case(b"keep-alive") {
+                self.keep_alive = true;
+                return;
+            }
+            if v.eq_ignore_ascii_case(b"close") {
+                self.close = true;
+                return;
+            }
+            let Ok(v) = value.to_str() else { return };
+            for token in v.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    self.close = true;
+                } else if token.eq_ignore_ascii_case("keep-alive") {
+                    self.keep_alive = true;
+                }
+            }
+        }
+    }
 }
 
 impl RawHead {
     fn from_parsed(parsed: &httparse::Response<'_, '_>, base: &[u8], len: usize) -> RawHead {
-        let at = |s: &[u8]| s.as_ptr() as usize - base.as_ptr() as usize;
-        let fields = parsed
-            .headers
-            .iter()
-            .map(|h| {
-                let (n, v) = (at(h.name.as_bytes()), at(h.value));
-                (n, n + h.name.len(), v, v + h.value.len())
-            })
-            .collect();
-        RawHead {
+        let at = |s: &[u8]| (s.as_ptr() as usize - base.as_ptr() as usize) as u32;
+        let pos = |h: &httparse::Header<'_>| {
+            let (n, v) = (at(h.name.as_bytes()), at(h.value));
+            (n, n + h.name.len() as u32, v, v + h.value.len() as u32)
+        };
+        let mut head = RawHead {
             len,
             code: parsed.code,
             http10: parsed.version == Some(0),
-            fields,
+            count: parsed.headers.len(),
+            inline: [(0, 0, 0, 0); HEAD_SLOTS],
+            more: Vec::new(),
+        };
+        if parsed.headers.len() <= HEAD_SLOTS {
+            for (slot, h) in head.inline.iter_mut().zip(parsed.headers.iter()) {
+                *slot = pos(h);
+            }
+        } else {
+            head.more = parsed.headers.iter().map(pos).collect();
+        }
+        head
+    }
+
+    fn fields(&self) -> &[FieldPos] {
+        if self.count <= HEAD_SLOTS {
+            &self.inline[..self.count]
+        } else {
+            &self.more
         }
     }
 
-    fn build(&self, head: &Bytes) -> Result<Response<()>, SendError> {
+    fn build(&self, head: &Bytes) -> Result<(Response<()>, Delimiters), SendError> {
         let status = self
             .code
             .and_then(|c| StatusCode::from_u16(c).ok())
             .ok_or_else(|| SendError::msg("malformed HTTP status code"))?;
-        let mut headers = HeaderMap::with_capacity(self.fields.len());
-        for &(ns, ne, vs, ve) in &self.fields {
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(&head[ns..ne]),
-                HeaderValue::from_maybe_shared(head.slice(vs..ve)),
-            ) else {
-                continue;
-            };
-            headers.append(name, value);
-        }
         let mut resp = Response::new(());
         *resp.status_mut() = status;
         *resp.version_mut() = if self.http10 {
@@ -532,9 +622,131 @@ impl RawHead {
         } else {
             Version::HTTP_11
         };
-        *resp.headers_mut() = headers;
-        Ok(resp)
+        let mut delimiters = Delimiters::default();
+        let headers = resp.headers_mut();
+        headers.reserve(self.count);
+        for &(ns, ne, vs, ve) in self.fields() {
+            let raw = &head[ns as usize..ne as usize];
+            // every spelling of the three names that decide the framing is a known one
+            let (name, role) = match known_name(raw) {
+                Some(known) => known,
+                None => match HeaderName::from_bytes(raw) {
+                    Ok(name) => (name, Role::Plain),
+                    Err(_) => continue,
+                },
+            };
+            let Ok(value) = HeaderValue::from_maybe_shared(head.slice(vs as usize..ve as usize))
+            else {
+                continue;
+            };
+            if role != Role::Plain {
+                delimiters.note(role, &value);
+            }
+            headers.append(name, value);
+        }
+        Ok((resp, delimiters))
     }
+}
+
+/// What a known response header name tells about the framing.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Plain,
+    TransferEncoding,
+    ContentLength,
+    Connection,
+}
+
+/// The header names backends send most, matched without building a name from the bytes: the
+/// name in lower case, the constant, its role in the framing.
+type Known = (&'static [u8], HeaderName, Role);
+
+/// The known name `raw` spells in any case. Header names parsed by httparse are tokens, in which
+/// `b | 0x20` lower-cases a letter and leaves every byte of a lower-case name unchanged.
+fn known_name(raw: &[u8]) -> Option<(HeaderName, Role)> {
+    use header::*;
+    use Role::*;
+    static K3: [Known; 2] = [(b"age", AGE, Plain), (b"via", VIA, Plain)];
+    static K4: [Known; 4] = [
+        (b"date", DATE, Plain),
+        (b"etag", ETAG, Plain),
+        (b"vary", VARY, Plain),
+        (b"link", LINK, Plain),
+    ];
+    static K5: [Known; 1] = [(b"allow", ALLOW, Plain)];
+    static K6: [Known; 2] = [(b"server", SERVER, Plain), (b"pragma", PRAGMA, Plain)];
+    static K7: [Known; 3] = [
+        (b"expires", EXPIRES, Plain),
+        (b"trailer", TRAILER, Plain),
+        (b"upgrade", UPGRADE, Plain),
+    ];
+    static K8: [Known; 1] = [(b"location", LOCATION, Plain)];
+    static K10: [Known; 3] = [
+        (b"connection", CONNECTION, Connection),
+        (b"set-cookie", SET_COOKIE, Plain),
+        (b"keep-alive", HeaderName::from_static("keep-alive"), Plain),
+    ];
+    static K12: [Known; 1] = [(b"content-type", CONTENT_TYPE, Plain)];
+    static K13: [Known; 3] = [
+        (b"last-modified", LAST_MODIFIED, Plain),
+        (b"cache-control", CACHE_CONTROL, Plain),
+        (b"accept-ranges", ACCEPT_RANGES, Plain),
+    ];
+    static K14: [Known; 1] = [(b"content-length", CONTENT_LENGTH, ContentLength)];
+    static K16: [Known; 4] = [
+        (b"content-encoding", CONTENT_ENCODING, Plain),
+        (b"content-language", CONTENT_LANGUAGE, Plain),
+        (b"content-location", CONTENT_LOCATION, Plain),
+        (b"www-authenticate", WWW_AUTHENTICATE, Plain),
+    ];
+    static K17: [Known; 1] = [(b"transfer-encoding", TRANSFER_ENCODING, TransferEncoding)];
+    static K19: [Known; 1] = [(b"content-disposition", CONTENT_DISPOSITION, Plain)];
+    let candidates: &[Known] = match raw.len() {
+        3 => &K3,
+        4 => &K4,
+        5 => &K5,
+        6 => &K6,
+        7 => &K7,
+        8 => &K8,
+        10 => &K10,
+        12 => &K12,
+        13 => &K13,
+        14 => &K14,
+        16 => &K16,
+        17 => &K17,
+        19 => &K19,
+        _ => return None,
+    };
+    candidates
+        .iter()
+        .find(|(lower, _, _)| folded_eq(raw, lower))
+        .map(|(_, name, role)| (name.clone(), *role))
+}
+
+/// Whether the token `raw` is `lower` in any case (same length), eight bytes at a time.
+fn folded_eq(raw: &[u8], lower: &[u8]) -> bool {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    fn word(b: &[u8], at: usize) -> u64 {
+        b.get(at..at + 8)
+            .and_then(|s| <[u8; 8]>::try_from(s).ok())
+            .map_or(0, u64::from_le_bytes)
+    }
+    let n = raw.len();
+    if n != lower.len() {
+        return false;
+    }
+    if n < 8 {
+        return raw.iter().zip(lower).all(|(a, b)| a | 0x20 == *b);
+    }
+    let mut at = 0;
+    while at + 8 < n {
+        if word(raw, at) | FOLD != word(lower, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // the last eight bytes, overlapping the previous word when the length is not a multiple
+    word(raw, n - 8) | FOLD == word(lower, n - 8)
 }
 
 /// Response heads are read leniently: obsolete folded header lines and spaces before the colon
@@ -548,9 +760,9 @@ fn lenient() -> httparse::ParserConfig {
 }
 
 fn parse_head(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
-    let mut slots = [httparse::EMPTY_HEADER; 32];
-    let mut parsed = httparse::Response::new(&mut slots);
-    match lenient().parse_response(&mut parsed, buf) {
+    let mut slots = [std::mem::MaybeUninit::<httparse::Header<'_>>::uninit(); HEAD_SLOTS];
+    let mut parsed = httparse::Response::new(&mut []);
+    match lenient().parse_response_with_uninit_headers(&mut parsed, buf, &mut slots) {
         Ok(httparse::Status::Complete(n)) => Ok(Some(RawHead::from_parsed(&parsed, buf, n))),
         Ok(httparse::Status::Partial) => Ok(None),
         Err(httparse::Error::TooManyHeaders) => parse_head_large(buf),
@@ -558,7 +770,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
     }
 }
 
-/// A head with more than 32 fields (rare): parsed again with room for all of them.
+/// A head with more than `HEAD_SLOTS` fields (rare): parsed again with room for all of them.
 fn parse_head_large(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
     let lines = buf.iter().filter(|b| **b == b'\n').count();
     let mut slots = vec![httparse::EMPTY_HEADER; lines + 1];
@@ -570,7 +782,11 @@ fn parse_head_large(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
     }
 }
 
-fn framing(head: &Response<()>, method: &Method) -> Result<Framing, SendError> {
+fn framing(
+    head: &Response<()>,
+    method: &Method,
+    delimiters: &mut Delimiters,
+) -> Result<Framing, SendError> {
     let status = head.status();
     if method == Method::HEAD
         || status.is_informational()
@@ -579,49 +795,26 @@ fn framing(head: &Response<()>, method: &Method) -> Result<Framing, SendError> {
     {
         return Ok(Framing::Empty);
     }
-    let headers = head.headers();
-    if let Some(te) = headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .next_back()
-    {
+    if let Some(te) = &delimiters.transfer_encoding {
         return Ok(if ends_chunked(te.as_bytes()) {
             Framing::Chunked
         } else {
             Framing::Eof
         });
     }
-    let mut length = None;
-    for v in headers.get_all(header::CONTENT_LENGTH) {
-        let n = v
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .ok_or_else(|| SendError::msg(format!("bad Content-Length {v:?}")))?;
-        if length.is_some_and(|l| l != n) {
-            return Err(SendError::msg(
-                "http: message cannot contain multiple Content-Length headers",
-            ));
-        }
-        length = Some(n);
+    if let Some(e) = delimiters.bad_length.take() {
+        return Err(e);
     }
-    Ok(length.map_or(Framing::Eof, Framing::Length))
+    Ok(delimiters
+        .content_length
+        .map_or(Framing::Eof, Framing::Length))
 }
 
-fn keeps_alive(head: &Response<()>) -> bool {
-    let mut close = head.version() == Version::HTTP_10;
-    for v in head.headers().get_all(header::CONNECTION) {
-        let Ok(v) = v.to_str() else { continue };
-        for token in v.split(',').map(str::trim) {
-            if token.eq_ignore_ascii_case("close") {
-                return false;
-            }
-            if token.eq_ignore_ascii_case("keep-alive") {
-                close = false;
-            }
-        }
+fn keeps_alive(head: &Response<()>, delimiters: &Delimiters) -> bool {
+    if delimiters.close {
+        return false;
     }
-    !close
+    head.version() != Version::HTTP_10 || delimiters.keep_alive
 }
 
 /// A body still arriving on its connection.
@@ -717,5 +910,69 @@ impl hyper::body::Body for H1Body {
             Some(n) => SizeHint::with_exact(n),
             None => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::builtin::canonical_token;
+
+    /// Every known name, in any spelling, is the name `HeaderName::from_bytes` builds; other
+    /// names of the same lengths are not taken for one.
+    #[test]
+    fn known_names_match_any_case() {
+        let names = [
+            "age",
+            "via",
+            "date",
+            "etag",
+            "vary",
+            "link",
+            "allow",
+            "server",
+            "pragma",
+            "expires",
+            "trailer",
+            "upgrade",
+            "location",
+            "connection",
+            "set-cookie",
+            "keep-alive",
+            "content-type",
+            "last-modified",
+            "cache-control",
+            "accept-ranges",
+            "content-length",
+            "content-encoding",
+            "content-language",
+            "content-location",
+            "www-authenticate",
+            "transfer-encoding",
+            "content-disposition",
+        ];
+        for name in names {
+            let upper = name.to_ascii_uppercase();
+            let canonical = canonical_token(name).collect::<Vec<u8>>();
+            for spelling in [name.as_bytes(), upper.as_bytes(), &canonical] {
+                let (known, _) = known_name(spelling).expect(name);
+                assert_eq!(known, HeaderName::from_bytes(spelling).unwrap(), "{name}");
+            }
+        }
+        for other in [
+            "x-a",
+            "x-ab",
+            "content-typf",
+            "content-lengtz",
+            "x-request-ids",
+            "dat_",
+        ] {
+            assert!(known_name(other.as_bytes()).is_none(), "{other}");
+        }
+        let role = |n: &str| known_name(n.as_bytes()).map(|(_, r)| r);
+        assert!(role("Transfer-Encoding") == Some(Role::TransferEncoding));
+        assert!(role("CONTENT-LENGTH") == Some(Role::ContentLength));
+        assert!(role("Connection") == Some(Role::Connection));
+        assert!(role("Keep-Alive") == Some(Role::Plain));
     }
 }
