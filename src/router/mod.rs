@@ -334,13 +334,13 @@ impl Gateway {
                             .map(str::trim)
                             .find_map(|s| s.parse::<IpAddr>().ok())
                         {
-                            return ip.to_string();
+                            return ip_string(ip);
                         }
                     }
                 }
             }
         }
-        remote_ip.to_string()
+        ip_string(remote_ip)
     }
 
     /// Serves one request.
@@ -586,6 +586,27 @@ impl Gateway {
             }
         }
     }
+}
+
+/// An address as `Display` writes it; IPv4 (the usual client) without the formatting machinery.
+fn ip_string(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut s = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if octet >= 100 {
+            s.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            s.push(char::from(b'0' + octet / 10 % 10));
+        }
+        s.push(char::from(b'0' + octet % 10));
+    }
+    s
 }
 
 /// gin refuses two routes whose paths agree up to a parameter segment that has a different
@@ -1047,6 +1068,23 @@ mod tests {
                     .chain(&handler.pipe.shadows)
                     .all(|b| !b.hands_on_canonical_json()));
             }
+        }
+    }
+
+    #[test]
+    fn addresses_print_as_display_does() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "255.255.255.255",
+            "192.168.100.9",
+            "::1",
+            "::ffff:1.2.3.4",
+            "2001:db8::8a2e:370:7334",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_string(ip), ip.to_string());
         }
     }
 
