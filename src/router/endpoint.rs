@@ -351,13 +351,18 @@ const HOP_BY_HOP_RESPONSE: [HeaderName; 6] = [
 /// A `no-op` backend response, handed to the client as it came (hop-by-hop headers aside).
 fn passthrough_response(resp: Response<Body>) -> Response<Body> {
     let (mut parts, body) = resp.into_parts();
-    if parts
-        .headers
-        .keys()
-        .any(|k| HOP_BY_HOP_RESPONSE.contains(k))
-    {
-        for h in &HOP_BY_HOP_RESPONSE {
-            parts.headers.remove(h);
+    // one pass over the names notes which are present; only those are removed
+    let mut present = 0u8;
+    for k in parts.headers.keys() {
+        if let Some(i) = HOP_BY_HOP_RESPONSE.iter().position(|h| h == k) {
+            present |= 1 << i;
+        }
+    }
+    if present != 0 {
+        for (i, h) in HOP_BY_HOP_RESPONSE.iter().enumerate() {
+            if present & (1 << i) != 0 {
+                parts.headers.remove(h);
+            }
         }
     }
     Response::from_parts(parts, body)

@@ -83,7 +83,7 @@ impl Peer {
     pub fn new(addr: SocketAddr) -> Peer {
         Peer {
             addr,
-            ip: addr.ip().to_string(),
+            ip: ip_string(addr.ip()),
         }
     }
 }
@@ -349,7 +349,7 @@ impl Gateway {
                             .map(str::trim)
                             .find_map(|s| s.parse::<IpAddr>().ok())
                         {
-                            return Cow::Owned(ip.to_string());
+                            return Cow::Owned(ip_string(ip));
                         }
                     }
                 }
@@ -599,6 +599,27 @@ impl Gateway {
             }
         }
     }
+}
+
+/// An address as `Display` writes it; IPv4 (the usual client) without the formatting machinery.
+fn ip_string(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut s = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if octet >= 100 {
+            s.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            s.push(char::from(b'0' + octet / 10 % 10));
+        }
+        s.push(char::from(b'0' + octet % 10));
+    }
+    s
 }
 
 /// gin refuses two routes whose paths agree up to a parameter segment that has a different
@@ -1060,6 +1081,23 @@ mod tests {
                     .chain(&handler.pipe.shadows)
                     .all(|b| !b.hands_on_canonical_json()));
             }
+        }
+    }
+
+    #[test]
+    fn addresses_print_as_display_does() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "255.255.255.255",
+            "192.168.100.9",
+            "::1",
+            "::ffff:1.2.3.4",
+            "2001:db8::8a2e:370:7334",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_string(ip), ip.to_string());
         }
     }
 
