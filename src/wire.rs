@@ -5,6 +5,7 @@
 use std::io;
 
 use bytes::{Bytes, BytesMut};
+use hyper::body::SizeHint;
 
 use crate::backend::BoxError;
 
@@ -54,6 +55,14 @@ impl Decoder {
             Decoder::Length(n) => Some(*n),
             Decoder::Done => Some(0),
             _ => None,
+        }
+    }
+
+    /// The body's size hint for what is still to come.
+    pub fn size_hint(&self) -> SizeHint {
+        match self.exact_remaining() {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
         }
     }
 

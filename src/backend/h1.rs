@@ -906,10 +906,7 @@ impl hyper::body::Body for H1Body {
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self.decoder.exact_remaining() {
-            Some(n) => SizeHint::with_exact(n),
-            None => SizeHint::default(),
-        }
+        self.decoder.size_hint()
     }
 }
 

@@ -219,10 +219,7 @@ impl hyper::body::Body for RequestBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self.decoder.exact_remaining() {
-            Some(n) => SizeHint::with_exact(n),
-            None => SizeHint::default(),
-        }
+        self.decoder.size_hint()
     }
 }
 
