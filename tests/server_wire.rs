@@ -383,3 +383,27 @@ async fn a_head_answer_carries_no_body() {
         String::from_utf8_lossy(&r.body)
     );
 }
+
+#[tokio::test]
+async fn a_long_unread_body_ends_the_connection_after_the_answer() {
+    let (_b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    let body = vec![b'z'; 600 * 1024];
+    let head = format!(
+        "POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.send(head.as_bytes()).await;
+    // the body goes out while the answer comes back
+    let (mut rd, mut wr) = c.s.into_split();
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(&body).await;
+        wr
+    });
+    let mut answer = Vec::new();
+    let _ = soon(rd.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 404 "), "{text}");
+    assert!(text.contains("connection: close"), "{text}");
+    let _ = writer.await;
+}

@@ -471,10 +471,15 @@ pub async fn serve_connection(
         if shutdown.stopping() {
             keep_alive = false;
         }
+        if unread.is_some_and(|d| d.exact_remaining().is_some_and(|n| n > DRAIN_LIMIT)) {
+            // too much left to read away: the answer says the connection closes (as Go's)
+            keep_alive = false;
+        }
         keep_alive = respond(&mut wr, &mut out, resp, head_request, http10, keep_alive).await;
-        if let (true, Some(decoder), Some(r)) = (keep_alive, unread, reader.as_mut()) {
-            keep_alive = drain(r, decoder).await;
-            if !keep_alive {
+        if let (Some(decoder), Some(r)) = (unread, reader.as_mut()) {
+            // the client may still be sending the body: read it away, or close without
+            // turning its unread bytes into a reset that loses the response
+            if !(keep_alive && drain(r, decoder).await) {
                 if let Some(r) = reader.take() {
                     linger(r, wr).await;
                 }
