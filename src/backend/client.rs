@@ -283,6 +283,10 @@ impl crate::components::hooks::Executor for HttpClient {
     ) -> crate::components::hooks::BoxFuture<'_, Result<(Response<Body>, String), String>> {
         Box::pin(self.send(req.method, req.url, req.headers, req.body))
     }
+
+    fn http_client(&self) -> Option<&HttpClient> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

@@ -171,4 +171,10 @@ pub struct OutRequest {
 /// Executes upstream HTTP requests; returns the response and the final URL (after redirects).
 pub trait Executor: Send + Sync {
     fn execute(&self, req: OutRequest) -> BoxFuture<'_, Result<(Response<Body>, String), String>>;
+
+    /// The plain HTTP client, when nothing wraps it: the backend then calls it in place,
+    /// without a boxed future per request.
+    fn http_client(&self) -> Option<&crate::backend::HttpClient> {
+        None
+    }
 }
