@@ -391,15 +391,18 @@ impl Backend {
             RequestBody::Buffered(b) => OutBody::Buffered(b),
             RequestBody::Stream(s) => OutBody::Stream(s),
         };
-        // a forwarded Content-Length is kept only when it is a single number
-        let forwarded_length = {
-            let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
-            match (values.next(), values.next()) {
-                (Some(v), None) => v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()),
-                _ => None,
+        // a forwarded Content-Length is kept only when it is a single number (one lookup
+        // finds and removes it)
+        let forwarded_length = match headers.entry(header::CONTENT_LENGTH) {
+            http::header::Entry::Occupied(e) => {
+                let (_, mut values) = e.remove_entry_mult();
+                match (values.next(), values.next()) {
+                    (Some(v), None) => v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()),
+                    _ => None,
+                }
             }
+            http::header::Entry::Vacant(_) => None,
         };
-        headers.remove(header::CONTENT_LENGTH);
         match (&body, forwarded_length) {
             (OutBody::Empty, _) => {
                 if matches!(method, Method::POST | Method::PUT | Method::PATCH) {

@@ -123,18 +123,17 @@ impl Pipe {
                 let _ = tokio::time::timeout(timeout, shadow.call(copy)).await;
             });
         }
-        let start = Instant::now();
-        let deadline = start + self.timeout;
         let (mut resp, err) = if self.backends.len() == 1 {
             let backend = self.backends[0].clone();
-            // one backend: the endpoint's own timeout (the same deadline) bounds the call
-            let r = self.call_one(&backend, req, deadline).await;
+            // one backend: the endpoint's own timeout (the same deadline) bounds the call, and
+            // the clock is read only for `concurrent_calls`
+            let r = self.call_one(&backend, req, None).await;
             match r {
                 Ok(resp) => (Some(resp), None),
                 Err(e) => (None, Some(e)),
             }
         } else {
-            let merge_deadline = start + self.timeout * 85 / 100;
+            let merge_deadline = Instant::now() + self.timeout * 85 / 100;
             match &self.sequential {
                 Some(reps) => self.sequential_merge(&mut req, reps, merge_deadline).await,
                 None => self.parallel_merge(&req, merge_deadline).await,
@@ -155,13 +154,13 @@ impl Pipe {
     }
 
     /// One backend call; with `concurrent_calls` the first complete of N wins within 75 % of
-    /// the time left. The caller's timer (the endpoint's, the merge's or a sequential step's)
-    /// bounds it.
+    /// the time left before `deadline` (the endpoint's when `None`). The caller's timer (the
+    /// endpoint's, the merge's or a sequential step's) bounds it.
     async fn call_one(
         &self,
         backend: &Arc<Backend>,
         req: ProxyRequest,
-        deadline: Instant,
+        deadline: Option<Instant>,
     ) -> Result<ProxyResponse, ProxyError> {
         if self.concurrent_calls <= 1 {
             // the caller's timer bounds a single call
@@ -169,6 +168,7 @@ impl Pipe {
         }
         // concurrent_calls: the same request N times, first complete answer wins
         let start = Instant::now();
+        let deadline = deadline.unwrap_or(start + self.timeout);
         let local = start + deadline.saturating_duration_since(start) * 75 / 100;
         let mut calls: FuturesUnordered<_> = (0..self.concurrent_calls)
             .map(|_| backend.call(req.clone_for_backend()))
@@ -188,7 +188,7 @@ impl Pipe {
         let mut calls: FuturesUnordered<_> = self
             .backends
             .iter()
-            .map(|b| self.call_one(b, req.clone_for_backend(), deadline))
+            .map(|b| self.call_one(b, req.clone_for_backend(), Some(deadline)))
             .collect();
         let mut acc = Accumulator::default();
         let collected = tokio::time::timeout_at(deadline, async {
@@ -237,7 +237,7 @@ impl Pipe {
                     req.params.push((r.destination.clone(), stringify(v)));
                 }
             }
-            let call = self.call_one(backend, req.clone_for_backend(), deadline);
+            let call = self.call_one(backend, req.clone_for_backend(), Some(deadline));
             match tokio::time::timeout_at(deadline, call)
                 .await
                 .unwrap_or(Err(ProxyError::Timeout))

@@ -74,8 +74,11 @@ impl EndpointHandler {
         client_ip: &str,
     ) -> (HeaderMap, bool) {
         let mut out = HeaderMap::with_capacity(8);
+        // only a filter that can let the client's own User-Agent through needs to look for it
+        let mut may_forward_ua = true;
         match &self.headers {
             HeaderFilter::ContentTypeOnly => {
+                may_forward_ua = false;
                 if let Some(ct) = client.get(header::CONTENT_TYPE) {
                     out.insert(header::CONTENT_TYPE, ct.clone());
                 }
@@ -101,7 +104,7 @@ impl EndpointHandler {
         if let Some(host) = client.get(header::HOST) {
             out.insert(X_FORWARDED_HOST, host.clone());
         }
-        let forwards_ua = out.contains_key(header::USER_AGENT);
+        let forwards_ua = may_forward_ua && out.contains_key(header::USER_AGENT);
         if forwards_ua {
             out.insert(X_FORWARDED_VIA, shared.user_agent.clone());
         } else {
