@@ -431,7 +431,11 @@ impl Backend {
     /// Executes the upstream request; status handling, decoding and formatting.
     async fn send(&self, out: OutRequest) -> Result<ProxyResponse, ProxyError> {
         let sent = match self.executor.http_client() {
-            Some(client) => client.send(out.method, out.url, out.headers, out.body).await,
+            Some(client) => {
+                client
+                    .send(out.method, out.url, out.headers, out.body)
+                    .await
+            }
             None => self.executor.execute(out).await,
         };
         let (resp, final_url) = sent.map_err(ProxyError::Backend)?;
