@@ -55,6 +55,9 @@ pub struct EndpointHandler {
     pub stages: Vec<Arc<dyn ProxyStage>>,
 }
 
+static NO_QUERY: std::sync::LazyLock<Arc<Vec<(String, String)>>> =
+    std::sync::LazyLock::new(|| Arc::new(Vec::new()));
+
 const HOP_BY_HOP: &[&str] = &[
     "host",
     "connection",
@@ -202,7 +205,12 @@ impl EndpointHandler {
         let preq = ProxyRequest {
             method: parts.method.clone(),
             params,
-            query: Arc::new(query),
+            // most requests forward no query: they share one empty list
+            query: if query.is_empty() {
+                NO_QUERY.clone()
+            } else {
+                Arc::new(query)
+            },
             headers: Arc::new(headers),
             body,
             forwards_user_agent,
