@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side load benchmark: nginx as a reverse proxy vs Tentacle, same backend, same run.
 # Everything listens on 127.0.0.1. Usage: bench/run.sh   (env: DURATION=10 ROUNDS=3 CONNS="50 200")
+# INSTRUCTIONS=1 bench/run.sh instead counts the user-space instructions per no-op request of both
+# proxies under callgrind: repeatable, whatever else the machine is doing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -14,13 +16,16 @@ need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+if [ "${INSTRUCTIONS:-0}" = 1 ]; then command -v valgrind >/dev/null 2>&1 || need+=(valgrind); fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-for p in $BACKEND_PORT $NGINX_PORT $TENTACLE_PORT; do
+ports="$BACKEND_PORT $NGINX_PORT $TENTACLE_PORT"
+if [ "${INSTRUCTIONS:-0}" = 1 ]; then ports="$ports $((NGINX_PORT + 10)) $((TENTACLE_PORT + 10))"; fi
+for p in $ports; do
   if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
     echo "port $p is taken: refusing to run" >&2
     exit 1
@@ -168,6 +173,44 @@ cpu_us = ticks * 1e6 / hz / reqs if reqs and ticks else 0.0
 open(path, "a").write(f"{name}\t{conns}\t{rps:.1f}\t{p50:.3f}\t{p99:.3f}\t{cpu_us:.2f}\t{errs}\n")
 PY
 }
+
+# instructions per request: each proxy again under callgrind on its own port, counted over a
+# wrk run at c=20 after a warm-up (the count covers every thread of the process)
+count_instructions() { # name port command...
+  local name=$1 port=$2 vpid n total out
+  shift 2
+  taskset -c "$SERVER_CPUS" valgrind --tool=callgrind --instr-atstart=no \
+    --callgrind-out-file="$work/cg.$name.%p" "$@" >"$work/logs/cg-$name.log" 2>&1 &
+  vpid=$!
+  pids+=($vpid)
+  for _ in $(seq 1 300); do
+    (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+    sleep 0.1
+  done
+  taskset -c "$LOAD_CPU" wrk -t1 -c20 -d2s "http://127.0.0.1:$port/api/small" >/dev/null 2>&1
+  callgrind_control -i on "$vpid" >/dev/null 2>&1
+  taskset -c "$LOAD_CPU" wrk -t1 -c20 -d2s "http://127.0.0.1:$port/api/small" >/dev/null 2>&1
+  callgrind_control -z "$vpid" >/dev/null 2>&1
+  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c20 -d"${DURATION}s" "http://127.0.0.1:$port/api/small" 2>&1)
+  callgrind_control -d "$vpid" >/dev/null 2>&1
+  sleep 0.5
+  kill "$vpid" 2>/dev/null || true
+  wait "$vpid" 2>/dev/null || true
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  if echo "$out" | grep -q "Non-2xx"; then echo "$name answered errors" >&2; exit 1; fi
+  total=$(cat "$work"/cg."$name".*.1 | awk '/^summary:/ {print $2}')
+  echo $((total / n))
+}
+if [ "${INSTRUCTIONS:-0}" = 1 ]; then
+  sed -e "s/listen 127.0.0.1:$NGINX_PORT /listen 127.0.0.1:$((NGINX_PORT + 10)) /" \
+      -e "s|daemon off;|daemon off; master_process off;|" -e "s|proxy.pid|proxy-cg.pid|" \
+      "$work/proxy.conf" > "$work/proxy-cg.conf"
+  ngx=$(count_instructions nginx $((NGINX_PORT + 10)) "$NGINX" -c "$work/proxy-cg.conf" -p "$work")
+  tnt=$(count_instructions tentacle $((TENTACLE_PORT + 10)) "$BIN" run -c "$here/krakend-bench.json" -p $((TENTACLE_PORT + 10)))
+  echo "user-space instructions per no-op request (callgrind, wrk -c20, ${DURATION}s):"
+  echo "  nginx proxy $ngx, tentacle $tnt, ratio $(python3 -c "print(f'{$tnt / $ngx:.2f}')")"
+  exit 0
+fi
 
 echo "warming up (${WARMUP}s each)..."
 for u in "http://127.0.0.1:$NGINX_PORT/api/small" "http://127.0.0.1:$TENTACLE_PORT/api/small" \
