@@ -156,6 +156,27 @@ fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, BoxError> {
     }
 }
 
+/// A `Content-Length` value: a decimal number, spaces around it allowed.
+pub fn content_length(raw: &[u8]) -> Option<u64> {
+    std::str::from_utf8(raw).ok()?.trim().parse().ok()
+}
+
+/// What a `Connection` value asks for: (close, keep-alive), in any case, from a token list.
+pub fn connection_tokens(raw: &[u8]) -> (bool, bool) {
+    let (mut close, mut keep_alive) = (false, false);
+    for token in raw.split(|b| *b == b',') {
+        let token = token.trim_ascii();
+        close |= token.eq_ignore_ascii_case(b"close");
+        keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+    }
+    (close, keep_alive)
+}
+
+/// Header slots enough for every field of a head: one per line.
+pub fn field_slots(head: &[u8]) -> usize {
+    head.iter().filter(|b| **b == b'\n').count() + 1
+}
+
 /// Whether the last coding of a `Transfer-Encoding` list is `chunked`.
 pub fn ends_chunked(codings: &[u8]) -> bool {
     let text = std::str::from_utf8(codings).unwrap_or("");
@@ -219,6 +240,14 @@ mod tests {
         assert!(decode_all(Decoder::chunked(), &[b"2\r\nabXX"]).is_err());
         let (body, _) = decode_all(Decoder::Eof, &[b"ab", b"cd"]).unwrap();
         assert_eq!(body, b"abcd");
+    }
+
+    #[test]
+    fn lengths_and_connection_tokens() {
+        assert_eq!(content_length(b" 42 "), Some(42));
+        assert_eq!(content_length(b"4x"), None);
+        assert_eq!(connection_tokens(b"Keep-Alive"), (false, true));
+        assert_eq!(connection_tokens(b"upgrade, CLOSE"), (true, false));
     }
 
     #[test]

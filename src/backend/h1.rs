@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::{empty_body, full_body, Body, BoxError, OutBody};
-use crate::wire::{ends_chunked, Decoder, Step};
+use crate::wire::{connection_tokens, content_length, ends_chunked, field_slots, Decoder, Step};
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
 const MAX_HEAD: usize = 1 << 20;
@@ -181,9 +181,7 @@ impl H1Client {
         let framed = match (&replay, headers.get(header::CONTENT_LENGTH)) {
             (Some(b), _) => Framed::Buffered(b.len()),
             (None, Some(v)) => Framed::Length(
-                v.to_str()
-                    .ok()
-                    .and_then(|v| v.trim().parse::<u64>().ok())
+                content_length(v.as_bytes())
                     .ok_or_else(|| SendError::msg("http: invalid Content-Length"))?,
             ),
             (None, None) => Framed::Chunked,
@@ -564,11 +562,7 @@ impl Delimiters {
             if self.bad_length.is_some() {
                 return;
             }
-            match value
-                .to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-            {
+            match content_length(value.as_bytes()) {
                 None => {
                     self.bad_length = Some(SendError::msg(format!("bad Content-Length {value:?}")))
                 }
@@ -580,24 +574,9 @@ impl Delimiters {
                 Some(n) => self.content_length = Some(n),
             }
         } else if role == Role::Connection {
-            // the usual single token first
-            let v = value.as_bytes();
-            if v.eq_ignore_ascii_case(b"keep-alive") {
-                self.keep_alive = true;
-                return;
-            }
-            if v.eq_ignore_ascii_case(b"close") {
-                self.close = true;
-                return;
-            }
-            let Ok(v) = value.to_str() else { return };
-            for token in v.split(',').map(str::trim) {
-                if token.eq_ignore_ascii_case("close") {
-                    self.close = true;
-                } else if token.eq_ignore_ascii_case("keep-alive") {
-                    self.keep_alive = true;
-                }
-            }
+            let (close, keep_alive) = connection_tokens(value.as_bytes());
+            self.close |= close;
+            self.keep_alive |= keep_alive;
         }
     }
 }
@@ -797,8 +776,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
 
 /// A head with more than `HEAD_SLOTS` fields (rare): parsed again with room for all of them.
 fn parse_head_large(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
-    let lines = buf.iter().filter(|b| **b == b'\n').count();
-    let mut slots = vec![httparse::EMPTY_HEADER; lines + 1];
+    let mut slots = vec![httparse::EMPTY_HEADER; field_slots(buf)];
     let mut parsed = httparse::Response::new(&mut slots);
     match lenient().parse_response(&mut parsed, buf) {
         Ok(httparse::Status::Complete(n)) => Ok(Some(RawHead::from_parsed(&parsed, buf, n))),

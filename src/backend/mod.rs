@@ -397,7 +397,7 @@ impl Backend {
             http::header::Entry::Occupied(e) => {
                 let (_, mut values) = e.remove_entry_mult();
                 match (values.next(), values.next()) {
-                    (Some(v), None) => v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()),
+                    (Some(v), None) => crate::wire::content_length(v.as_bytes()),
                     _ => None,
                 }
             }

@@ -369,11 +369,9 @@ fn passthrough_response(resp: Response<Body>) -> Response<Body> {
             present |= 1 << i;
         }
     }
-    if present != 0 {
-        for (i, h) in HOP_BY_HOP_RESPONSE.iter().enumerate() {
-            if present & (1 << i) != 0 {
-                parts.headers.remove(h);
-            }
+    for (i, h) in HOP_BY_HOP_RESPONSE.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            parts.headers.remove(h);
         }
     }
     Response::from_parts(parts, body)

@@ -34,7 +34,7 @@ use tokio::time::Instant;
 
 use crate::backend::{empty_body, full_body, Body, BoxError};
 use crate::router::{Gateway, Peer};
-use crate::wire::{ends_chunked, Decoder, Step};
+use crate::wire::{connection_tokens, content_length, ends_chunked, field_slots, Decoder, Step};
 
 const READ_CHUNK: usize = 8 * 1024;
 /// Header slots parsed on the stack; a head with more fields is parsed again with room for all.
@@ -106,12 +106,13 @@ impl Shutdown {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    fn register(&self, waker: &Waker) -> u64 {
+    /// Registers a connection's waker until the returned guard is dropped.
+    fn register(&self, waker: &Waker) -> Registered<'_> {
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         conns.next += 1;
         let id = conns.next;
         conns.wakers.insert(id, waker.clone());
-        id
+        Registered { shutdown: self, id }
     }
 }
 
@@ -276,8 +277,9 @@ fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Result<Option<Parsed>, HeadErro
     let mut slots = [const { MaybeUninit::uninit() }; HEAD_SLOTS];
     let parsed = match parse_with(buf, &mut slots, fields) {
         Err(httparse::Error::TooManyHeaders) => {
-            let lines = buf.iter().filter(|b| **b == b'\n').count();
-            let mut slots: Vec<_> = (0..=lines).map(|_| MaybeUninit::uninit()).collect();
+            let mut slots: Vec<_> = (0..field_slots(buf))
+                .map(|_| MaybeUninit::uninit())
+                .collect();
             parse_with(buf, &mut slots, fields)
         }
         other => other,
@@ -326,19 +328,14 @@ fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Met
             HeaderName::from_bytes(&head[ns..ne]).map_err(|_| bad("malformed MIME header line"))?;
         let raw = &head[vs..ve];
         if name == header::CONNECTION {
-            for token in raw.split(|b| *b == b',') {
-                let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"close") {
-                    meta.keep_alive = false;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && p.http10 {
-                    meta.keep_alive = true;
-                }
+            let (close, keep_alive) = connection_tokens(raw);
+            if close {
+                meta.keep_alive = false;
+            } else if keep_alive && p.http10 {
+                meta.keep_alive = true;
             }
         } else if name == header::CONTENT_LENGTH {
-            let n = std::str::from_utf8(raw)
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .ok_or(bad("invalid Content-Length"))?;
+            let n = content_length(raw).ok_or(bad("invalid Content-Length"))?;
             if length.is_some_and(|l| l != n) {
                 return Err(bad("multiple Content-Length headers"));
             }
@@ -387,11 +384,7 @@ pub async fn serve_connection(
     shutdown: Arc<Shutdown>,
 ) {
     // the task's waker stays the same for its whole life: registered once
-    let id = poll_fn(|cx| Poll::Ready(shutdown.register(cx.waker()))).await;
-    let _registered = Registered {
-        shutdown: &shutdown,
-        id,
-    };
+    let _registered = poll_fn(|cx| Poll::Ready(shutdown.register(cx.waker()))).await;
     let peer = Peer::new(remote);
     let (rd, mut wr) = stream.into_split();
     let mut reader = Some(Reader {
@@ -565,11 +558,7 @@ async fn read_head(
         match read {
             Ok(0) if r.buf.is_empty() => return Ok(None),
             Ok(0) | Err(_) => return Err(HeadError::Close),
-            Ok(_) => {
-                if deadline.is_none() {
-                    deadline = settings.header_timeout.map(|t| Instant::now() + t);
-                }
-            }
+            Ok(_) => {}
         }
     }
 }
@@ -695,16 +684,14 @@ async fn respond(
     for (name, value) in headers {
         if *name == header::CONTENT_LENGTH {
             // the body's own length wins; this one stands for bodiless answers
-            declared = std::str::from_utf8(value.as_bytes())
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
+            declared = content_length(value.as_bytes());
             continue;
         }
         if *name == header::TRANSFER_ENCODING {
             continue;
         }
         if *name == header::CONNECTION {
-            keep_alive &= !connection_closes(value);
+            keep_alive &= !connection_tokens(value.as_bytes()).0;
             continue;
         }
         has_date |= *name == header::DATE;
@@ -822,13 +809,6 @@ async fn respond(
         return false;
     }
     complete && keep_alive
-}
-
-fn connection_closes(value: &HeaderValue) -> bool {
-    value
-        .as_bytes()
-        .split(|b| *b == b',')
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// Writes a number in decimal.
