@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::{empty_body, full_body, Body, BoxError, OutBody};
-use crate::wire::{connection_tokens, content_length, ends_chunked, field_slots, Decoder, Step};
+use crate::wire::{connection_tokens, content_length, ends_chunked, Decoder, Step};
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
 const MAX_HEAD: usize = 1 << 20;
@@ -521,8 +521,7 @@ async fn read_head(
     }
 }
 
-/// Header slots parsed without a heap allocation; longer heads are parsed again with room for
-/// all their fields.
+/// Header fields kept without a heap allocation; a head with more spills to a `Vec`.
 const HEAD_SLOTS: usize = 32;
 
 /// A header field as positions in the read buffer: (name start, name end, value start, value
@@ -533,11 +532,13 @@ type FieldPos = (u32, u32, u32, u32);
 /// every header value becomes a slice of it, with no copy and no allocation per field.
 struct RawHead {
     len: usize,
-    code: Option<u16>,
+    code: u16,
     http10: bool,
+    /// Some value continues on a folded line (obsolete, still accepted).
+    folded: bool,
     count: usize,
     inline: [FieldPos; HEAD_SLOTS],
-    /// The fields of a head with more than `HEAD_SLOTS` of them.
+    /// All the fields, once there are more than `HEAD_SLOTS` of them.
     more: Vec<FieldPos>,
 }
 
@@ -582,28 +583,16 @@ impl Delimiters {
 }
 
 impl RawHead {
-    fn from_parsed(parsed: &httparse::Response<'_, '_>, base: &[u8], len: usize) -> RawHead {
-        let at = |s: &[u8]| (s.as_ptr() as usize - base.as_ptr() as usize) as u32;
-        let pos = |h: &httparse::Header<'_>| {
-            let (n, v) = (at(h.name.as_bytes()), at(h.value));
-            (n, n + h.name.len() as u32, v, v + h.value.len() as u32)
-        };
-        let mut head = RawHead {
-            len,
-            code: parsed.code,
-            http10: parsed.version == Some(0),
-            count: parsed.headers.len(),
-            inline: [(0, 0, 0, 0); HEAD_SLOTS],
-            more: Vec::new(),
-        };
-        if parsed.headers.len() <= HEAD_SLOTS {
-            for (slot, h) in head.inline.iter_mut().zip(parsed.headers.iter()) {
-                *slot = pos(h);
-            }
+    fn push(&mut self, field: FieldPos) {
+        if self.count < HEAD_SLOTS {
+            self.inline[self.count] = field;
         } else {
-            head.more = parsed.headers.iter().map(pos).collect();
+            if self.count == HEAD_SLOTS {
+                self.more.extend_from_slice(&self.inline);
+            }
+            self.more.push(field);
         }
-        head
+        self.count += 1;
     }
 
     fn fields(&self) -> &[FieldPos] {
@@ -614,11 +603,19 @@ impl RawHead {
         }
     }
 
+    fn last_mut(&mut self) -> Option<&mut FieldPos> {
+        if self.count == 0 {
+            None
+        } else if self.count <= HEAD_SLOTS {
+            self.inline.get_mut(self.count - 1)
+        } else {
+            self.more.last_mut()
+        }
+    }
+
     fn build(&self, head: &Bytes) -> Result<(Response<()>, Delimiters), SendError> {
-        let status = self
-            .code
-            .and_then(|c| StatusCode::from_u16(c).ok())
-            .ok_or_else(|| SendError::msg("malformed HTTP status code"))?;
+        let status = StatusCode::from_u16(self.code)
+            .map_err(|_| SendError::msg("malformed HTTP status code"))?;
         let mut resp = Response::new(());
         *resp.status_mut() = status;
         *resp.version_mut() = if self.http10 {
@@ -639,8 +636,14 @@ impl RawHead {
                     Err(_) => continue,
                 },
             };
-            let Ok(value) = HeaderValue::from_maybe_shared(head.slice(vs as usize..ve as usize))
-            else {
+            let value = head.slice(vs as usize..ve as usize);
+            let value = if self.folded && value.contains(&b'\n') {
+                unfold(&value)
+            } else {
+                value
+            };
+            // a value with a control byte is dropped, as the line it came on
+            let Ok(value) = HeaderValue::from_maybe_shared(value) else {
                 continue;
             };
             if role != Role::Plain {
@@ -753,36 +756,151 @@ fn folded_eq(raw: &[u8], lower: &[u8]) -> bool {
     word(raw, n - 8) | FOLD == word(lower, n - 8)
 }
 
-/// Response heads are read leniently: obsolete folded header lines and spaces before the colon
-/// are accepted rather than failing the call.
-fn lenient() -> httparse::ParserConfig {
-    let mut config = httparse::ParserConfig::default();
-    config
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .allow_spaces_after_header_name_in_responses(true);
-    config
+/// The bytes of a header name (RFC 9110 `token`).
+static TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = matches!(i as u8,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+            | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z');
+        i += 1;
+    }
+    table
+};
+
+fn malformed(what: &str) -> SendError {
+    SendError::msg(format!("malformed HTTP response: {what}"))
 }
 
+/// A line without its `\r`.
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The status code and whether the version is HTTP/1.0, from `HTTP/1.x NNN[ reason]`.
+fn status_line(line: &[u8]) -> Result<(u16, bool), SendError> {
+    let http10 = match line.get(..8) {
+        Some(b"HTTP/1.1") => false,
+        Some(b"HTTP/1.0") => true,
+        _ => return Err(malformed("invalid HTTP version")),
+    };
+    match line[8..] {
+        [b' ', a @ b'0'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', ref reason @ ..]
+            if reason.is_empty() || reason[0] == b' ' =>
+        {
+            let digit = |d: u8| u16::from(d - b'0');
+            Ok((digit(a) * 100 + digit(b) * 10 + digit(c), http10))
+        }
+        _ => Err(malformed("invalid status")),
+    }
+}
+
+/// The position of the first `\n` in `buf` from `at`, eight bytes at a time.
+fn find_nl(buf: &[u8], mut at: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = buf.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?) ^ (ONES * u64::from(b'\n'));
+        let zero = word.wrapping_sub(ONES) & !word & HIGH;
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    buf[at..].iter().position(|b| *b == b'\n').map(|i| at + i)
+}
+
+/// Reads a response head from the start of `buf`: `Ok(None)` while it is incomplete. Lines may
+/// end in `\n` alone; spaces before a field's colon and folded lines are accepted, as Go's
+/// client accepts them.
 fn parse_head(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
-    let mut slots = [std::mem::MaybeUninit::<httparse::Header<'_>>::uninit(); HEAD_SLOTS];
-    let mut parsed = httparse::Response::new(&mut []);
-    match lenient().parse_response_with_uninit_headers(&mut parsed, buf, &mut slots) {
-        Ok(httparse::Status::Complete(n)) => Ok(Some(RawHead::from_parsed(&parsed, buf, n))),
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(httparse::Error::TooManyHeaders) => parse_head_large(buf),
-        Err(e) => Err(SendError::msg(format!("malformed HTTP response: {e}"))),
+    // empty lines before the status line are skipped
+    let mut at = buf
+        .iter()
+        .position(|b| *b != b'\r' && *b != b'\n')
+        .unwrap_or(buf.len());
+    let Some(eol) = find_nl(buf, at) else {
+        return Ok(None);
+    };
+    let (code, http10) = status_line(strip_cr(&buf[at..eol]))?;
+    let mut head = RawHead {
+        len: 0,
+        code,
+        http10,
+        folded: false,
+        count: 0,
+        inline: [(0, 0, 0, 0); HEAD_SLOTS],
+        more: Vec::new(),
+    };
+    at = eol + 1;
+    loop {
+        // the name: token bytes up to the colon (spaces before it are let pass)
+        let mut i = at;
+        while buf.get(i).is_some_and(|b| TOKEN[usize::from(*b)]) {
+            i += 1;
+        }
+        let name_end = i;
+        while matches!(buf.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        let Some(eol) = find_nl(buf, i) else {
+            return Ok(None);
+        };
+        let next = eol + 1;
+        let end = if eol > i && buf[eol - 1] == b'\r' {
+            eol - 1
+        } else {
+            eol
+        };
+        if name_end == at {
+            if i == end && i == at {
+                // the empty line
+                head.len = next;
+                return Ok(Some(head));
+            }
+            if i == at {
+                return Err(malformed("invalid header name"));
+            }
+            // a folded line (it starts with a space): the previous value goes on to its end
+            let last = head
+                .last_mut()
+                .ok_or_else(|| malformed("invalid header name"))?;
+            last.3 = end as u32;
+            head.folded = true;
+            at = next;
+            continue;
+        }
+        if i == end || buf[i] != b':' {
+            return Err(malformed("invalid header name"));
+        }
+        let mut vs = i + 1;
+        while vs < end && matches!(buf[vs], b' ' | b'\t') {
+            vs += 1;
+        }
+        let mut ve = end;
+        while ve > vs && matches!(buf[ve - 1], b' ' | b'\t') {
+            ve -= 1;
+        }
+        head.push((at as u32, name_end as u32, vs as u32, ve as u32));
+        at = next;
     }
 }
 
-/// A head with more than `HEAD_SLOTS` fields (rare): parsed again with room for all of them.
-fn parse_head_large(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; field_slots(buf)];
-    let mut parsed = httparse::Response::new(&mut slots);
-    match lenient().parse_response(&mut parsed, buf) {
-        Ok(httparse::Status::Complete(n)) => Ok(Some(RawHead::from_parsed(&parsed, buf, n))),
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(SendError::msg(format!("malformed HTTP response: {e}"))),
+/// A folded value as one line: its pieces joined by single spaces.
+fn unfold(value: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(value.len());
+    for piece in value.split(|b| *b == b'\n') {
+        let piece = piece.trim_ascii();
+        if piece.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(piece);
     }
+    Bytes::from(out)
 }
 
 fn framing(
@@ -917,6 +1035,102 @@ impl hyper::body::Body for H1Body {
 mod tests {
     use super::*;
     use crate::router::builtin::canonical_token;
+
+    fn head_of(raw: &[u8]) -> Result<Option<(Response<()>, usize)>, String> {
+        match parse_head(raw) {
+            Ok(Some(h)) => {
+                let (resp, _) = h
+                    .build(&Bytes::copy_from_slice(&raw[..h.len]))
+                    .map_err(|e| e.message)?;
+                Ok(Some((resp, h.len)))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.message),
+        }
+    }
+
+    #[test]
+    fn response_heads_parse_as_go_reads_them() {
+        let raw =
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-A:  one \r\n\r\nbody";
+        let (resp, len) = head_of(raw).unwrap().unwrap();
+        assert_eq!(len, raw.len() - 4);
+        assert_eq!(resp.status(), 201);
+        assert_eq!(resp.version(), Version::HTTP_11);
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        assert_eq!(resp.headers()["x-a"], "one");
+
+        // bare LF line ends, no reason phrase, HTTP/1.0, space before the colon
+        let raw = b"HTTP/1.0 404\nServer : x\nX-Empty:\n\n";
+        let (resp, len) = head_of(raw).unwrap().unwrap();
+        assert_eq!(len, raw.len());
+        assert_eq!(resp.status(), 404);
+        assert_eq!(resp.version(), Version::HTTP_10);
+        assert_eq!(resp.headers()["server"], "x");
+        assert_eq!(resp.headers()["x-empty"], "");
+
+        // a folded value is joined with single spaces; repeated names all stay
+        let raw = b"HTTP/1.1 200 OK\r\nX-Long: a\r\n   b\r\n\tc\r\nSet-Cookie: 1\r\nSet-Cookie: 2\r\n\r\n";
+        let (resp, _) = head_of(raw).unwrap().unwrap();
+        assert_eq!(resp.headers()["x-long"], "a b c");
+        assert_eq!(resp.headers().get_all("set-cookie").iter().count(), 2);
+
+        // empty lines before the status line are skipped
+        let (resp, _) = head_of(b"\r\nHTTP/1.1 204 No Content\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+
+        // a value with a control byte is dropped, the rest of the head is kept
+        let (resp, _) = head_of(b"HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nX-Good: c\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(resp.headers().get("x-bad").is_none());
+        assert_eq!(resp.headers()["x-good"], "c");
+    }
+
+    #[test]
+    fn incomplete_and_malformed_heads() {
+        for partial in [
+            &b""[..],
+            b"HTTP/1.1 200 OK",
+            b"HTTP/1.1 200 OK\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/pl",
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r",
+        ] {
+            assert!(head_of(partial).unwrap().is_none(), "{partial:?}");
+        }
+        for (bad, why) in [
+            (&b"HTTP/2.0 200 OK\r\n\r\n"[..], "invalid HTTP version"),
+            (b"ICY 200 OK\r\n\r\n", "invalid HTTP version"),
+            (b"HTTP/1.1 20 OK\r\n\r\n", "invalid status"),
+            (b"HTTP/1.1 2000\r\n\r\n", "invalid status"),
+            (
+                b"HTTP/1.1 200 OK\r\nNo-Colon\r\n\r\n",
+                "invalid header name",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\n: no-name\r\n\r\n",
+                "invalid header name",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+                "invalid header name",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent\rLength: 5\r\n\r\n",
+                "invalid header name",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\n folded-first\r\n\r\n",
+                "invalid header name",
+            ),
+        ] {
+            let err = head_of(bad).unwrap_err();
+            assert_eq!(err, format!("malformed HTTP response: {why}"), "{bad:?}");
+        }
+    }
 
     /// Every known name, in any spelling, is the name `HeaderName::from_bytes` builds; other
     /// names of the same lengths are not taken for one.
