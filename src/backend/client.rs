@@ -130,9 +130,15 @@ impl HttpClient {
         };
         let mut body = Some(body);
         for _ in 0..=10 {
-            let uri: Uri = url
-                .parse()
-                .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?;
+            // a plain `http://` URL is split as it is; any other is parsed in full
+            let plain = split_plain_http(&url);
+            let parsed: Option<Uri> = match plain {
+                Some(_) => None,
+                None => Some(
+                    url.parse()
+                        .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?,
+                ),
+            };
             let out = match body.take() {
                 Some(b) => b,
                 None => match &replay {
@@ -140,12 +146,24 @@ impl HttpClient {
                     _ => OutBody::Empty,
                 },
             };
-            let resp = if uri.scheme_str() == Some("http") {
+            // plain `http://` goes through the own client; `https://` through hyper and rustls
+            let (h1_target, tls_uri) = match (&plain, &parsed) {
+                (Some((authority, target)), _) => (Some((*authority, *target)), None),
+                (None, Some(uri)) if uri.scheme_str() == Some("http") => (
+                    Some((
+                        uri.authority().map_or("", |a| a.as_str()),
+                        uri.path_and_query().map_or("/", |p| p.as_str()),
+                    )),
+                    None,
+                ),
+                (None, uri) => (None, uri.as_ref()),
+            };
+            let resp = if let Some((authority, target)) = h1_target {
                 self.h1
-                    .send(&method, &uri, &headers, out)
+                    .send(&method, authority, target, &headers, out)
                     .await
                     .map_err(|e| go_style_error(&method, &url, &e.message))?
-            } else {
+            } else if let Some(uri) = tls_uri {
                 let out_body = match out {
                     OutBody::Stream(b) => super::Chunked(b).boxed(),
                     OutBody::Buffered(b) => full_body(b),
@@ -161,6 +179,8 @@ impl HttpClient {
                     .await
                     .map_err(|e| go_style_error(&method, &url, &error_cause(&e)))?;
                 resp.map(boxed)
+            } else {
+                return Err(format!("invalid backend URL {url:?}"));
             };
             let status = resp.status();
             let redirect = self.follow_redirects
@@ -188,7 +208,13 @@ impl HttpClient {
                 // a streamed body cannot be sent twice: Go returns the redirect as it is
                 return Ok((finish(resp, added_gzip).await?, url));
             }
-            let next = resolve(&uri, &location);
+            let base = match parsed {
+                Some(uri) => uri,
+                None => url
+                    .parse()
+                    .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?,
+            };
+            let next = resolve(&base, &location);
             if let Ok(referer) = HeaderValue::from_str(&url) {
                 headers.insert(header::REFERER, referer);
             }
@@ -207,6 +233,26 @@ impl HttpClient {
             url = next;
         }
         Err(format!("Get {url:?}: stopped after 10 redirects"))
+    }
+}
+
+/// A plain `http://` URL as its authority and its request target, when it needs no parsing
+/// to be sent: lower-case scheme, a host, a target that starts with `/`, and only bytes a URI
+/// carries as they are (and the brackets of an IPv6 host).
+fn split_plain_http(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("http://")?;
+    if !rest
+        .bytes()
+        .all(|b| super::url::URI_SAFE[usize::from(b)] || b == b'[' || b == b']')
+    {
+        return None;
+    }
+    let (authority, target) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    match target {
+        _ if authority.is_empty() => None,
+        "" => Some((authority, "/")),
+        t if t.starts_with('/') => Some((authority, t)),
+        _ => None,
     }
 }
 
@@ -292,6 +338,33 @@ impl crate::components::hooks::Executor for HttpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_urls_split_without_the_parser() {
+        assert_eq!(
+            split_plain_http("http://h:8080/a/b?c=1&d=%20"),
+            Some(("h:8080", "/a/b?c=1&d=%20"))
+        );
+        assert_eq!(split_plain_http("http://h"), Some(("h", "/")));
+        assert_eq!(
+            split_plain_http("http://[::1]:80/x"),
+            Some(("[::1]:80", "/x"))
+        );
+        assert_eq!(split_plain_http("http://u:p@h/x"), Some(("u:p@h", "/x")));
+        for other in [
+            "https://h/x",
+            "HTTP://h/x",
+            "http:///x",
+            "http://h?x=1",
+            "http://h/a b",
+            "http://h/a#frag",
+            "http://h/a\"b",
+            "http://h/caf\u{e9}",
+        ] {
+            assert_eq!(split_plain_http(other), None, "{other}");
+            // what is not split goes through the full parser, as every URL did before
+        }
+    }
 
     #[test]
     fn resolves_locations() {

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Response, StatusCode, Uri, Version};
+use http::{Method, Response, StatusCode, Version};
 use hyper::body::{Frame, SizeHint};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -153,23 +153,21 @@ impl H1Client {
         }
     }
 
-    /// Sends one request to an `http://` URL and returns the response head with its body.
+    /// Sends one request to an `http://` URL, given as its authority and its request target
+    /// (path and query), and returns the response head with its body.
     pub async fn send(
         &self,
         method: &Method,
-        uri: &Uri,
+        authority: &str,
+        target: &str,
         headers: &HeaderMap,
         body: OutBody,
     ) -> Result<Response<Body>, SendError> {
-        let authority = uri
-            .authority()
-            .ok_or_else(|| SendError::msg("http: no Host in request URL"))?;
+        if authority.is_empty() {
+            return Err(SendError::msg("http: no Host in request URL"));
+        }
         // user information never reaches the Host header nor the pool key
-        let host_port = authority
-            .as_str()
-            .rsplit_once('@')
-            .map_or(authority.as_str(), |(_, h)| h);
-        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let mut head = Vec::with_capacity(256 + headers.len() * 40);
         let (replay, stream) = match body {
             OutBody::Empty => (Some(Bytes::new()), None),
@@ -199,7 +197,7 @@ impl H1Client {
             // a body that cannot be sent twice only goes on a connection known to be open
             let (mut conn, reused) = match self.pool.checkout(host_port, replay.is_none()) {
                 Some(c) => (c, true),
-                None => (self.connect(uri, host_port).await?, false),
+                None => (self.connect(host_port).await?, false),
             };
             let result = self
                 .exchange(&mut conn, &head, stream.take(), declared, method, reused)
@@ -221,13 +219,16 @@ impl H1Client {
         }
     }
 
-    async fn connect(&self, uri: &Uri, host_port: &str) -> Result<Conn, SendError> {
-        let host = uri.host().unwrap_or("");
+    async fn connect(&self, host_port: &str) -> Result<Conn, SendError> {
+        let authority: http::uri::Authority = host_port
+            .parse()
+            .map_err(|e| SendError::msg(format!("invalid backend host {host_port:?}: {e}")))?;
+        let host = authority.host();
         let host = host
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
-        let port = uri.port_u16().unwrap_or(80);
+        let port = authority.port_u16().unwrap_or(80);
         let settings = &self.pool.settings;
         let connecting = TcpStream::connect((host, port));
         let io = match settings.connect_timeout {
@@ -648,6 +649,10 @@ impl RawHead {
             };
             if role != Role::Plain {
                 delimiters.note(role, &value);
+                // the framing and connection fields are spent here: they describe this hop only
+                if role != Role::ContentLength {
+                    continue;
+                }
             }
             headers.append(name, value);
         }
@@ -662,6 +667,7 @@ enum Role {
     TransferEncoding,
     ContentLength,
     Connection,
+    KeepAlive,
 }
 
 /// The header names backends send most, matched without building a name from the bytes: the
@@ -691,7 +697,11 @@ fn known_name(raw: &[u8]) -> Option<(HeaderName, Role)> {
     static K10: [Known; 3] = [
         (b"connection", CONNECTION, Connection),
         (b"set-cookie", SET_COOKIE, Plain),
-        (b"keep-alive", HeaderName::from_static("keep-alive"), Plain),
+        (
+            b"keep-alive",
+            HeaderName::from_static("keep-alive"),
+            KeepAlive,
+        ),
     ];
     static K12: [Known; 1] = [(b"content-type", CONTENT_TYPE, Plain)];
     static K13: [Known; 3] = [
@@ -1187,6 +1197,7 @@ mod tests {
         assert!(role("Transfer-Encoding") == Some(Role::TransferEncoding));
         assert!(role("CONTENT-LENGTH") == Some(Role::ContentLength));
         assert!(role("Connection") == Some(Role::Connection));
-        assert!(role("Keep-Alive") == Some(Role::Plain));
+        assert!(role("Keep-Alive") == Some(Role::KeepAlive));
+        assert!(role("Content-Type") == Some(Role::Plain));
     }
 }

@@ -4,7 +4,8 @@
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
-    Literal(String),
+    /// The text as written and as it is sent (escaped once, at start-up).
+    Literal(String, String),
     Param(String),
 }
 
@@ -24,6 +25,12 @@ pub fn param_key(name: &str) -> String {
     }
 }
 
+fn literal(text: &str) -> Part {
+    let mut escaped = String::with_capacity(text.len());
+    escape_into(&mut escaped, text);
+    Part::Literal(text.to_string(), escaped)
+}
+
 fn parse_parts(s: &str) -> Vec<Part> {
     let mut parts = Vec::new();
     let mut rest = s;
@@ -32,18 +39,18 @@ fn parse_parts(s: &str) -> Vec<Part> {
             break;
         };
         if start > 0 {
-            parts.push(Part::Literal(rest[..start].to_string()));
+            parts.push(literal(&rest[..start]));
         }
         let name = &rest[start + 1..start + len];
         if name.is_empty() {
-            parts.push(Part::Literal("{}".into()));
+            parts.push(literal("{}"));
         } else {
             parts.push(Part::Param(param_key(name)));
         }
         rest = &rest[start + len + 1..];
     }
     if !rest.is_empty() {
-        parts.push(Part::Literal(rest.to_string()));
+        parts.push(literal(rest));
     }
     parts
 }
@@ -70,7 +77,7 @@ impl UrlTemplate {
     ) -> Option<String> {
         for part in &self.path {
             match part {
-                Part::Literal(s) => escape_into(out_path, s),
+                Part::Literal(_, escaped) => out_path.push_str(escaped),
                 Part::Param(k) => escape_into(out_path, lookup(k).unwrap_or("")),
             }
         }
@@ -78,7 +85,7 @@ impl UrlTemplate {
             let mut out = String::new();
             for part in q {
                 match part {
-                    Part::Literal(s) => escape_into(&mut out, s),
+                    Part::Literal(_, escaped) => out.push_str(escaped),
                     Part::Param(k) => escape_into(&mut out, lookup(k).unwrap_or("")),
                 }
             }
@@ -92,7 +99,7 @@ impl UrlTemplate {
         let mut write = |parts: &[Part]| {
             for p in parts {
                 match p {
-                    Part::Literal(s) => out.push_str(s),
+                    Part::Literal(s, _) => out.push_str(s),
                     Part::Param(k) => {
                         out.push_str("{{.");
                         out.push_str(k);
@@ -106,7 +113,7 @@ impl UrlTemplate {
             let mut s = String::from("?");
             for p in q {
                 match p {
-                    Part::Literal(l) => s.push_str(l),
+                    Part::Literal(l, _) => s.push_str(l),
                     Part::Param(k) => {
                         s.push_str("{{.");
                         s.push_str(k);
@@ -120,14 +127,40 @@ impl UrlTemplate {
     }
 }
 
-/// Copies `s`, percent-encoding bytes a URI may not carry as they are.
+/// The bytes a URI carries as they are: unreserved, sub-delimiters, `:`, `@`, `/`, `?`, `%`.
+pub(crate) static URI_SAFE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = matches!(i as u8,
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'!' | b'$'
+            | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@' | b'/'
+            | b'?' | b'%');
+        i += 1;
+    }
+    table
+};
+
+/// Copies `s`, percent-encoding bytes a URI may not carry as they are; runs of safe bytes are
+/// copied whole.
 fn escape_into(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        let ok = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%?".contains(&b);
-        if ok {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && URI_SAFE[usize::from(bytes[i])] {
+            i += 1;
+        }
+        if i > start {
+            // a run of safe (ASCII) bytes starts and ends on character boundaries
+            out.push_str(&s[start..i]);
+        }
+        if let Some(&b) = bytes.get(i) {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+            i += 1;
         }
     }
 }
@@ -161,6 +194,12 @@ mod tests {
         assert_eq!(path, "/param_forwarding/b%20a");
         assert_eq!(q.as_deref(), Some("foo=x"));
         assert_eq!(t.go_form(), "/param_forwarding/{{.Bar}}?foo={{.Foo}}");
+
+        let t = UrlTemplate::parse("/caf\u{e9} x/{id}");
+        let mut path = String::new();
+        t.render(|_| Some("\u{e9}t\u{e9}/\"1\""), &mut path);
+        assert_eq!(path, "/caf%C3%A9%20x/%C3%A9t%C3%A9/%221%22");
+        assert_eq!(t.go_form(), "/caf\u{e9} x/{{.Id}}");
     }
 
     #[test]
