@@ -288,6 +288,8 @@ async fn bad_heads_get_go_statuses_and_close() {
         ),
         (b"GET /a HTTP/3.0\r\n\r\n", 505),
         (b"G\x01T /a HTTP/1.1\r\n\r\n", 400),
+        (b"GET /a HTTP/1.1\r\n\r\n", 400),
+        (b"GET /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     ] {
         let mut c = Conn::open(&gw).await;
         c.send(req).await;
@@ -406,4 +408,30 @@ async fn a_long_unread_body_ends_the_connection_after_the_answer() {
     assert!(text.starts_with("HTTP/1.1 404 "), "{text}");
     assert!(text.contains("connection: close"), "{text}");
     let _ = writer.await;
+}
+
+#[tokio::test]
+async fn an_http_1_1_request_names_its_host_once() {
+    let (_b, gw) = echo_gateway().await;
+    for (req, text) in [
+        (
+            &b"GET /a HTTP/1.1\r\n\r\n"[..],
+            "400 Bad Request: missing required Host header",
+        ),
+        (
+            b"GET /a HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+            "400 Bad Request: too many Host headers",
+        ),
+    ] {
+        let mut c = Conn::open(&gw).await;
+        c.send(req).await;
+        let r = c.response("GET").await;
+        assert_eq!(r.status, 400);
+        assert_eq!(String::from_utf8_lossy(&r.body), text);
+        assert!(c.closed().await);
+    }
+    // HTTP/1.0 needs none
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /a HTTP/1.0\r\n\r\n").await;
+    assert_eq!(c.response("GET").await.status, 200);
 }

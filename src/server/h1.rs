@@ -323,11 +323,14 @@ fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Met
     };
     let mut length: Option<u64> = None;
     let mut chunked = None;
+    let mut hosts = 0;
     for &(ns, ne, vs, ve) in fields {
         let name =
             HeaderName::from_bytes(&head[ns..ne]).map_err(|_| bad("malformed MIME header line"))?;
         let raw = &head[vs..ve];
-        if name == header::CONNECTION {
+        if name == header::HOST {
+            hosts += 1;
+        } else if name == header::CONNECTION {
             let (close, keep_alive) = connection_tokens(raw);
             if close {
                 meta.keep_alive = false;
@@ -348,6 +351,13 @@ fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Met
         let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
             .map_err(|_| bad("malformed MIME header line"))?;
         headers.append(name, value);
+    }
+    // an HTTP/1.1 request names its host once (RFC 9112 §3.2), as Go's server requires
+    if hosts > 1 {
+        return Err(bad("too many Host headers"));
+    }
+    if hosts == 0 && !p.http10 && method != Method::CONNECT {
+        return Err(bad("missing required Host header"));
     }
     match chunked {
         Some(false) => {
