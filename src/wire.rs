@@ -1,6 +1,7 @@
 //! HTTP/1.1 body framing (RFC 9112), shared by the backend client (`backend::h1`) and the
 //! server (`server::h1`): a decoder that takes a body's pieces out of a read buffer, whatever
-//! its framing, and asks for more input when the buffer runs dry.
+//! its framing, and asks for more input when the buffer runs dry. Also the header-map pool both
+//! sides draw their maps from.
 
 use std::io;
 
@@ -172,6 +173,42 @@ pub fn connection_tokens(raw: &[u8]) -> (bool, bool) {
     (close, keep_alive)
 }
 
+/// Maps kept for reuse per thread, and the largest one kept.
+const POOLED_MAPS: usize = 64;
+const POOLED_CAPACITY: usize = 64;
+
+thread_local! {
+    static MAPS: std::cell::RefCell<Vec<http::HeaderMap>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty header map with room for `fields`, reusing the storage of one a finished request
+/// or response gave back (`recycle`) when there is one.
+pub fn header_map(fields: usize) -> http::HeaderMap {
+    let reused = MAPS.with(|maps| maps.try_borrow_mut().ok().and_then(|mut m| m.pop()));
+    match reused {
+        Some(mut map) => {
+            map.reserve(fields);
+            map
+        }
+        None => http::HeaderMap::with_capacity(fields.max(8)),
+    }
+}
+
+/// Gives a map's storage back for the next `header_map`; its fields are dropped now.
+pub fn recycle(mut map: http::HeaderMap) {
+    if map.capacity() == 0 || map.capacity() > POOLED_CAPACITY {
+        return;
+    }
+    map.clear();
+    MAPS.with(|maps| {
+        if let Ok(mut maps) = maps.try_borrow_mut() {
+            if maps.len() < POOLED_MAPS {
+                maps.push(map);
+            }
+        }
+    });
+}
+
 /// Header slots enough for every field of a head: one per line.
 pub fn field_slots(head: &[u8]) -> usize {
     head.iter().filter(|b| **b == b'\n').count() + 1
@@ -188,6 +225,18 @@ pub fn ends_chunked(codings: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recycled_maps_come_back_empty() {
+        let mut map = header_map(4);
+        map.insert(http::header::HOST, http::HeaderValue::from_static("a"));
+        map.append(http::header::VIA, http::HeaderValue::from_static("b"));
+        recycle(map);
+        let again = header_map(2);
+        assert!(again.is_empty());
+        assert!(again.capacity() >= 2);
+        assert!(again.get(http::header::HOST).is_none());
+    }
 
     fn decode_all(mut d: Decoder, input: &[&[u8]]) -> Result<(Vec<u8>, Vec<u8>), String> {
         let mut buf = BytesMut::new();

@@ -202,11 +202,17 @@ impl HttpClient {
                 StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
             );
             let (Some(location), true) = (location, redirect) else {
-                return Ok((finish(resp, added_gzip).await?, url));
+                {
+                    crate::wire::recycle(headers);
+                    return Ok((finish(resp, added_gzip).await?, url));
+                }
             };
             if keeps_body && replay.is_none() {
                 // a streamed body cannot be sent twice: Go returns the redirect as it is
-                return Ok((finish(resp, added_gzip).await?, url));
+                {
+                    crate::wire::recycle(headers);
+                    return Ok((finish(resp, added_gzip).await?, url));
+                }
             }
             let base = match parsed {
                 Some(uri) => uri,

@@ -626,7 +626,7 @@ impl RawHead {
         };
         let mut delimiters = Delimiters::default();
         let headers = resp.headers_mut();
-        headers.reserve(self.count);
+        *headers = crate::wire::header_map(self.count);
         for &(ns, ne, vs, ve) in self.fields() {
             let raw = &head[ns as usize..ne as usize];
             // every spelling of the three names that decide the framing is a known one

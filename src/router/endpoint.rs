@@ -76,7 +76,7 @@ impl EndpointHandler {
         shared: &Shared,
         client_ip: &str,
     ) -> (HeaderMap, bool) {
-        let mut out = HeaderMap::with_capacity(8);
+        let mut out = crate::wire::header_map(8);
         // only a filter that can let the client's own User-Agent through needs to look for it
         let mut may_forward_ua = true;
         match &self.headers {
@@ -288,6 +288,7 @@ impl EndpointHandler {
         };
         out.headers_mut()
             .insert(X_KRAKEND, shared.version_header.clone());
+        crate::wire::recycle(parts.headers);
         out
     }
 

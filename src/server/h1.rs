@@ -22,7 +22,7 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
@@ -315,7 +315,7 @@ fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Met
     } else {
         Uri::from_maybe_shared(target).map_err(|_| bad("malformed request URI"))?
     };
-    let mut headers = HeaderMap::with_capacity(fields.len());
+    let mut headers = crate::wire::header_map(fields.len());
     let mut meta = Meta {
         keep_alive: !p.http10,
         expect_continue: false,
@@ -750,6 +750,8 @@ async fn respond(
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
+    // the head is written out: the map's storage serves the next request
+    crate::wire::recycle(parts.headers);
     if head_request || framing == Out::None {
         return wr.write_all(out).await.is_ok() && keep_alive;
     }
