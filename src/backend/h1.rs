@@ -483,10 +483,12 @@ async fn read_head(
     reused: bool,
 ) -> Result<(Response<()>, Framing, bool), SendError> {
     let mut received = false;
+    // filled in place: the field table is not moved per read
+    let mut raw = RawHead::new();
     loop {
         if !conn.buf.is_empty() {
             received = true;
-            if let Some(raw) = parse_head(&conn.buf)? {
+            if parse_head(&conn.buf, &mut raw)? {
                 let (head, mut delimiters) = raw.build(&conn.buf.split_to(raw.len).freeze())?;
                 let status = head.status();
                 if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
@@ -584,6 +586,18 @@ impl Delimiters {
 }
 
 impl RawHead {
+    fn new() -> RawHead {
+        RawHead {
+            len: 0,
+            code: 0,
+            http10: false,
+            folded: false,
+            count: 0,
+            inline: [(0, 0, 0, 0); HEAD_SLOTS],
+            more: Vec::new(),
+        }
+    }
+
     fn push(&mut self, field: FieldPos) {
         if self.count < HEAD_SLOTS {
             self.inline[self.count] = field;
@@ -821,28 +835,22 @@ fn find_nl(buf: &[u8], mut at: usize) -> Option<usize> {
     buf[at..].iter().position(|b| *b == b'\n').map(|i| at + i)
 }
 
-/// Reads a response head from the start of `buf`: `Ok(None)` while it is incomplete. Lines may
-/// end in `\n` alone; spaces before a field's colon and folded lines are accepted, as Go's
-/// client accepts them.
-fn parse_head(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
+/// Reads a response head from the start of `buf` into `head`: `Ok(false)` while it is
+/// incomplete. Lines may end in `\n` alone; spaces before a field's colon and folded lines are
+/// accepted, as Go's client accepts them.
+fn parse_head(buf: &[u8], head: &mut RawHead) -> Result<bool, SendError> {
     // empty lines before the status line are skipped
     let mut at = buf
         .iter()
         .position(|b| *b != b'\r' && *b != b'\n')
         .unwrap_or(buf.len());
     let Some(eol) = find_nl(buf, at) else {
-        return Ok(None);
+        return Ok(false);
     };
-    let (code, http10) = status_line(strip_cr(&buf[at..eol]))?;
-    let mut head = RawHead {
-        len: 0,
-        code,
-        http10,
-        folded: false,
-        count: 0,
-        inline: [(0, 0, 0, 0); HEAD_SLOTS],
-        more: Vec::new(),
-    };
+    (head.code, head.http10) = status_line(strip_cr(&buf[at..eol]))?;
+    head.folded = false;
+    head.count = 0;
+    head.more.clear();
     at = eol + 1;
     loop {
         // the name: token bytes up to the colon (spaces before it are let pass)
@@ -855,7 +863,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
             i += 1;
         }
         let Some(eol) = find_nl(buf, i) else {
-            return Ok(None);
+            return Ok(false);
         };
         let next = eol + 1;
         let end = if eol > i && buf[eol - 1] == b'\r' {
@@ -867,7 +875,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<RawHead>, SendError> {
             if i == end && i == at {
                 // the empty line
                 head.len = next;
-                return Ok(Some(head));
+                return Ok(true);
             }
             if i == at {
                 return Err(malformed("invalid header name"));
@@ -1047,14 +1055,15 @@ mod tests {
     use crate::router::builtin::canonical_token;
 
     fn head_of(raw: &[u8]) -> Result<Option<(Response<()>, usize)>, String> {
-        match parse_head(raw) {
-            Ok(Some(h)) => {
+        let mut h = RawHead::new();
+        match parse_head(raw, &mut h) {
+            Ok(true) => {
                 let (resp, _) = h
                     .build(&Bytes::copy_from_slice(&raw[..h.len]))
                     .map_err(|e| e.message)?;
                 Ok(Some((resp, h.len)))
             }
-            Ok(None) => Ok(None),
+            Ok(false) => Ok(None),
             Err(e) => Err(e.message),
         }
     }
