@@ -157,9 +157,20 @@ fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, BoxError> {
     }
 }
 
-/// A `Content-Length` value: a decimal number, spaces around it allowed.
+/// A `Content-Length` value: a decimal number, spaces around it allowed (no sign, as Go reads
+/// it).
 pub fn content_length(raw: &[u8]) -> Option<u64> {
-    std::str::from_utf8(raw).ok()?.trim().parse().ok()
+    let digits = raw.trim_ascii();
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
 }
 
 /// What a `Connection` value asks for: (close, keep-alive), in any case, from a token list.
@@ -295,6 +306,12 @@ mod tests {
     fn lengths_and_connection_tokens() {
         assert_eq!(content_length(b" 42 "), Some(42));
         assert_eq!(content_length(b"4x"), None);
+        assert_eq!(content_length(b"0"), Some(0));
+        assert_eq!(content_length(b"\t7"), Some(7));
+        assert_eq!(content_length(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [&b""[..], b" ", b"+5", b"-1", b"1 2", b"18446744073709551616"] {
+            assert_eq!(content_length(bad), None, "{bad:?}");
+        }
         assert_eq!(connection_tokens(b"Keep-Alive"), (false, true));
         assert_eq!(connection_tokens(b"upgrade, CLOSE"), (true, false));
     }
