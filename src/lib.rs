@@ -29,7 +29,9 @@
 //!                    plain connections (parse, run the gateway in place, write); TLS and
 //!                    h2c connections on hyper
 //! src/wire.rs        HTTP/1.1 body framing (length, chunked, until close), shared by the
-//!                    server and the backend client
+//!                    server and the backend client; the per-thread header-map pool;
+//!                    RawFields (a bare `no-op` answer's header lines, written through by
+//!                    server/h1.rs, put into the map by `Gateway::dispatch` for hyper)
 //! src/tls.rs         rustls configs: backend client (client_tls) and server (tls)
 //! ```
 //!

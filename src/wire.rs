@@ -220,6 +220,85 @@ pub fn recycle(mut map: http::HeaderMap) {
     });
 }
 
+/// Runs of header lines most backend heads split into around the fields a gateway drops.
+const RAW_SEGMENTS: usize = 8;
+
+/// A backend response's header lines kept as they came (`Name: value\r\n` each), for a
+/// `no-op` answer nothing on its way reads or changes: the server writes them through instead
+/// of a header map built and written again. The lines of the connection's own fields and of
+/// `Content-Length` are left out (the server writes the body's own length).
+#[derive(Clone, Debug)]
+pub struct RawFields {
+    head: Bytes,
+    /// Byte ranges of `head` to write, each a run of whole lines.
+    runs: [(u32, u32); RAW_SEGMENTS],
+    count: usize,
+    /// The backend's `Content-Length`, for the answers whose body is not sent (HEAD, 304).
+    pub content_length: Option<u64>,
+    pub has_date: bool,
+}
+
+impl RawFields {
+    pub fn new(head: Bytes) -> RawFields {
+        RawFields {
+            head,
+            runs: [(0, 0); RAW_SEGMENTS],
+            count: 0,
+            content_length: None,
+            has_date: false,
+        }
+    }
+
+    /// Adds the lines from `start` to `end`; `false` when there are too many runs.
+    pub fn keep(&mut self, start: usize, end: usize) -> bool {
+        if start >= end {
+            return true;
+        }
+        if self.count > 0 && self.runs[self.count - 1].1 as usize == start {
+            self.runs[self.count - 1].1 = end as u32;
+            return true;
+        }
+        if self.count == RAW_SEGMENTS {
+            return false;
+        }
+        self.runs[self.count] = (start as u32, end as u32);
+        self.count += 1;
+        true
+    }
+
+    /// The kept lines, in order.
+    pub fn runs(&self) -> impl Iterator<Item = &[u8]> {
+        self.runs[..self.count]
+            .iter()
+            .map(|&(s, e)| &self.head[s as usize..e as usize])
+    }
+
+    /// Appends the kept fields to a header map, for a writer that only knows maps.
+    pub fn append_to(&self, map: &mut http::HeaderMap) {
+        for run in self.runs[..self.count].iter() {
+            let run = self.head.slice(run.0 as usize..run.1 as usize);
+            let mut at = 0;
+            while let Some(nl) = run[at..].iter().position(|b| *b == b'\n') {
+                let line = &run[at..at + nl];
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if let Some(colon) = line.iter().position(|b| *b == b':') {
+                    let value = line[colon + 1..].trim_ascii();
+                    let offset = value.as_ptr() as usize - run.as_ptr() as usize;
+                    if let (Ok(name), Ok(value)) = (
+                        http::HeaderName::from_bytes(&line[..colon]),
+                        http::HeaderValue::from_maybe_shared(
+                            run.slice(offset..offset + value.len()),
+                        ),
+                    ) {
+                        map.append(name, value);
+                    }
+                }
+                at += nl + 1;
+            }
+        }
+    }
+}
+
 /// Header slots enough for every field of a head: one per line.
 pub fn field_slots(head: &[u8]) -> usize {
     head.iter().filter(|b| **b == b'\n').count() + 1
@@ -236,6 +315,32 @@ pub fn ends_chunked(codings: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_fields_keep_whole_lines_in_order() {
+        let head = Bytes::from_static(
+            b"Server: x\r\nContent-Length: 2\r\nDate: d\r\nConnection: close\r\nETag: \"e\"\r\n",
+        );
+        let mut raw = RawFields::new(head.clone());
+        assert!(raw.keep(0, 11));
+        assert!(raw.keep(30, 39));
+        assert!(raw.keep(39, 39)); // nothing
+        assert!(raw.keep(58, head.len()));
+        let written: Vec<u8> = raw.runs().flatten().copied().collect();
+        assert_eq!(written, b"Server: x\r\nDate: d\r\nETag: \"e\"\r\n");
+        let mut map = http::HeaderMap::new();
+        raw.append_to(&mut map);
+        assert_eq!(map.len(), 3);
+        assert_eq!(map["etag"], "\"e\"");
+        assert_eq!(map["date"], "d");
+        // adjacent lines make one run; past the limit, `keep` says no
+        let mut raw = RawFields::new(Bytes::from_static(&[b'x'; 64]));
+        assert!(raw.keep(0, 2) && raw.keep(2, 4));
+        for i in 0..RAW_SEGMENTS - 1 {
+            assert!(raw.keep(5 + 2 * i, 6 + 2 * i));
+        }
+        assert!(!raw.keep(40, 41));
+    }
 
     #[test]
     fn recycled_maps_come_back_empty() {
@@ -309,7 +414,14 @@ mod tests {
         assert_eq!(content_length(b"0"), Some(0));
         assert_eq!(content_length(b"\t7"), Some(7));
         assert_eq!(content_length(b"18446744073709551615"), Some(u64::MAX));
-        for bad in [&b""[..], b" ", b"+5", b"-1", b"1 2", b"18446744073709551616"] {
+        for bad in [
+            &b""[..],
+            b" ",
+            b"+5",
+            b"-1",
+            b"1 2",
+            b"18446744073709551616",
+        ] {
             assert_eq!(content_length(bad), None, "{bad:?}");
         }
         assert_eq!(connection_tokens(b"Keep-Alive"), (false, true));

@@ -389,3 +389,138 @@ async fn a_modest_body_arriving_in_pieces_is_answered_whole() {
     assert_eq!(r.json()["blob"], body);
     assert_eq!(b.connections.load(Ordering::SeqCst), 1);
 }
+
+/// One request written raw to the gateway; the answer's head (up to the empty line) and body,
+/// read to its `Content-Length`.
+async fn raw_exchange(gw: &Gw, request: &str) -> (String, Vec<u8>) {
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length || request.starts_with("HEAD") {
+                let body = buf[end + 4..(end + 4 + length).min(buf.len())].to_vec();
+                return (head, body);
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = s.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&buf));
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// How many lines of `head` carry the field `name` (any case).
+fn lines_named(head: &str, name: &str) -> usize {
+    head.lines()
+        .filter(|l| {
+            l.split_once(':')
+                .is_some_and(|(k, _)| k.eq_ignore_ascii_case(name))
+        })
+        .count()
+}
+
+fn no_op(path: &str, url: &str) -> serde_json::Value {
+    json!({"endpoint": path, "output_encoding": "no-op",
+           "backend": [{"url_pattern": "/", "host": [url], "encoding": "no-op"}]})
+}
+
+#[tokio::test]
+async fn a_no_op_answer_keeps_the_backend_header_lines_as_written() {
+    let b = raw_backend(vec![answer(
+        "HTTP/1.1 201 Created\r\nServer: raw\r\ncontent-type: application/json\r\n\
+         Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-Multi: 1\r\nX-Multi: 2\r\n\
+         Content-Length: 8\r\nset-cookie: a=1; Path=/\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\n\r\n{\"ok\":1}",
+    )])
+    .await;
+    let gw = gateway(&config(json!([no_op("/n", &b.url)]))).await;
+    for _ in 0..2 {
+        let (head, body) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(head.starts_with("HTTP/1.1 201 Created\r\n"), "{head}");
+        // the backend's lines in its order and spelling; the hop's own fields are gone
+        assert!(
+            head.contains(
+                "Server: raw\r\ncontent-type: application/json\r\nX-Multi: 1\r\nX-Multi: 2\r\n\
+                 set-cookie: a=1; Path=/\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\n"
+            ),
+            "{head}"
+        );
+        assert_eq!(lines_named(&head, "connection"), 0, "{head}");
+        assert_eq!(lines_named(&head, "keep-alive"), 0, "{head}");
+        assert_eq!(lines_named(&head, "date"), 1, "{head}");
+        assert_eq!(lines_named(&head, "content-length"), 1, "{head}");
+        assert_eq!(lines_named(&head, "x-krakend-completed"), 1, "{head}");
+        assert_eq!(lines_named(&head, "x-krakend"), 1, "{head}");
+        assert_eq!(body, b"{\"ok\":1}");
+    }
+    assert_eq!(b.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_no_op_answer_that_needs_a_map_still_gets_every_rule() {
+    let b = raw_backend(vec![
+        // the gateway's own header from the backend: replaced, not doubled
+        answer("HTTP/1.1 200 OK\r\nX-Krakend: Version 9\r\nX-A: 1\r\nContent-Length: 2\r\n\r\n{}"),
+        // a control byte in a value: that field is dropped, the rest kept
+        answer("HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nX-Good: c\r\nContent-Length: 2\r\n\r\n{}"),
+        // lines ended by a bare LF
+        answer("HTTP/1.1 200 OK\nX-Lf: 1\nContent-Length: 2\n\n{}"),
+    ])
+    .await;
+    let gw = gateway(&config(json!([no_op("/n", &b.url)]))).await;
+    let (head, _) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(lines_named(&head, "x-krakend"), 1, "{head}");
+    assert!(!head.contains("Version 9"), "{head}");
+    assert_eq!(lines_named(&head, "x-a"), 1, "{head}");
+    let (head, _) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(lines_named(&head, "x-bad"), 0, "{head}");
+    assert_eq!(lines_named(&head, "x-good"), 1, "{head}");
+    let (head, body) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(lines_named(&head, "x-lf"), 1, "{head}");
+    assert_eq!(body, b"{}");
+}
+
+#[tokio::test]
+async fn a_no_op_answer_behind_a_service_layer_keeps_its_headers() {
+    let b = raw_backend(vec![answer(
+        "HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+    )])
+    .await;
+    let cfg = with(
+        config(json!([no_op("/n", &b.url)])),
+        json!({"extra_config": {"security/http": {"frame_deny": true}}}),
+    );
+    let gw = gateway(&cfg).await;
+    let (head, body) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(lines_named(&head, "x-a"), 1, "{head}");
+    assert_eq!(lines_named(&head, "content-type"), 1, "{head}");
+    assert_eq!(lines_named(&head, "x-frame-options"), 1, "{head}");
+    assert_eq!(body, b"hi");
+}
+
+#[tokio::test]
+async fn a_no_op_answer_served_by_hyper_keeps_its_headers() {
+    let b = raw_backend(vec![answer(
+        "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-A: 2\r\nContent-Length: 2\r\n\r\nhi",
+    )])
+    .await;
+    // h2c connections (HTTP/1.1 too) are served by hyper, which writes the map
+    let cfg = with(
+        config(json!([no_op("/n", &b.url)])),
+        json!({"use_h2c": true}),
+    );
+    let gw = gateway(&cfg).await;
+    let (head, body) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(lines_named(&head, "x-a"), 2, "{head}");
+    assert_eq!(lines_named(&head, "x-krakend"), 1, "{head}");
+    assert_eq!(body, b"hi");
+}

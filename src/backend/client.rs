@@ -97,13 +97,16 @@ impl HttpClient {
     }
 
     /// Sends a request and follows up to 10 redirects as Go's `http.Client` does.
-    /// `added_gzip` says whether the gateway (not the client) asked for gzip.
+    /// `added_gzip` says whether the gateway (not the client) asked for gzip. With
+    /// `raw_fields`, an `http://` answer may keep its header lines as they came
+    /// (`wire::RawFields`, see `Backend::set_raw_fields`).
     pub async fn send(
         &self,
         method: Method,
         url: String,
         headers: HeaderMap,
         body: OutBody,
+        raw_fields: bool,
     ) -> Result<(Response<Body>, String), String> {
         let mut method = method;
         let mut url = url;
@@ -160,7 +163,7 @@ impl HttpClient {
             };
             let resp = if let Some((authority, target)) = h1_target {
                 self.h1
-                    .send(&method, authority, target, &headers, out)
+                    .send(&method, authority, target, &headers, out, raw_fields)
                     .await
                     .map_err(|e| go_style_error(&method, &url, &e.message))?
             } else if let Some(uri) = tls_uri {
@@ -333,7 +336,7 @@ impl crate::components::hooks::Executor for HttpClient {
         &self,
         req: crate::components::hooks::OutRequest,
     ) -> crate::components::hooks::BoxFuture<'_, Result<(Response<Body>, String), String>> {
-        Box::pin(self.send(req.method, req.url, req.headers, req.body))
+        Box::pin(self.send(req.method, req.url, req.headers, req.body, false))
     }
 
     fn http_client(&self) -> Option<&HttpClient> {

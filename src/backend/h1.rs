@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::{empty_body, full_body, Body, BoxError, OutBody};
-use crate::wire::{connection_tokens, content_length, ends_chunked, Decoder, Step};
+use crate::wire::{connection_tokens, content_length, ends_chunked, Decoder, RawFields, Step};
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
 const MAX_HEAD: usize = 1 << 20;
@@ -162,6 +162,7 @@ impl H1Client {
         target: &str,
         headers: &HeaderMap,
         body: OutBody,
+        raw: bool,
     ) -> Result<Response<Body>, SendError> {
         if authority.is_empty() {
             return Err(SendError::msg("http: no Host in request URL"));
@@ -200,7 +201,14 @@ impl H1Client {
                 None => (self.connect(host_port).await?, false),
             };
             let result = self
-                .exchange(&mut conn, &head, stream.take(), declared, method, reused)
+                .exchange(
+                    &mut conn,
+                    &head,
+                    stream.take().map(|s| (s, declared)),
+                    method,
+                    reused,
+                    raw,
+                )
                 .await;
             match result {
                 Ok((head, framing, keeps_alive)) => {
@@ -252,25 +260,25 @@ impl H1Client {
         })
     }
 
-    /// Writes the request and reads the response head; the connection's buffer then holds
-    /// whatever of the body already arrived.
+    /// Writes the request (a streamed body with its declared length) and reads the response
+    /// head; the connection's buffer then holds whatever of the body already arrived.
     async fn exchange(
         &self,
         conn: &mut Conn,
         head: &[u8],
-        stream: Option<Body>,
-        declared: Option<u64>,
+        stream: Option<(Body, Option<u64>)>,
         method: &Method,
         reused: bool,
+        raw: bool,
     ) -> Result<(Response<()>, Framing, bool), SendError> {
         conn.io
             .write_all(head)
             .await
             .map_err(|e| SendError::io(e, reused))?;
-        if let Some(body) = stream {
+        if let Some((body, declared)) = stream {
             write_stream(&mut conn.io, body, declared).await?;
         }
-        let reading = read_head(conn, method, reused);
+        let reading = read_head(conn, method, reused, raw);
         match self.pool.settings.response_header_timeout {
             Some(limit) => tokio::time::timeout(limit, reading)
                 .await
@@ -476,11 +484,13 @@ async fn fill_to(conn: &mut Conn, n: usize) -> Result<(), SendError> {
     Ok(())
 }
 
-/// Reads until a final (non-1xx) response head is complete.
+/// Reads until a final (non-1xx) response head is complete. With `raw`, a clean head's fields
+/// stay as they came (`RawFields`) when nothing needs them in a map.
 async fn read_head(
     conn: &mut Conn,
     method: &Method,
     reused: bool,
+    raw_fields: bool,
 ) -> Result<(Response<()>, Framing, bool), SendError> {
     let mut received = false;
     // filled in place: the field table is not moved per read
@@ -489,7 +499,8 @@ async fn read_head(
         if !conn.buf.is_empty() {
             received = true;
             if parse_head(&conn.buf, &mut raw)? {
-                let (head, mut delimiters) = raw.build(&conn.buf.split_to(raw.len).freeze())?;
+                let (head, mut delimiters) =
+                    raw.build(&conn.buf.split_to(raw.len).freeze(), raw_fields)?;
                 let status = head.status();
                 if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
                     continue;
@@ -539,6 +550,10 @@ struct RawHead {
     http10: bool,
     /// Some value continues on a folded line (obsolete, still accepted).
     folded: bool,
+    /// Every line ends in `\r\n`, no line is folded, no name has a space before its colon.
+    clean: bool,
+    /// Where the first field line starts (after the status line).
+    fields_start: usize,
     count: usize,
     inline: [FieldPos; HEAD_SLOTS],
     /// All the fields, once there are more than `HEAD_SLOTS` of them.
@@ -592,6 +607,8 @@ impl RawHead {
             code: 0,
             http10: false,
             folded: false,
+            clean: true,
+            fields_start: 0,
             count: 0,
             inline: [(0, 0, 0, 0); HEAD_SLOTS],
             more: Vec::new(),
@@ -628,7 +645,7 @@ impl RawHead {
         }
     }
 
-    fn build(&self, head: &Bytes) -> Result<(Response<()>, Delimiters), SendError> {
+    fn build(&self, head: &Bytes, raw: bool) -> Result<(Response<()>, Delimiters), SendError> {
         let status = StatusCode::from_u16(self.code)
             .map_err(|_| SendError::msg("malformed HTTP status code"))?;
         let mut resp = Response::new(());
@@ -638,6 +655,12 @@ impl RawHead {
         } else {
             Version::HTTP_11
         };
+        if raw && self.clean && !status.is_redirection() {
+            if let Some((fields, delimiters)) = self.raw_fields(head) {
+                resp.extensions_mut().insert(fields);
+                return Ok((resp, delimiters));
+            }
+        }
         let mut delimiters = Delimiters::default();
         let headers = resp.headers_mut();
         *headers = crate::wire::header_map(self.count);
@@ -672,6 +695,74 @@ impl RawHead {
         }
         Ok((resp, delimiters))
     }
+}
+
+impl RawHead {
+    /// The fields as lines to write through, with the framing noted; `None` when something
+    /// asks for a map: a value a header may not hold, a `Content-Encoding` (the client may
+    /// decode the body), a gateway header the endpoint sets itself, more runs than kept.
+    fn raw_fields(&self, head: &Bytes) -> Option<(RawFields, Delimiters)> {
+        let mut raw = RawFields::new(head.clone());
+        let mut delimiters = Delimiters::default();
+        let fields = self.fields();
+        // the block ends before the empty line's `\r\n`
+        let block_end = self.len - 2;
+        let mut run_start = self.fields_start;
+        for (i, &(ns, ne, vs, ve)) in fields.iter().enumerate() {
+            let (ns, ne, vs, ve) = (ns as usize, ne as usize, vs as usize, ve as usize);
+            if !plain_value(&head[vs..ve]) {
+                return None;
+            }
+            let name = &head[ns..ne];
+            match known_name(name) {
+                Some((_, role)) if role != Role::Plain => {
+                    let v = HeaderValue::from_maybe_shared(head.slice(vs..ve)).ok()?;
+                    delimiters.note(role, &v);
+                    // the line is left out: the run before it ends here
+                    if !raw.keep(run_start, ns) {
+                        return None;
+                    }
+                    run_start = fields.get(i + 1).map_or(block_end, |f| f.0 as usize);
+                }
+                Some((known, _)) if known == header::DATE => raw.has_date = true,
+                Some((known, _)) if known == header::CONTENT_ENCODING => return None,
+                None if folded_eq(name, b"x-krakend")
+                    || folded_eq(name, b"x-krakend-completed") =>
+                {
+                    return None
+                }
+                _ => {}
+            }
+        }
+        if !raw.keep(run_start, block_end) {
+            return None;
+        }
+        raw.content_length = delimiters.content_length;
+        Some((raw, delimiters))
+    }
+}
+
+/// Whether every byte of a header value is one a value may hold (no control byte but tab),
+/// eight bytes at a time: a word with no byte under 0x20 and none 0x7f passes at once.
+fn plain_value(value: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let byte_ok = |b: &u8| (*b >= 0x20 && *b != 0x7f) || *b == b'\t';
+    let mut words = value.chunks_exact(8);
+    for chunk in &mut words {
+        let w = chunk
+            .iter()
+            .rev()
+            .fold(0u64, |w, b| (w << 8) | u64::from(*b));
+        let low = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        let del = w ^ (ONES * 0x7f);
+        let del = del.wrapping_sub(ONES) & !del & HIGH;
+        // the test may flag a byte after a real one; only a flagged word is looked at closely
+        if low | del != 0 && !chunk.iter().all(byte_ok) {
+            return false;
+        }
+    }
+    words.remainder().iter().all(byte_ok)
 }
 
 /// What a known response header name tells about the framing.
@@ -849,9 +940,11 @@ fn parse_head(buf: &[u8], head: &mut RawHead) -> Result<bool, SendError> {
     };
     (head.code, head.http10) = status_line(strip_cr(&buf[at..eol]))?;
     head.folded = false;
+    head.clean = true;
     head.count = 0;
     head.more.clear();
     at = eol + 1;
+    head.fields_start = at;
     loop {
         // the name: token bytes up to the colon (spaces before it are let pass)
         let mut i = at;
@@ -869,6 +962,7 @@ fn parse_head(buf: &[u8], head: &mut RawHead) -> Result<bool, SendError> {
         let end = if eol > i && buf[eol - 1] == b'\r' {
             eol - 1
         } else {
+            head.clean = false;
             eol
         };
         if name_end == at {
@@ -886,12 +980,14 @@ fn parse_head(buf: &[u8], head: &mut RawHead) -> Result<bool, SendError> {
                 .ok_or_else(|| malformed("invalid header name"))?;
             last.3 = end as u32;
             head.folded = true;
+            head.clean = false;
             at = next;
             continue;
         }
         if i == end || buf[i] != b':' {
             return Err(malformed("invalid header name"));
         }
+        head.clean &= i == name_end;
         let mut vs = i + 1;
         while vs < end && matches!(buf[vs], b' ' | b'\t') {
             vs += 1;
@@ -1059,7 +1155,7 @@ mod tests {
         match parse_head(raw, &mut h) {
             Ok(true) => {
                 let (resp, _) = h
-                    .build(&Bytes::copy_from_slice(&raw[..h.len]))
+                    .build(&Bytes::copy_from_slice(&raw[..h.len]), false)
                     .map_err(|e| e.message)?;
                 Ok(Some((resp, h.len)))
             }
@@ -1106,6 +1202,29 @@ mod tests {
             .unwrap();
         assert!(resp.headers().get("x-bad").is_none());
         assert_eq!(resp.headers()["x-good"], "c");
+    }
+
+    #[test]
+    fn plain_values_pass_and_control_bytes_do_not() {
+        for ok in [
+            &b""[..],
+            b"a",
+            b"application/json; charset=utf-8",
+            b"tab\there and more than eight bytes",
+            b"\x80\xff obs-text \xe9",
+            b"~~~~~~~~ ~~~~~~~~",
+        ] {
+            assert!(plain_value(ok), "{ok:?}");
+        }
+        for bad in [
+            &b"\x00"[..],
+            b"abcdefg\x01",
+            b"abcdefgh\x7f",
+            b"abcdefghijklmnop\x1f",
+            b"\rabcdefghijklmnop",
+        ] {
+            assert!(!plain_value(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -113,6 +113,8 @@ pub struct Backend {
     /// Answers a JSON object as the bytes the endpoint writes (no map): see
     /// `set_canonical_json`.
     canonical_json: bool,
+    /// Hands a `no-op` answer's header lines on as they came: see `set_raw_fields`.
+    raw_fields: bool,
 }
 
 impl Backend {
@@ -202,6 +204,7 @@ impl Backend {
             shadow,
             url_pattern: cfg.url_pattern.clone(),
             canonical_json: false,
+            raw_fields: false,
         })
     }
 
@@ -222,6 +225,22 @@ impl Backend {
     /// nothing after the backend reads the data and it renders `json`.
     pub fn set_canonical_json(&mut self) {
         self.canonical_json = self.answers_plain_json();
+    }
+
+    /// Makes a `no-op` backend on the plain HTTP client, with no stage of its own, hand its
+    /// answer's header lines on as they came (`wire::RawFields`) rather than in a map. The
+    /// gateway decides this when nothing between the backend and the client reads or changes
+    /// response headers; the server writes the lines through.
+    pub fn set_raw_fields(&mut self) {
+        self.raw_fields = self.decoder == Decoder::NoOp
+            && self.stages.is_empty()
+            && !self.shadow
+            && self.executor.http_client().is_some();
+    }
+
+    /// Whether [`set_raw_fields`](Self::set_raw_fields) took effect.
+    pub fn hands_on_raw_fields(&self) -> bool {
+        self.raw_fields
     }
 
     /// Whether [`set_canonical_json`](Self::set_canonical_json) took effect.
@@ -433,7 +452,7 @@ impl Backend {
         let sent = match self.executor.http_client() {
             Some(client) => {
                 client
-                    .send(out.method, out.url, out.headers, out.body)
+                    .send(out.method, out.url, out.headers, out.body, self.raw_fields)
                     .await
             }
             None => self.executor.execute(out).await,

@@ -228,7 +228,7 @@ impl Gateway {
             }
         }
         for ep in &config.endpoints {
-            match build_endpoint(ep, &cx) {
+            match build_endpoint(ep, &cx, gw.layers.is_empty()) {
                 Ok(h) => {
                     let method = h.method.clone();
                     let pattern = route_pattern(&ep.endpoint);
@@ -358,8 +358,18 @@ impl Gateway {
         Cow::Borrowed(&peer.ip)
     }
 
-    /// Serves one request.
+    /// Serves one request; the response's headers are all in its map.
     pub async fn dispatch(&self, req: Request<Body>, peer: &Peer) -> Response<Body> {
+        let mut resp = self.dispatch_raw(req, peer).await;
+        if let Some(raw) = resp.extensions_mut().remove::<crate::wire::RawFields>() {
+            raw.append_to(resp.headers_mut());
+        }
+        resp
+    }
+
+    /// Serves one request for a writer that also writes `wire::RawFields` (a `no-op` answer's
+    /// header lines kept as they came) beside the map.
+    pub async fn dispatch_raw(&self, req: Request<Body>, peer: &Peer) -> Response<Body> {
         let log = !self.shared.opts.disable_access_log;
         // the clock is read only when something reports the time taken
         let started = (log || !self.layers.is_empty()).then(Instant::now);
@@ -732,7 +742,13 @@ fn clean_path(p: &str) -> String {
     out
 }
 
-fn build_endpoint(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<EndpointHandler, String> {
+/// One endpoint's handler. `bare_responses`: no service layer sees the responses on their way
+/// out.
+fn build_endpoint(
+    ep: &EndpointConfig,
+    cx: &BuildCx<'_>,
+    bare_responses: bool,
+) -> Result<EndpointHandler, String> {
     let proxy = ep.extra_config.get("proxy");
     let sequential = proxy
         .and_then(|p| p.get("sequential"))
@@ -848,6 +864,16 @@ fn build_endpoint(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<EndpointHandl
             && stages.iter().all(|s| !s.reads_data())
         {
             only.set_canonical_json();
+        }
+        // a `no-op` answer nothing reads or changes on its way out keeps its header lines
+        if bare_responses
+            && shadows.is_empty()
+            && !sequential
+            && static_data.is_none()
+            && flatmap.is_none()
+            && stages.is_empty()
+        {
+            only.set_raw_fields();
         }
     }
     Ok(EndpointHandler {

@@ -505,7 +505,7 @@ async fn run(
     mut reader: Option<&mut Reader>,
     max_buffered: usize,
 ) -> Option<Response<Body>> {
-    let mut handler = pin!(gw.dispatch(req, peer));
+    let mut handler = pin!(gw.dispatch_raw(req, peer));
     poll_fn(|cx| {
         if let Poll::Ready(resp) = handler.as_mut().poll(cx) {
             return Poll::Ready(Some(resp));
@@ -691,6 +691,14 @@ async fn respond(
     out.extend_from_slice(b"\r\n");
     let mut declared = None;
     let mut has_date = false;
+    if let Some(raw) = parts.extensions.get::<crate::wire::RawFields>() {
+        // a `no-op` answer's lines, as the backend wrote them
+        for run in raw.runs() {
+            out.extend_from_slice(run);
+        }
+        declared = raw.content_length;
+        has_date = raw.has_date;
+    }
     for (name, value) in headers {
         if *name == header::CONTENT_LENGTH {
             // the body's own length wins; this one stands for bodiless answers
