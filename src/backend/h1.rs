@@ -743,26 +743,36 @@ impl RawHead {
 }
 
 /// Whether every byte of a header value is one a value may hold (no control byte but tab),
-/// eight bytes at a time: a word with no byte under 0x20 and none 0x7f passes at once.
+/// eight bytes at a time (the last word overlapping the one before): a word with no byte under
+/// 0x20 and none 0x7f passes at once; a flagged word is looked at byte by byte.
 fn plain_value(value: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let byte_ok = |b: &u8| (*b >= 0x20 && *b != 0x7f) || *b == b'\t';
-    let mut words = value.chunks_exact(8);
-    for chunk in &mut words {
-        let w = chunk
-            .iter()
-            .rev()
-            .fold(0u64, |w, b| (w << 8) | u64::from(*b));
+    let n = value.len();
+    if n < 8 {
+        return value.iter().all(byte_ok);
+    }
+    let word_ok = |at: usize| {
+        let chunk = &value[at..at + 8];
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            return false;
+        };
+        let w = u64::from_le_bytes(bytes);
         let low = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
         let del = w ^ (ONES * 0x7f);
         let del = del.wrapping_sub(ONES) & !del & HIGH;
-        // the test may flag a byte after a real one; only a flagged word is looked at closely
-        if low | del != 0 && !chunk.iter().all(byte_ok) {
+        // the test may flag a byte after a real one: only then are the bytes looked at
+        low | del == 0 || chunk.iter().all(byte_ok)
+    };
+    let mut at = 0;
+    while at + 8 < n {
+        if !word_ok(at) {
             return false;
         }
+        at += 8;
     }
-    words.remainder().iter().all(byte_ok)
+    word_ok(n - 8)
 }
 
 /// What a known response header name tells about the framing.
@@ -1222,6 +1232,8 @@ mod tests {
             b"abcdefgh\x7f",
             b"abcdefghijklmnop\x1f",
             b"\rabcdefghijklmnop",
+            b"abcdefghij\x02klmnopqrstu",
+            b"abcdefgh\nabcdefgh",
         ] {
             assert!(!plain_value(bad), "{bad:?}");
         }
