@@ -388,15 +388,21 @@ fn write_head(
             announced = true;
             continue;
         }
-        // the name in Go's canonical form, upper-cased in place (header names are lower case)
-        let start = out.len();
-        out.extend_from_slice(name.as_str().as_bytes());
-        let mut upper = true;
-        for b in &mut out[start..] {
-            if upper {
-                b.make_ascii_uppercase();
+        // the name in Go's canonical form: the usual ones as written, any other upper-cased in
+        // place (header names are lower case)
+        match canonical_request_name(name) {
+            Some(canonical) => out.extend_from_slice(canonical),
+            None => {
+                let start = out.len();
+                out.extend_from_slice(name.as_str().as_bytes());
+                let mut upper = true;
+                for b in &mut out[start..] {
+                    if upper {
+                        b.make_ascii_uppercase();
+                    }
+                    upper = *b == b'-';
+                }
             }
-            upper = *b == b'-';
         }
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
@@ -739,6 +745,30 @@ impl RawHead {
         }
         raw.content_length = delimiters.content_length;
         Some((raw, delimiters))
+    }
+}
+
+/// The canonical spelling of the names a gateway forwards most, found without looking at
+/// their bytes (standard names compare by their index).
+fn canonical_request_name(name: &HeaderName) -> Option<&'static [u8]> {
+    use header::*;
+    let known: &[(HeaderName, &[u8])] = &[
+        (USER_AGENT, b"User-Agent"),
+        (ACCEPT_ENCODING, b"Accept-Encoding"),
+        (CONTENT_TYPE, b"Content-Type"),
+        (ACCEPT, b"Accept"),
+        (AUTHORIZATION, b"Authorization"),
+        (ACCEPT_LANGUAGE, b"Accept-Language"),
+        (COOKIE, b"Cookie"),
+    ];
+    if let Some((_, canonical)) = known.iter().find(|(k, _)| k == name) {
+        return Some(canonical);
+    }
+    match name.as_str() {
+        "x-forwarded-for" => Some(b"X-Forwarded-For"),
+        "x-forwarded-host" => Some(b"X-Forwarded-Host"),
+        "x-forwarded-via" => Some(b"X-Forwarded-Via"),
+        _ => None,
     }
 }
 
@@ -1212,6 +1242,32 @@ mod tests {
             .unwrap();
         assert!(resp.headers().get("x-bad").is_none());
         assert_eq!(resp.headers()["x-good"], "c");
+    }
+
+    #[test]
+    fn request_names_go_out_canonical() {
+        for name in [
+            "user-agent",
+            "accept-encoding",
+            "content-type",
+            "accept",
+            "authorization",
+            "accept-language",
+            "cookie",
+            "x-forwarded-for",
+            "x-forwarded-host",
+            "x-forwarded-via",
+        ] {
+            let canonical = canonical_token(name).collect::<Vec<u8>>();
+            let header = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            assert_eq!(
+                canonical_request_name(&header),
+                Some(&canonical[..]),
+                "{name}"
+            );
+        }
+        let other = HeaderName::from_static("x-other");
+        assert_eq!(canonical_request_name(&other), None);
     }
 
     #[test]
