@@ -177,13 +177,15 @@ impl H1Client {
         };
         // how the body is announced: its own length, the forwarded length of a stream, or
         // chunked
-        let framed = match (&replay, headers.get(header::CONTENT_LENGTH)) {
-            (Some(b), _) => Framed::Buffered(b.len()),
-            (None, Some(v)) => Framed::Length(
-                content_length(v.as_bytes())
-                    .ok_or_else(|| SendError::msg("http: invalid Content-Length"))?,
-            ),
-            (None, None) => Framed::Chunked,
+        let framed = match &replay {
+            Some(b) => Framed::Buffered(b.len()),
+            None => match headers.get(header::CONTENT_LENGTH) {
+                Some(v) => Framed::Length(
+                    content_length(v.as_bytes())
+                        .ok_or_else(|| SendError::msg("http: invalid Content-Length"))?,
+                ),
+                None => Framed::Chunked,
+            },
         };
         write_head(&mut head, method, host_port, target, headers, framed);
         if let Some(b) = &replay {
