@@ -220,6 +220,62 @@ pub fn recycle(mut map: http::HeaderMap) {
     });
 }
 
+/// The canonical (Go) spelling of the header names a gateway writes most: its own by their
+/// text, the standard ones without looking at their bytes (they compare by their index).
+fn canonical_name(name: &http::HeaderName) -> Option<&'static [u8]> {
+    use http::header::*;
+    match name.as_str() {
+        "x-krakend" => return Some(b"X-Krakend"),
+        "x-krakend-completed" => return Some(b"X-Krakend-Completed"),
+        "x-forwarded-for" => return Some(b"X-Forwarded-For"),
+        "x-forwarded-host" => return Some(b"X-Forwarded-Host"),
+        "x-forwarded-via" => return Some(b"X-Forwarded-Via"),
+        _ => {}
+    }
+    let standard: &[(HeaderName, &[u8])] = &[
+        (CONTENT_TYPE, b"Content-Type"),
+        (USER_AGENT, b"User-Agent"),
+        (ACCEPT_ENCODING, b"Accept-Encoding"),
+        (CACHE_CONTROL, b"Cache-Control"),
+        (ACCEPT, b"Accept"),
+        (AUTHORIZATION, b"Authorization"),
+        (ACCEPT_LANGUAGE, b"Accept-Language"),
+        (COOKIE, b"Cookie"),
+        (SET_COOKIE, b"Set-Cookie"),
+        (VARY, b"Vary"),
+        (DATE, b"Date"),
+        (SERVER, b"Server"),
+        (ETAG, b"Etag"),
+        (LAST_MODIFIED, b"Last-Modified"),
+        (LOCATION, b"Location"),
+        (CONTENT_ENCODING, b"Content-Encoding"),
+        (ACCESS_CONTROL_ALLOW_ORIGIN, b"Access-Control-Allow-Origin"),
+    ];
+    standard
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, canonical)| *canonical)
+}
+
+/// Writes a header name as Go writes the keys of its header maps (`CanonicalMIMEHeaderKey`):
+/// the first letter and each one after a `-` upper case, the others lower case.
+pub fn push_canonical(out: &mut Vec<u8>, name: &http::HeaderName) {
+    if let Some(canonical) = canonical_name(name) {
+        out.extend_from_slice(canonical);
+        return;
+    }
+    // names in a map are lower case: only the letters to raise change
+    let start = out.len();
+    out.extend_from_slice(name.as_str().as_bytes());
+    let mut upper = true;
+    for b in &mut out[start..] {
+        if upper {
+            b.make_ascii_uppercase();
+        }
+        upper = *b == b'-';
+    }
+}
+
 /// Runs of header lines most backend heads split into around the fields a gateway drops.
 const RAW_SEGMENTS: usize = 8;
 
@@ -299,9 +355,32 @@ impl RawFields {
     }
 }
 
-/// Header slots enough for every field of a head: one per line.
-pub fn field_slots(head: &[u8]) -> usize {
-    head.iter().filter(|b| **b == b'\n').count() + 1
+/// The bytes of a header name (RFC 9110 `token`).
+pub static TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = matches!(i as u8,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+            | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z');
+        i += 1;
+    }
+    table
+};
+
+/// The position of the first `\n` in `buf` from `at`, eight bytes at a time.
+pub fn find_nl(buf: &[u8], mut at: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = buf.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?) ^ (ONES * u64::from(b'\n'));
+        let zero = word.wrapping_sub(ONES) & !word & HIGH;
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    buf[at..].iter().position(|b| *b == b'\n').map(|i| at + i)
 }
 
 /// Whether the last coding of a `Transfer-Encoding` list is `chunked`.
@@ -340,6 +419,51 @@ mod tests {
             assert!(raw.keep(5 + 2 * i, 6 + 2 * i));
         }
         assert!(!raw.keep(40, 41));
+    }
+
+    #[test]
+    fn names_are_written_as_go_writes_them() {
+        let names = [
+            ("content-type", "Content-Type"),
+            ("etag", "Etag"),
+            ("www-authenticate", "Www-Authenticate"),
+            ("x-krakend-completed", "X-Krakend-Completed"),
+            ("x-forwarded-via", "X-Forwarded-Via"),
+            ("access-control-allow-origin", "Access-Control-Allow-Origin"),
+            ("x-custom-thing", "X-Custom-Thing"),
+            ("a", "A"),
+            ("x--y", "X--Y"),
+        ];
+        for (name, go) in names {
+            let mut out = Vec::new();
+            push_canonical(&mut out, &http::HeaderName::from_static(name));
+            assert_eq!(String::from_utf8(out).unwrap(), go);
+        }
+        // every table entry spells its name in Go's form
+        for name in [
+            "content-type",
+            "user-agent",
+            "accept-encoding",
+            "cache-control",
+            "accept",
+            "authorization",
+            "accept-language",
+            "cookie",
+            "set-cookie",
+            "vary",
+            "date",
+            "server",
+            "last-modified",
+            "location",
+            "content-encoding",
+            "x-krakend",
+            "x-forwarded-for",
+            "x-forwarded-host",
+        ] {
+            let header = http::HeaderName::from_static(name);
+            let go: Vec<u8> = crate::router::builtin::canonical_token(name).collect();
+            assert_eq!(canonical_name(&header), Some(&go[..]), "{name}");
+        }
     }
 
     #[test]

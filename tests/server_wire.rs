@@ -406,7 +406,7 @@ async fn a_long_unread_body_ends_the_connection_after_the_answer() {
     let _ = soon(rd.read_to_end(&mut answer)).await;
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 404 "), "{text}");
-    assert!(text.contains("connection: close"), "{text}");
+    assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
     let _ = writer.await;
 }
 
@@ -434,4 +434,33 @@ async fn an_http_1_1_request_names_its_host_once() {
     let mut c = Conn::open(&gw).await;
     c.send(b"GET /a HTTP/1.0\r\n\r\n").await;
     assert_eq!(c.response("GET").await.status, 200);
+}
+
+#[tokio::test]
+async fn response_header_names_are_written_as_go_writes_them() {
+    let (_b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let end = c.until(b"\r\n\r\n").await;
+    let head = String::from_utf8_lossy(&c.buf[..end]).to_string();
+    for name in [
+        "Content-Type",
+        "X-Krakend",
+        "X-Krakend-Completed",
+        "Date",
+        "Content-Length",
+    ] {
+        assert!(head.contains(&format!("\r\n{name}: ")), "{name} in {head}");
+    }
+    // every name: upper case at the start and after each `-`, lower case elsewhere
+    for line in head.lines().skip(1) {
+        let (name, _) = line.split_once(':').unwrap();
+        let mut upper = true;
+        for ch in name.chars() {
+            if ch.is_ascii_alphabetic() {
+                assert_eq!(ch.is_ascii_uppercase(), upper, "{name}");
+            }
+            upper = ch == '-';
+        }
+    }
 }

@@ -27,7 +27,9 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::{empty_body, full_body, Body, BoxError, OutBody};
-use crate::wire::{connection_tokens, content_length, ends_chunked, Decoder, RawFields, Step};
+use crate::wire::{
+    connection_tokens, content_length, ends_chunked, find_nl, Decoder, RawFields, Step, TOKEN,
+};
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
 const MAX_HEAD: usize = 1 << 20;
@@ -57,28 +59,42 @@ struct Pool {
     settings: Settings,
 }
 
-/// FNV-1a for the pool's keys: a few configured `host:port` names, hashed twice per request
-/// (checkout and release), where SipHash's resistance to chosen keys buys nothing.
+/// The pool's key hash: a few configured `host:port` names, hashed twice per request (checkout
+/// and release), where SipHash's resistance to chosen keys buys nothing.
 #[derive(Clone, Copy, Default)]
 struct KeyHash;
 
 impl std::hash::BuildHasher for KeyHash {
-    type Hasher = Fnv;
-    fn build_hasher(&self) -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
+    type Hasher = WordHash;
+    fn build_hasher(&self) -> WordHash {
+        WordHash(0)
     }
 }
 
-struct Fnv(u64);
+/// A multiply-rotate hash taking eight bytes a step: the keys are the configuration's own
+/// hosts, never a client's input.
+struct WordHash(u64);
 
-impl std::hash::Hasher for Fnv {
+impl WordHash {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for WordHash {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(w);
+            self.add(u64::from_le_bytes(eight));
         }
+        let mut rest = [0u8; 8];
+        rest[..words.remainder().len()].copy_from_slice(words.remainder());
+        self.add(u64::from_le_bytes(rest) ^ (bytes.len() as u64) << 56);
     }
 }
 
@@ -390,22 +406,7 @@ fn write_head(
             announced = true;
             continue;
         }
-        // the name in Go's canonical form: the usual ones as written, any other upper-cased in
-        // place (header names are lower case)
-        match canonical_request_name(name) {
-            Some(canonical) => out.extend_from_slice(canonical),
-            None => {
-                let start = out.len();
-                out.extend_from_slice(name.as_str().as_bytes());
-                let mut upper = true;
-                for b in &mut out[start..] {
-                    if upper {
-                        b.make_ascii_uppercase();
-                    }
-                    upper = *b == b'-';
-                }
-            }
-        }
+        crate::wire::push_canonical(out, name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -750,30 +751,6 @@ impl RawHead {
     }
 }
 
-/// The canonical spelling of the names a gateway forwards most, found without looking at
-/// their bytes (standard names compare by their index).
-fn canonical_request_name(name: &HeaderName) -> Option<&'static [u8]> {
-    use header::*;
-    let known: &[(HeaderName, &[u8])] = &[
-        (USER_AGENT, b"User-Agent"),
-        (ACCEPT_ENCODING, b"Accept-Encoding"),
-        (CONTENT_TYPE, b"Content-Type"),
-        (ACCEPT, b"Accept"),
-        (AUTHORIZATION, b"Authorization"),
-        (ACCEPT_LANGUAGE, b"Accept-Language"),
-        (COOKIE, b"Cookie"),
-    ];
-    if let Some((_, canonical)) = known.iter().find(|(k, _)| k == name) {
-        return Some(canonical);
-    }
-    match name.as_str() {
-        "x-forwarded-for" => Some(b"X-Forwarded-For"),
-        "x-forwarded-host" => Some(b"X-Forwarded-Host"),
-        "x-forwarded-via" => Some(b"X-Forwarded-Via"),
-        _ => None,
-    }
-}
-
 /// Whether every byte of a header value is one a value may hold (no control byte but tab),
 /// eight bytes at a time (the last word overlapping the one before): a word with no byte under
 /// 0x20 and none 0x7f passes at once; a flagged word is looked at byte by byte.
@@ -821,7 +798,7 @@ enum Role {
 /// name in lower case, the constant, its role in the framing.
 type Known = (&'static [u8], HeaderName, Role);
 
-/// The known name `raw` spells in any case. Header names parsed by httparse are tokens, in which
+/// The known name `raw` spells in any case. Header names the head scanner passes are tokens, in which
 /// `b | 0x20` lower-cases a letter and leaves every byte of a lower-case name unchanged.
 fn known_name(raw: &[u8]) -> Option<(HeaderName, Role)> {
     use header::*;
@@ -913,19 +890,6 @@ fn folded_eq(raw: &[u8], lower: &[u8]) -> bool {
     word(raw, n - 8) | FOLD == word(lower, n - 8)
 }
 
-/// The bytes of a header name (RFC 9110 `token`).
-static TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        table[i] = matches!(i as u8,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
-            | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z');
-        i += 1;
-    }
-    table
-};
-
 fn malformed(what: &str) -> SendError {
     SendError::msg(format!("malformed HTTP response: {what}"))
 }
@@ -951,21 +915,6 @@ fn status_line(line: &[u8]) -> Result<(u16, bool), SendError> {
         }
         _ => Err(malformed("invalid status")),
     }
-}
-
-/// The position of the first `\n` in `buf` from `at`, eight bytes at a time.
-fn find_nl(buf: &[u8], mut at: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = buf.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?) ^ (ONES * u64::from(b'\n'));
-        let zero = word.wrapping_sub(ONES) & !word & HIGH;
-        if zero != 0 {
-            return Some(at + (zero.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    buf[at..].iter().position(|b| *b == b'\n').map(|i| at + i)
 }
 
 /// Reads a response head from the start of `buf` into `head`: `Ok(false)` while it is
@@ -1244,32 +1193,6 @@ mod tests {
             .unwrap();
         assert!(resp.headers().get("x-bad").is_none());
         assert_eq!(resp.headers()["x-good"], "c");
-    }
-
-    #[test]
-    fn request_names_go_out_canonical() {
-        for name in [
-            "user-agent",
-            "accept-encoding",
-            "content-type",
-            "accept",
-            "authorization",
-            "accept-language",
-            "cookie",
-            "x-forwarded-for",
-            "x-forwarded-host",
-            "x-forwarded-via",
-        ] {
-            let canonical = canonical_token(name).collect::<Vec<u8>>();
-            let header = HeaderName::from_bytes(name.as_bytes()).unwrap();
-            assert_eq!(
-                canonical_request_name(&header),
-                Some(&canonical[..]),
-                "{name}"
-            );
-        }
-        let other = HeaderName::from_static("x-other");
-        assert_eq!(canonical_request_name(&other), None);
     }
 
     #[test]

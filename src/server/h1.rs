@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice, Write as _};
-use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,11 +33,9 @@ use tokio::time::Instant;
 
 use crate::backend::{empty_body, full_body, Body, BoxError};
 use crate::router::{Gateway, Peer};
-use crate::wire::{connection_tokens, content_length, ends_chunked, field_slots, Decoder, Step};
+use crate::wire::{connection_tokens, content_length, ends_chunked, find_nl, Decoder, Step, TOKEN};
 
 const READ_CHUNK: usize = 8 * 1024;
-/// Header slots parsed on the stack; a head with more fields is parsed again with room for all.
-const HEAD_SLOTS: usize = 64;
 /// A response body up to this size goes out in the same buffer as its head (one write); a
 /// larger one is written beside it (one vectored write).
 const COPY_BODY: usize = 4 * 1024;
@@ -247,53 +244,90 @@ fn bad(detail: &'static str) -> HeadError {
     HeadError::Reply(StatusCode::BAD_REQUEST, detail)
 }
 
-fn parse_with<'b>(
-    buf: &'b [u8],
-    slots: &mut [MaybeUninit<httparse::Header<'b>>],
-    fields: &mut Vec<Field>,
-) -> Result<Option<Parsed>, httparse::Error> {
-    let mut req = httparse::Request::new(&mut []);
-    let n = match req.parse_with_uninit_headers(buf, slots)? {
-        httparse::Status::Complete(n) => n,
-        httparse::Status::Partial => return Ok(None),
-    };
-    let base = buf.as_ptr() as usize;
-    let at = |s: &[u8]| s.as_ptr() as usize - base;
-    let span = |s: &str| (at(s.as_bytes()), at(s.as_bytes()) + s.len());
-    fields.clear();
-    fields.extend(req.headers.iter().map(|h| {
-        let (ns, ne) = span(h.name);
-        (ns, ne, at(h.value), at(h.value) + h.value.len())
-    }));
-    Ok(Some(Parsed {
-        len: n,
-        method: span(req.method.unwrap_or("")),
-        target: span(req.path.unwrap_or("")),
-        http10: req.version == Some(0),
-    }))
-}
-
+/// Reads a request head from the start of `buf`: `Ok(None)` while it is incomplete. Lines
+/// may end in `\n` alone and empty lines before the request line are skipped; a space before
+/// a field's colon, a folded line or a name that is not a token is refused, as Go refuses
+/// them. Values are checked when the request is built.
 fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Result<Option<Parsed>, HeadError> {
-    let mut slots = [const { MaybeUninit::uninit() }; HEAD_SLOTS];
-    let parsed = match parse_with(buf, &mut slots, fields) {
-        Err(httparse::Error::TooManyHeaders) => {
-            let mut slots: Vec<_> = (0..field_slots(buf))
-                .map(|_| MaybeUninit::uninit())
-                .collect();
-            parse_with(buf, &mut slots, fields)
-        }
-        other => other,
+    let start = buf
+        .iter()
+        .position(|b| *b != b'\r' && *b != b'\n')
+        .unwrap_or(buf.len());
+    let Some(eol) = find_nl(buf, start) else {
+        return Ok(None);
     };
-    parsed.map_err(|e| match e {
-        httparse::Error::Version => HeadError::Reply(
-            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            "unsupported protocol version",
-        ),
-        httparse::Error::HeaderName | httparse::Error::HeaderValue => {
-            bad("malformed MIME header line")
+    let line = &buf[start..eol];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // METHOD SP target SP HTTP/1.x
+    let method_len = line
+        .iter()
+        .position(|b| !TOKEN[usize::from(*b)])
+        .unwrap_or(line.len());
+    if method_len == 0 || line.get(method_len) != Some(&b' ') {
+        return Err(bad("malformed HTTP request"));
+    }
+    let target_start = method_len + 1;
+    let target_len = line[target_start..]
+        .iter()
+        .position(|b| *b <= b' ' || *b == 0x7f)
+        .unwrap_or(line.len() - target_start);
+    let target_end = target_start + target_len;
+    if target_len == 0 || line.get(target_end) != Some(&b' ') {
+        return Err(bad("malformed HTTP request"));
+    }
+    let http10 = match &line[target_end + 1..] {
+        b"HTTP/1.1" => false,
+        b"HTTP/1.0" => true,
+        _ => {
+            return Err(HeadError::Reply(
+                StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                "unsupported protocol version",
+            ))
         }
-        _ => bad("malformed HTTP request"),
-    })
+    };
+    let mut parsed = Parsed {
+        len: 0,
+        method: (start, start + method_len),
+        target: (start + target_start, start + target_end),
+        http10,
+    };
+    fields.clear();
+    let mut at = eol + 1;
+    loop {
+        let name_len = buf[at..]
+            .iter()
+            .position(|b| !TOKEN[usize::from(*b)])
+            .unwrap_or(buf.len() - at);
+        let colon = at + name_len;
+        let Some(eol) = find_nl(buf, colon) else {
+            return Ok(None);
+        };
+        let end = if eol > colon && buf[eol - 1] == b'\r' {
+            eol - 1
+        } else {
+            eol
+        };
+        if name_len == 0 {
+            if end == at {
+                parsed.len = eol + 1;
+                return Ok(Some(parsed));
+            }
+            return Err(bad("malformed MIME header line"));
+        }
+        if buf[colon] != b':' || end <= colon {
+            return Err(bad("malformed MIME header line"));
+        }
+        let mut vs = colon + 1;
+        while vs < end && matches!(buf[vs], b' ' | b'\t') {
+            vs += 1;
+        }
+        let mut ve = end;
+        while ve > vs && matches!(buf[ve - 1], b' ' | b'\t') {
+            ve -= 1;
+        }
+        fields.push((at, colon, vs, ve));
+        at = eol + 1;
+    }
 }
 
 /// What the head says of the connection and the body.
@@ -713,13 +747,14 @@ async fn respond(
             continue;
         }
         has_date |= *name == header::DATE;
-        out.extend_from_slice(name.as_str().as_bytes());
+        // Go writes the keys of its header map, which are canonical
+        crate::wire::push_canonical(out, name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     if !has_date {
-        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(b"Date: ");
         push_date(out);
         out.extend_from_slice(b"\r\n");
     }
@@ -746,16 +781,16 @@ async fn respond(
         _ => None,
     };
     if let Some(n) = announce {
-        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(b"Content-Length: ");
         push_decimal(out, n);
         out.extend_from_slice(b"\r\n");
     } else if framing == Out::Chunked && !head_request {
-        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
     }
     if !keep_alive {
-        out.extend_from_slice(b"connection: close\r\n");
+        out.extend_from_slice(b"Connection: close\r\n");
     } else if http10 {
-        out.extend_from_slice(b"connection: keep-alive\r\n");
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
     // the head is written out: the map's storage serves the next request
@@ -887,4 +922,88 @@ fn push_date(out: &mut Vec<u8>) {
         }
         out.extend_from_slice(d.1.as_bytes());
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parsed head and its fields, or the status and reason of a refusal.
+    type Outcome = Result<Option<(Parsed, Vec<Field>)>, (u16, &'static str)>;
+
+    fn parsed(raw: &[u8]) -> Outcome {
+        let mut fields = Vec::new();
+        match parse(raw, &mut fields) {
+            Ok(Some(p)) => Ok(Some((p, fields))),
+            Ok(None) => Ok(None),
+            Err(HeadError::Reply(status, why)) => Err((status.as_u16(), why)),
+            Err(HeadError::Close) => Err((0, "close")),
+        }
+    }
+
+    #[test]
+    fn request_heads_parse() {
+        let raw = b"\r\nGET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-A:  1 \r\nX-Empty:\r\n\r\nbody";
+        let (p, fields) = parsed(raw).unwrap().unwrap();
+        assert_eq!(p.len, raw.len() - 4);
+        assert_eq!(&raw[p.method.0..p.method.1], b"GET");
+        assert_eq!(&raw[p.target.0..p.target.1], b"/a?b=1");
+        assert!(!p.http10);
+        let text: Vec<(&[u8], &[u8])> = fields
+            .iter()
+            .map(|&(ns, ne, vs, ve)| (&raw[ns..ne], &raw[vs..ve]))
+            .collect();
+        assert_eq!(
+            text,
+            vec![(&b"Host"[..], &b"x"[..]), (b"X-A", b"1"), (b"X-Empty", b""),]
+        );
+        // bare line feeds, HTTP/1.0
+        let (p, fields) = parsed(b"POST * HTTP/1.0\nA: b\n\n").unwrap().unwrap();
+        assert!(p.http10);
+        assert_eq!(fields.len(), 1);
+    }
+
+    #[test]
+    fn incomplete_request_heads_wait() {
+        for partial in [
+            &b""[..],
+            b"GET /a HTTP/1.1",
+            b"GET /a HTTP/1.1\r\n",
+            b"GET /a HTTP/1.1\r\nHost: x",
+            b"GET /a HTTP/1.1\r\nHost: x\r\n",
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\r",
+            b"GET /a HTTP/1.1\r\nHo",
+        ] {
+            assert!(parsed(partial).unwrap().is_none(), "{partial:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_request_heads_are_refused() {
+        let line = "malformed HTTP request";
+        let field = "malformed MIME header line";
+        for (raw, want) in [
+            (&b"GET  /a HTTP/1.1\r\n\r\n"[..], (400, line)),
+            (b"G\x01T /a HTTP/1.1\r\n\r\n", (400, line)),
+            (b" GET /a HTTP/1.1\r\n\r\n", (400, line)),
+            (b"GET /a\x7f HTTP/1.1\r\n\r\n", (400, line)),
+            (b"GET /a\r\n\r\n", (400, line)),
+            (
+                b"GET /a HTTP/2.0\r\n\r\n",
+                (505, "unsupported protocol version"),
+            ),
+            (
+                b"GET /a HTTP/1.1 \r\n\r\n",
+                (505, "unsupported protocol version"),
+            ),
+            (b"GET /a HTTP/1.1\r\nHost : x\r\n\r\n", (400, field)),
+            (b"GET /a HTTP/1.1\r\nHost x\r\n\r\n", (400, field)),
+            (b"GET /a HTTP/1.1\r\n: x\r\n\r\n", (400, field)),
+            (b"GET /a HTTP/1.1\r\nA: 1\r\n folded\r\n\r\n", (400, field)),
+            (b"GET /a HTTP/1.1\r\nHo\x01st: x\r\n\r\n", (400, field)),
+            (b"GET /a HTTP/1.1\r\nHost\r\n\r\n", (400, field)),
+        ] {
+            assert_eq!(parsed(raw).map(|_| ()).unwrap_err(), want, "{raw:?}");
+        }
+    }
 }
