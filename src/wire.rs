@@ -190,6 +190,61 @@ const POOLED_CAPACITY: usize = 64;
 
 thread_local! {
     static MAPS: std::cell::RefCell<Vec<http::HeaderMap>> = const { std::cell::RefCell::new(Vec::new()) };
+    static EXTENSIONS: std::cell::RefCell<Vec<http::Extensions>> = const { std::cell::RefCell::new(Vec::new()) };
+    static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Buffers kept for reuse are at most this large.
+const POOLED_BUFFER: usize = 16 * 1024;
+
+/// An empty byte buffer with room for `len`, reusing one a finished request gave back.
+pub fn buffer(len: usize) -> Vec<u8> {
+    let reused = BUFFERS.with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()));
+    match reused {
+        Some(mut buf) => {
+            buf.reserve(len);
+            buf
+        }
+        None => Vec::with_capacity(len),
+    }
+}
+
+/// Gives a buffer back for the next `buffer`.
+pub fn recycle_buffer(mut buf: Vec<u8>) {
+    if buf.capacity() > POOLED_BUFFER {
+        return;
+    }
+    buf.clear();
+    BUFFERS.with(|pool| {
+        if let Ok(mut pool) = pool.try_borrow_mut() {
+            if pool.len() < POOLED_MAPS {
+                pool.push(buf);
+            }
+        }
+    });
+}
+
+/// An empty extension map, reusing the storage of one a finished response gave back.
+pub fn extensions() -> http::Extensions {
+    EXTENSIONS
+        .with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+        .unwrap_or_default()
+}
+
+/// Gives an extension map's storage back for the next `extensions`; what it holds is dropped
+/// now. A map that never held anything has no storage to give.
+pub fn recycle_extensions(mut ext: http::Extensions) {
+    if ext.is_empty() {
+        return;
+    }
+    ext.clear();
+    EXTENSIONS.with(|pool| {
+        if let Ok(mut pool) = pool.try_borrow_mut() {
+            if pool.len() < POOLED_MAPS {
+                pool.push(ext);
+            }
+        }
+    });
 }
 
 /// An empty header map with room for `fields`, reusing the storage of one a finished request
@@ -464,6 +519,16 @@ mod tests {
             let go: Vec<u8> = crate::router::builtin::canonical_token(name).collect();
             assert_eq!(canonical_name(&header), Some(&go[..]), "{name}");
         }
+    }
+
+    #[test]
+    fn recycled_extensions_come_back_empty() {
+        let mut ext = extensions();
+        ext.insert(7u32);
+        recycle_extensions(ext);
+        let again = extensions();
+        assert!(again.is_empty());
+        assert!(again.get::<u32>().is_none());
     }
 
     #[test]

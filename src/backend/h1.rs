@@ -185,7 +185,8 @@ impl H1Client {
         }
         // user information never reaches the Host header nor the pool key
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let mut head = Vec::with_capacity(256 + headers.len() * 40);
+        // the request's bytes, in a buffer a finished request gave back
+        let mut request = crate::wire::buffer(256 + headers.len() * 40);
         let (replay, stream) = match body {
             OutBody::Empty => (Some(Bytes::new()), None),
             OutBody::Buffered(b) => (Some(b), None),
@@ -203,9 +204,9 @@ impl H1Client {
                 None => Framed::Chunked,
             },
         };
-        write_head(&mut head, method, host_port, target, headers, framed);
+        write_head(&mut request, method, host_port, target, headers, framed);
         if let Some(b) = &replay {
-            head.extend_from_slice(b);
+            request.extend_from_slice(b);
         }
         let declared = match framed {
             Framed::Length(n) => Some(n),
@@ -221,7 +222,7 @@ impl H1Client {
             let result = self
                 .exchange(
                     &mut conn,
-                    &head,
+                    &request,
                     stream.take().map(|s| (s, declared)),
                     method,
                     reused,
@@ -237,6 +238,7 @@ impl H1Client {
                             fill_to(&mut conn, n as usize).await?;
                         }
                     }
+                    crate::wire::recycle_buffer(request);
                     return Ok(self.respond(conn, head, framing, keeps_alive));
                 }
                 Err(e) if e.stale && replay.is_some() => continue,
@@ -666,7 +668,11 @@ impl RawHead {
         };
         if raw && self.clean && !status.is_redirection() {
             if let Some((fields, delimiters)) = self.raw_fields(head) {
+                // pooled storage: the fields travel in the extensions, the map keeps room for
+                // the gateway's own headers
+                *resp.extensions_mut() = crate::wire::extensions();
                 resp.extensions_mut().insert(fields);
+                *resp.headers_mut() = crate::wire::header_map(4);
                 return Ok((resp, delimiters));
             }
         }

@@ -793,8 +793,9 @@ async fn respond(
         out.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    // the head is written out: the map's storage serves the next request
+    // the head is written out: the maps' storage serves the next request
     crate::wire::recycle(parts.headers);
+    crate::wire::recycle_extensions(parts.extensions);
     if head_request || framing == Out::None {
         return wr.write_all(out).await.is_ok() && keep_alive;
     }
