@@ -729,25 +729,31 @@ impl RawHead {
                 return None;
             }
             let name = &head[ns..ne];
-            match known_name(name) {
-                Some((_, role)) if role != Role::Plain => {
-                    let v = HeaderValue::from_maybe_shared(head.slice(vs..ve)).ok()?;
-                    delimiters.note(role, &v);
-                    // the line is left out: the run before it ends here
-                    if !raw.keep(run_start, ns) {
-                        return None;
-                    }
-                    run_start = fields.get(i + 1).map_or(block_end, |f| f.0 as usize);
+            // only a few lengths can name a field that matters here
+            let role = match name.len() {
+                4 if folded_eq(name, b"date") => {
+                    raw.has_date = true;
+                    continue;
                 }
-                Some((known, _)) if known == header::DATE => raw.has_date = true,
-                Some((known, _)) if known == header::CONTENT_ENCODING => return None,
-                None if folded_eq(name, b"x-krakend")
-                    || folded_eq(name, b"x-krakend-completed") =>
+                9 | 19
+                    if folded_eq(name, b"x-krakend") || folded_eq(name, b"x-krakend-completed") =>
                 {
                     return None
                 }
-                _ => {}
+                16 if folded_eq(name, b"content-encoding") => return None,
+                10 | 14 | 17 => match known_name(name) {
+                    Some((_, role)) if role != Role::Plain => role,
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            let v = HeaderValue::from_maybe_shared(head.slice(vs..ve)).ok()?;
+            delimiters.note(role, &v);
+            // the line is left out: the run before it ends here
+            if !raw.keep(run_start, ns) {
+                return None;
             }
+            run_start = fields.get(i + 1).map_or(block_end, |f| f.0 as usize);
         }
         if !raw.keep(run_start, block_end) {
             return None;
