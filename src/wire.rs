@@ -197,10 +197,27 @@ thread_local! {
 /// Buffers kept for reuse are at most this large.
 const POOLED_BUFFER: usize = 16 * 1024;
 
+type Pool<T> = std::thread::LocalKey<std::cell::RefCell<Vec<T>>>;
+
+/// Something this thread's pool holds, if it holds any.
+fn take<T: 'static>(pool: &'static Pool<T>) -> Option<T> {
+    pool.with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+}
+
+/// Keeps `item` (already emptied) for the next `take`, up to `POOLED_MAPS` per pool.
+fn give<T: 'static>(pool: &'static Pool<T>, item: T) {
+    pool.with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut() {
+            if p.len() < POOLED_MAPS {
+                p.push(item);
+            }
+        }
+    });
+}
+
 /// An empty byte buffer with room for `len`, reusing one a finished request gave back.
 pub fn buffer(len: usize) -> Vec<u8> {
-    let reused = BUFFERS.with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()));
-    match reused {
+    match take(&BUFFERS) {
         Some(mut buf) => {
             buf.reserve(len);
             buf
@@ -211,47 +228,30 @@ pub fn buffer(len: usize) -> Vec<u8> {
 
 /// Gives a buffer back for the next `buffer`.
 pub fn recycle_buffer(mut buf: Vec<u8>) {
-    if buf.capacity() > POOLED_BUFFER {
-        return;
+    if buf.capacity() <= POOLED_BUFFER {
+        buf.clear();
+        give(&BUFFERS, buf);
     }
-    buf.clear();
-    BUFFERS.with(|pool| {
-        if let Ok(mut pool) = pool.try_borrow_mut() {
-            if pool.len() < POOLED_MAPS {
-                pool.push(buf);
-            }
-        }
-    });
 }
 
 /// An empty extension map, reusing the storage of one a finished response gave back.
 pub fn extensions() -> http::Extensions {
-    EXTENSIONS
-        .with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()))
-        .unwrap_or_default()
+    take(&EXTENSIONS).unwrap_or_default()
 }
 
 /// Gives an extension map's storage back for the next `extensions`; what it holds is dropped
 /// now. A map that never held anything has no storage to give.
 pub fn recycle_extensions(mut ext: http::Extensions) {
-    if ext.is_empty() {
-        return;
+    if !ext.is_empty() {
+        ext.clear();
+        give(&EXTENSIONS, ext);
     }
-    ext.clear();
-    EXTENSIONS.with(|pool| {
-        if let Ok(mut pool) = pool.try_borrow_mut() {
-            if pool.len() < POOLED_MAPS {
-                pool.push(ext);
-            }
-        }
-    });
 }
 
 /// An empty header map with room for `fields`, reusing the storage of one a finished request
 /// or response gave back (`recycle`) when there is one.
 pub fn header_map(fields: usize) -> http::HeaderMap {
-    let reused = MAPS.with(|maps| maps.try_borrow_mut().ok().and_then(|mut m| m.pop()));
-    match reused {
+    match take(&MAPS) {
         Some(mut map) => {
             map.reserve(fields);
             map
@@ -262,17 +262,10 @@ pub fn header_map(fields: usize) -> http::HeaderMap {
 
 /// Gives a map's storage back for the next `header_map`; its fields are dropped now.
 pub fn recycle(mut map: http::HeaderMap) {
-    if map.capacity() == 0 || map.capacity() > POOLED_CAPACITY {
-        return;
+    if map.capacity() > 0 && map.capacity() <= POOLED_CAPACITY {
+        map.clear();
+        give(&MAPS, map);
     }
-    map.clear();
-    MAPS.with(|maps| {
-        if let Ok(mut maps) = maps.try_borrow_mut() {
-            if maps.len() < POOLED_MAPS {
-                maps.push(map);
-            }
-        }
-    });
 }
 
 /// The canonical (Go) spelling of the header names a gateway writes most: its own by their
