@@ -97,14 +97,7 @@ async fn serve_raw(
             }
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-        let length = head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length")
-                    .then(|| v.trim().parse::<usize>().ok())?
-            })
-            .unwrap_or(0);
+        let length = declared_length(&head);
         let chunked = head
             .to_ascii_lowercase()
             .contains("\r\ntransfer-encoding: chunked\r\n");
@@ -390,6 +383,17 @@ async fn a_modest_body_arriving_in_pieces_is_answered_whole() {
     assert_eq!(b.connections.load(Ordering::SeqCst), 1);
 }
 
+/// The `Content-Length` a head declares (0 without one).
+fn declared_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0)
+}
+
 /// One request written raw to the gateway; the answer's head (up to the empty line) and body,
 /// read to its `Content-Length`.
 async fn raw_exchange(gw: &Gw, request: &str) -> (String, Vec<u8>) {
@@ -399,14 +403,7 @@ async fn raw_exchange(gw: &Gw, request: &str) -> (String, Vec<u8>) {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
+            let length = declared_length(&head);
             if buf.len() >= end + 4 + length || request.starts_with("HEAD") {
                 let body = buf[end + 4..(end + 4 + length).min(buf.len())].to_vec();
                 return (head, body);
