@@ -417,7 +417,7 @@ pub static TOKEN: [bool; 256] = {
 };
 
 /// The position of the first `\n` in `buf` from `at`, eight bytes at a time.
-pub fn find_nl(buf: &[u8], mut at: usize) -> Option<usize> {
+fn find_nl(buf: &[u8], mut at: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = buf.get(at..at + 8) {
@@ -429,6 +429,82 @@ pub fn find_nl(buf: &[u8], mut at: usize) -> Option<usize> {
         at += 8;
     }
     buf[at..].iter().position(|b| *b == b'\n').map(|i| at + i)
+}
+
+/// The first line of a head (a request or status line), empty lines before it skipped: where
+/// it starts, the line without its `\r`, and where the next line starts. `None` while it is
+/// incomplete.
+pub fn first_line(buf: &[u8]) -> Option<(usize, &[u8], usize)> {
+    let start = buf
+        .iter()
+        .position(|b| *b != b'\r' && *b != b'\n')
+        .unwrap_or(buf.len());
+    let eol = find_nl(buf, start)?;
+    let line = &buf[start..eol];
+    Some((start, line.strip_suffix(b"\r").unwrap_or(line), eol + 1))
+}
+
+/// One line of a head's field block, as positions in the buffer.
+pub enum Line {
+    /// The empty line that ends the head; the body starts at `next`.
+    End { next: usize },
+    /// `name: value`, the value without the spaces around it. `spaced`: spaces or tabs stand
+    /// between the name and the colon. `crlf`: the line ends in `\r\n`.
+    Field {
+        name_end: usize,
+        value: (usize, usize),
+        next: usize,
+        spaced: bool,
+        crlf: bool,
+    },
+    /// A line that starts with a space or tab (obsolete folding): it goes on to `end`.
+    Folded { end: usize, next: usize },
+    /// No name, or no colon after it.
+    Malformed,
+}
+
+/// Reads the field line that starts at `at`; `None` while it is incomplete. Inlined into each
+/// head parser's loop, so the unused parts of `Line` cost nothing there.
+#[inline(always)]
+pub fn field_line(buf: &[u8], at: usize) -> Option<Line> {
+    // the name: token bytes, then perhaps spaces before the colon
+    let mut i = at;
+    while buf.get(i).is_some_and(|b| TOKEN[usize::from(*b)]) {
+        i += 1;
+    }
+    let name_end = i;
+    while matches!(buf.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    let eol = find_nl(buf, i)?;
+    let next = eol + 1;
+    let crlf = eol > i && buf[eol - 1] == b'\r';
+    let end = if crlf { eol - 1 } else { eol };
+    if name_end == at {
+        return Some(match (i == at, end == at) {
+            (true, true) => Line::End { next },
+            (true, false) => Line::Malformed,
+            (false, _) => Line::Folded { end, next },
+        });
+    }
+    if i == end || buf[i] != b':' {
+        return Some(Line::Malformed);
+    }
+    let mut vs = i + 1;
+    while vs < end && matches!(buf[vs], b' ' | b'\t') {
+        vs += 1;
+    }
+    let mut ve = end;
+    while ve > vs && matches!(buf[ve - 1], b' ' | b'\t') {
+        ve -= 1;
+    }
+    Some(Line::Field {
+        name_end,
+        value: (vs, ve),
+        next,
+        spaced: i != name_end,
+        crlf,
+    })
 }
 
 /// Whether the last coding of a `Transfer-Encoding` list is `chunked`.

@@ -28,7 +28,8 @@ use tokio::time::Instant;
 
 use super::{empty_body, full_body, Body, BoxError, OutBody};
 use crate::wire::{
-    connection_tokens, content_length, ends_chunked, find_nl, Decoder, RawFields, Step, TOKEN,
+    connection_tokens, content_length, ends_chunked, field_line, first_line, Decoder, Line,
+    RawFields, Step,
 };
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
@@ -906,11 +907,6 @@ fn malformed(what: &str) -> SendError {
     SendError::msg(format!("malformed HTTP response: {what}"))
 }
 
-/// A line without its `\r`.
-fn strip_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
 /// The status code and whether the version is HTTP/1.0, from `HTTP/1.x NNN[ reason]`.
 fn status_line(line: &[u8]) -> Result<(u16, bool), SendError> {
     let http10 = match line.get(..8) {
@@ -933,74 +929,45 @@ fn status_line(line: &[u8]) -> Result<(u16, bool), SendError> {
 /// incomplete. Lines may end in `\n` alone; spaces before a field's colon and folded lines are
 /// accepted, as Go's client accepts them.
 fn parse_head(buf: &[u8], head: &mut RawHead) -> Result<bool, SendError> {
-    // empty lines before the status line are skipped
-    let mut at = buf
-        .iter()
-        .position(|b| *b != b'\r' && *b != b'\n')
-        .unwrap_or(buf.len());
-    let Some(eol) = find_nl(buf, at) else {
+    let Some((_, line, mut at)) = first_line(buf) else {
         return Ok(false);
     };
-    (head.code, head.http10) = status_line(strip_cr(&buf[at..eol]))?;
+    (head.code, head.http10) = status_line(line)?;
     head.folded = false;
     head.clean = true;
     head.count = 0;
     head.more.clear();
-    at = eol + 1;
     head.fields_start = at;
     loop {
-        // the name: token bytes up to the colon (spaces before it are let pass)
-        let mut i = at;
-        while buf.get(i).is_some_and(|b| TOKEN[usize::from(*b)]) {
-            i += 1;
-        }
-        let name_end = i;
-        while matches!(buf.get(i), Some(b' ' | b'\t')) {
-            i += 1;
-        }
-        let Some(eol) = find_nl(buf, i) else {
-            return Ok(false);
-        };
-        let next = eol + 1;
-        let end = if eol > i && buf[eol - 1] == b'\r' {
-            eol - 1
-        } else {
-            head.clean = false;
-            eol
-        };
-        if name_end == at {
-            if i == end && i == at {
-                // the empty line
+        match field_line(buf, at) {
+            None => return Ok(false),
+            Some(Line::End { next }) => {
                 head.len = next;
                 return Ok(true);
             }
-            if i == at {
-                return Err(malformed("invalid header name"));
+            Some(Line::Field {
+                name_end,
+                value: (vs, ve),
+                next,
+                spaced,
+                crlf,
+            }) => {
+                head.clean &= crlf && !spaced;
+                head.push((at as u32, name_end as u32, vs as u32, ve as u32));
+                at = next;
             }
-            // a folded line (it starts with a space): the previous value goes on to its end
-            let last = head
-                .last_mut()
-                .ok_or_else(|| malformed("invalid header name"))?;
-            last.3 = end as u32;
-            head.folded = true;
-            head.clean = false;
-            at = next;
-            continue;
+            Some(Line::Folded { end, next }) => {
+                // the previous value goes on to the end of this line
+                let last = head
+                    .last_mut()
+                    .ok_or_else(|| malformed("invalid header name"))?;
+                last.3 = end as u32;
+                head.folded = true;
+                head.clean = false;
+                at = next;
+            }
+            Some(Line::Malformed) => return Err(malformed("invalid header name")),
         }
-        if i == end || buf[i] != b':' {
-            return Err(malformed("invalid header name"));
-        }
-        head.clean &= i == name_end;
-        let mut vs = i + 1;
-        while vs < end && matches!(buf[vs], b' ' | b'\t') {
-            vs += 1;
-        }
-        let mut ve = end;
-        while ve > vs && matches!(buf[ve - 1], b' ' | b'\t') {
-            ve -= 1;
-        }
-        head.push((at as u32, name_end as u32, vs as u32, ve as u32));
-        at = next;
     }
 }
 

@@ -33,7 +33,10 @@ use tokio::time::Instant;
 
 use crate::backend::{empty_body, full_body, Body, BoxError};
 use crate::router::{Gateway, Peer};
-use crate::wire::{connection_tokens, content_length, ends_chunked, find_nl, Decoder, Step, TOKEN};
+use crate::wire::{
+    connection_tokens, content_length, ends_chunked, field_line, first_line, Decoder, Line, Step,
+    TOKEN,
+};
 
 const READ_CHUNK: usize = 8 * 1024;
 /// A response body up to this size goes out in the same buffer as its head (one write); a
@@ -249,15 +252,9 @@ fn bad(detail: &'static str) -> HeadError {
 /// a field's colon, a folded line or a name that is not a token is refused, as Go refuses
 /// them. Values are checked when the request is built.
 fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Result<Option<Parsed>, HeadError> {
-    let start = buf
-        .iter()
-        .position(|b| *b != b'\r' && *b != b'\n')
-        .unwrap_or(buf.len());
-    let Some(eol) = find_nl(buf, start) else {
+    let Some((start, line, mut at)) = first_line(buf) else {
         return Ok(None);
     };
-    let line = &buf[start..eol];
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
     // METHOD SP target SP HTTP/1.x
     let method_len = line
         .iter()
@@ -292,41 +289,28 @@ fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Result<Option<Parsed>, HeadErro
         http10,
     };
     fields.clear();
-    let mut at = eol + 1;
     loop {
-        let name_len = buf[at..]
-            .iter()
-            .position(|b| !TOKEN[usize::from(*b)])
-            .unwrap_or(buf.len() - at);
-        let colon = at + name_len;
-        let Some(eol) = find_nl(buf, colon) else {
-            return Ok(None);
-        };
-        let end = if eol > colon && buf[eol - 1] == b'\r' {
-            eol - 1
-        } else {
-            eol
-        };
-        if name_len == 0 {
-            if end == at {
-                parsed.len = eol + 1;
+        match field_line(buf, at) {
+            None => return Ok(None),
+            Some(Line::End { next }) => {
+                parsed.len = next;
                 return Ok(Some(parsed));
             }
-            return Err(bad("malformed MIME header line"));
+            // a request gets no leniency: no space before the colon, no folded line
+            Some(Line::Field {
+                name_end,
+                value: (vs, ve),
+                next,
+                spaced: false,
+                ..
+            }) => {
+                fields.push((at, name_end, vs, ve));
+                at = next;
+            }
+            Some(Line::Field { .. } | Line::Folded { .. } | Line::Malformed) => {
+                return Err(bad("malformed MIME header line"))
+            }
         }
-        if buf[colon] != b':' || end <= colon {
-            return Err(bad("malformed MIME header line"));
-        }
-        let mut vs = colon + 1;
-        while vs < end && matches!(buf[vs], b' ' | b'\t') {
-            vs += 1;
-        }
-        let mut ve = end;
-        while ve > vs && matches!(buf[ve - 1], b' ' | b'\t') {
-            ve -= 1;
-        }
-        fields.push((at, colon, vs, ve));
-        at = eol + 1;
     }
 }
 
