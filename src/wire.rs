@@ -280,7 +280,8 @@ fn canonical_name(name: &http::HeaderName) -> Option<&'static [u8]> {
         "x-forwarded-via" => return Some(b"X-Forwarded-Via"),
         _ => {}
     }
-    let standard: &[(HeaderName, &[u8])] = &[
+    // one table for the process, not a temporary per call
+    static STANDARD: [(HeaderName, &[u8]); 17] = [
         (CONTENT_TYPE, b"Content-Type"),
         (USER_AGENT, b"User-Agent"),
         (ACCEPT_ENCODING, b"Accept-Encoding"),
@@ -299,7 +300,7 @@ fn canonical_name(name: &http::HeaderName) -> Option<&'static [u8]> {
         (CONTENT_ENCODING, b"Content-Encoding"),
         (ACCESS_CONTROL_ALLOW_ORIGIN, b"Access-Control-Allow-Origin"),
     ];
-    standard
+    STANDARD
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, canonical)| *canonical)

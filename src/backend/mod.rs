@@ -65,7 +65,7 @@ pub fn empty_body() -> Body {
 
 /// Headers that never travel upstream as they are. A forwarded `Content-Length` does (Lura
 /// copies a single value onto the backend request); it is checked in `call_http`.
-const HOP_BY_HOP: &[&str] = &[
+pub(crate) const HOP_BY_HOP: &[&str] = &[
     "host",
     "connection",
     "keep-alive",

@@ -58,17 +58,6 @@ pub struct EndpointHandler {
 static NO_QUERY: std::sync::LazyLock<Arc<Vec<(String, String)>>> =
     std::sync::LazyLock::new(|| Arc::new(Vec::new()));
 
-const HOP_BY_HOP: &[&str] = &[
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
 impl EndpointHandler {
     fn forwarded_headers(
         &self,
@@ -88,7 +77,7 @@ impl EndpointHandler {
             }
             HeaderFilter::All => {
                 for (k, v) in client {
-                    if !HOP_BY_HOP.contains(&k.as_str()) {
+                    if !crate::backend::HOP_BY_HOP.contains(&k.as_str()) {
                         out.append(k.clone(), v.clone());
                     }
                 }
@@ -351,7 +340,7 @@ fn bare_json_response(
 }
 
 /// Response headers that describe the backend connection, not the answer.
-const HOP_BY_HOP_RESPONSE: [HeaderName; 6] = [
+static HOP_BY_HOP_RESPONSE: [HeaderName; 6] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
