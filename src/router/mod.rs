@@ -1111,6 +1111,90 @@ mod tests {
     }
 
     #[test]
+    fn only_bare_no_op_answers_keep_raw_header_lines() {
+        let noop = |extra: serde_json::Value| {
+            let mut b = serde_json::json!({"url_pattern": "/", "host": ["http://127.0.0.1:8081"], "encoding": "no-op"});
+            if let (Some(b), Some(extra)) = (b.as_object_mut(), extra.as_object()) {
+                b.extend(extra.clone());
+            }
+            b
+        };
+        let cases = [
+            (
+                "bare",
+                true,
+                serde_json::json!({"output_encoding": "no-op", "backend": [noop(serde_json::json!({}))]}),
+            ),
+            (
+                "json",
+                false,
+                serde_json::json!({"backend": [{"url_pattern": "/", "host": ["http://127.0.0.1:8081"]}]}),
+            ),
+            (
+                "backend-stage",
+                false,
+                serde_json::json!({"output_encoding": "no-op", "backend": [noop(serde_json::json!({"extra_config": {"modifier/martian": {"header.Modifier": {"scope": ["response"], "name": "X-A", "value": "1"}}}}))]}),
+            ),
+            // a guard answers before the backend or not at all: the answer stays bare
+            (
+                "guarded",
+                true,
+                serde_json::json!({"output_encoding": "no-op", "extra_config": {"qos/ratelimit/router": {"max_rate": 100}}, "backend": [noop(serde_json::json!({}))]}),
+            ),
+            (
+                "endpoint-stage",
+                false,
+                serde_json::json!({"output_encoding": "no-op", "extra_config": {"validation/json-schema": {"type": "object"}}, "backend": [noop(serde_json::json!({}))]}),
+            ),
+        ];
+        let build = |extra: serde_json::Value| {
+            let endpoints: Vec<serde_json::Value> = cases
+                .iter()
+                .map(|(name, _, ep)| {
+                    let mut ep = ep.clone();
+                    ep["endpoint"] = serde_json::Value::String(format!("/{name}"));
+                    ep
+                })
+                .collect();
+            let mut cfg = serde_json::json!({"version": 3, "endpoints": endpoints});
+            if let (Some(c), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
+                c.extend(extra.clone());
+            }
+            let loaded = crate::config::load_str(
+                &cfg.to_string(),
+                "t.json",
+                crate::config::Format::Json,
+                &|_| None,
+            )
+            .unwrap();
+            Gateway::build(loaded.config, false).unwrap()
+        };
+        let raw = |gw: &Gateway, name: &str| {
+            gw.routes
+                .iter()
+                .find_map(|r| match &r.target {
+                    Target::Endpoint(h) if h.endpoint == format!("/{name}") => Some(h),
+                    _ => None,
+                })
+                .unwrap()
+                .pipe
+                .backends
+                .iter()
+                .any(|b| b.hands_on_raw_fields())
+        };
+        let gw = build(serde_json::json!({}));
+        for (name, want, _) in &cases {
+            assert_eq!(raw(&gw, name), *want, "{name}");
+        }
+        // a service layer sees every response's headers: none keeps raw lines
+        let layered =
+            build(serde_json::json!({"extra_config": {"security/http": {"frame_deny": true}}}));
+        for (name, _, _) in &cases {
+            assert!(!raw(&layered, name), "{name} behind a layer");
+        }
+    }
+
+    #[test]
     fn addresses_print_as_display_does() {
         for ip in [
             "0.0.0.0",
