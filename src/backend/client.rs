@@ -150,23 +150,19 @@ impl HttpClient {
                 },
             };
             // plain `http://` goes through the own client; `https://` through hyper and rustls
-            let (h1_target, tls_uri) = match (&plain, &parsed) {
-                (Some((authority, target)), _) => (Some((*authority, *target)), None),
-                (None, Some(uri)) if uri.scheme_str() == Some("http") => (
-                    Some((
-                        uri.authority().map_or("", |a| a.as_str()),
-                        uri.path_and_query().map_or("/", |p| p.as_str()),
-                    )),
-                    None,
-                ),
-                (None, uri) => (None, uri.as_ref()),
-            };
+            let h1_target = plain.or_else(|| {
+                let uri = parsed.as_ref().filter(|u| u.scheme_str() == Some("http"))?;
+                Some((
+                    uri.authority().map_or("", |a| a.as_str()),
+                    uri.path_and_query().map_or("/", |p| p.as_str()),
+                ))
+            });
             let resp = if let Some((authority, target)) = h1_target {
                 self.h1
                     .send(&method, authority, target, &headers, out, raw_fields)
                     .await
                     .map_err(|e| go_style_error(&method, &url, &e.message))?
-            } else if let Some(uri) = tls_uri {
+            } else if let Some(uri) = &parsed {
                 let out_body = match out {
                     OutBody::Stream(b) => super::Chunked(b).boxed(),
                     OutBody::Buffered(b) => full_body(b),
@@ -204,19 +200,13 @@ impl HttpClient {
                 status,
                 StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
             );
-            let (Some(location), true) = (location, redirect) else {
-                {
-                    crate::wire::recycle(headers);
-                    return Ok((finish(resp, added_gzip).await?, url));
-                }
+            // not followed: no redirect, or a 307/308 whose streamed body cannot be sent twice
+            // (Go returns that redirect as it is)
+            let resendable = !(keeps_body && replay.is_none());
+            let Some(location) = location.filter(|_| resendable) else {
+                crate::wire::recycle(headers);
+                return Ok((finish(resp, added_gzip).await?, url));
             };
-            if keeps_body && replay.is_none() {
-                // a streamed body cannot be sent twice: Go returns the redirect as it is
-                {
-                    crate::wire::recycle(headers);
-                    return Ok((finish(resp, added_gzip).await?, url));
-                }
-            }
             let base = match parsed {
                 Some(uri) => uri,
                 None => url
