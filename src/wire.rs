@@ -381,24 +381,23 @@ impl RawFields {
     /// Appends the kept fields to a header map, for a writer that only knows maps.
     pub fn append_to(&self, map: &mut http::HeaderMap) {
         for run in self.runs[..self.count].iter() {
+            // the kept lines are whole, clean field lines: the head scanner's reader reads them
             let run = self.head.slice(run.0 as usize..run.1 as usize);
             let mut at = 0;
-            while let Some(nl) = run[at..].iter().position(|b| *b == b'\n') {
-                let line = &run[at..at + nl];
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if let Some(colon) = line.iter().position(|b| *b == b':') {
-                    let value = line[colon + 1..].trim_ascii();
-                    let offset = value.as_ptr() as usize - run.as_ptr() as usize;
-                    if let (Ok(name), Ok(value)) = (
-                        http::HeaderName::from_bytes(&line[..colon]),
-                        http::HeaderValue::from_maybe_shared(
-                            run.slice(offset..offset + value.len()),
-                        ),
-                    ) {
-                        map.append(name, value);
-                    }
+            while let Some(Line::Field {
+                name_end,
+                value: (vs, ve),
+                next,
+                ..
+            }) = field_line(&run, at)
+            {
+                if let (Ok(name), Ok(value)) = (
+                    http::HeaderName::from_bytes(&run[at..name_end]),
+                    http::HeaderValue::from_maybe_shared(run.slice(vs..ve)),
+                ) {
+                    map.append(name, value);
                 }
-                at += nl + 1;
+                at = next;
             }
         }
     }
