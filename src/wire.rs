@@ -341,6 +341,9 @@ pub struct RawFields {
     /// The backend's `Content-Length`, for the answers whose body is not sent (HEAD, 304).
     pub content_length: Option<u64>,
     pub has_date: bool,
+    /// The gateway's own lines, written after the backend's (`X-Krakend-Completed`,
+    /// `X-Krakend`): set once per endpoint, instead of two map entries per answer.
+    pub gateway: Bytes,
 }
 
 impl RawFields {
@@ -351,6 +354,7 @@ impl RawFields {
             count: 0,
             content_length: None,
             has_date: false,
+            gateway: Bytes::new(),
         }
     }
 
@@ -371,18 +375,22 @@ impl RawFields {
         true
     }
 
-    /// The kept lines, in order.
+    /// The kept lines, in order, then the gateway's.
     pub fn runs(&self) -> impl Iterator<Item = &[u8]> {
         self.runs[..self.count]
             .iter()
             .map(|&(s, e)| &self.head[s as usize..e as usize])
+            .chain(Some(&self.gateway[..]).filter(|g| !g.is_empty()))
     }
 
-    /// Appends the kept fields to a header map, for a writer that only knows maps.
+    /// Appends the kept fields (and the gateway's) to a header map, for a writer that only
+    /// knows maps.
     pub fn append_to(&self, map: &mut http::HeaderMap) {
-        for run in self.runs[..self.count].iter() {
+        let kept = self.runs[..self.count]
+            .iter()
+            .map(|run| self.head.slice(run.0 as usize..run.1 as usize));
+        for run in kept.chain(Some(self.gateway.clone())) {
             // the kept lines are whole, clean field lines: the head scanner's reader reads them
-            let run = self.head.slice(run.0 as usize..run.1 as usize);
             let mut at = 0;
             while let Some(Line::Field {
                 name_end,

@@ -512,3 +512,51 @@ async fn a_no_op_answer_that_goes_through_a_map_keeps_its_headers() {
         assert_eq!(body, b"hi");
     }
 }
+
+#[tokio::test]
+async fn the_gateway_lines_follow_a_no_op_answers_own_lines() {
+    let own = "HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\n{}";
+    let version = env!("CARGO_PKG_VERSION");
+    for (extra, krakend, h2c) in [
+        (json!({}), format!("Version {version}"), false),
+        (
+            json!({"extra_config": {"router": {"hide_version_header": true}}}),
+            "Version undefined".to_string(),
+            false,
+        ),
+        // hyper writes the map: the same fields with the same values
+        (json!({"use_h2c": true}), format!("Version {version}"), true),
+    ] {
+        let b = raw_backend(vec![answer(own), answer(own)]).await;
+        let gw = gateway(&with(config(json!([no_op("/n", &b.url)])), extra)).await;
+        for _ in 0..2 {
+            let (head, body) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            let lines: Vec<&str> = head.lines().collect();
+            if h2c {
+                let lower: Vec<String> = lines.iter().map(|l| l.to_ascii_lowercase()).collect();
+                assert!(
+                    lower.contains(&"x-krakend-completed: false".into()),
+                    "{head}"
+                );
+                assert!(
+                    lower.contains(&format!("x-krakend: {}", krakend.to_ascii_lowercase())),
+                    "{head}"
+                );
+            } else {
+                // the backend's line, then the gateway's two, as an endpoint writes them
+                assert_eq!(
+                    lines[1..4],
+                    [
+                        "X-A: 1",
+                        "X-Krakend-Completed: false",
+                        &format!("X-Krakend: {krakend}")
+                    ],
+                    "{head}"
+                );
+            }
+            assert_eq!(lines_named(&head, "x-krakend"), 1, "{head}");
+            assert_eq!(lines_named(&head, "x-krakend-completed"), 1, "{head}");
+            assert_eq!(body, b"{}");
+        }
+    }
+}

@@ -113,6 +113,23 @@ impl Pipe {
         }
     }
 
+    /// The backend of a pipe that is one plain call: one backend, called once, with nothing
+    /// added, filtered or shadowed on the way. The endpoint calls it directly.
+    pub fn single(&self) -> Option<&Arc<Backend>> {
+        match self.backends.as_slice() {
+            [only]
+                if self.shadows.is_empty()
+                    && self.sequential.is_none()
+                    && self.static_data.is_none()
+                    && self.flatmap.is_none()
+                    && self.concurrent_calls <= 1 =>
+            {
+                Some(only)
+            }
+            _ => None,
+        }
+    }
+
     /// Runs the pipe; both a response and an error may come back (partial results).
     pub async fn run(&self, mut req: ProxyRequest) -> ProxyResult {
         for shadow in &self.shadows {

@@ -14,6 +14,7 @@ use crate::components::hooks::{EndpointGuard, GuardRequest, ProxyStage};
 use crate::encoding::Render;
 use crate::pipeline::merge::Pipe;
 use crate::pipeline::{ProxyError, ProxyRequest, RequestBody};
+use crate::wire::RawFields;
 
 pub(crate) const X_KRAKEND: HeaderName = HeaderName::from_static("x-krakend");
 pub(crate) const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
@@ -120,7 +121,7 @@ impl EndpointHandler {
     }
 
     pub async fn handle(
-        self: Arc<Self>,
+        &self,
         req: Request<Body>,
         params: Vec<(String, String)>,
         shared: &Shared,
@@ -243,7 +244,15 @@ impl EndpointHandler {
             Some(mut resp) => {
                 let complete = resp.is_complete && resp.has_data();
                 let mut r = if let Some(passthrough) = resp.passthrough.take() {
-                    passthrough_response(passthrough)
+                    let mut r = passthrough_response(passthrough);
+                    let raw = r.extensions_mut().get_mut::<RawFields>();
+                    if let Some(raw) = raw.filter(|_| !complete) {
+                        // the backend's lines go out as they came: the gateway's follow them
+                        raw.gateway = shared.raw_lines.clone();
+                        crate::wire::recycle(parts.headers);
+                        return r;
+                    }
+                    r
                 } else if let Some(body) = resp.canonical_json.take() {
                     // only on `json` endpoints: what `render` writes for this object
                     let mut r = Response::new(full_body(body));
@@ -283,7 +292,14 @@ impl EndpointHandler {
 
     async fn run_stages(&self, mut preq: ProxyRequest) -> crate::pipeline::ProxyResult {
         if self.stages.is_empty() {
-            return self.pipe.run(preq).await;
+            return match self.pipe.single() {
+                // one plain call, without the pipe's own layers
+                Some(backend) => match backend.call(preq).await {
+                    Ok(resp) => (Some(resp), None),
+                    Err(e) => (None, Some(e)),
+                },
+                None => self.pipe.run(preq).await,
+            };
         }
         let started = std::time::Instant::now();
         for s in &self.stages {

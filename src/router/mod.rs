@@ -35,6 +35,18 @@ pub struct Shared {
     pub version_header: HeaderValue,
     pub user_agent: HeaderValue,
     pub started: Instant,
+    /// The gateway's header lines after the lines of a `no-op` answer that go out as they
+    /// came (`wire::RawFields`), as an endpoint would write them into a map:
+    /// `X-Krakend-Completed: false`, then `X-Krakend`.
+    pub raw_lines: Bytes,
+}
+
+/// `X-Krakend-Completed: false` and `X-Krakend: <version>` as header lines.
+fn incomplete_lines(version: &HeaderValue) -> Bytes {
+    let mut lines = b"X-Krakend-Completed: false\r\nX-Krakend: ".to_vec();
+    lines.extend_from_slice(version.as_bytes());
+    lines.extend_from_slice(b"\r\n");
+    Bytes::from(lines)
 }
 
 enum Target {
@@ -182,6 +194,7 @@ impl Gateway {
             routes: Vec::new(),
             shared: Shared {
                 opts,
+                raw_lines: incomplete_lines(&version_header),
                 version_header,
                 user_agent: HeaderValue::from_str(&format!("Tentacle Version {VERSION}"))
                     .unwrap_or(HeaderValue::from_static("Tentacle")),
@@ -425,6 +438,19 @@ impl Gateway {
     }
 
     async fn route(&self, req: Request<Body>, client_ip: &str) -> Response<Body> {
+        // an endpoint's handler is awaited here directly: no routing layer in between
+        match self.find(&req) {
+            Found::Endpoint(h, params) => h.handle(req, params, &self.shared, client_ip).await,
+            Found::Builtin(Target::Health) => builtin::health(self.shared.started),
+            // read a body: kept out of the endpoint path's future
+            Found::Builtin(target) => Box::pin(self.builtin(target, req)).await,
+            Found::Answer(resp) => resp,
+        }
+    }
+
+    /// What serves a request: an endpoint with its params, a built-in endpoint, or (no route)
+    /// the redirect, `OPTIONS` or error answer.
+    fn find(&self, req: &Request<Body>) -> Found<'_> {
         let opts = &self.shared.opts;
         // gin routes on the decoded path; `disable_path_decoding` only turns off the
         // encoded-param check
@@ -437,13 +463,32 @@ impl Gateway {
         }
         if let Some(m) = self.table(req.method()).and_then(|t| t.tree.at(&path).ok()) {
             let route = &self.routes[*m.value];
+            let Target::Endpoint(h) = &route.target else {
+                return Found::Builtin(&route.target);
+            };
             let params: Vec<(String, String)> = m
                 .params
                 .iter()
                 .map(|(k, v)| (crate::backend::url::param_key(k), v.to_string()))
                 .collect();
-            return self.serve(&route.target, req, params, client_ip).await;
+            if !self.shared.opts.disable_path_decoding
+                && params.iter().any(|(_, v)| {
+                    v.contains(['?', '#']) || (v.contains('%') && percent_decode(v) != *v)
+                })
+            {
+                return Found::Answer(endpoint::text_response(
+                    StatusCode::BAD_REQUEST,
+                    "error: encoded url params",
+                ));
+            }
+            return Found::Endpoint(h, params);
         }
+        Found::Answer(self.unrouted(req, &path))
+    }
+
+    /// The answer to a request no route serves.
+    fn unrouted(&self, req: &Request<Body>, path: &str) -> Response<Body> {
+        let opts = &self.shared.opts;
         let method = req.method().clone();
         if method != Method::CONNECT && path != "/" {
             let code = if method == Method::GET {
@@ -461,7 +506,7 @@ impl Gateway {
                 }
             }
             if !opts.disable_redirect_fixed_path {
-                if let Some(fixed) = self.fixed_path(&clean_path(&path), &method) {
+                if let Some(fixed) = self.fixed_path(&clean_path(path), &method) {
                     return redirect(code, &fixed, req.uri().query(), &method);
                 }
             }
@@ -471,7 +516,7 @@ impl Gateway {
             let mut allow: Vec<&str> = self
                 .tables
                 .iter()
-                .filter(|t| t.tree.at(&path).is_ok())
+                .filter(|t| t.tree.at(path).is_ok())
                 .map(|t| t.method.as_str())
                 .collect();
             if !allow.is_empty() {
@@ -489,7 +534,7 @@ impl Gateway {
             && self
                 .tables
                 .iter()
-                .any(|t| t.method != method && t.tree.at(&path).is_ok())
+                .any(|t| t.method != method && t.tree.at(path).is_ok())
         {
             return self.error_page(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -577,15 +622,9 @@ impl Gateway {
         None
     }
 
-    async fn serve(
-        &self,
-        target: &Target,
-        req: Request<Body>,
-        params: Vec<(String, String)>,
-        client_ip: &str,
-    ) -> Response<Body> {
+    /// The built-in endpoints that are not endpoint handlers.
+    async fn builtin(&self, target: &Target, req: Request<Body>) -> Response<Body> {
         match target {
-            Target::Health => builtin::health(self.shared.started),
             Target::Debug | Target::Echo => {
                 let (parts, body) = req.into_parts();
                 let body = read_body(body, 16 << 20).await.unwrap_or_default();
@@ -595,20 +634,16 @@ impl Gateway {
                     builtin::echo(&parts.method, &parts.uri, &parts.headers, &body)
                 }
             }
-            Target::Endpoint(h) => {
-                let check = !self.shared.opts.disable_path_decoding;
-                for (_, v) in params.iter().filter(|_| check) {
-                    if v.contains(['?', '#']) || (v.contains('%') && percent_decode(v) != *v) {
-                        return endpoint::text_response(
-                            StatusCode::BAD_REQUEST,
-                            "error: encoded url params",
-                        );
-                    }
-                }
-                h.clone().handle(req, params, &self.shared, client_ip).await
-            }
+            Target::Health | Target::Endpoint(_) => builtin::health(self.shared.started),
         }
     }
+}
+
+/// What [`Gateway::find`] found for a request.
+enum Found<'a> {
+    Endpoint(&'a EndpointHandler, Vec<(String, String)>),
+    Builtin(&'a Target),
+    Answer(Response<Body>),
 }
 
 /// An address as `Display` writes it; IPv4 (the usual client) without the formatting machinery.
