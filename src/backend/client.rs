@@ -111,14 +111,10 @@ impl HttpClient {
         let mut method = method;
         let mut url = url;
         let mut headers = headers;
-        let added_gzip = !self.disable_compression
-            && match headers.entry(header::ACCEPT_ENCODING) {
-                http::header::Entry::Vacant(v) => {
-                    v.insert(HeaderValue::from_static("gzip"));
-                    true
-                }
-                http::header::Entry::Occupied(_) => false,
-            };
+        // Go's transport asks for gzip itself when the request does not say what it accepts;
+        // the field is written with the request's head, not added to the map
+        let added_gzip =
+            !self.disable_compression && !headers.contains_key(header::ACCEPT_ENCODING);
         // KrakenD CE sends a body again after a 307/308 only with `send_body_on_redirect`
         let body = match body {
             OutBody::Stream(s) if self.send_body_on_redirect && self.follow_redirects => {
@@ -159,7 +155,9 @@ impl HttpClient {
             });
             let resp = if let Some((authority, target)) = h1_target {
                 self.h1
-                    .send(&method, authority, target, &headers, out, raw_fields)
+                    .send(
+                        &method, authority, target, &headers, added_gzip, out, raw_fields,
+                    )
                     .await
                     .map_err(|e| go_style_error(&method, &url, &e.message))?
             } else if let Some(uri) = &parsed {
@@ -172,6 +170,10 @@ impl HttpClient {
                 *req.method_mut() = method.clone();
                 *req.uri_mut() = uri.clone();
                 *req.headers_mut() = headers.clone();
+                if added_gzip {
+                    req.headers_mut()
+                        .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+                }
                 let resp = self
                     .inner
                     .request(req)

@@ -178,6 +178,7 @@ impl H1Client {
         authority: &str,
         target: &str,
         headers: &HeaderMap,
+        gzip: bool,
         body: OutBody,
         raw: bool,
     ) -> Result<Response<Body>, SendError> {
@@ -205,7 +206,15 @@ impl H1Client {
                 None => Framed::Chunked,
             },
         };
-        write_head(&mut request, method, host_port, target, headers, framed);
+        write_head(
+            &mut request,
+            method,
+            host_port,
+            target,
+            headers,
+            gzip,
+            framed,
+        );
         if let Some(b) = &replay {
             request.extend_from_slice(b);
         }
@@ -292,8 +301,7 @@ impl H1Client {
         reused: bool,
         raw: bool,
     ) -> Result<(Response<()>, Framing, bool), SendError> {
-        conn.io
-            .write_all(head)
+        crate::wire::write_all(&mut conn.io, head)
             .await
             .map_err(|e| SendError::io(e, reused))?;
         if let Some((body, declared)) = stream {
@@ -381,14 +389,16 @@ impl Pool {
     }
 }
 
-/// Writes the request line and headers (names in Go's canonical form, `Host` first, the body's
-/// framing last).
+/// Writes the request line and headers (names in Go's canonical form, `Host` first, then the
+/// map's fields, `Accept-Encoding: gzip` when the transport asks for it, the body's framing
+/// last).
 fn write_head(
     out: &mut Vec<u8>,
     method: &Method,
     host: &str,
     target: &str,
     headers: &HeaderMap,
+    gzip: bool,
     framed: Framed,
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
@@ -413,6 +423,9 @@ fn write_head(
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    }
+    if gzip {
+        out.extend_from_slice(b"Accept-Encoding: gzip\r\n");
     }
     let length = match framed {
         // an empty body says so only when the request announced a length
@@ -577,7 +590,8 @@ struct RawHead {
 /// tokens.
 #[derive(Default)]
 struct Delimiters {
-    transfer_encoding: Option<HeaderValue>,
+    /// Whether the last `Transfer-Encoding` value ends in `chunked`.
+    ends_chunked: Option<bool>,
     content_length: Option<u64>,
     /// The first `Content-Length` that is not a number, or the second that disagrees.
     bad_length: Option<SendError>,
@@ -586,16 +600,22 @@ struct Delimiters {
 }
 
 impl Delimiters {
-    fn note(&mut self, role: Role, value: &HeaderValue) {
+    fn note(&mut self, role: Role, value: &[u8]) {
         if role == Role::TransferEncoding {
-            self.transfer_encoding = Some(value.clone());
+            self.ends_chunked = Some(ends_chunked(value));
         } else if role == Role::ContentLength {
             if self.bad_length.is_some() {
                 return;
             }
-            match content_length(value.as_bytes()) {
+            match content_length(value) {
                 None => {
-                    self.bad_length = Some(SendError::msg(format!("bad Content-Length {value:?}")))
+                    let shown = HeaderValue::from_bytes(value);
+                    self.bad_length = Some(SendError::msg(match shown {
+                        Ok(v) => format!("bad Content-Length {v:?}"),
+                        Err(_) => {
+                            format!("bad Content-Length {:?}", String::from_utf8_lossy(value))
+                        }
+                    }))
                 }
                 Some(n) if self.content_length.is_some_and(|l| l != n) => {
                     self.bad_length = Some(SendError::msg(
@@ -605,7 +625,7 @@ impl Delimiters {
                 Some(n) => self.content_length = Some(n),
             }
         } else if role == Role::Connection {
-            let (close, keep_alive) = connection_tokens(value.as_bytes());
+            let (close, keep_alive) = connection_tokens(value);
             self.close |= close;
             self.keep_alive |= keep_alive;
         }
@@ -701,7 +721,7 @@ impl RawHead {
                 continue;
             };
             if role != Role::Plain {
-                delimiters.note(role, &value);
+                delimiters.note(role, value.as_bytes());
                 // the framing and connection fields are spent here: they describe this hop only
                 if role != Role::ContentLength {
                     continue;
@@ -748,8 +768,8 @@ impl RawHead {
                 },
                 _ => continue,
             };
-            let v = HeaderValue::from_maybe_shared(head.slice(vs..ve)).ok()?;
-            delimiters.note(role, &v);
+            // a plain value is one a header may hold
+            delimiters.note(role, &head[vs..ve]);
             // the line is left out: the run before it ends here
             if !raw.keep(run_start, ns) {
                 return None;
@@ -1000,8 +1020,8 @@ fn framing(
     {
         return Ok(Framing::Empty);
     }
-    if let Some(te) = &delimiters.transfer_encoding {
-        return Ok(if ends_chunked(te.as_bytes()) {
+    if let Some(chunked) = delimiters.ends_chunked {
+        return Ok(if chunked {
             Framing::Chunked
         } else {
             Framing::Eof

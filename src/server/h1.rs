@@ -781,7 +781,7 @@ async fn respond(
     crate::wire::recycle(parts.headers);
     crate::wire::recycle_extensions(parts.extensions);
     if head_request || framing == Out::None {
-        return wr.write_all(out).await.is_ok() && keep_alive;
+        return crate::wire::write_all(wr, out).await.is_ok() && keep_alive;
     }
     let chunked = framing == Out::Chunked;
     let mut sent = 0u64;
@@ -825,7 +825,7 @@ async fn respond(
         let written = if data.len() <= COPY_BODY {
             out.extend_from_slice(&data);
             out.extend_from_slice(tail);
-            wr.write_all(out).await
+            crate::wire::write_all(wr, out).await
         } else {
             write_all_vectored(wr, &[out, &data, tail]).await
         };
