@@ -560,3 +560,43 @@ async fn the_gateway_lines_follow_a_no_op_answers_own_lines() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_transport_asks_for_gzip_once_on_every_hop_and_a_forwarded_ask_replaces_it() {
+    let ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    let moved = "HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n";
+    let b = raw_backend(vec![answer(moved), answer(ok), answer(ok)]).await;
+    let gw = gateway(&config(json!([
+        {"endpoint": "/r", "backend": [{"url_pattern": "/", "host": [b.url]}]},
+        {"endpoint": "/f", "input_headers": ["Accept-Encoding"],
+         "backend": [{"url_pattern": "/", "host": [b.url]}]}
+    ])))
+    .await;
+    let (head, _) = raw_exchange(&gw, "GET /r HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (head, _) = raw_exchange(
+        &gw,
+        "GET /f HTTP/1.1\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let requests = b.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    for hop in &requests[..2] {
+        // the transport's own field, once, after the forwarded ones (Go's extra headers)
+        assert_eq!(lines_named(hop, "accept-encoding"), 1, "{hop}");
+        assert!(hop.ends_with("\r\nAccept-Encoding: gzip\r\n\r\n"), "{hop}");
+    }
+    assert!(requests[1].contains("\r\nReferer: "), "{}", requests[1]);
+    assert_eq!(
+        lines_named(&requests[2], "accept-encoding"),
+        1,
+        "{}",
+        requests[2]
+    );
+    assert!(
+        requests[2].contains("\r\nAccept-Encoding: identity\r\n"),
+        "{}",
+        requests[2]
+    );
+}

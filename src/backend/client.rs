@@ -14,7 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::h1::{H1Client, Settings};
+use super::h1::{Exchange, H1Client, Settings};
 use super::{boxed, empty_body, full_body, Body};
 use crate::config::ServiceConfig;
 
@@ -156,7 +156,15 @@ impl HttpClient {
             let resp = if let Some((authority, target)) = h1_target {
                 self.h1
                     .send(
-                        &method, authority, target, &headers, added_gzip, out, raw_fields,
+                        &method,
+                        authority,
+                        target,
+                        &headers,
+                        out,
+                        Exchange {
+                            gzip: added_gzip,
+                            raw: raw_fields,
+                        },
                     )
                     .await
                     .map_err(|e| go_style_error(&method, &url, &e.message))?

@@ -141,6 +141,15 @@ impl SendError {
     }
 }
 
+/// What a request asks of the exchange besides its own fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange {
+    /// Ask for gzip (`Accept-Encoding: gzip` written with the head): the transport's own ask.
+    pub gzip: bool,
+    /// A clean answer head may keep its lines as they came (`RawFields`).
+    pub raw: bool,
+}
+
 /// How the request body is announced.
 #[derive(Debug, Clone, Copy)]
 enum Framed {
@@ -178,10 +187,10 @@ impl H1Client {
         authority: &str,
         target: &str,
         headers: &HeaderMap,
-        gzip: bool,
         body: OutBody,
-        raw: bool,
+        how: Exchange,
     ) -> Result<Response<Body>, SendError> {
+        let Exchange { gzip, raw } = how;
         if authority.is_empty() {
             return Err(SendError::msg("http: no Host in request URL"));
         }
