@@ -398,6 +398,11 @@ fn declared_length(head: &str) -> usize {
 /// read to its `Content-Length`.
 async fn raw_exchange(gw: &Gw, request: &str) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    exchange_on(&mut s, request).await
+}
+
+/// One request on an open connection, and its answer as `raw_exchange` reads it.
+async fn exchange_on(s: &mut TcpStream, request: &str) -> (String, Vec<u8>) {
     s.write_all(request.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     loop {
@@ -599,4 +604,60 @@ async fn the_transport_asks_for_gzip_once_on_every_hop_and_a_forwarded_ask_repla
         "{}",
         requests[2]
     );
+}
+
+/// Requests served one after another on a keep-alive connection each get their own
+/// endpoint's deadline, whatever deadlines the requests before them had and however long the
+/// connection was idle in between.
+#[tokio::test]
+async fn each_request_on_a_connection_gets_its_own_deadline() {
+    let ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    let fast = raw_backend(vec![answer(ok)]).await;
+    let late = |ms: u64| slow_backend(std::time::Duration::from_millis(ms), "{}");
+    let b250 = late(250).await;
+    let b600 = late(600).await;
+    let no_op = |path: &str, url: &str, timeout: &str| {
+        json!({"endpoint": path, "timeout": timeout, "output_encoding": "no-op",
+               "backend": [{"url_pattern": "/", "host": [url], "encoding": "no-op"}]})
+    };
+    let gw = gateway(&config(json!([
+        no_op("/fast", &fast.url, "300ms"),
+        no_op("/fast-long", &fast.url, "5s"),
+        no_op("/slow250", &b250.url, "300ms"),
+        no_op("/slow600", &b600.url, "300ms"),
+        no_op("/slow600-short", &b600.url, "100ms"),
+    ])))
+    .await;
+    let mut conn = TcpStream::connect(gw.addr).await.unwrap();
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let status = |head: &str| head.split(' ').nth(1).unwrap_or("").to_string();
+
+    // armed at t+300ms by a quick request; 200ms later a request whose own deadline is at
+    // +500ms: the timer fires at +300ms, before it, and is moved on (the answer at +450ms)
+    let (head, _) = exchange_on(&mut conn, &get("/fast")).await;
+    assert_eq!(status(&head), "200", "{head}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let (head, _) = exchange_on(&mut conn, &get("/slow250")).await;
+    assert_eq!(status(&head), "200", "{head}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(240));
+
+    // the timer fired while the connection was idle: the next deadline still holds
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let started = std::time::Instant::now();
+    let (head, _) = exchange_on(&mut conn, &get("/slow600")).await;
+    assert_eq!(status(&head), "500", "{head}");
+    let took = started.elapsed();
+    assert!(took >= std::time::Duration::from_millis(290), "{took:?}");
+    assert!(took < std::time::Duration::from_millis(550), "{took:?}");
+
+    // armed 5s ahead by a quick request: a shorter deadline moves it earlier
+    let (head, _) = exchange_on(&mut conn, &get("/fast-long")).await;
+    assert_eq!(status(&head), "200", "{head}");
+    let started = std::time::Instant::now();
+    let (head, _) = exchange_on(&mut conn, &get("/slow600-short")).await;
+    assert_eq!(status(&head), "500", "{head}");
+    let took = started.elapsed();
+    assert!(took >= std::time::Duration::from_millis(90), "{took:?}");
+    assert!(took < std::time::Duration::from_millis(450), "{took:?}");
 }
