@@ -25,6 +25,14 @@ const X_FORWARDED_VIA: HeaderName = HeaderName::from_static("x-forwarded-via");
 /// Largest request body buffered for several backends.
 const MAX_BUFFERED_BODY: usize = 64 << 20;
 
+/// The client's address as the gateway reports it, and as a header value when one was made
+/// already.
+#[derive(Clone, Copy)]
+pub struct ClientIp<'a> {
+    pub text: &'a str,
+    pub value: Option<&'a HeaderValue>,
+}
+
 /// Which client headers an endpoint lets through.
 pub enum HeaderFilter {
     /// `input_headers` empty: only `Content-Type`.
@@ -64,7 +72,7 @@ impl EndpointHandler {
         &self,
         client: &HeaderMap,
         shared: &Shared,
-        client_ip: &str,
+        client_ip: ClientIp<'_>,
     ) -> (HeaderMap, bool) {
         let mut out = crate::wire::header_map(8);
         // only a filter that can let the client's own User-Agent through needs to look for it
@@ -91,8 +99,15 @@ impl EndpointHandler {
                 }
             }
         }
-        if let Ok(v) = HeaderValue::from_str(client_ip) {
-            out.insert(X_FORWARDED_FOR, v);
+        match client_ip.value {
+            Some(v) => {
+                out.insert(X_FORWARDED_FOR, v.clone());
+            }
+            None => {
+                if let Ok(v) = HeaderValue::from_str(client_ip.text) {
+                    out.insert(X_FORWARDED_FOR, v);
+                }
+            }
         }
         if let Some(host) = client.get(header::HOST) {
             out.insert(X_FORWARDED_HOST, host.clone());
@@ -125,8 +140,9 @@ impl EndpointHandler {
         req: Request<Body>,
         params: Vec<(String, String)>,
         shared: &Shared,
-        client_ip: &str,
+        ip: ClientIp<'_>,
     ) -> Response<Body> {
+        let client_ip = ip.text;
         let (parts, body) = req.into_parts();
         let mut params = params;
         let mut claims = None;
@@ -159,8 +175,7 @@ impl EndpointHandler {
                 }
             }
         }
-        let (mut headers, forwards_user_agent) =
-            self.forwarded_headers(&parts.headers, shared, client_ip);
+        let (mut headers, forwards_user_agent) = self.forwarded_headers(&parts.headers, shared, ip);
         // a guard's header replaces the client's; several values of one name all travel
         let mut set: Vec<HeaderName> = Vec::new();
         for (k, v) in extra_headers {

@@ -23,7 +23,7 @@ use crate::config::{EndpointConfig, ServiceConfig};
 use crate::encoding::Render;
 use crate::pipeline::merge::{Pipe, StaticStrategy};
 use crate::transform::parse_flatmap;
-use endpoint::{EndpointHandler, HeaderFilter, QueryFilter};
+use endpoint::{ClientIp, EndpointHandler, HeaderFilter, QueryFilter};
 pub use options::RouterOptions;
 
 /// The version this binary reports (`X-Krakend`, `User-Agent`).
@@ -89,13 +89,18 @@ const ANY_METHODS: [Method; 9] = [
 pub struct Peer {
     pub addr: SocketAddr,
     pub ip: String,
+    /// `ip` as a header value (`X-Forwarded-For`), made once per connection.
+    pub ip_value: HeaderValue,
 }
 
 impl Peer {
     pub fn new(addr: SocketAddr) -> Peer {
+        let ip = ip_string(addr.ip());
         Peer {
             addr,
-            ip: ip_string(addr.ip()),
+            ip_value: HeaderValue::from_maybe_shared(Bytes::from(ip.clone()))
+                .unwrap_or(HeaderValue::from_static("")),
+            ip,
         }
     }
 }
@@ -393,8 +398,10 @@ impl Gateway {
             String::new()
         };
         let client_ip = self.client_ip(&req, peer);
+        // the connection's own address has its header value made already
+        let ip_value = matches!(client_ip, Cow::Borrowed(_)).then_some(&peer.ip_value);
         let resp = if self.layers.is_empty() {
-            self.route(req, &client_ip).await
+            self.route(req, &client_ip, ip_value).await
         } else {
             let (m, u, h) = (
                 req.method().clone(),
@@ -412,7 +419,7 @@ impl Gateway {
             let routed = early.is_none();
             let mut resp = match early {
                 Some(r) => r,
-                None => self.route(req, &client_ip).await,
+                None => self.route(req, &client_ip, ip_value).await,
             };
             for l in &self.layers {
                 l.response(&head, &mut resp);
@@ -437,10 +444,21 @@ impl Gateway {
         resp
     }
 
-    async fn route(&self, req: Request<Body>, client_ip: &str) -> Response<Body> {
+    async fn route(
+        &self,
+        req: Request<Body>,
+        client_ip: &str,
+        ip_value: Option<&HeaderValue>,
+    ) -> Response<Body> {
         // an endpoint's handler is awaited here directly: no routing layer in between
         match self.find(&req) {
-            Found::Endpoint(h, params) => h.handle(req, params, &self.shared, client_ip).await,
+            Found::Endpoint(h, params) => {
+                let ip = ClientIp {
+                    text: client_ip,
+                    value: ip_value,
+                };
+                h.handle(req, params, &self.shared, ip).await
+            }
             Found::Builtin(Target::Health) => builtin::health(self.shared.started),
             // read a body: kept out of the endpoint path's future
             Found::Builtin(target) => Box::pin(self.builtin(target, req)).await,
