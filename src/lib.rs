@@ -42,12 +42,14 @@
 //!   EndpointHandler: guards (bots, JWT, rate limit) ─▶ filter headers/query (zero trust)
 //!     ─▶ proxy stages (Lua, CEL, JSON schema, signer) around Pipe::run (endpoint timeout)
 //!     Pipe: 1 backend │ parallel merge (85 %) │ sequential ─▶ flatmap ─▶ static
+//!       (a pipe that is one plain call has its backend called without the pipe's layers)
 //!       Backend: stages (breaker, rate limit, Lua, CEL) ─▶ url_pattern ─▶ host
 //!                ─▶ executor (martian, HTTP cache, client credentials, HTTP client:
 //!                   redirects, gzip; http:// inline h1 pool, https:// hyper + rustls)
 //!                ─▶ status ─▶ decode (encoding)
 //!                ─▶ target ─▶ allow|deny ─▶ mapping ─▶ group
 //!   ◀─ render (output_encoding), X-Krakend, X-Krakend-Completed, Cache-Control
+//!      (a bare `no-op` answer: the backend's lines as they came, then the gateway's two)
 //! ```
 
 pub mod backend;

@@ -108,6 +108,9 @@ struct Conn {
     io: TcpStream,
     buf: BytesMut,
     key: Box<str>,
+    /// The field table of the answer being read, kept with the connection: it is not built
+    /// (half a kilobyte written) for every answer, and does not travel in the request's future.
+    head: Box<RawHead>,
 }
 
 impl Conn {
@@ -296,6 +299,7 @@ impl H1Client {
             io,
             buf: BytesMut::with_capacity(8192),
             key: host_port.into(),
+            head: Box::new(RawHead::new()),
         })
     }
 
@@ -527,12 +531,12 @@ async fn read_head(
     raw_fields: bool,
 ) -> Result<(Response<()>, Framing, bool), SendError> {
     let mut received = false;
-    // filled in place: the field table is not moved per read
-    let mut raw = RawHead::new();
+    // the connection's own field table, filled in place (`parse_head` starts it anew)
+    let raw = &mut *conn.head;
     loop {
         if !conn.buf.is_empty() {
             received = true;
-            if parse_head(&conn.buf, &mut raw)? {
+            if parse_head(&conn.buf, raw)? {
                 let (head, mut delimiters) =
                     raw.build(&conn.buf.split_to(raw.len).freeze(), raw_fields)?;
                 let status = head.status();
