@@ -2,7 +2,8 @@
 # Side-by-side load benchmark: nginx as a reverse proxy vs Tentacle, same backend, same run.
 # Everything listens on 127.0.0.1. Usage: bench/run.sh   (env: DURATION=10 ROUNDS=3 CONNS="50 200")
 # INSTRUCTIONS=1 bench/run.sh instead counts the user-space instructions per no-op request of both
-# proxies under callgrind: repeatable, whatever else the machine is doing.
+# proxies under callgrind: repeatable, whatever else the machine is doing; CACHESIM=1 with it
+# also counts the simulated first-level cache misses of both.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -179,7 +180,9 @@ PY
 count_instructions() { # name port command...
   local name=$1 port=$2 vpid n total out
   shift 2
-  taskset -c "$SERVER_CPUS" valgrind --tool=callgrind --instr-atstart=no \
+  local sim=()
+  if [ "${CACHESIM:-0}" = 1 ]; then sim=(--cache-sim=yes); fi
+  taskset -c "$SERVER_CPUS" valgrind --tool=callgrind --instr-atstart=no "${sim[@]}" \
     --callgrind-out-file="$work/cg.$name.%p" "$@" >"$work/logs/cg-$name.log" 2>&1 &
   vpid=$!
   pids+=($vpid)
@@ -198,17 +201,37 @@ count_instructions() { # name port command...
   wait "$vpid" 2>/dev/null || true
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   if echo "$out" | grep -q "Non-2xx"; then echo "$name answered errors" >&2; exit 1; fi
-  total=$(cat "$work"/cg."$name".*.1 | awk '/^summary:/ {print $2}')
-  echo $((total / n))
+  # per request: instructions, then (CACHESIM=1) first-level instruction and data misses
+  python3 - "$n" "$work"/cg."$name".*.1 <<'PY'
+import sys
+n, events, summary = int(sys.argv[1]), [], []
+for line in open(sys.argv[2]):
+    if line.startswith("events:"):
+        events = line.split()[1:]
+    elif line.startswith("summary:"):
+        summary = [int(x) for x in line.split()[1:]]
+per = dict(zip(events, (x / n for x in summary)))
+out = [per["Ir"]]
+if "I1mr" in per:
+    out += [per["I1mr"], per["D1mr"] + per["D1mw"]]
+print(" ".join(str(round(x)) for x in out))
+PY
 }
 if [ "${INSTRUCTIONS:-0}" = 1 ]; then
   sed -e "s/listen 127.0.0.1:$NGINX_PORT /listen 127.0.0.1:$((NGINX_PORT + 10)) /" \
       -e "s|daemon off;|daemon off; master_process off;|" -e "s|proxy.pid|proxy-cg.pid|" \
       "$work/proxy.conf" > "$work/proxy-cg.conf"
-  ngx=$(count_instructions nginx $((NGINX_PORT + 10)) "$NGINX" -c "$work/proxy-cg.conf" -p "$work")
-  tnt=$(count_instructions tentacle $((TENTACLE_PORT + 10)) "$BIN" run -c "$here/krakend-bench.json" -p $((TENTACLE_PORT + 10)))
+  read -r ngx ngx_i1 ngx_d1 < <(count_instructions nginx $((NGINX_PORT + 10)) "$NGINX" -c "$work/proxy-cg.conf" -p "$work")
+  read -r tnt tnt_i1 tnt_d1 < <(count_instructions tentacle $((TENTACLE_PORT + 10)) "$BIN" run -c "$here/krakend-bench.json" -p $((TENTACLE_PORT + 10)))
+  if [ -z "${ngx:-}" ] || [ -z "${tnt:-}" ]; then echo "no count came out" >&2; exit 1; fi
+  ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
   echo "user-space instructions per no-op request (callgrind, wrk -c20, ${DURATION}s):"
-  echo "  nginx proxy $ngx, tentacle $tnt, ratio $(python3 -c "print(f'{$tnt / $ngx:.2f}')")"
+  echo "  nginx proxy $ngx, tentacle $tnt, ratio $(ratio "$tnt" "$ngx")"
+  if [ -n "${tnt_i1:-}" ]; then
+    echo "simulated first-level cache misses per no-op request (callgrind --cache-sim=yes):"
+    echo "  instructions: nginx proxy $ngx_i1, tentacle $tnt_i1, ratio $(ratio "$tnt_i1" "$ngx_i1")"
+    echo "  data (reads + writes): nginx proxy $ngx_d1, tentacle $tnt_d1, ratio $(ratio "$tnt_d1" "$ngx_d1")"
+  fi
   exit 0
 fi
 
