@@ -90,7 +90,7 @@ pub struct Peer {
     pub addr: SocketAddr,
     pub ip: String,
     /// `ip` as a header value (`X-Forwarded-For`), made once per connection.
-    pub ip_value: HeaderValue,
+    pub ip_value: Option<HeaderValue>,
 }
 
 impl Peer {
@@ -98,8 +98,7 @@ impl Peer {
         let ip = ip_string(addr.ip());
         Peer {
             addr,
-            ip_value: HeaderValue::from_maybe_shared(Bytes::from(ip.clone()))
-                .unwrap_or(HeaderValue::from_static("")),
+            ip_value: HeaderValue::from_str(&ip).ok(),
             ip,
         }
     }
@@ -350,8 +349,13 @@ impl Gateway {
         Some(self.routes[*m.value].pattern.as_str())
     }
 
-    /// The client IP as gin's `ClientIP()` computes it with KrakenD's router options.
-    fn client_ip<'a>(&self, req: &Request<Body>, peer: &'a Peer) -> Cow<'a, str> {
+    /// The client IP as gin's `ClientIP()` computes it with KrakenD's router options, with its
+    /// header value when one was made already.
+    fn client_ip<'a>(
+        &self,
+        req: &Request<Body>,
+        peer: &'a Peer,
+    ) -> (Cow<'a, str>, Option<&'a HeaderValue>) {
         let opts = &self.shared.opts;
         if opts.forwarded_by_client_ip {
             let trusted = opts.trusted_proxies.is_empty()
@@ -367,13 +371,14 @@ impl Gateway {
                             .map(str::trim)
                             .find_map(|s| s.parse::<IpAddr>().ok())
                         {
-                            return Cow::Owned(ip_string(ip));
+                            return (Cow::Owned(ip_string(ip)), None);
                         }
                     }
                 }
             }
         }
-        Cow::Borrowed(&peer.ip)
+        // the connection's own address has its header value made already
+        (Cow::Borrowed(&peer.ip), peer.ip_value.as_ref())
     }
 
     /// Serves one request; the response's headers are all in its map.
@@ -397,9 +402,7 @@ impl Gateway {
         } else {
             String::new()
         };
-        let client_ip = self.client_ip(&req, peer);
-        // the connection's own address has its header value made already
-        let ip_value = matches!(client_ip, Cow::Borrowed(_)).then_some(&peer.ip_value);
+        let (client_ip, ip_value) = self.client_ip(&req, peer);
         let resp = if self.layers.is_empty() {
             self.route(req, &client_ip, ip_value).await
         } else {
@@ -459,9 +462,8 @@ impl Gateway {
                 };
                 h.handle(req, params, &self.shared, ip).await
             }
-            Found::Builtin(Target::Health) => builtin::health(self.shared.started),
-            // read a body: kept out of the endpoint path's future
-            Found::Builtin(target) => Box::pin(self.builtin(target, req)).await,
+            // reads a body: kept out of the endpoint path's future
+            Found::Inspect { debug } => Box::pin(inspect(debug, req)).await,
             Found::Answer(resp) => resp,
         }
     }
@@ -481,8 +483,11 @@ impl Gateway {
         }
         if let Some(m) = self.table(req.method()).and_then(|t| t.tree.at(&path).ok()) {
             let route = &self.routes[*m.value];
-            let Target::Endpoint(h) = &route.target else {
-                return Found::Builtin(&route.target);
+            let h = match &route.target {
+                Target::Endpoint(h) => h,
+                Target::Health => return Found::Answer(builtin::health(self.shared.started)),
+                Target::Debug => return Found::Inspect { debug: true },
+                Target::Echo => return Found::Inspect { debug: false },
             };
             let params: Vec<(String, String)> = m
                 .params
@@ -639,28 +644,26 @@ impl Gateway {
         }
         None
     }
+}
 
-    /// The built-in endpoints that are not endpoint handlers.
-    async fn builtin(&self, target: &Target, req: Request<Body>) -> Response<Body> {
-        match target {
-            Target::Debug | Target::Echo => {
-                let (parts, body) = req.into_parts();
-                let body = read_body(body, 16 << 20).await.unwrap_or_default();
-                if matches!(target, Target::Debug) {
-                    builtin::debug(&parts.method, &parts.uri, &parts.headers, &body)
-                } else {
-                    builtin::echo(&parts.method, &parts.uri, &parts.headers, &body)
-                }
-            }
-            Target::Health | Target::Endpoint(_) => builtin::health(self.shared.started),
-        }
+/// `/__debug/` (`debug`) or `/__echo/`: the request as it came, its body read.
+async fn inspect(debug: bool, req: Request<Body>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = read_body(body, 16 << 20).await.unwrap_or_default();
+    if debug {
+        builtin::debug(&parts.method, &parts.uri, &parts.headers, &body)
+    } else {
+        builtin::echo(&parts.method, &parts.uri, &parts.headers, &body)
     }
 }
 
 /// What [`Gateway::find`] found for a request.
 enum Found<'a> {
     Endpoint(&'a EndpointHandler, Vec<(String, String)>),
-    Builtin(&'a Target),
+    /// `/__debug/` or `/__echo/`.
+    Inspect {
+        debug: bool,
+    },
     Answer(Response<Body>),
 }
 
