@@ -16,7 +16,8 @@
 //!                    (backend/http), decode + format
 //! src/transform.rs   target → allow|deny → mapping → group; flatmap operations
 //! src/encoding/      decoders and renders; the Go-compatible JSON writer and its streaming
-//!                    canonicaliser (plain JSON endpoints skip the map); XML; YAML
+//!                    canonicaliser (plain JSON endpoints, and merges under distinct
+//!                    groups, skip the map); XML; YAML
 //! src/components/    mod.rs: the namespace registry (active / not yet / Enterprise) and
 //!                    the builders that instantiate components in KrakenD CE's order;
 //!                    hooks.rs: ServiceLayer, EndpointGuard, ProxyStage, BackendStage,

@@ -81,12 +81,21 @@ impl Formatter {
 
     /// True when formatting leaves data unchanged (the fast path).
     pub fn is_noop(&self) -> bool {
+        self.group.is_none() && self.keeps_object()
+    }
+
+    /// Whether the object comes out as it went in, except for being wrapped in its `group`.
+    pub fn keeps_object(&self) -> bool {
         self.target.is_none()
             && self.allow.is_empty()
             && self.deny.is_empty()
             && self.mapping.is_empty()
             && self.flatmap.is_none()
-            && self.group.is_none()
+    }
+
+    /// The key the object is wrapped in.
+    pub fn group(&self) -> Option<&str> {
+        self.group.as_deref()
     }
 
     pub fn format(&self, mut data: Map<String, Value>) -> Map<String, Value> {

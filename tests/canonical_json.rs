@@ -762,3 +762,91 @@ async fn endpoints_that_change_the_data_still_do() {
     let r = get(&gw.at("/xml")).await;
     assert_eq!(r.header("content-type"), Some("application/xml"));
 }
+
+/// Endpoints merging two or three cases under distinct groups (and one case in its group):
+/// `/{prefix}gplain/{n}/{m}` (the
+/// objects handed on and joined as bytes) next to `/{prefix}gmap/{n}/{m}` (a `deny` of a key
+/// no case has: the maps are built and merged).
+fn grouped_pair(
+    backend_url: &str,
+    extra: &serde_json::Value,
+    prefix: &str,
+) -> Vec<serde_json::Value> {
+    let backends = |deny: bool| -> Vec<serde_json::Value> {
+        [
+            ("/case/{n}", "z"),
+            ("/case/{m}", "\u{e9}"),
+            ("/case/0", "a<"),
+        ]
+        .iter()
+        .map(|(url, group)| {
+            let mut b = json!({"url_pattern": url, "host": [backend_url], "group": group});
+            if deny {
+                b["deny"] = json!(["no such key"]);
+            }
+            if let (Some(b), Some(extra)) = (b.as_object_mut(), extra.as_object()) {
+                b.extend(extra.clone());
+            }
+            b
+        })
+        .collect()
+    };
+    let mut out = Vec::new();
+    for (kind, deny) in [("gplain", false), ("gmap", true)] {
+        let all = backends(deny);
+        out.push(json!({"endpoint": format!("/{prefix}{kind}/{{n}}/{{m}}"), "cache_ttl": "60s", "backend": all[..2]}));
+        out.push(json!({"endpoint": format!("/{prefix}{kind}1/{{n}}/{{m}}"), "backend": all[..1]}));
+        out.push(json!({"endpoint": format!("/{prefix}{kind}3/{{n}}/{{m}}"), "backend": all}));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_grouped_merge_answers_as_the_map_path_does() {
+    let be = cases_backend().await;
+    let modes = [
+        ("", json!({})),
+        (
+            "details-",
+            json!({"extra_config": {"backend/http": {"return_error_details": "b"}}}),
+        ),
+        (
+            "code-",
+            json!({"extra_config": {"backend/http": {"return_error_code": true}}}),
+        ),
+    ];
+    let endpoints: Vec<serde_json::Value> = modes
+        .iter()
+        .flat_map(|(prefix, extra)| grouped_pair(&be.url, extra, prefix))
+        .collect();
+    let gw = gateway(&config(json!(endpoints))).await;
+    let n_cases = gateway_cases().len();
+    for (prefix, _) in &modes {
+        for n in 0..n_cases {
+            // every pair on the plain mode; a spread of them on the others
+            for m in (0..n_cases).filter(|m| prefix.is_empty() || (n + m) % 5 == 0) {
+                for three in ["", "1", "3"] {
+                    let fast = get(&gw.at(&format!("/{prefix}gplain{three}/{n}/{m}"))).await;
+                    let map = get(&gw.at(&format!("/{prefix}gmap{three}/{n}/{m}"))).await;
+                    let what = format!("{prefix}gplain{three}/{n}/{m}");
+                    assert_eq!(fast.status, map.status, "{what}");
+                    assert_eq!(fast.text(), map.text(), "{what}");
+                    assert_eq!(headers(&fast), headers(&map), "{what}");
+                }
+            }
+        }
+    }
+    // the groups sorted as the render sorts keys, the partial answer marked
+    let r = get(&gw.at("/gplain3/1/4")).await;
+    assert_eq!(
+        r.text(),
+        "{\"a\\u003c\":{\"a\":1,\"b\":2},\"z\":{\"a\":1,\"b\":2},\"\u{e9}\":{}}"
+    );
+    assert_eq!(r.completed(), Some("true"));
+    let r = get(&gw.at("/gplain/1/13")).await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, r#"{"z":{"a":1,"b":2}}"#)
+    );
+    assert_eq!(r.completed(), Some("false"));
+}

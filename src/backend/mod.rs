@@ -20,7 +20,7 @@ use crate::components::hooks::{BackendCall, BackendStage, Executor, OutRequest};
 use crate::components::{self, BuildCx};
 use crate::config::BackendConfig;
 use crate::encoding::Decoder;
-use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse, RequestBody};
+use crate::pipeline::{CanonicalJson, ProxyError, ProxyRequest, ProxyResponse, RequestBody};
 use crate::transform::{parse_flatmap, Formatter};
 pub use client::{HttpClient, OutBody};
 use url::{query_escape, UrlTemplate};
@@ -113,6 +113,8 @@ pub struct Backend {
     /// Answers a JSON object as the bytes the endpoint writes (no map): see
     /// `set_canonical_json`.
     canonical_json: bool,
+    /// `group`, shared by every answer that carries it.
+    group: Option<Arc<str>>,
     /// Hands a `no-op` answer's header lines on as they came: see `set_raw_fields`.
     raw_fields: bool,
 }
@@ -204,17 +206,18 @@ impl Backend {
             shadow,
             url_pattern: cfg.url_pattern.clone(),
             canonical_json: false,
+            group: cfg.group.as_deref().map(Arc::from),
             raw_fields: false,
         })
     }
 
-    /// Whether this backend's answer is the backend's JSON object as it came: `json`
-    /// decoding of an object, no `target`/`allow`/`deny`/`mapping`/`group`/flatmap, and no
-    /// stage that reads or changes the data.
+    /// Whether this backend's answer is the backend's JSON object as it came, or that object
+    /// wrapped in its `group`: `json` decoding of an object, no
+    /// `target`/`allow`/`deny`/`mapping`/flatmap, and no stage that reads or changes the data.
     pub fn answers_plain_json(&self) -> bool {
         self.decoder == Decoder::Json
             && !self.is_collection
-            && self.formatter.is_noop()
+            && self.formatter.keeps_object()
             && !self.shadow
             && self.stages.iter().all(|s| !s.reads_data())
     }
@@ -246,6 +249,11 @@ impl Backend {
     /// Whether [`set_canonical_json`](Self::set_canonical_json) took effect.
     pub fn hands_on_canonical_json(&self) -> bool {
         self.canonical_json
+    }
+
+    /// The key this backend's object is wrapped in (`group`).
+    pub fn group(&self) -> Option<&str> {
+        self.group.as_deref()
     }
 
     pub fn is_noop(&self) -> bool {
@@ -451,8 +459,12 @@ impl Backend {
     async fn send(&self, out: OutRequest) -> Result<ProxyResponse, ProxyError> {
         let sent = match self.executor.http_client() {
             Some(client) => {
+                // a decoded answer's fields are read only for its Content-Type, and only
+                // when its status fails the call: they may stay lines unless a stage reads them
+                let raw =
+                    self.raw_fields || (self.decoder != Decoder::NoOp && self.stages.is_empty());
                 client
-                    .send(out.method, out.url, out.headers, out.body, self.raw_fields)
+                    .send(out.method, out.url, out.headers, out.body, raw)
                     .await
             }
             None => self.executor.execute(out).await,
@@ -474,8 +486,11 @@ impl Backend {
             .map_err(|e| ProxyError::Backend(format!("reading the backend response: {e}")))?
             .to_bytes();
         if status != 200 && status != 201 {
-            let content_type = parts
-                .headers
+            let mut headers = parts.headers;
+            if let Some(raw) = parts.extensions.get::<crate::wire::RawFields>() {
+                raw.append_to(&mut headers);
+            }
+            let content_type = headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
@@ -512,17 +527,18 @@ impl Backend {
             };
         }
         if self.canonical_json {
-            // the object as the render writes it; anything else (not an object, not JSON,
-            // or a form only the decoder handles) takes the decoder's path below
-            let mut out = Vec::with_capacity(bytes.len());
-            if crate::encoding::json::canonicalize(&bytes, &mut out).is_ok()
-                && out.first() == Some(&b'{')
-            {
+            // the object as the render writes it, in its group when it has one; anything
+            // else (not an object, not JSON, or a form only the decoder handles) takes the
+            // decoder's path below
+            if let Some(out) = crate::encoding::json::canonical_object(&bytes, self.group()) {
                 return Ok(ProxyResponse {
                     data: Map::new(),
                     is_complete: true,
                     passthrough: None,
-                    canonical_json: Some(Bytes::from(out)),
+                    canonical_json: Some(CanonicalJson {
+                        bytes: Bytes::from(out),
+                        group: self.group.clone(),
+                    }),
                 });
             }
         }

@@ -238,7 +238,8 @@ static ESCAPE: [u8; 256] = {
     t
 };
 
-fn write_str(out: &mut Vec<u8>, s: &str) {
+/// Writes a string quoted and escaped as the render writes it.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
     write_utf8(out, s.as_bytes());
 }
 
@@ -336,6 +337,26 @@ pub fn canonicalize(input: &[u8], out: &mut Vec<u8>) -> Result<(), NotCanonical>
         out.truncate(len);
     }
     result
+}
+
+/// What [`canonicalize`] writes for a body that is an object, wrapped as
+/// `{"<group>":<object>}` when there is a group; `None` for anything else.
+pub fn canonical_object(body: &[u8], group: Option<&str>) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len() + 8);
+    if let Some(group) = group {
+        out.push(b'{');
+        write_str(&mut out, group);
+        out.push(b':');
+    }
+    let start = out.len();
+    canonicalize(body, &mut out).ok()?;
+    if out.get(start) != Some(&b'{') {
+        return None;
+    }
+    if group.is_some() {
+        out.push(b'}');
+    }
+    Some(out)
 }
 
 /// Buffers reused from one document to the next.

@@ -3,14 +3,17 @@
 //! (75 % deadline, first complete answer wins), shadow backends, the static proxy and the
 //! endpoint-level flatmap filter.
 
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use super::{ProxyError, ProxyRequest, ProxyResponse, ProxyResult};
+use super::{CanonicalJson, ProxyError, ProxyRequest, ProxyResponse, ProxyResult};
 use crate::backend::Backend;
 use crate::transform::{apply_flatmap, FlatmapOp};
 
@@ -201,21 +204,43 @@ impl Pipe {
     }
 
     async fn parallel_merge(&self, req: &ProxyRequest, deadline: Instant) -> ProxyResult {
-        // one timer for the whole merge: the calls still running at the deadline time out
-        let mut calls: FuturesUnordered<_> = self
+        // every call polled in place, each answer merged as it arrives; one timer for the
+        // whole merge: the calls still running at the deadline time out
+        let mut calls: Vec<Option<Pin<Box<_>>>> = self
             .backends
             .iter()
-            .map(|b| self.call_one(b, req.clone_for_backend(), Some(deadline)))
+            .map(|b| {
+                Some(Box::pin(self.call_one(
+                    b,
+                    req.clone_for_backend(),
+                    Some(deadline),
+                )))
+            })
             .collect();
         let mut acc = Accumulator::default();
-        let collected = tokio::time::timeout_at(deadline, async {
-            while let Some(r) = calls.next().await {
-                acc.merge(r);
-            }
-        })
+        let mut running = calls.len();
+        let collected = tokio::time::timeout_at(
+            deadline,
+            poll_fn(|cx| {
+                for slot in calls.iter_mut() {
+                    if let Some(call) = slot {
+                        if let Poll::Ready(r) = call.as_mut().poll(cx) {
+                            *slot = None;
+                            running -= 1;
+                            acc.merge(r);
+                        }
+                    }
+                }
+                if running == 0 {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }),
+        )
         .await;
         if collected.is_err() {
-            for _ in 0..calls.len() {
+            for _ in calls.iter().flatten() {
                 acc.merge(Err(ProxyError::Timeout));
             }
         }
@@ -353,35 +378,72 @@ pub fn merge_all(outcomes: Vec<Result<ProxyResponse, ProxyError>>) -> ProxyResul
     acc.result()
 }
 
-/// Lura's incremental merge accumulator.
+/// Lura's incremental merge accumulator. Objects handed on as bytes by backends with a
+/// `group` stay bytes and are joined at the end, their members sorted as the render sorts
+/// keys; once an answer comes as a map (a fallback or an error detail) every object is
+/// merged as a map, in the order they arrived.
 #[derive(Default)]
 struct Accumulator {
     data: Option<ProxyResponse>,
+    /// Grouped objects as bytes, in arrival order (empty once `maps`).
+    canonical: Vec<CanonicalJson>,
+    maps: bool,
     errors: Vec<ProxyError>,
 }
 
 impl Accumulator {
     fn merge(&mut self, r: Result<ProxyResponse, ProxyError>) {
-        match r {
+        let mut resp = match r {
             Err(e) => {
                 self.errors.push(e);
                 if let Some(d) = self.data.as_mut() {
                     d.is_complete = false;
                 }
+                return;
             }
-            Ok(resp) => match self.data.as_mut() {
-                None => self.data = Some(resp),
-                Some(acc) => {
-                    acc.is_complete = acc.is_complete && resp.is_complete;
-                    for (k, v) in resp.data {
-                        acc.data.insert(k, v);
-                    }
+            Ok(resp) => resp,
+        };
+        match resp.canonical_json.take() {
+            Some(c) if !self.maps && c.group.is_some() => self.canonical.push(c),
+            Some(c) => insert_object(&mut resp.data, &c),
+            None => self.merge_as_maps(),
+        }
+        match self.data.as_mut() {
+            None => self.data = Some(resp),
+            Some(acc) => {
+                acc.is_complete = acc.is_complete && resp.is_complete;
+                for (k, v) in resp.data {
+                    acc.data.insert(k, v);
                 }
-            },
+            }
         }
     }
 
-    fn result(self) -> ProxyResult {
+    /// From now on every object is merged as a map: the ones kept as bytes go first.
+    fn merge_as_maps(&mut self) {
+        if self.maps {
+            return;
+        }
+        self.maps = true;
+        if let Some(acc) = self.data.as_mut() {
+            for c in self.canonical.drain(..) {
+                insert_object(&mut acc.data, &c);
+            }
+        }
+    }
+
+    fn result(mut self) -> ProxyResult {
+        if self.canonical.len() > 1 {
+            let mut order: Vec<&CanonicalJson> = self.canonical.iter().collect();
+            order.sort_by(|a, b| a.group.cmp(&b.group));
+            if order.windows(2).any(|w| w[0].group == w[1].group) {
+                // one group twice: the later answer replaces the earlier, as maps do
+                self.merge_as_maps();
+            }
+        }
+        if let Some(d) = self.data.as_mut() {
+            d.canonical_json = join_objects(std::mem::take(&mut self.canonical));
+        }
         let err = match self.errors.len() {
             0 => None,
             _ => Some(ProxyError::Merge(self.errors)),
@@ -396,6 +458,50 @@ impl Accumulator {
             }
         }
     }
+}
+
+/// Puts the members of an object written as bytes into a map. A grouped object is read
+/// from inside its group: the wrapped one may be nested one level deeper than a decoder
+/// reads.
+fn insert_object(data: &mut Map<String, Value>, c: &CanonicalJson) {
+    use crate::encoding::json::{parse, write_str};
+    match &c.group {
+        Some(group) => {
+            let mut prefix = vec![b'{'];
+            write_str(&mut prefix, group);
+            prefix.push(b':');
+            let inner = c.bytes.get(prefix.len()..c.bytes.len().saturating_sub(1));
+            if let Some(Ok(v)) = inner.map(parse) {
+                data.insert(group.to_string(), v);
+            }
+        }
+        None => {
+            if let Ok(Value::Object(m)) = parse(&c.bytes) {
+                data.extend(m);
+            }
+        }
+    }
+}
+
+/// One object holding the members of objects with distinct single keys, sorted by key.
+fn join_objects(mut parts: Vec<CanonicalJson>) -> Option<CanonicalJson> {
+    if parts.len() <= 1 {
+        return parts.pop();
+    }
+    parts.sort_by(|a, b| a.group.cmp(&b.group));
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.bytes.len()).sum::<usize>());
+    out.push(b'{');
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&p.bytes[1..p.bytes.len() - 1]);
+    }
+    out.push(b'}');
+    Some(CanonicalJson {
+        bytes: out.into(),
+        group: None,
+    })
 }
 
 #[cfg(test)]
@@ -418,6 +524,112 @@ mod tests {
     fn go_stringify() {
         let v: Value = serde_json::from_str(r#"[1,"a",true,null]"#).unwrap();
         assert_eq!(stringify(&v), "1,a,true,<nil>");
+    }
+
+    /// Answers merged as bytes give the bytes, completeness and errors that the same answers
+    /// merged as maps and rendered give, whatever the arrival order, the failures, the groups
+    /// (sorted as the render sorts keys) and an answer that came as a map among them.
+    #[test]
+    fn grouped_objects_merge_as_bytes_as_they_do_as_maps() {
+        use crate::encoding::json::{canonical_object, map_to_vec, parse};
+        let bodies: [&[u8]; 5] = [
+            br#"{"b":1,"a":{"z":[1,2.50,"x"],"y":null},"c":"<&>\u2028"}"#,
+            br#"{}"#,
+            br#"{"id":7,"a":"second","n":1e3,"s":"\ud83d\ude00"}"#,
+            br#"{"a":"dup","a":"last","k":{"a":1,"b":[{},[]]}}"#,
+            br#"{"x":true,"y":false,"z":-0.0}"#,
+        ];
+        let groups = ["first", "B", "a<b", "\u{e9}t\u{e9}", "first2"];
+        let as_map = |i: usize| -> Result<ProxyResponse, ProxyError> {
+            let Value::Object(m) = parse(bodies[i]).unwrap() else {
+                unreachable!()
+            };
+            let mut data = Map::new();
+            data.insert(groups[i].to_string(), Value::Object(m));
+            Ok(ProxyResponse::complete(data))
+        };
+        let as_bytes = |i: usize| -> Result<ProxyResponse, ProxyError> {
+            let out = canonical_object(bodies[i], Some(groups[i])).unwrap();
+            Ok(ProxyResponse {
+                canonical_json: Some(CanonicalJson {
+                    bytes: out.into(),
+                    group: Some(groups[i].into()),
+                }),
+                is_complete: true,
+                ..ProxyResponse::default()
+            })
+        };
+        let rendered = |(resp, err): ProxyResult| {
+            let resp = resp.map(|mut r| {
+                let has_data = r.has_data();
+                let body = match r.canonical_json.take() {
+                    Some(c) => {
+                        assert!(r.data.is_empty());
+                        c.bytes.to_vec()
+                    }
+                    None => map_to_vec(&r.data),
+                };
+                (body, r.is_complete, has_data)
+            });
+            (resp, err.map(|e| e.to_string()))
+        };
+        let orders: [&[usize]; 6] = [
+            &[0, 1],
+            &[1, 0],
+            &[2, 0, 4],
+            &[4, 3, 2, 1, 0],
+            &[3],
+            &[1, 3, 0, 2],
+        ];
+        for order in orders {
+            // no failure, then each answer failing in turn
+            for failing in std::iter::once(None).chain(order.iter().map(|&i| Some(i))) {
+                let outcome = |i: usize, f: &dyn Fn(usize) -> Result<ProxyResponse, ProxyError>| {
+                    if Some(i) == failing {
+                        Err(ProxyError::Timeout)
+                    } else {
+                        f(i)
+                    }
+                };
+                let want = rendered(merge_all(
+                    order.iter().map(|&i| outcome(i, &as_map)).collect(),
+                ));
+                let got = rendered(merge_all(
+                    order.iter().map(|&i| outcome(i, &as_bytes)).collect(),
+                ));
+                assert_eq!(got, want, "order {order:?}, failing {failing:?}");
+                // one answer came as a map: the others become maps too, in arrival order
+                for &mapped in order {
+                    let mixed = order
+                        .iter()
+                        .map(|&i| outcome(i, if i == mapped { &as_map } else { &as_bytes }))
+                        .collect();
+                    assert_eq!(
+                        rendered(merge_all(mixed)),
+                        want,
+                        "order {order:?}, map {mapped}"
+                    );
+                }
+            }
+        }
+        // one group twice: the later answer replaces the earlier one, as with maps
+        let twice = |i: usize, body: usize| -> Result<ProxyResponse, ProxyError> {
+            let out = canonical_object(bodies[body], Some(groups[i])).unwrap();
+            Ok(ProxyResponse {
+                canonical_json: Some(CanonicalJson {
+                    bytes: out.into(),
+                    group: Some(groups[i].into()),
+                }),
+                is_complete: true,
+                ..ProxyResponse::default()
+            })
+        };
+        let got = rendered(merge_all(vec![twice(0, 0), twice(1, 1), twice(0, 2)]));
+        assert_eq!(
+            got.0.unwrap().0.as_slice(),
+            "{\"B\":{},\"first\":{\"a\":\"second\",\"id\":7,\"n\":1e3,\"s\":\"\u{1f600}\"}}"
+                .as_bytes()
+        );
     }
 
     #[test]

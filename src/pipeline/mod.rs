@@ -84,7 +84,16 @@ pub struct ProxyResponse {
     /// The backend's JSON object already written as the `json` render writes it (`data` is
     /// then empty): only on endpoints whose data nothing reads or changes, see
     /// `Backend::set_canonical_json`.
-    pub canonical_json: Option<Bytes>,
+    pub canonical_json: Option<CanonicalJson>,
+}
+
+/// A JSON object written as the `json` render writes it.
+#[derive(Clone, Debug)]
+pub struct CanonicalJson {
+    /// The object; `{"<group>":<object>}` when it came from a backend with a `group`.
+    pub bytes: Bytes,
+    /// That group: the objects of backends with distinct groups merge by joining members.
+    pub group: Option<Arc<str>>,
 }
 
 impl ProxyResponse {
@@ -103,7 +112,7 @@ impl ProxyResponse {
             || self
                 .canonical_json
                 .as_ref()
-                .is_some_and(|b| b.as_ref() != b"{}")
+                .is_some_and(|c| c.bytes.as_ref() != b"{}")
     }
 }
 

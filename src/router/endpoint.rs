@@ -268,9 +268,9 @@ impl EndpointHandler {
                         return r;
                     }
                     r
-                } else if let Some(body) = resp.canonical_json.take() {
+                } else if let Some(canonical) = resp.canonical_json.take() {
                     // only on `json` endpoints: what `render` writes for this object
-                    let mut r = Response::new(full_body(body));
+                    let mut r = Response::new(full_body(canonical.bytes));
                     r.headers_mut().insert(
                         header::CONTENT_TYPE,
                         HeaderValue::from_static(crate::encoding::JSON_CT),

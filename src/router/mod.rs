@@ -909,18 +909,21 @@ fn build_endpoint(
         .map_err(|_| format!("{}.method: invalid method", ep.json_path))?;
     let guards = components::endpoint_guards(ep, cx)?;
     let stages = components::proxy_stages(ep, cx)?;
-    // one plain JSON backend whose object nothing reads or changes on the way to the `json`
-    // render: it hands on the rendered bytes, no map is built
-    if let [only] = backends.as_mut_slice() {
-        if shadows.is_empty()
-            && !sequential
-            && static_data.is_none()
-            && flatmap.is_none()
-            && render == Render::Json
-            && stages.iter().all(|s| !s.reads_data())
-        {
-            only.set_canonical_json();
+    // plain JSON backends whose objects nothing reads or changes on the way to the `json`
+    // render hand on the rendered bytes, no map is built: one backend, or several merged
+    // under distinct groups (their objects join without a key of one replacing another's)
+    let untouched = shadows.is_empty()
+        && !sequential
+        && static_data.is_none()
+        && flatmap.is_none()
+        && render == Render::Json
+        && stages.iter().all(|s| !s.reads_data());
+    if untouched && (backends.len() == 1 || distinct_groups(&backends)) {
+        for b in backends.iter_mut() {
+            b.set_canonical_json();
         }
+    }
+    if let [only] = backends.as_mut_slice() {
         // a `no-op` answer nothing reads or changes on its way out keeps its header lines
         if bare_responses
             && shadows.is_empty()
@@ -955,6 +958,18 @@ fn build_endpoint(
         guards,
         stages,
     })
+}
+
+/// Whether every backend has a `group` and no two share one.
+fn distinct_groups(backends: &[Backend]) -> bool {
+    let mut groups = Vec::with_capacity(backends.len());
+    for b in backends {
+        match b.group() {
+            Some(g) if !groups.contains(&g) => groups.push(g),
+            _ => return false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -1058,8 +1073,28 @@ mod tests {
             ),
             (
                 "group",
-                false,
+                true,
                 serde_json::json!({"backend": [b(serde_json::json!({"group": "g"}))]}),
+            ),
+            (
+                "two-groups",
+                true,
+                serde_json::json!({"backend": [b(serde_json::json!({"group": "g"})), b(serde_json::json!({"group": "h"}))]}),
+            ),
+            (
+                "one-group-twice",
+                false,
+                serde_json::json!({"backend": [b(serde_json::json!({"group": "g"})), b(serde_json::json!({"group": "g"}))]}),
+            ),
+            (
+                "group-and-none",
+                false,
+                serde_json::json!({"backend": [b(serde_json::json!({"group": "g"})), b(none.clone())]}),
+            ),
+            (
+                "two-groups-static",
+                false,
+                serde_json::json!({"extra_config": {"proxy": {"static": {"strategy": "always", "data": {"a": 1}}}}, "backend": [b(serde_json::json!({"group": "g"})), b(serde_json::json!({"group": "h"}))]}),
             ),
             (
                 "collection",
@@ -1156,11 +1191,13 @@ mod tests {
                         _ => None,
                     })
                     .unwrap();
-                let got = handler.pipe.backends[0].hands_on_canonical_json();
-                assert_eq!(got, *want, "{name}");
-                assert!(handler.pipe.backends[1..]
+                for b in &handler.pipe.backends {
+                    assert_eq!(b.hands_on_canonical_json(), *want, "{name}");
+                }
+                assert!(handler
+                    .pipe
+                    .shadows
                     .iter()
-                    .chain(&handler.pipe.shadows)
                     .all(|b| !b.hands_on_canonical_json()));
             }
         }
