@@ -4,7 +4,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-path, nginx_rss, tentacle_rss, ncpu, duration, rounds = sys.argv[1:7]
+path, nginx_rss, tentacle_rss, ncpu, duration, rounds, build = sys.argv[1:8]
 rows = defaultdict(list)
 for line in open(path):
     name, conns, rps, p50, p99, cpu, errs = line.rstrip("\n").split("\t")
@@ -34,6 +34,7 @@ anchor = {
 conns_list = sorted({c for _, c in rows})
 print()
 print(f"medians of {rounds} rounds x {duration}s, wrk -t1, {ncpu} cores (load generator pinned apart)")
+print(f"tentacle: {build}")
 hdr = f"{'scenario':<22}{'c':>5}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'errors':>8}{'rps/nginx':>11}{'p99/nginx':>11}{'cpu/nginx':>11}"
 print(hdr)
 print("-" * len(hdr))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side load benchmark: nginx as a reverse proxy vs Tentacle, same backend, same run.
-# Everything listens on 127.0.0.1. Usage: bench/run.sh   (env: DURATION=10 ROUNDS=3 CONNS="50 200")
+# Everything listens on 127.0.0.1. Usage: bench/run.sh   (env: DURATION=10 ROUNDS=3 CONNS="50 200";
+# PGO=0 measures the plain release build instead of the profile-guided one, see bench/pgo.sh)
 # INSTRUCTIONS=1 bench/run.sh instead counts the user-space instructions per no-op request of both
 # proxies under callgrind: repeatable, whatever else the machine is doing; CACHESIM=1 with it
 # also counts the simulated first-level cache misses of both.
@@ -33,8 +34,20 @@ for p in $ports; do
   fi
 done
 
-(cd "$root" && cargo build --release --quiet)
+# the binary measured: the profile-guided release build (bench/pgo.sh, trained on a load of
+# its own, not this one), or with PGO=0 (or no llvm-profdata) the plain release build
 BIN="$root/target/release/tentacle"
+BUILD="plain release build (cargo build --release)"
+if [ "${PGO:-1}" = 1 ]; then
+  if pgo_bin=$(bash "$here/pgo.sh" | tail -1) && [ -x "$pgo_bin" ]; then
+    BIN=$pgo_bin
+    BUILD="profile-guided release build (bench/pgo.sh)"
+  else
+    echo "no PGO build: measuring the plain release build" >&2
+  fi
+fi
+if [ "$BIN" = "$root/target/release/tentacle" ]; then (cd "$root" && cargo build --release --quiet); fi
+echo "tentacle: $BUILD"
 
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -257,4 +270,4 @@ done
 
 NGINX_RSS=$(rss_kb "$(proxy_pids)")
 TENTACLE_RSS=$(rss_kb "$TENTACLE_PID")
-python3 "$here/report.py" "$results" "$NGINX_RSS" "$TENTACLE_RSS" "$ncpu" "$DURATION" "$ROUNDS"
+python3 "$here/report.py" "$results" "$NGINX_RSS" "$TENTACLE_RSS" "$ncpu" "$DURATION" "$ROUNDS" "$BUILD"
