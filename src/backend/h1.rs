@@ -506,12 +506,33 @@ async fn write_stream(
     Ok(())
 }
 
+/// Room for at least 1 KiB more in a read buffer, `chunk` when it must be made. An empty
+/// buffer is replaced rather than grown: growing one that earlier answers were split from
+/// reallocates it with every byte they used (`BytesMut` keeps its offset), where a new one
+/// costs an allocation and no copy.
+fn make_room(buf: &mut BytesMut, chunk: usize) {
+    if buf.capacity() - buf.len() >= 1024 {
+        return;
+    }
+    if buf.is_empty() {
+        *buf = BytesMut::with_capacity(chunk);
+    } else {
+        buf.reserve(chunk);
+    }
+}
+
 /// Reads until the buffer holds `n` bytes.
 async fn fill_to(conn: &mut Conn, n: usize) -> Result<(), SendError> {
     if conn.buf.len() >= n {
         return Ok(());
     }
-    conn.buf.reserve(n - conn.buf.len());
+    if conn.buf.capacity() < n {
+        // the body gets an allocation of its size, with only what came with the head copied
+        // (growing the buffer the head was split from would copy all it ever held)
+        let mut whole = BytesMut::with_capacity(n);
+        whole.extend_from_slice(&conn.buf);
+        conn.buf = whole;
+    }
     while conn.buf.len() < n {
         match tokio::io::AsyncReadExt::read_buf(&mut conn.io, &mut conn.buf).await {
             Ok(0) => return Err(SendError::msg("unexpected EOF")),
@@ -553,9 +574,7 @@ async fn read_head(
                 ));
             }
         }
-        if conn.buf.capacity() - conn.buf.len() < 1024 {
-            conn.buf.reserve(8192);
-        }
+        make_room(&mut conn.buf, 8192);
         match tokio::io::AsyncReadExt::read_buf(&mut conn.io, &mut conn.buf).await {
             Ok(0) => {
                 return Err(SendError {
@@ -1105,9 +1124,7 @@ impl H1Body {
         let Some(conn) = self.conn.as_mut() else {
             return Poll::Ready(Ok(0));
         };
-        if conn.buf.capacity() - conn.buf.len() < 1024 {
-            conn.buf.reserve(READ_CHUNK);
-        }
+        make_room(&mut conn.buf, READ_CHUNK);
         loop {
             ready!(conn.io.poll_read_ready(cx))?;
             match conn.io.try_read_buf(&mut conn.buf) {
