@@ -257,13 +257,18 @@ done
 for round in $(seq 1 "$ROUNDS"); do
   for c in $CONNS; do
     echo "round $round, c=$c"
-    run_one direct-small "$c" "http://127.0.0.1:$BACKEND_PORT/small" ""
+    # each Tentacle scenario right after its nginx anchor: the ratios pair the two
+    # (bench/report.py), so a drift of the machine's speed over minutes does not enter them
     run_one nginx-small "$c" "http://127.0.0.1:$NGINX_PORT/api/small" "$(proxy_pids)"
     run_one tentacle-small "$c" "http://127.0.0.1:$TENTACLE_PORT/api/small" "$TENTACLE_PID"
+    run_one direct-small "$c" "http://127.0.0.1:$BACKEND_PORT/small" ""
     run_one nginx-large "$c" "http://127.0.0.1:$NGINX_PORT/api/large" "$(proxy_pids)"
     run_one tentacle-large "$c" "http://127.0.0.1:$TENTACLE_PORT/api/large" "$TENTACLE_PID"
+    run_one nginx-small "$c" "http://127.0.0.1:$NGINX_PORT/api/small" "$(proxy_pids)"
     run_one tentacle-small-json "$c" "http://127.0.0.1:$TENTACLE_PORT/api/small-json" "$TENTACLE_PID"
+    run_one nginx-large "$c" "http://127.0.0.1:$NGINX_PORT/api/large" "$(proxy_pids)"
     run_one tentacle-large-json "$c" "http://127.0.0.1:$TENTACLE_PORT/api/large-json" "$TENTACLE_PID"
+    run_one nginx-small "$c" "http://127.0.0.1:$NGINX_PORT/api/small" "$(proxy_pids)"
     run_one tentacle-merge "$c" "http://127.0.0.1:$TENTACLE_PORT/api/merge" "$TENTACLE_PID"
   done
 done
