@@ -548,17 +548,19 @@ mod tests {
             data.insert(groups[i].to_string(), Value::Object(m));
             Ok(ProxyResponse::complete(data))
         };
-        let as_bytes = |i: usize| -> Result<ProxyResponse, ProxyError> {
-            let out = canonical_object(bodies[i], Some(groups[i])).unwrap();
+        // body `body` as bytes in group `group`
+        let grouped = |group: usize, body: usize| -> Result<ProxyResponse, ProxyError> {
+            let out = canonical_object(bodies[body], Some(groups[group])).unwrap();
             Ok(ProxyResponse {
                 canonical_json: Some(CanonicalJson {
                     bytes: out.into(),
-                    group: Some(groups[i].into()),
+                    group: Some(groups[group].into()),
                 }),
                 is_complete: true,
                 ..ProxyResponse::default()
             })
         };
+        let as_bytes = |i: usize| grouped(i, i);
         let rendered = |(resp, err): ProxyResult| {
             let resp = resp.map(|mut r| {
                 let has_data = r.has_data();
@@ -613,18 +615,7 @@ mod tests {
             }
         }
         // one group twice: the later answer replaces the earlier one, as with maps
-        let twice = |i: usize, body: usize| -> Result<ProxyResponse, ProxyError> {
-            let out = canonical_object(bodies[body], Some(groups[i])).unwrap();
-            Ok(ProxyResponse {
-                canonical_json: Some(CanonicalJson {
-                    bytes: out.into(),
-                    group: Some(groups[i].into()),
-                }),
-                is_complete: true,
-                ..ProxyResponse::default()
-            })
-        };
-        let got = rendered(merge_all(vec![twice(0, 0), twice(1, 1), twice(0, 2)]));
+        let got = rendered(merge_all(vec![grouped(0, 0), grouped(1, 1), grouped(0, 2)]));
         assert_eq!(
             got.0.unwrap().0.as_slice(),
             "{\"B\":{},\"first\":{\"a\":\"second\",\"id\":7,\"n\":1e3,\"s\":\"\u{1f600}\"}}"
