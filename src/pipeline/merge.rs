@@ -380,7 +380,7 @@ pub fn merge_all(outcomes: Vec<Result<ProxyResponse, ProxyError>>) -> ProxyResul
 
 /// Lura's incremental merge accumulator. Objects handed on as bytes by backends with a
 /// `group` stay bytes and are joined at the end, their members sorted as the render sorts
-/// keys; once an answer comes as a map (a fallback or an error detail) every object is
+/// keys (a group answered twice keeps the later answer); once an answer comes as a map (a fallback or an error detail) every object is
 /// merged as a map, in the order they arrived.
 #[derive(Default)]
 struct Accumulator {
@@ -433,14 +433,6 @@ impl Accumulator {
     }
 
     fn result(mut self) -> ProxyResult {
-        if self.canonical.len() > 1 {
-            let mut order: Vec<&CanonicalJson> = self.canonical.iter().collect();
-            order.sort_by(|a, b| a.group.cmp(&b.group));
-            if order.windows(2).any(|w| w[0].group == w[1].group) {
-                // one group twice: the later answer replaces the earlier, as maps do
-                self.merge_as_maps();
-            }
-        }
         if let Some(d) = self.data.as_mut() {
             d.canonical_json = join_objects(std::mem::take(&mut self.canonical));
         }
@@ -483,16 +475,21 @@ fn insert_object(data: &mut Map<String, Value>, c: &CanonicalJson) {
     }
 }
 
-/// One object holding the members of objects with distinct single keys, sorted by key.
+/// One object holding the members of single-key objects (in arrival order), sorted by key;
+/// of a key given twice the later one is kept, as a map keeps it.
 fn join_objects(mut parts: Vec<CanonicalJson>) -> Option<CanonicalJson> {
     if parts.len() <= 1 {
         return parts.pop();
     }
+    // stable: the answers of one group stay in arrival order, the last one wins
     parts.sort_by(|a, b| a.group.cmp(&b.group));
     let mut out = Vec::with_capacity(parts.iter().map(|p| p.bytes.len()).sum::<usize>());
     out.push(b'{');
     for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
+        if parts.get(i + 1).is_some_and(|next| next.group == p.group) {
+            continue;
+        }
+        if out.len() > 1 {
             out.push(b',');
         }
         out.extend_from_slice(&p.bytes[1..p.bytes.len() - 1]);
