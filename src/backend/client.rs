@@ -2,6 +2,7 @@
 //! redirects followed as Go's client follows them (with `Referer`), gzip answered when the
 //! gateway itself asked for it.
 
+use std::future::Future;
 use std::io::Read;
 use std::time::Duration;
 
@@ -100,148 +101,153 @@ impl HttpClient {
     /// `added_gzip` says whether the gateway (not the client) asked for gzip. With
     /// `raw_fields`, an `http://` answer may keep its header lines as they came
     /// (`wire::RawFields`, see `Backend::set_raw_fields`).
-    pub async fn send(
+    ///
+    /// Not an `async fn`: its arguments are held once by the future, not also copied into
+    /// locals beside them (a request future's size is what each request writes).
+    // an `async fn` would copy each argument into a local beside it
+    #[allow(clippy::manual_async_fn)]
+    pub fn send(
         &self,
-        method: Method,
-        url: String,
-        headers: HeaderMap,
+        mut method: Method,
+        mut url: String,
+        mut headers: HeaderMap,
         body: OutBody,
         raw_fields: bool,
-    ) -> Result<(Response<Body>, String), String> {
-        let mut method = method;
-        let mut url = url;
-        let mut headers = headers;
-        // Go's transport asks for gzip itself when the request does not say what it accepts;
-        // the field is written with the request's head, not added to the map
-        let added_gzip =
-            !self.disable_compression && !headers.contains_key(header::ACCEPT_ENCODING);
-        // KrakenD CE sends a body again after a 307/308 only with `send_body_on_redirect`
-        let body = match body {
-            OutBody::Stream(s) if self.send_body_on_redirect && self.follow_redirects => {
-                OutBody::Buffered(super::read_body(s, 64 << 20).await?)
-            }
-            other => other,
-        };
-        let replay = match &body {
-            OutBody::Empty => Some(Bytes::new()),
-            OutBody::Buffered(b) if b.is_empty() || self.send_body_on_redirect => Some(b.clone()),
-            OutBody::Buffered(_) | OutBody::Stream(_) => None,
-        };
-        let mut body = Some(body);
-        for _ in 0..=10 {
-            // a plain `http://` URL is split as it is; any other is parsed in full
-            let plain = split_plain_http(&url);
-            let parsed: Option<Uri> = match plain {
-                Some(_) => None,
-                None => Some(
-                    url.parse()
-                        .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?,
-                ),
-            };
-            let out = match body.take() {
-                Some(b) => b,
-                None => match &replay {
-                    Some(b) if !b.is_empty() => OutBody::Buffered(b.clone()),
-                    _ => OutBody::Empty,
-                },
-            };
-            // plain `http://` goes through the own client; `https://` through hyper and rustls
-            let h1_target = plain.or_else(|| {
-                let uri = parsed.as_ref().filter(|u| u.scheme_str() == Some("http"))?;
-                Some((
-                    uri.authority().map_or("", |a| a.as_str()),
-                    uri.path_and_query().map_or("/", |p| p.as_str()),
-                ))
+    ) -> impl Future<Output = Result<(Response<Body>, String), String>> + Send + '_ {
+        async move {
+            // Go's transport asks for gzip itself when the request does not say what it accepts;
+            // the field is written with the request's head, not added to the map
+            let added_gzip =
+                !self.disable_compression && !headers.contains_key(header::ACCEPT_ENCODING);
+            // KrakenD CE sends a body again after a 307/308 only with `send_body_on_redirect`
+            let mut body = Some(match body {
+                OutBody::Stream(s) if self.send_body_on_redirect && self.follow_redirects => {
+                    OutBody::Buffered(super::read_body(s, 64 << 20).await?)
+                }
+                other => other,
             });
-            let resp = if let Some((authority, target)) = h1_target {
-                self.h1
-                    .send(
-                        &method,
-                        authority,
-                        target,
-                        &headers,
-                        out,
-                        Exchange {
-                            gzip: added_gzip,
-                            raw: raw_fields,
-                        },
-                    )
-                    .await
-                    .map_err(|e| go_style_error(&method, &url, &e.message))?
-            } else if let Some(uri) = &parsed {
-                let out_body = match out {
-                    OutBody::Stream(b) => super::Chunked(b).boxed(),
-                    OutBody::Buffered(b) => full_body(b),
-                    OutBody::Empty => empty_body(),
+            let replay = match &body {
+                Some(OutBody::Empty) => Some(Bytes::new()),
+                Some(OutBody::Buffered(b)) if b.is_empty() || self.send_body_on_redirect => {
+                    Some(b.clone())
+                }
+                _ => None,
+            };
+            for _ in 0..=10 {
+                // a plain `http://` URL is split as it is; any other is parsed in full
+                let plain = split_plain_http(&url);
+                let parsed: Option<Uri> = match plain {
+                    Some(_) => None,
+                    None => Some(
+                        url.parse()
+                            .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?,
+                    ),
                 };
-                let mut req = Request::new(out_body);
-                *req.method_mut() = method.clone();
-                *req.uri_mut() = uri.clone();
-                *req.headers_mut() = headers.clone();
-                if added_gzip {
-                    req.headers_mut()
-                        .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-                }
-                let resp = self
-                    .inner
-                    .request(req)
-                    .await
-                    .map_err(|e| go_style_error(&method, &url, &error_cause(&e)))?;
-                resp.map(boxed)
-            } else {
-                return Err(format!("invalid backend URL {url:?}"));
-            };
-            let status = resp.status();
-            let redirect = self.follow_redirects
-                && matches!(
+                let out = match body.take() {
+                    Some(b) => b,
+                    None => match &replay {
+                        Some(b) if !b.is_empty() => OutBody::Buffered(b.clone()),
+                        _ => OutBody::Empty,
+                    },
+                };
+                // plain `http://` goes through the own client; `https://` through hyper and rustls
+                let h1_target = plain.or_else(|| {
+                    let uri = parsed.as_ref().filter(|u| u.scheme_str() == Some("http"))?;
+                    Some((
+                        uri.authority().map_or("", |a| a.as_str()),
+                        uri.path_and_query().map_or("/", |p| p.as_str()),
+                    ))
+                });
+                let resp = if let Some((authority, target)) = h1_target {
+                    self.h1
+                        .send(
+                            &method,
+                            authority,
+                            target,
+                            &headers,
+                            out,
+                            Exchange {
+                                gzip: added_gzip,
+                                raw: raw_fields,
+                            },
+                        )
+                        .await
+                        .map_err(|e| go_style_error(&method, &url, &e.message))?
+                } else if let Some(uri) = &parsed {
+                    let out_body = match out {
+                        OutBody::Stream(b) => super::Chunked(b).boxed(),
+                        OutBody::Buffered(b) => full_body(b),
+                        OutBody::Empty => empty_body(),
+                    };
+                    let mut req = Request::new(out_body);
+                    *req.method_mut() = method.clone();
+                    *req.uri_mut() = uri.clone();
+                    *req.headers_mut() = headers.clone();
+                    if added_gzip {
+                        req.headers_mut()
+                            .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+                    }
+                    let resp = self
+                        .inner
+                        .request(req)
+                        .await
+                        .map_err(|e| go_style_error(&method, &url, &error_cause(&e)))?;
+                    resp.map(boxed)
+                } else {
+                    return Err(format!("invalid backend URL {url:?}"));
+                };
+                let status = resp.status();
+                let redirect = self.follow_redirects
+                    && matches!(
+                        status,
+                        StatusCode::MOVED_PERMANENTLY
+                            | StatusCode::FOUND
+                            | StatusCode::SEE_OTHER
+                            | StatusCode::TEMPORARY_REDIRECT
+                            | StatusCode::PERMANENT_REDIRECT
+                    );
+                let location = redirect
+                    .then(|| resp.headers().get(header::LOCATION))
+                    .flatten()
+                    .and_then(|l| l.to_str().ok())
+                    .map(str::to_string);
+                let keeps_body = matches!(
                     status,
-                    StatusCode::MOVED_PERMANENTLY
-                        | StatusCode::FOUND
-                        | StatusCode::SEE_OTHER
-                        | StatusCode::TEMPORARY_REDIRECT
-                        | StatusCode::PERMANENT_REDIRECT
+                    StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
                 );
-            let location = redirect
-                .then(|| resp.headers().get(header::LOCATION))
-                .flatten()
-                .and_then(|l| l.to_str().ok())
-                .map(str::to_string);
-            let keeps_body = matches!(
-                status,
-                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
-            );
-            // not followed: no redirect, or a 307/308 whose streamed body cannot be sent twice
-            // (Go returns that redirect as it is)
-            let resendable = !(keeps_body && replay.is_none());
-            let Some(location) = location.filter(|_| resendable) else {
-                crate::wire::recycle(headers);
-                return Ok((finish(resp, added_gzip).await?, url));
-            };
-            let base = match parsed {
-                Some(uri) => uri,
-                None => url
-                    .parse()
-                    .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?,
-            };
-            let next = resolve(&base, &location);
-            if let Ok(referer) = HeaderValue::from_str(&url) {
-                headers.insert(header::REFERER, referer);
-            }
-            if !keeps_body {
-                if method != Method::HEAD {
-                    method = Method::GET;
+                // not followed: no redirect, or a 307/308 whose streamed body cannot be sent twice
+                // (Go returns that redirect as it is)
+                let resendable = !(keeps_body && replay.is_none());
+                let Some(location) = location.filter(|_| resendable) else {
+                    crate::wire::recycle(headers);
+                    return Ok((finish(resp, added_gzip).await?, url));
+                };
+                let base = match parsed {
+                    Some(uri) => uri,
+                    None => url
+                        .parse()
+                        .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?,
+                };
+                let next = resolve(&base, &location);
+                if let Ok(referer) = HeaderValue::from_str(&url) {
+                    headers.insert(header::REFERER, referer);
                 }
-                headers.remove(header::CONTENT_LENGTH);
-                headers.remove(header::CONTENT_TYPE);
-                body = Some(OutBody::Empty);
-            } else {
-                body = replay.clone().map(OutBody::Buffered);
+                if !keeps_body {
+                    if method != Method::HEAD {
+                        method = Method::GET;
+                    }
+                    headers.remove(header::CONTENT_LENGTH);
+                    headers.remove(header::CONTENT_TYPE);
+                    body = Some(OutBody::Empty);
+                } else {
+                    body = replay.clone().map(OutBody::Buffered);
+                }
+                // drain what is left of the redirect response so the connection is reused
+                let _ = resp.into_body().collect().await;
+                url = next;
             }
-            // drain what is left of the redirect response so the connection is reused
-            let _ = resp.into_body().collect().await;
-            url = next;
+            Err(format!("Get {url:?}: stopped after 10 redirects"))
         }
-        Err(format!("Get {url:?}: stopped after 10 redirects"))
     }
 }
 

@@ -511,6 +511,11 @@ async fn write_stream(
 /// reallocates it with every byte they used (`BytesMut` keeps its offset), where a new one
 /// costs an allocation and no copy.
 fn make_room(buf: &mut BytesMut, chunk: usize) {
+    // an empty buffer that no earlier answer holds is read into from its start again: the
+    // same memory, still in the cache
+    if buf.is_empty() && buf.try_reclaim(chunk) {
+        return;
+    }
     if buf.capacity() - buf.len() >= 1024 {
         return;
     }

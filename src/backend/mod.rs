@@ -6,10 +6,13 @@ pub mod h1;
 pub mod sd;
 pub mod url;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::future::Either;
+use futures_util::FutureExt as _;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use http_body_util::combinators::BoxBody;
@@ -341,11 +344,25 @@ impl Backend {
     }
 
     /// Calls the backend (through its stages) and returns its formatted response.
-    pub async fn call(&self, req: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
-        if self.stages.is_empty() {
-            let (out, _) = self.build_request(req)?;
-            return self.send(out).await;
+    ///
+    /// Not an `async fn`: without stages (the usual call) the upstream request is built before
+    /// the future is made, which then holds it once; the stages' state lives in a box of its
+    /// own.
+    pub fn call(
+        &self,
+        req: ProxyRequest,
+    ) -> impl Future<Output = Result<ProxyResponse, ProxyError>> + Send + '_ {
+        if !self.stages.is_empty() {
+            return Either::Right(self.call_staged(req).boxed());
         }
+        match self.build_request(req) {
+            Ok((out, _)) => Either::Left(self.send(out)),
+            Err(e) => Either::Right(std::future::ready(Err(e)).boxed()),
+        }
+    }
+
+    /// A call through the backend's stages.
+    async fn call_staged(&self, req: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
         let mut admitted = Admitted {
             stages: &self.stages,
             tickets: Vec::with_capacity(self.stages.len()),
@@ -456,19 +473,37 @@ impl Backend {
     }
 
     /// Executes the upstream request; status handling, decoding and formatting.
-    async fn send(&self, out: OutRequest) -> Result<ProxyResponse, ProxyError> {
+    ///
+    /// Not an `async fn`: the request's parts move into the client's future, which the answer's
+    /// handling follows in the same place.
+    fn send(
+        &self,
+        out: OutRequest,
+    ) -> impl Future<Output = Result<ProxyResponse, ProxyError>> + Send + '_ {
         let sent = match self.executor.http_client() {
             Some(client) => {
-                // a decoded answer's fields are read only for its Content-Type, and only
-                // when its status fails the call: they may stay lines unless a stage reads them
+                // a decoded answer's fields are read only for its Content-Type, and only when
+                // its status fails the call: they may stay lines unless a stage reads them
                 let raw =
                     self.raw_fields || (self.decoder != Decoder::NoOp && self.stages.is_empty());
-                client
-                    .send(out.method, out.url, out.headers, out.body, raw)
-                    .await
+                let OutRequest {
+                    method,
+                    url,
+                    headers,
+                    body,
+                } = out;
+                Either::Left(client.send(method, url, headers, body, raw))
             }
-            None => self.executor.execute(out).await,
+            None => Either::Right(self.executor.execute(out)),
         };
+        sent.then(move |sent| self.answer(sent))
+    }
+
+    /// The status handling, decoding and formatting of an upstream answer.
+    async fn answer(
+        &self,
+        sent: Result<(http::Response<Body>, String), String>,
+    ) -> Result<ProxyResponse, ProxyError> {
         let (resp, final_url) = sent.map_err(ProxyError::Backend)?;
         if self.decoder == Decoder::NoOp {
             return Ok(ProxyResponse {

@@ -2,9 +2,12 @@
 //! forwarding), runs the pipe within the endpoint timeout, and writes KrakenD's response
 //! (status, `X-Krakend-Completed`, `Cache-Control`, the render).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::future::Either;
+use futures_util::FutureExt as _;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
@@ -27,9 +30,9 @@ const MAX_BUFFERED_BODY: usize = 64 << 20;
 
 /// The client's address as the gateway reports it, and as a header value when one was made
 /// already.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct ClientIp<'a> {
-    pub text: &'a str,
+    pub text: std::borrow::Cow<'a, str>,
     pub value: Option<&'a HeaderValue>,
 }
 
@@ -72,7 +75,7 @@ impl EndpointHandler {
         &self,
         client: &HeaderMap,
         shared: &Shared,
-        client_ip: ClientIp<'_>,
+        client_ip: &ClientIp<'_>,
     ) -> (HeaderMap, bool) {
         let mut out = crate::wire::header_map(8);
         // only a filter that can let the client's own User-Agent through needs to look for it
@@ -104,7 +107,7 @@ impl EndpointHandler {
                 out.insert(X_FORWARDED_FOR, v.clone());
             }
             None => {
-                if let Ok(v) = HeaderValue::from_str(client_ip.text) {
+                if let Ok(v) = HeaderValue::from_str(&client_ip.text) {
                     out.insert(X_FORWARDED_FOR, v);
                 }
             }
@@ -135,187 +138,204 @@ impl EndpointHandler {
         }
     }
 
-    pub async fn handle(
-        &self,
+    ///
+    /// Not an `async fn`: the request is taken apart before the future is made, so that the
+    /// future holds its parts but not the request beside them (a request future's size is
+    /// what each request writes).
+    pub fn handle<'a>(
+        &'a self,
         req: Request<Body>,
-        params: Vec<(String, String)>,
-        shared: &Shared,
-        ip: ClientIp<'_>,
-    ) -> Response<Body> {
-        let client_ip = ip.text;
+        mut params: Vec<(String, String)>,
+        shared: &'a Shared,
+        ip: ClientIp<'a>,
+    ) -> impl Future<Output = Response<Body>> + Send + 'a {
         let (parts, body) = req.into_parts();
-        let mut params = params;
-        let mut claims = None;
-        let mut extra_headers = Vec::new();
-        if !self.guards.is_empty() {
-            let guard_req = GuardRequest {
-                method: &parts.method,
-                uri: &parts.uri,
-                headers: &parts.headers,
-                client_ip,
-                params: &params,
+        async move {
+            let client_ip: &str = &ip.text;
+            let mut claims = None;
+            let mut extra_headers = Vec::new();
+            if !self.guards.is_empty() {
+                let guard_req = GuardRequest {
+                    method: &parts.method,
+                    uri: &parts.uri,
+                    headers: &parts.headers,
+                    client_ip,
+                    params: &params,
+                };
+                let mut effects = Vec::with_capacity(self.guards.len());
+                for g in &self.guards {
+                    match g.check(&guard_req).await {
+                        Ok(e) => effects.push(e),
+                        Err(mut rejection) => {
+                            rejection
+                                .headers_mut()
+                                .insert(X_KRAKEND, shared.version_header.clone());
+                            return rejection;
+                        }
+                    }
+                }
+                for e in effects {
+                    params.extend(e.params);
+                    extra_headers.extend(e.headers);
+                    if e.claims.is_some() {
+                        claims = e.claims.map(Arc::new);
+                    }
+                }
+            }
+            let (mut headers, forwards_user_agent) =
+                self.forwarded_headers(&parts.headers, shared, &ip);
+            // a guard's header replaces the client's; several values of one name all travel
+            let mut set: Vec<HeaderName> = Vec::new();
+            for (k, v) in extra_headers {
+                if set.contains(&k) {
+                    headers.append(k, v);
+                } else {
+                    headers.insert(k.clone(), v);
+                    set.push(k);
+                }
+            }
+            let query = self.forwarded_query(parts.uri.query());
+            let has_body = parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .map(|v| v.as_bytes() != b"0")
+                .unwrap_or_else(|| parts.headers.contains_key(header::TRANSFER_ENCODING));
+            let body = if !has_body {
+                RequestBody::Empty
+            } else if self.buffer_body {
+                match read_body(body, MAX_BUFFERED_BODY).await {
+                    Ok(b) => RequestBody::Buffered(b),
+                    Err(e) => {
+                        return text_response(
+                            StatusCode::BAD_REQUEST,
+                            format!("error reading the request body: {e}"),
+                        )
+                    }
+                }
+            } else {
+                RequestBody::Stream(body)
             };
-            let mut effects = Vec::with_capacity(self.guards.len());
-            for g in &self.guards {
-                match g.check(&guard_req).await {
-                    Ok(e) => effects.push(e),
-                    Err(mut rejection) => {
-                        rejection
-                            .headers_mut()
-                            .insert(X_KRAKEND, shared.version_header.clone());
-                        return rejection;
+            let preq = ProxyRequest {
+                method: parts.method.clone(),
+                params,
+                // most requests forward no query: they share one empty list
+                query: if query.is_empty() {
+                    NO_QUERY.clone()
+                } else {
+                    Arc::new(query)
+                },
+                headers: Arc::new(headers),
+                body,
+                forwards_user_agent,
+                claims,
+            };
+            let timeout = self.pipe.timeout;
+            let (resp, err) = match tokio::time::timeout(timeout, self.run_stages(preq)).await {
+                Ok(r) => r,
+                Err(_) => (None, Some(ProxyError::Timeout)),
+            };
+            if let Some(e) = &err {
+                self.log_error(e);
+            }
+            if self.stages.iter().any(|s| s.bare_json_response()) {
+                let mut out = bare_json_response(resp, err);
+                out.headers_mut()
+                    .insert(X_KRAKEND, shared.version_header.clone());
+                return out;
+            }
+            let mut out = match resp {
+                None => {
+                    let e = err.unwrap_or(ProxyError::Timeout);
+                    let mut r = Response::new(empty_body());
+                    *r.status_mut() = StatusCode::from_u16(e.status())
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    if shared.opts.return_error_msg {
+                        let text = e.to_string();
+                        let ct = e
+                            .content_type()
+                            .and_then(|c| HeaderValue::from_str(c).ok())
+                            .unwrap_or_else(|| {
+                                HeaderValue::from_static("text/plain; charset=utf-8")
+                            });
+                        if !text.is_empty() {
+                            r.headers_mut().insert(header::CONTENT_TYPE, ct);
+                            *r.body_mut() = full_body(text);
+                        }
                     }
-                }
-            }
-            for e in effects {
-                params.extend(e.params);
-                extra_headers.extend(e.headers);
-                if e.claims.is_some() {
-                    claims = e.claims.map(Arc::new);
-                }
-            }
-        }
-        let (mut headers, forwards_user_agent) = self.forwarded_headers(&parts.headers, shared, ip);
-        // a guard's header replaces the client's; several values of one name all travel
-        let mut set: Vec<HeaderName> = Vec::new();
-        for (k, v) in extra_headers {
-            if set.contains(&k) {
-                headers.append(k, v);
-            } else {
-                headers.insert(k.clone(), v);
-                set.push(k);
-            }
-        }
-        let query = self.forwarded_query(parts.uri.query());
-        let has_body = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .map(|v| v.as_bytes() != b"0")
-            .unwrap_or_else(|| parts.headers.contains_key(header::TRANSFER_ENCODING));
-        let body = if !has_body {
-            RequestBody::Empty
-        } else if self.buffer_body {
-            match read_body(body, MAX_BUFFERED_BODY).await {
-                Ok(b) => RequestBody::Buffered(b),
-                Err(e) => {
-                    return text_response(
-                        StatusCode::BAD_REQUEST,
-                        format!("error reading the request body: {e}"),
-                    )
-                }
-            }
-        } else {
-            RequestBody::Stream(body)
-        };
-        let preq = ProxyRequest {
-            method: parts.method.clone(),
-            params,
-            // most requests forward no query: they share one empty list
-            query: if query.is_empty() {
-                NO_QUERY.clone()
-            } else {
-                Arc::new(query)
-            },
-            headers: Arc::new(headers),
-            body,
-            forwards_user_agent,
-            claims,
-        };
-        let timeout = self.pipe.timeout;
-        let (resp, err) = match tokio::time::timeout(timeout, self.run_stages(preq)).await {
-            Ok(r) => r,
-            Err(_) => (None, Some(ProxyError::Timeout)),
-        };
-        if let Some(e) = &err {
-            self.log_error(e);
-        }
-        if self.stages.iter().any(|s| s.bare_json_response()) {
-            let mut out = bare_json_response(resp, err);
-            out.headers_mut()
-                .insert(X_KRAKEND, shared.version_header.clone());
-            return out;
-        }
-        let mut out = match resp {
-            None => {
-                let e = err.unwrap_or(ProxyError::Timeout);
-                let mut r = Response::new(empty_body());
-                *r.status_mut() =
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                if shared.opts.return_error_msg {
-                    let text = e.to_string();
-                    let ct = e
-                        .content_type()
-                        .and_then(|c| HeaderValue::from_str(c).ok())
-                        .unwrap_or_else(|| HeaderValue::from_static("text/plain; charset=utf-8"));
-                    if !text.is_empty() {
-                        r.headers_mut().insert(header::CONTENT_TYPE, ct);
-                        *r.body_mut() = full_body(text);
-                    }
-                }
-                r.headers_mut()
-                    .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
-                r
-            }
-            Some(mut resp) => {
-                let complete = resp.is_complete && resp.has_data();
-                let mut r = if let Some(passthrough) = resp.passthrough.take() {
-                    let mut r = passthrough_response(passthrough);
-                    let raw = r.extensions_mut().get_mut::<RawFields>();
-                    if let Some(raw) = raw.filter(|_| !complete) {
-                        // the backend's lines go out as they came: the gateway's follow them
-                        raw.gateway = shared.raw_lines.clone();
-                        crate::wire::recycle(parts.headers);
-                        return r;
-                    }
+                    r.headers_mut()
+                        .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
                     r
-                } else if let Some(canonical) = resp.canonical_json.take() {
-                    // only on `json` endpoints: what `render` writes for this object
-                    let mut r = Response::new(full_body(canonical.bytes));
+                }
+                Some(mut resp) => {
+                    let complete = resp.is_complete && resp.has_data();
+                    let mut r = if let Some(passthrough) = resp.passthrough.take() {
+                        let mut r = passthrough_response(passthrough);
+                        let raw = r.extensions_mut().get_mut::<RawFields>();
+                        if let Some(raw) = raw.filter(|_| !complete) {
+                            // the backend's lines go out as they came: the gateway's follow them
+                            raw.gateway = shared.raw_lines.clone();
+                            crate::wire::recycle(parts.headers);
+                            return r;
+                        }
+                        r
+                    } else if let Some(canonical) = resp.canonical_json.take() {
+                        // only on `json` endpoints: what `render` writes for this object
+                        let mut r = Response::new(full_body(canonical.bytes));
+                        r.headers_mut().insert(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static(crate::encoding::JSON_CT),
+                        );
+                        r
+                    } else {
+                        let accept = parts
+                            .headers
+                            .get(header::ACCEPT)
+                            .and_then(|v| v.to_str().ok());
+                        let (ct, body) = self.render.render(&resp.data, accept);
+                        let mut r = Response::new(full_body(Bytes::from(body)));
+                        r.headers_mut()
+                            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                        r
+                    };
+                    if complete {
+                        if let Some(cc) = &self.cache_control {
+                            r.headers_mut().insert(header::CACHE_CONTROL, cc.clone());
+                        }
+                    }
                     r.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static(crate::encoding::JSON_CT),
+                        X_KRAKEND_COMPLETED,
+                        HeaderValue::from_static(if complete { "true" } else { "false" }),
                     );
                     r
-                } else {
-                    let accept = parts
-                        .headers
-                        .get(header::ACCEPT)
-                        .and_then(|v| v.to_str().ok());
-                    let (ct, body) = self.render.render(&resp.data, accept);
-                    let mut r = Response::new(full_body(Bytes::from(body)));
-                    r.headers_mut()
-                        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-                    r
-                };
-                if complete {
-                    if let Some(cc) = &self.cache_control {
-                        r.headers_mut().insert(header::CACHE_CONTROL, cc.clone());
-                    }
                 }
-                r.headers_mut().insert(
-                    X_KRAKEND_COMPLETED,
-                    HeaderValue::from_static(if complete { "true" } else { "false" }),
-                );
-                r
-            }
-        };
-        out.headers_mut()
-            .insert(X_KRAKEND, shared.version_header.clone());
-        crate::wire::recycle(parts.headers);
-        out
+            };
+            out.headers_mut()
+                .insert(X_KRAKEND, shared.version_header.clone());
+            crate::wire::recycle(parts.headers);
+            out
+        }
     }
 
-    async fn run_stages(&self, mut preq: ProxyRequest) -> crate::pipeline::ProxyResult {
+    /// Not an `async fn`: a single backend without stages is called by its own future, which
+    /// holds the request once; several backends and stages get a box of their own.
+    fn run_stages(
+        &self,
+        preq: ProxyRequest,
+    ) -> impl Future<Output = crate::pipeline::ProxyResult> + Send + '_ {
         if self.stages.is_empty() {
-            return match self.pipe.single() {
+            if let Some(backend) = self.pipe.single() {
                 // one plain call, without the pipe's own layers
-                Some(backend) => match backend.call(preq).await {
+                return Either::Left(backend.call(preq).map(|r| match r {
                     Ok(resp) => (Some(resp), None),
                     Err(e) => (None, Some(e)),
-                },
-                None => self.pipe.run(preq).await,
-            };
+                }));
+            }
+            return Either::Right(self.pipe.run(preq).boxed());
         }
+        Either::Right(self.run_staged(preq).boxed())
+    }
+
+    async fn run_staged(&self, mut preq: ProxyRequest) -> crate::pipeline::ProxyResult {
         let started = std::time::Instant::now();
         for s in &self.stages {
             if let Err(e) = s.before(&mut preq).await {

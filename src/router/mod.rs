@@ -7,11 +7,13 @@ pub mod endpoint;
 pub mod options;
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use serde_json::Value;
@@ -392,7 +394,26 @@ impl Gateway {
 
     /// Serves one request for a writer that also writes `wire::RawFields` (a `no-op` answer's
     /// header lines kept as they came) beside the map.
-    pub async fn dispatch_raw(&self, req: Request<Body>, peer: &Peer) -> Response<Body> {
+    ///
+    /// Not an `async fn`: a request that no service layer sees and no access log reports is
+    /// served by its route's own future, with nothing around it; any other goes through
+    /// [`dispatch_observed`](Self::dispatch_observed), in a box of its own. A request future's
+    /// size is what each request writes.
+    pub fn dispatch_raw<'a>(
+        &'a self,
+        req: Request<Body>,
+        peer: &'a Peer,
+    ) -> impl Future<Output = Response<Body>> + Send + 'a {
+        if self.layers.is_empty() && self.shared.opts.disable_access_log {
+            let (client_ip, ip_value) = self.client_ip(&req, peer);
+            Either::Left(self.route(req, client_ip, ip_value))
+        } else {
+            Either::Right(Box::pin(self.dispatch_observed(req, peer)))
+        }
+    }
+
+    /// Serves one request with the service layers around it and the access log after it.
+    async fn dispatch_observed(&self, req: Request<Body>, peer: &Peer) -> Response<Body> {
         let log = !self.shared.opts.disable_access_log;
         // the clock is read only when something reports the time taken
         let started = (log || !self.layers.is_empty()).then(Instant::now);
@@ -404,7 +425,7 @@ impl Gateway {
         };
         let (client_ip, ip_value) = self.client_ip(&req, peer);
         let resp = if self.layers.is_empty() {
-            self.route(req, &client_ip, ip_value).await
+            self.route(req, client_ip.clone(), ip_value).await
         } else {
             let (m, u, h) = (
                 req.method().clone(),
@@ -422,7 +443,7 @@ impl Gateway {
             let routed = early.is_none();
             let mut resp = match early {
                 Some(r) => r,
-                None => self.route(req, &client_ip, ip_value).await,
+                None => self.route(req, client_ip.clone(), ip_value).await,
             };
             for l in &self.layers {
                 l.response(&head, &mut resp);
@@ -447,24 +468,25 @@ impl Gateway {
         resp
     }
 
-    async fn route(
-        &self,
+    /// Not an `async fn`: the route is found before the future is made, and an endpoint's
+    /// future is its handler's own, with no routing layer around it.
+    fn route<'a>(
+        &'a self,
         req: Request<Body>,
-        client_ip: &str,
-        ip_value: Option<&HeaderValue>,
-    ) -> Response<Body> {
-        // an endpoint's handler is awaited here directly: no routing layer in between
+        client_ip: Cow<'a, str>,
+        ip_value: Option<&'a HeaderValue>,
+    ) -> impl Future<Output = Response<Body>> + Send + 'a {
         match self.find(&req) {
             Found::Endpoint(h, params) => {
                 let ip = ClientIp {
                     text: client_ip,
                     value: ip_value,
                 };
-                h.handle(req, params, &self.shared, ip).await
+                Either::Left(h.handle(req, params, &self.shared, ip))
             }
             // reads a body: kept out of the endpoint path's future
-            Found::Inspect { debug } => Box::pin(inspect(debug, req)).await,
-            Found::Answer(resp) => resp,
+            Found::Inspect { debug } => Either::Right(Either::Left(Box::pin(inspect(debug, req)))),
+            Found::Answer(resp) => Either::Right(Either::Right(std::future::ready(resp))),
         }
     }
 

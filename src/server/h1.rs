@@ -144,6 +144,12 @@ struct Reader {
 
 impl Reader {
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        // nothing read ahead: the next request goes to the buffer's start again when no
+        // earlier request holds a part of it (memory that is still in the cache, where
+        // reading on after the last one walks every connection through fresh lines)
+        if self.buf.is_empty() {
+            let _ = self.buf.try_reclaim(READ_CHUNK);
+        }
         if self.buf.capacity() - self.buf.len() < 1024 {
             self.buf.reserve(READ_CHUNK);
         }
@@ -316,6 +322,8 @@ fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Result<Option<Parsed>, HeadErro
 
 /// What the head says of the connection and the body.
 struct Meta {
+    /// The method is `HEAD`: the answer has no body.
+    head: bool,
     keep_alive: bool,
     expect_continue: bool,
     body: Option<Decoder>,
@@ -335,6 +343,7 @@ fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Met
     };
     let mut headers = crate::wire::header_map(fields.len());
     let mut meta = Meta {
+        head: method == Method::HEAD,
         keep_alive: !p.http10,
         expect_continue: false,
         body: None,
@@ -440,7 +449,9 @@ pub async fn serve_connection(
             Err(HeadError::Close) => return,
         };
         drop(head);
-        let head_request = req.method() == Method::HEAD;
+        // the request is not borrowed here: a local once borrowed is kept in the
+        // connection's future through every later wait
+        let head_request = meta.head;
         let http10 = parsed.http10;
         let mut keep_alive = meta.keep_alive && settings.keep_alive;
         let body = match meta.body {
@@ -516,20 +527,42 @@ pub async fn serve_connection(
 /// Runs the gateway on one request. While it runs, the connection is watched: a client that
 /// closes it (or breaks it) cancels the request (`None`); bytes it sends meanwhile (a
 /// pipelined request) wait in the buffer.
-async fn run(
-    gw: &Gateway,
+fn run<'a>(
+    gw: &'a Gateway,
     req: Request<Body>,
-    peer: &Peer,
-    mut reader: Option<&mut Reader>,
+    peer: &'a Peer,
+    reader: Option<&'a mut Reader>,
     max_buffered: usize,
-) -> Option<Response<Body>> {
-    let mut handler = pin!(gw.dispatch_raw(req, peer));
-    poll_fn(|cx| {
-        if let Poll::Ready(resp) = handler.as_mut().poll(cx) {
+) -> Watched<'a, impl Future<Output = Response<Body>> + Send + 'a> {
+    Watched {
+        handler: gw.dispatch_raw(req, peer),
+        reader,
+        max_buffered,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's handler polled in place beside its connection's read side: no copy of the
+    /// handler's future into another one around it (a request future's size is what each
+    /// request writes).
+    struct Watched<'a, F> {
+        #[pin]
+        handler: F,
+        reader: Option<&'a mut Reader>,
+        max_buffered: usize,
+    }
+}
+
+impl<F: Future<Output = Response<Body>>> Future for Watched<'_, F> {
+    type Output = Option<Response<Body>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(resp) = this.handler.poll(cx) {
             return Poll::Ready(Some(resp));
         }
-        while let Some(r) = reader.as_deref_mut() {
-            if r.buf.len() > max_buffered {
+        while let Some(r) = this.reader.as_deref_mut() {
+            if r.buf.len() > *this.max_buffered {
                 break;
             }
             match r.poll_fill(cx) {
@@ -539,8 +572,7 @@ async fn run(
             }
         }
         Poll::Pending
-    })
-    .await
+    }
 }
 
 /// Reads until a request head is complete. `None`: the connection ended (or the server is
