@@ -239,7 +239,8 @@ impl H1Client {
             // a body that cannot be sent twice only goes on a connection known to be open
             let (mut conn, reused) = match self.pool.checkout(host_port, replay.is_none()) {
                 Some(c) => (c, true),
-                None => (self.connect(host_port).await?, false),
+                // a new connection is rare: its future gets a box, not room in every request's
+                None => (Box::pin(self.connect(host_port)).await?, false),
             };
             let result = self
                 .exchange(
@@ -318,7 +319,8 @@ impl H1Client {
             .await
             .map_err(|e| SendError::io(e, reused))?;
         if let Some((body, declared)) = stream {
-            write_stream(&mut conn.io, body, declared).await?;
+            // a streamed body is rare: its future gets a box, not room in every request's
+            Box::pin(write_stream(&mut conn.io, body, declared)).await?;
         }
         let reading = read_head(conn, method, reused, raw);
         match self.pool.settings.response_header_timeout {
