@@ -3,12 +3,12 @@
 //! (75 % deadline, first complete answer wins), shadow backends, the static proxy and the
 //! endpoint-level flatmap filter.
 
-use std::future::{poll_fn, Future};
-use std::pin::Pin;
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use futures_util::future::{BoxFuture, FutureExt as _};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
@@ -155,7 +155,8 @@ impl Pipe {
         } else {
             let merge_deadline = Instant::now() + self.timeout * 85 / 100;
             match &self.sequential {
-                Some(reps) => self.sequential_merge(&mut req, reps, merge_deadline).await,
+                // rare: its future gets a box, not room in every merge's
+                Some(reps) => Box::pin(self.sequential_merge(&mut req, reps, merge_deadline)).await,
                 None => self.parallel_merge(&req, merge_deadline).await,
             }
         };
@@ -206,15 +207,17 @@ impl Pipe {
     async fn parallel_merge(&self, req: &ProxyRequest, deadline: Instant) -> ProxyResult {
         // every call polled in place, each answer merged as it arrives; one timer for the
         // whole merge: the calls still running at the deadline time out
-        let mut calls: Vec<Option<Pin<Box<_>>>> = self
+        // a plain call is boxed as it is, without `call_one`'s state around it
+        let mut calls: Vec<Option<BoxFuture<'_, Result<ProxyResponse, ProxyError>>>> = self
             .backends
             .iter()
             .map(|b| {
-                Some(Box::pin(self.call_one(
-                    b,
-                    req.clone_for_backend(),
-                    Some(deadline),
-                )))
+                let req = req.clone_for_backend();
+                Some(if self.concurrent_calls <= 1 {
+                    b.call(req).boxed()
+                } else {
+                    self.call_one(b, req, Some(deadline)).boxed()
+                })
             })
             .collect();
         let mut acc = Accumulator::default();
