@@ -15,6 +15,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 BACKEND_PORT=18085 GATEWAY_PORT=18086
 
 profdata=""
@@ -32,24 +34,10 @@ if [ -z "$profdata" ]; then
   exit 3
 fi
 
-for p in $BACKEND_PORT $GATEWAY_PORT; do
-  if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-    echo "port $p is taken: refusing to run" >&2
-    exit 1
-  fi
-done
+refuse_taken $BACKEND_PORT $GATEWAY_PORT
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-work=$(mktemp -d)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  sleep 0.3
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+scratch
 
 # fixed paths: the instrumented build's dependencies are built once; the optimised build is
 # named by its profile's hash, so a new profile rebuilds everything with it

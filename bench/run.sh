@@ -8,6 +8,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-"50 200"}
@@ -27,12 +29,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 ports="$BACKEND_PORT $NGINX_PORT $TENTACLE_PORT"
 if [ "${INSTRUCTIONS:-0}" = 1 ]; then ports="$ports $((NGINX_PORT + 10)) $((TENTACLE_PORT + 10))"; fi
-for p in $ports; do
-  if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-    echo "port $p is taken: refusing to run" >&2
-    exit 1
-  fi
-done
+refuse_taken $ports
 
 # the binary measured: the profile-guided release build (bench/pgo.sh, trained on a load of
 # its own, not this one), or with PGO=0 (or no llvm-profdata) the plain release build
@@ -49,16 +46,7 @@ fi
 if [ "$BIN" = "$root/target/release/tentacle" ]; then (cd "$root" && cargo build --release --quiet); fi
 echo "tentacle: $BUILD"
 
-work=$(mktemp -d)
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  sleep 0.3
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+scratch
 
 ncpu=$(nproc)
 LOAD_CPU=0
