@@ -471,6 +471,27 @@ fn find_nl(buf: &[u8], mut at: usize) -> Option<usize> {
     buf[at..].iter().position(|b| *b == b'\n').map(|i| at + i)
 }
 
+/// Room for at least 1 KiB more in a read buffer (the server's and the backend client's),
+/// `chunk` when it must be made. An empty buffer that no earlier message split from it still
+/// holds is read into from its start again: the same memory, still in the cache, where reading
+/// on walks every connection through fresh lines. An empty buffer that lacks room otherwise
+/// is replaced rather than grown: growing one that earlier messages were split from
+/// reallocates it with every byte they used (`BytesMut` keeps its offset), where a new one
+/// costs an allocation and no copy.
+pub fn make_room(buf: &mut BytesMut, chunk: usize) {
+    if buf.is_empty() && buf.try_reclaim(chunk) {
+        return;
+    }
+    if buf.capacity() - buf.len() >= 1024 {
+        return;
+    }
+    if buf.is_empty() {
+        *buf = BytesMut::with_capacity(chunk);
+    } else {
+        buf.reserve(chunk);
+    }
+}
+
 /// The first line of a head (a request or status line), empty lines before it skipped: where
 /// it starts, the line without its `\r`, and where the next line starts. `None` while it is
 /// incomplete.

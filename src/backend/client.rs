@@ -104,7 +104,6 @@ impl HttpClient {
     ///
     /// Not an `async fn`: its arguments are held once by the future, not also copied into
     /// locals beside them (a request future's size is what each request writes).
-    // an `async fn` would copy each argument into a local beside it
     #[allow(clippy::manual_async_fn)]
     pub fn send(
         &self,

@@ -508,26 +508,6 @@ async fn write_stream(
     Ok(())
 }
 
-/// Room for at least 1 KiB more in a read buffer, `chunk` when it must be made. An empty
-/// buffer is replaced rather than grown: growing one that earlier answers were split from
-/// reallocates it with every byte they used (`BytesMut` keeps its offset), where a new one
-/// costs an allocation and no copy.
-fn make_room(buf: &mut BytesMut, chunk: usize) {
-    // an empty buffer that no earlier answer holds is read into from its start again: the
-    // same memory, still in the cache
-    if buf.is_empty() && buf.try_reclaim(chunk) {
-        return;
-    }
-    if buf.capacity() - buf.len() >= 1024 {
-        return;
-    }
-    if buf.is_empty() {
-        *buf = BytesMut::with_capacity(chunk);
-    } else {
-        buf.reserve(chunk);
-    }
-}
-
 /// Reads until the buffer holds `n` bytes.
 async fn fill_to(conn: &mut Conn, n: usize) -> Result<(), SendError> {
     if conn.buf.len() >= n {
@@ -581,7 +561,7 @@ async fn read_head(
                 ));
             }
         }
-        make_room(&mut conn.buf, 8192);
+        crate::wire::make_room(&mut conn.buf, 8192);
         match tokio::io::AsyncReadExt::read_buf(&mut conn.io, &mut conn.buf).await {
             Ok(0) => {
                 return Err(SendError {
@@ -1131,7 +1111,7 @@ impl H1Body {
         let Some(conn) = self.conn.as_mut() else {
             return Poll::Ready(Ok(0));
         };
-        make_room(&mut conn.buf, READ_CHUNK);
+        crate::wire::make_room(&mut conn.buf, READ_CHUNK);
         loop {
             ready!(conn.io.poll_read_ready(cx))?;
             match conn.io.try_read_buf(&mut conn.buf) {

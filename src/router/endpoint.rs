@@ -138,6 +138,7 @@ impl EndpointHandler {
         }
     }
 
+    /// Serves one request on this endpoint.
     ///
     /// Not an `async fn`: the request is taken apart before the future is made, so that the
     /// future holds its parts but not the request beside them (a request future's size is

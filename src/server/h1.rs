@@ -144,15 +144,7 @@ struct Reader {
 
 impl Reader {
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        // nothing read ahead: the next request goes to the buffer's start again when no
-        // earlier request holds a part of it (memory that is still in the cache, where
-        // reading on after the last one walks every connection through fresh lines)
-        if self.buf.is_empty() {
-            let _ = self.buf.try_reclaim(READ_CHUNK);
-        }
-        if self.buf.capacity() - self.buf.len() < 1024 {
-            self.buf.reserve(READ_CHUNK);
-        }
+        crate::wire::make_room(&mut self.buf, READ_CHUNK);
         pin!(self.rd.read_buf(&mut self.buf)).poll(cx)
     }
 
