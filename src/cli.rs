@@ -130,6 +130,16 @@ fn load_for_run(path: &Option<PathBuf>, port: Option<u16>) -> Result<(Loaded, St
     }
 }
 
+/// How many threads serve requests: `GOMAXPROCS` when set to a positive number (the variable
+/// that bounds KrakenD's CPUs, so a deployment that sets it gets the same from Tentacle), else
+/// the CPUs this process may use (its affinity and its cgroup's quota).
+fn worker_threads(gomaxprocs: Option<&str>) -> usize {
+    gomaxprocs
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Starts the `telemetry/metrics` listener, unless absent or `endpoint_disabled`; returns its
 /// address and task. As KrakenD does, a listener that cannot start is logged and the gateway
 /// runs on.
@@ -179,11 +189,20 @@ fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
     for u in components::unsupported(&loaded.config) {
         tracing::warn!("{u}");
     }
-    // measured: the multi-threaded scheduler beats a single-threaded one even on one CPU
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let workers = worker_threads(std::env::var("GOMAXPROCS").ok().as_deref());
+    let mut builder = if workers == 1 {
+        // one CPU: the gateway runs on this thread alone. A process with a single thread takes
+        // the kernel's and the C library's single-threaded paths on every socket call (no
+        // reference count on the file per call, no cancellation bookkeeping), which a second,
+        // idle thread would turn off for good
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    };
+    tracing::debug!("{workers} worker thread(s)");
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ERROR: cannot start the runtime: {e}");
@@ -217,4 +236,23 @@ fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
         tracing::info!("[SERVICE: Tentacle] stopped");
         0
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_threads;
+
+    #[test]
+    fn gomaxprocs_sets_the_worker_threads() {
+        assert_eq!(worker_threads(Some("1")), 1);
+        assert_eq!(worker_threads(Some(" 3 ")), 3);
+    }
+
+    #[test]
+    fn without_a_usable_gomaxprocs_the_cpus_decide() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for v in [None, Some(""), Some("0"), Some("-2"), Some("all")] {
+            assert_eq!(worker_threads(v), cpus, "{v:?}");
+        }
+    }
 }

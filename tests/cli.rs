@@ -192,6 +192,38 @@ async fn run_without_config_serves_the_embedded_default() {
     assert_eq!(p.wait_exit().await, Some(0));
 }
 
+/// Threads of a running process, from `/proc`.
+fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .count()
+}
+
+#[tokio::test]
+async fn gomaxprocs_one_serves_on_a_single_thread() {
+    let b = json_backend(r#"{"one":"thread"}"#).await;
+    for (procs, single) in [("1", true), ("2", false)] {
+        let port = free_port();
+        let dir = TempDir::new("run-procs");
+        let f = dir.write(
+            "krakend.json",
+            &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1", "endpoints": [
+                {"endpoint": "/one", "backend": [{"url_pattern": "/", "host": [b.url]}]}]})
+            .to_string(),
+        );
+        let mut cmd = tentacle(&["run", "-c", f.to_str().unwrap()]);
+        cmd.env("GOMAXPROCS", procs);
+        let mut p = Proc::spawn(cmd, port);
+        p.wait_ready().await;
+        let r = get(&p.url("/one")).await;
+        assert_eq!((r.status, r.text().as_str()), (200, r#"{"one":"thread"}"#));
+        let n = threads(p.child.id());
+        assert_eq!(n == 1, single, "GOMAXPROCS={procs}: {n} threads");
+        p.term();
+        assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
+    }
+}
+
 #[tokio::test]
 async fn run_with_an_invalid_config_exits_1() {
     let dir = TempDir::new("run-bad");
