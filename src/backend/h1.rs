@@ -108,9 +108,6 @@ struct Conn {
     io: TcpStream,
     buf: BytesMut,
     key: Box<str>,
-    /// The field table of the answer being read, kept with the connection: it is not built
-    /// (half a kilobyte written) for every answer, and does not travel in the request's future.
-    head: Box<RawHead>,
 }
 
 impl Conn {
@@ -300,7 +297,6 @@ impl H1Client {
             io,
             buf: BytesMut::with_capacity(8192),
             key: host_port.into(),
-            head: Box::new(RawHead::new()),
         })
     }
 
@@ -539,14 +535,16 @@ async fn read_head(
     raw_fields: bool,
 ) -> Result<(Response<()>, Framing, bool), SendError> {
     let mut received = false;
-    // the connection's own field table, filled in place (`parse_head` starts it anew)
-    let raw = &mut *conn.head;
     loop {
         if !conn.buf.is_empty() {
             received = true;
-            if parse_head(&conn.buf, raw)? {
-                let (head, mut delimiters) =
-                    raw.build(&conn.buf.split_to(raw.len).freeze(), raw_fields)?;
+            if let Some((head, mut delimiters)) = with_field_table(|raw| {
+                if !parse_head(&conn.buf, raw)? {
+                    return Ok(None);
+                }
+                raw.build(&conn.buf.split_to(raw.len).freeze(), raw_fields)
+                    .map(Some)
+            })? {
                 let status = head.status();
                 if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
                     continue;
@@ -577,6 +575,20 @@ async fn read_head(
             Err(e) => return Err(SendError::io(e, reused && !received)),
         }
     }
+}
+
+thread_local! {
+    static FIELD_TABLE: std::cell::RefCell<RawHead> = std::cell::RefCell::new(RawHead::new());
+}
+
+/// Runs `f` on this thread's field table: a head is parsed and built without a wait between,
+/// so one table per thread serves every connection, and the one table is the one in the cache
+/// (a table per connection is cold again by the time its next answer comes).
+fn with_field_table<T>(f: impl FnOnce(&mut RawHead) -> T) -> T {
+    FIELD_TABLE.with(|table| match table.try_borrow_mut() {
+        Ok(mut raw) => f(&mut raw),
+        Err(_) => f(&mut RawHead::new()),
+    })
 }
 
 /// Header fields kept without a heap allocation; a head with more spills to a `Vec`.
