@@ -404,6 +404,18 @@ fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Met
     Ok((req, meta))
 }
 
+thread_local! {
+    static FIELD_TABLE: std::cell::RefCell<Vec<Field>> = std::cell::RefCell::new(Vec::with_capacity(16));
+}
+
+/// Runs `f` on this thread's table of request fields. A head is parsed (`read_head`) and its
+/// request built (`build`) with no wait between, so one table per thread serves every
+/// connection, and the one table is the one in the cache (one per connection is cold again by
+/// its next request).
+fn with_field_table<T>(f: impl FnOnce(&mut Vec<Field>) -> T) -> T {
+    FIELD_TABLE.with(|table| f(&mut table.borrow_mut()))
+}
+
 /// Serves one accepted connection until it closes.
 pub async fn serve_connection(
     gw: Arc<Gateway>,
@@ -420,13 +432,12 @@ pub async fn serve_connection(
         rd,
         buf: BytesMut::with_capacity(READ_CHUNK),
     });
-    let mut fields: Vec<Field> = Vec::with_capacity(16);
     let mut out: Vec<u8> = Vec::with_capacity(1024);
     let mut slot: Option<Slot> = None;
     let mut first = true;
     loop {
         let Some(mut r) = reader.take() else { return };
-        let parsed = match read_head(&mut r, &mut fields, &settings, &shutdown, first).await {
+        let parsed = match read_head(&mut r, &settings, &shutdown, first).await {
             Ok(Some(p)) => p,
             Ok(None) | Err(HeadError::Close) => return,
             Err(HeadError::Reply(status, detail)) => {
@@ -435,7 +446,8 @@ pub async fn serve_connection(
         };
         first = false;
         let head = r.buf.split_to(parsed.len).freeze();
-        let (req, meta) = match build(&head, &parsed, &fields) {
+        // the fields `read_head` left in the thread's table: no wait since
+        let (req, meta) = match with_field_table(|fields| build(&head, &parsed, fields)) {
             Ok(b) => b,
             Err(HeadError::Reply(status, detail)) => return reject(r, wr, status, detail).await,
             Err(HeadError::Close) => return,
@@ -571,7 +583,6 @@ impl<F: Future<Output = Response<Body>>> Future for Watched<'_, F> {
 /// stopping, or the idle timeout passed) between requests.
 async fn read_head(
     r: &mut Reader,
-    fields: &mut Vec<Field>,
     settings: &Settings,
     shutdown: &Shutdown,
     first: bool,
@@ -579,7 +590,7 @@ async fn read_head(
     let mut deadline = None;
     loop {
         if !r.buf.is_empty() {
-            if let Some(p) = parse(&r.buf, fields)? {
+            if let Some(p) = with_field_table(|fields| parse(&r.buf, fields))? {
                 return Ok(Some(p));
             }
             if r.buf.len() > settings.max_head {
