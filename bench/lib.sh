@@ -1,5 +1,6 @@
-# Shared by bench/run.sh and bench/pgo.sh (sourced): the port check, and the scratch folder
-# whose processes are stopped by pid and whose files are removed when the script ends.
+# Shared by bench/run.sh, bench/ab.sh and bench/pgo.sh (sourced): the port check, the scratch
+# folder whose processes are stopped by pid and whose files are removed when the script ends,
+# and the benchmark's payloads with the nginx backend that serves them.
 
 # refuse_taken PORT...: exits when one of the ports on 127.0.0.1 is taken
 refuse_taken() {
@@ -27,4 +28,50 @@ cleanup() {
   sleep 0.3
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   rm -rf "$work"
+}
+
+# backend_files: the payloads in $work/www (a 200-byte JSON object, a second small one for
+# merges, a 20 KB one) and $work/backend.conf, nginx (1 worker, keep-alive) serving them on
+# 127.0.0.1:$BACKEND_PORT; $work/logs for the servers' logs
+backend_files() {
+  mkdir -p "$work/www" "$work/logs"
+  python3 - "$work/www" <<'PY'
+import json, sys
+d = sys.argv[1]
+small = {"id": 42, "name": "tentacle", "active": True, "score": 9.75,
+         "tags": ["a", "b", "c"], "owner": {"login": "octo", "type": "User"},
+         "description": "a small object for the proxy benchmark, about two hundred bytes"}
+s = json.dumps(small, separators=(",", ":"))
+while len(s) < 200:
+    small["description"] += "."
+    s = json.dumps(small, separators=(",", ":"))
+open(f"{d}/small", "w").write(s)
+open(f"{d}/small2", "w").write(json.dumps({"id": 7, "kind": "second", "values": [1, 2, 3]}, separators=(",", ":")))
+items = []
+i = 0
+while len(json.dumps({"items": items}, separators=(",", ":"))) < 20000:
+    items.append({"i": i, "name": f"item-{i}", "price": 10.5 + i, "ok": i % 2 == 0})
+    i += 1
+open(f"{d}/large", "w").write(json.dumps({"items": items, "count": len(items)}, separators=(",", ":")))
+PY
+
+  cat > "$work/backend.conf" <<CONF
+user root;
+worker_processes 1;
+daemon off;
+pid $work/backend.pid;
+error_log $work/logs/backend-error.log error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+  server {
+    listen 127.0.0.1:$BACKEND_PORT reuseport;
+    root $work/www;
+    default_type application/json;
+    location / { try_files \$uri =404; }
+  }
+}
+CONF
 }
