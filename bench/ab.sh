@@ -33,11 +33,7 @@ done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 refuse_taken $BACKEND_PORT $PORT_A $PORT_B
 scratch
-ncpu=$(nproc)
-LOAD_CPU=0
-SERVER_CPUS=1
-if [ "$ncpu" -gt 2 ]; then SERVER_CPUS="1-$((ncpu - 1))"; fi
-if [ "$ncpu" -lt 2 ]; then SERVER_CPUS=0; fi
+cpus
 
 backend_files
 taskset -c "$SERVER_CPUS" "$NGINX" -c "$work/backend.conf" -p "$work" >/dev/null 2>&1 &

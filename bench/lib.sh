@@ -30,6 +30,19 @@ cleanup() {
   rm -rf "$work"
 }
 
+# cpus: LOAD_CPU for the load generator, SERVER_CPUS for the backend and the proxies: CPU 0
+# and CPU 1 on a 2-core machine, CPU 0 and CPUs 1..N-1 with more, all on CPU 0 with one. The
+# gateway runs one thread per CPU it may use, so the profile-guided build trains on the same
+# CPUs as the benchmark measures on.
+cpus() {
+  local ncpu
+  ncpu=$(nproc)
+  LOAD_CPU=0
+  SERVER_CPUS=1
+  if [ "$ncpu" -gt 2 ]; then SERVER_CPUS="1-$((ncpu - 1))"; fi
+  if [ "$ncpu" -lt 2 ]; then SERVER_CPUS=0; fi
+}
+
 # backend_files: the payloads in $work/www (a 200-byte JSON object, a second small one for
 # merges, a 20 KB one) and $work/backend.conf, nginx (1 worker, keep-alive) serving them on
 # 127.0.0.1:$BACKEND_PORT; $work/logs for the servers' logs

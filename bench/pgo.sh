@@ -85,9 +85,11 @@ http {
   }
 }
 CONF
-"$NGINX" -c "$work/backend.conf" -p "$work" >/dev/null 2>&1 &
+# on the CPUs the benchmark gives the servers: the gateway's threads as measured
+cpus
+taskset -c "$SERVER_CPUS" "$NGINX" -c "$work/backend.conf" -p "$work" >/dev/null 2>&1 &
 pids+=($!)
-"$root/target/pgo-gen/release/tentacle" run -c "$here/pgo-train.json" -p $GATEWAY_PORT \
+taskset -c "$SERVER_CPUS" "$root/target/pgo-gen/release/tentacle" run -c "$here/pgo-train.json" -p $GATEWAY_PORT \
   >"$work/logs/gateway.log" 2>&1 &
 gw=$!
 pids+=($gw)
@@ -110,7 +112,7 @@ LUA
 for path in "/t/pass/{id}" "/t/pass-big" "/t/user/{id}?fields=name&other=1" \
   "/t/user-filtered/{id}" "/t/profile/{id}" "/t/flat/{id}" "/t/catalog"; do
   for c in 16 128; do
-    out=$(wrk -t1 -c$c -d2s -s "$work/ids.lua" "http://127.0.0.1:$GATEWAY_PORT$path" 2>&1)
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c$c -d2s -s "$work/ids.lua" "http://127.0.0.1:$GATEWAY_PORT$path" 2>&1)
     if echo "$out" | grep -q "Non-2xx\|Socket errors"; then
       echo "PGO training: $path answered errors" >&2
       echo "$out" >&2

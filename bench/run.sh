@@ -49,10 +49,7 @@ echo "tentacle: $BUILD"
 scratch
 
 ncpu=$(nproc)
-LOAD_CPU=0
-SERVER_CPUS=1
-if [ "$ncpu" -gt 2 ]; then SERVER_CPUS="1-$((ncpu - 1))"; fi
-if [ "$ncpu" -lt 2 ]; then LOAD_CPU=0; SERVER_CPUS=0; fi
+cpus
 
 # --- payloads and the backend (bench/lib.sh) -----------------------------------------------
 backend_files
