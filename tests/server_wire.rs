@@ -464,3 +464,89 @@ async fn response_header_names_are_written_as_go_writes_them() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_answer_ready_after_the_write_timeout_is_not_sent() {
+    // Go's WriteTimeout: from the end of the request head to the end of the answer's writes
+    let slow = slow_backend(Duration::from_millis(800), r#"{"late":true}"#).await;
+    let fast = json_backend(r#"{"fast":true}"#).await;
+    let gw = gateway(&with(
+        config(json!([
+            {"endpoint": "/slow", "timeout": "5s",
+             "backend": [{"url_pattern": "/s", "host": [slow.url]}]},
+            {"endpoint": "/fast", "backend": [{"url_pattern": "/f", "host": [fast.url]}]}
+        ])),
+        json!({"write_timeout": "300ms"}),
+    ))
+    .await;
+    // the deadline starts again with each request: a connection may live longer than it
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let first = c.response("GET").await;
+    assert_eq!(
+        (first.status, first.body.as_slice()),
+        (200, &br#"{"fast":true}"#[..])
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    c.send(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(c.response("GET").await.status, 200);
+    // the backend answers after the deadline: the client gets no byte, the connection closes
+    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(c.closed().await, "{:?}", String::from_utf8_lossy(&c.buf));
+    slow.wait_requests(1).await;
+}
+
+#[tokio::test]
+async fn without_a_write_timeout_a_slow_answer_is_sent() {
+    let slow = slow_backend(Duration::from_millis(800), r#"{"late":true}"#).await;
+    let gw = gateway(&config(json!([
+        {"endpoint": "/slow", "timeout": "5s",
+         "backend": [{"url_pattern": "/s", "host": [slow.url]}]}
+    ])))
+    .await;
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let r = c.response("GET").await;
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, &br#"{"late":true}"#[..])
+    );
+}
+
+#[tokio::test]
+async fn a_head_not_ended_within_read_header_timeout_closes_without_an_answer() {
+    let b = json_backend("{}").await;
+    let gw = gateway(&with(
+        config(json!([{"endpoint": "/a", "backend": [{"url_pattern": "/a", "host": [b.url]}]}])),
+        json!({"read_header_timeout": "300ms"}),
+    ))
+    .await;
+    // a whole head in time is answered
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(c.response("GET").await.status, 200);
+    // half a head, and nothing more: as Go's server, no answer, the connection closes
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n").await;
+    assert!(c.closed().await, "{:?}", String::from_utf8_lossy(&c.buf));
+    assert_eq!(b.count(), 1);
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_closes_after_idle_timeout() {
+    let b = json_backend("{}").await;
+    let gw = gateway(&with(
+        config(json!([{"endpoint": "/a", "backend": [{"url_pattern": "/a", "host": [b.url]}]}])),
+        json!({"idle_timeout": "300ms"}),
+    ))
+    .await;
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(c.response("GET").await.status, 200);
+    // a request within the idle time is served on the same connection
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(c.response("GET").await.status, 200);
+    // then nothing: the server closes it
+    assert!(c.closed().await);
+}

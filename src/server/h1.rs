@@ -59,6 +59,10 @@ pub struct Settings {
     pub header_timeout: Option<Duration>,
     /// How long a keep-alive connection may wait for its next request.
     pub idle_timeout: Option<Duration>,
+    /// From the end of a request head to the end of its answer's last write (Go's
+    /// `WriteTimeout`): an answer ready after it is not sent, one still being written when it
+    /// passes is cut off, and the connection closes.
+    pub write_timeout: Option<Duration>,
 }
 
 /// The server's stop signal. Each connection registers its task's waker once; between
@@ -445,6 +449,7 @@ pub async fn serve_connection(
             }
         };
         first = false;
+        let write_by = settings.write_timeout.map(|t| Instant::now() + t);
         let head = r.buf.split_to(parsed.len).freeze();
         // the fields `read_head` left in the thread's table: no wait since
         let (req, meta) = match with_field_table(|fields| build(&head, &parsed, fields)) {
@@ -511,7 +516,15 @@ pub async fn serve_connection(
             // too much left to read away: the answer says the connection closes (as Go's)
             keep_alive = false;
         }
-        keep_alive = respond(&mut wr, &mut out, resp, head_request, http10, keep_alive).await;
+        let answer = respond(&mut wr, &mut out, resp, head_request, http10, keep_alive);
+        keep_alive = match write_by {
+            None => answer.await,
+            Some(at) if Instant::now() < at => match tokio::time::timeout_at(at, answer).await {
+                Ok(keep_alive) => keep_alive,
+                Err(_) => return,
+            },
+            Some(_) => return,
+        };
         if let (Some(decoder), Some(r)) = (unread, reader.as_mut()) {
             // the client may still be sending the body: read it away, or close without
             // turning its unread bytes into a reset that loses the response

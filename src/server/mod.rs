@@ -63,7 +63,13 @@ pub async fn serve(
         max_head: max_buf,
         header_timeout,
         idle_timeout: or_read(cfg.idle_timeout),
+        write_timeout: Some(cfg.write_timeout).filter(|d| !d.is_zero()),
     });
+    if !plain_h1 && !cfg.write_timeout.is_zero() {
+        tracing::warn!(
+            "write_timeout is applied to plain HTTP/1.1 connections only: with TLS or h2c it is not"
+        );
+    }
     let stopping = Arc::new(h1::Shutdown::default());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let tls = gw.server_tls.clone().map(tokio_rustls::TlsAcceptor::from);
