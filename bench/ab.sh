@@ -43,24 +43,7 @@ pids+=($!)
 start() {
   local name=$1 bin=$2 port=$3
   if [ "$bin" = nginx ]; then
-    cat > "$work/$name.conf" <<CONF
-user root;
-worker_processes 1;
-daemon off;
-pid $work/$name.pid;
-error_log $work/logs/$name-error.log error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 256; }
-  server {
-    listen 127.0.0.1:$port reuseport;
-    location /api/small { proxy_pass http://backend/small; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    location /api/large { proxy_pass http://backend/large; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
+    nginx_proxy_conf "$name" "$port"
     taskset -c "$SERVER_CPUS" "$NGINX" -c "$work/$name.conf" -p "$work" >/dev/null 2>&1 &
   else
     taskset -c "$SERVER_CPUS" "$bin" run -c "$here/krakend-bench.json" -p "$port" \

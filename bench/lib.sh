@@ -1,6 +1,6 @@
 # Shared by bench/run.sh, bench/ab.sh and bench/pgo.sh (sourced): the port check, the scratch
 # folder whose processes are stopped by pid and whose files are removed when the script ends,
-# and the benchmark's payloads with the nginx backend that serves them.
+# the benchmark's payloads, and the nginx configs of the backend and of the nginx proxy.
 
 # refuse_taken PORT...: exits when one of the ports on 127.0.0.1 is taken
 refuse_taken() {
@@ -68,23 +68,49 @@ while len(json.dumps({"items": items}, separators=(",", ":"))) < 20000:
 open(f"{d}/large", "w").write(json.dumps({"items": items, "count": len(items)}, separators=(",", ":")))
 PY
 
-  cat > "$work/backend.conf" <<CONF
+  backend_conf
+}
+
+# nginx_conf NAME HTTP_BODY: $work/NAME.conf, one nginx worker in the foreground, keep-alive
+# for clients, its pid and error log in $work, HTTP_BODY inside its http block
+nginx_conf() {
+  cat > "$work/$1.conf" <<CONF
 user root;
 worker_processes 1;
 daemon off;
-pid $work/backend.pid;
-error_log $work/logs/backend-error.log error;
+pid $work/$1.pid;
+error_log $work/logs/$1-error.log error;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  keepalive_timeout 75s;
+  $2
+}
+CONF
+}
+
+# backend_conf: $work/backend.conf, nginx serving the files of $work/www on
+# 127.0.0.1:$BACKEND_PORT as JSON
+backend_conf() {
+  nginx_conf backend "keepalive_timeout 75s;
   server {
     listen 127.0.0.1:$BACKEND_PORT reuseport;
     root $work/www;
     default_type application/json;
     location / { try_files \$uri =404; }
-  }
+  }"
 }
-CONF
+
+# nginx_proxy_conf NAME PORT: $work/NAME.conf, the anchor: nginx as a reverse proxy on
+# 127.0.0.1:PORT for /api/small and /api/large, with upstream keep-alive to the backend
+nginx_proxy_conf() {
+  nginx_conf "$1" "upstream backend {
+    server 127.0.0.1:$BACKEND_PORT;
+    keepalive 256;
+  }
+  server {
+    listen 127.0.0.1:$2 reuseport;
+    location /api/small { proxy_pass http://backend/small; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
+    location /api/large { proxy_pass http://backend/large; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
+  }"
 }

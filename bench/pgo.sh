@@ -67,24 +67,7 @@ put("catalog", {"data": {"products": [{"sku": f"P{n:05}", "price": n / 3, "tags"
                                         "stock": n % 17} for n in range(400)]}, "page": 1})
 PY
 
-cat > "$work/backend.conf" <<CONF
-user root;
-worker_processes 1;
-daemon off;
-pid $work/backend.pid;
-error_log $work/logs/backend-error.log error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$BACKEND_PORT;
-    root $work/www;
-    default_type application/json;
-    location / { try_files \$uri =404; }
-  }
-}
-CONF
+backend_conf
 # on the CPUs the benchmark gives the servers: the gateway's threads as measured
 cpus
 taskset -c "$SERVER_CPUS" "$NGINX" -c "$work/backend.conf" -p "$work" >/dev/null 2>&1 &

@@ -54,27 +54,7 @@ cpus
 # --- payloads and the backend (bench/lib.sh) -----------------------------------------------
 backend_files
 
-cat > "$work/proxy.conf" <<CONF
-user root;
-worker_processes 1;
-daemon off;
-pid $work/proxy.pid;
-error_log $work/logs/proxy-error.log error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream backend {
-    server 127.0.0.1:$BACKEND_PORT;
-    keepalive 256;
-  }
-  server {
-    listen 127.0.0.1:$NGINX_PORT reuseport;
-    location /api/small { proxy_pass http://backend/small; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    location /api/large { proxy_pass http://backend/large; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
+nginx_proxy_conf proxy $NGINX_PORT
 
 taskset -c "$SERVER_CPUS" "$NGINX" -c "$work/backend.conf" -p "$work" >/dev/null 2>&1 &
 pids+=($!)
@@ -177,9 +157,8 @@ print(" ".join(str(round(x)) for x in out))
 PY
 }
 if [ "${INSTRUCTIONS:-0}" = 1 ]; then
-  sed -e "s/listen 127.0.0.1:$NGINX_PORT /listen 127.0.0.1:$((NGINX_PORT + 10)) /" \
-      -e "s|daemon off;|daemon off; master_process off;|" -e "s|proxy.pid|proxy-cg.pid|" \
-      "$work/proxy.conf" > "$work/proxy-cg.conf"
+  nginx_proxy_conf proxy-cg $((NGINX_PORT + 10))
+  sed -i "s|daemon off;|daemon off; master_process off;|" "$work/proxy-cg.conf"
   read -r ngx ngx_i1 ngx_d1 < <(count_instructions nginx $((NGINX_PORT + 10)) "$NGINX" -c "$work/proxy-cg.conf" -p "$work")
   read -r tnt tnt_i1 tnt_d1 < <(count_instructions tentacle $((TENTACLE_PORT + 10)) "$BIN" run -c "$here/krakend-bench.json" -p $((TENTACLE_PORT + 10)))
   if [ -z "${ngx:-}" ] || [ -z "${tnt:-}" ]; then echo "no count came out" >&2; exit 1; fi
