@@ -516,13 +516,15 @@ pub async fn serve_connection(
             // too much left to read away: the answer says the connection closes (as Go's)
             keep_alive = false;
         }
-        let answer = respond(&mut wr, &mut out, resp, head_request, http10, keep_alive);
         keep_alive = match write_by {
-            None => answer.await,
-            Some(at) if Instant::now() < at => match tokio::time::timeout_at(at, answer).await {
-                Ok(keep_alive) => keep_alive,
-                Err(_) => return,
-            },
+            None => respond(&mut wr, &mut out, resp, head_request, http10, keep_alive).await,
+            Some(at) if Instant::now() < at => {
+                let answer = respond(&mut wr, &mut out, resp, head_request, http10, keep_alive);
+                match tokio::time::timeout_at(at, answer).await {
+                    Ok(keep_alive) => keep_alive,
+                    Err(_) => return,
+                }
+            }
             Some(_) => return,
         };
         if let (Some(decoder), Some(r)) = (unread, reader.as_mut()) {
