@@ -4,10 +4,12 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn output(args: &[&str]) -> (Option<i32>, String, String) {
     let out = tentacle(args).output().unwrap();
@@ -222,6 +224,126 @@ async fn gomaxprocs_one_serves_on_a_single_thread() {
         p.term();
         assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
     }
+}
+
+#[tokio::test]
+async fn backends_are_called_through_the_proxy_the_environment_names() {
+    // the proxy: answers each request with the target it was sent, as a proxy sees it
+    let proxy =
+        backend(|r| Reply::json(json!({"via": "proxy", "target": r.target}).to_string())).await;
+    let direct = json_backend(r#"{"via":"direct"}"#).await;
+    let port = free_port();
+    let dir = TempDir::new("run-proxy");
+    let f = dir.write(
+        "krakend.json",
+        &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1", "endpoints": [
+            {"endpoint": "/named",
+             "backend": [{"url_pattern": "/x?y=1", "host": ["http://backend.test:8080"]}]},
+            {"endpoint": "/excepted", "timeout": "1s",
+             "backend": [{"url_pattern": "/x", "host": ["http://skip.test"]}]},
+            {"endpoint": "/loopback", "backend": [{"url_pattern": "/", "host": [direct.url]}]}
+        ]})
+        .to_string(),
+    );
+    let mut cmd = tentacle(&["run", "-c", f.to_str().unwrap()]);
+    let proxy_addr = proxy.url.trim_start_matches("http://");
+    cmd.env("HTTP_PROXY", format!("http://gw:s3cr%40t@{proxy_addr}"));
+    cmd.env("NO_PROXY", "other.example, skip.test");
+    let mut p = Proc::spawn(cmd, port);
+    p.wait_ready().await;
+    // the backend's absolute URL goes to the proxy, with the proxy's credentials
+    let r = get(&p.url("/named")).await;
+    assert_eq!(r.status, 200, "{}", p.output());
+    assert_eq!(
+        r.json(),
+        json!({"via": "proxy", "target": "http://backend.test:8080/x?y=1"})
+    );
+    let seen = proxy.only();
+    assert_eq!(seen.header("host"), Some("backend.test:8080"));
+    // base64("gw:s3cr@t")
+    assert_eq!(
+        seen.header("proxy-authorization"),
+        Some("Basic Z3c6czNjckB0")
+    );
+    // NO_PROXY and loopback backends are called directly
+    assert_eq!(
+        get(&p.url("/loopback")).await.json(),
+        json!({"via": "direct"})
+    );
+    assert_eq!(direct.count(), 1);
+    assert_eq!(get(&p.url("/excepted")).await.status, 500);
+    assert_eq!(proxy.count(), 1);
+    p.term();
+    assert_eq!(p.wait_exit().await, Some(0));
+}
+
+/// A proxy that opens `CONNECT` tunnels, all of them to `to`; the heads it was sent.
+async fn connect_proxy(to: std::net::SocketAddr) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let heads = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                continue;
+            };
+            let heads = heads.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let Ok(b) = s.read_u8().await else { return };
+                    head.push(b);
+                }
+                heads
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&head).into_owned());
+                s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut up = tokio::net::TcpStream::connect(to).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut s, &mut up).await;
+            });
+        }
+    });
+    (addr.to_string(), seen)
+}
+
+#[tokio::test]
+async fn https_backends_are_called_through_a_connect_tunnel() {
+    let tls = tls_backend(|| bytes::Bytes::from_static(br#"{"over":"tls"}"#)).await;
+    let (proxy, heads) = connect_proxy(tls).await;
+    let port = free_port();
+    let dir = TempDir::new("run-tunnel");
+    let f = dir.write(
+        "krakend.json",
+        &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1",
+        "client_tls": {"allow_insecure_connections": true},
+        "endpoints": [
+            {"endpoint": "/t",
+             "backend": [{"url_pattern": "/x", "host": ["https://backend.test:8443"]}]}
+        ]})
+        .to_string(),
+    );
+    let mut cmd = tentacle(&["run", "-c", f.to_str().unwrap()]);
+    cmd.env("HTTPS_PROXY", format!("http://gw:pw@{proxy}"));
+    let mut p = Proc::spawn(cmd, port);
+    p.wait_ready().await;
+    let r = get(&p.url("/t")).await;
+    assert_eq!(r.status, 200, "{}", p.output());
+    assert_eq!(r.json(), json!({"over": "tls"}));
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(
+        heads,
+        vec![
+            "CONNECT backend.test:8443 HTTP/1.1\r\nHost: backend.test:8443\r\n\
+             Proxy-Authorization: Basic Z3c6cHc=\r\n\r\n"
+                .to_string()
+        ]
+    );
+    p.term();
+    assert_eq!(p.wait_exit().await, Some(0));
 }
 
 #[tokio::test]

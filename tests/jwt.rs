@@ -2,6 +2,8 @@
 //! backend, tokens signed with the fixture keys (tests/fixtures/jwt, written by generate.py
 //! with an independent JOSE implementation).
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 
+use common::tls_backend;
 use tentacle::components::jwt::jose::{self, Alg, Jwk};
 use tentacle::config::{self, Format};
 use tentacle::router::Gateway;
@@ -945,51 +948,13 @@ const TLS_DIR: &str = "tests/fixtures/jwt/tls";
 
 /// A JWK server over HTTPS presenting tests/fixtures/jwt/tls/chain.pem; counts the sets served.
 async fn start_tls_jwks() -> (SocketAddr, Arc<AtomicUsize>) {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let chain = CertificateDer::pem_file_iter(format!("{TLS_DIR}/chain.pem"))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(format!("{TLS_DIR}/server.key")).unwrap();
-    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let acceptor = acceptor.clone();
-            let hits = counter.clone();
-            tokio::spawn(async move {
-                // a client that refuses the certificate ends the handshake here
-                let Ok(tls) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let svc = service_fn(move |_req: Request<Incoming>| {
-                    hits.fetch_add(1, Ordering::SeqCst);
-                    let mut r = Response::new(Full::new(Bytes::from(all_public())));
-                    r.headers_mut()
-                        .insert("content-type", "application/json".parse().unwrap());
-                    async move { Ok::<_, Infallible>(r) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), svc)
-                    .await;
-            });
-        }
-    });
+    let addr = tls_backend(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Bytes::from(all_public())
+    })
+    .await;
     (addr, hits)
 }
 

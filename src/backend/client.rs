@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::io::Read;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,7 +16,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::h1::{Exchange, H1Client, Settings};
+use super::h1::{Exchange, H1Client, SendError, Settings};
+use super::proxy::{Proxy, ProxyEnv, TunnelConnector};
 use super::{boxed, empty_body, full_body, Body};
 use crate::config::ServiceConfig;
 
@@ -23,9 +25,11 @@ use crate::config::ServiceConfig;
 #[derive(Clone)]
 pub struct HttpClient {
     /// `https://` backends.
-    inner: Client<HttpsConnector<HttpConnector>, Body>,
+    inner: Client<HttpsConnector<TunnelConnector>, Body>,
     /// `http://` backends.
     h1: H1Client,
+    /// The proxies the environment names (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`).
+    proxy: Option<Arc<ProxyEnv>>,
     pub disable_compression: bool,
     /// Follow 3xx redirects (`backend/http/client.no_redirect` turns it off).
     pub follow_redirects: bool,
@@ -78,11 +82,12 @@ impl HttpClient {
             connector.set_connect_timeout(Some(svc.dialer_timeout));
         }
         connector.enforce_http(false);
+        let proxy = proxy_env();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(connector);
+            .wrap_connector(TunnelConnector::new(connector, proxy.clone()));
         let mut builder = Client::builder(TokioExecutor::new());
         builder.timer(TokioTimer::new());
         builder.pool_timer(TokioTimer::new());
@@ -91,6 +96,7 @@ impl HttpClient {
         HttpClient {
             inner: builder.build(connector),
             h1,
+            proxy,
             disable_compression: svc.disable_compression,
             follow_redirects: true,
             send_body_on_redirect: false,
@@ -158,20 +164,31 @@ impl HttpClient {
                     ))
                 });
                 let resp = if let Some((authority, target)) = h1_target {
-                    self.h1
-                        .send(
-                            &method,
-                            authority,
-                            target,
-                            &headers,
-                            out,
-                            Exchange {
-                                gzip: added_gzip,
-                                raw: raw_fields,
-                            },
-                        )
-                        .await
-                        .map_err(|e| go_style_error(&method, &url, &e.message))?
+                    let how = Exchange {
+                        gzip: added_gzip,
+                        raw: raw_fields,
+                        via: None,
+                    };
+                    let proxy = self
+                        .proxy
+                        .as_deref()
+                        .and_then(|p| p.lookup(false, authority));
+                    let sent =
+                        match proxy {
+                            None => {
+                                self.h1
+                                    .send(&method, authority, target, &headers, out, how)
+                                    .await
+                            }
+                            // rare: its future gets a box, not room in every request's
+                            Some(proxy) => {
+                                Box::pin(self.send_via(
+                                    proxy, &method, authority, target, &headers, out, how,
+                                ))
+                                .await
+                            }
+                        };
+                    sent.map_err(|e| go_style_error(&method, &url, &e.message))?
                 } else if let Some(uri) = &parsed {
                     let out_body = match out {
                         OutBody::Stream(b) => super::Chunked(b).boxed(),
@@ -248,6 +265,49 @@ impl HttpClient {
             Err(format!("Get {url:?}: stopped after 10 redirects"))
         }
     }
+}
+
+impl HttpClient {
+    /// An `http://` request through a proxy: its absolute URL as the target, the proxy's
+    /// credentials with it (as Go's transport sends them).
+    #[allow(clippy::too_many_arguments)]
+    async fn send_via(
+        &self,
+        proxy: &Proxy,
+        method: &Method,
+        authority: &str,
+        target: &str,
+        headers: &HeaderMap,
+        out: OutBody,
+        how: Exchange<'_>,
+    ) -> Result<Response<Body>, SendError> {
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let absolute = format!("http://{host_port}{target}");
+        let mut headers = headers.clone();
+        if let Some(credentials) = &proxy.authorization {
+            headers.insert(header::PROXY_AUTHORIZATION, credentials.clone());
+        }
+        let how = Exchange {
+            via: Some(&proxy.authority),
+            ..how
+        };
+        self.h1
+            .send(method, authority, &absolute, &headers, out, how)
+            .await
+            .map_err(|mut e| {
+                if e.message.starts_with("dial tcp") {
+                    e.message = format!("proxyconnect tcp: {}", e.message);
+                }
+                e
+            })
+    }
+}
+
+/// The environment's proxies, read once per process (its warnings logged once).
+fn proxy_env() -> Option<Arc<ProxyEnv>> {
+    static ENV: OnceLock<Option<Arc<ProxyEnv>>> = OnceLock::new();
+    ENV.get_or_init(|| ProxyEnv::from_env().map(Arc::new))
+        .clone()
 }
 
 /// A plain `http://` URL as its authority and its request target, when it needs no parsing

@@ -143,11 +143,14 @@ impl SendError {
 
 /// What a request asks of the exchange besides its own fields.
 #[derive(Debug, Clone, Copy)]
-pub struct Exchange {
+pub struct Exchange<'a> {
     /// Ask for gzip (`Accept-Encoding: gzip` written with the head): the transport's own ask.
     pub gzip: bool,
     /// A clean answer head may keep its lines as they came (`RawFields`).
     pub raw: bool,
+    /// The `host:port` of the proxy the request goes to (its target then an absolute URL),
+    /// instead of the backend's own.
+    pub via: Option<&'a str>,
 }
 
 /// How the request body is announced.
@@ -188,14 +191,16 @@ impl H1Client {
         target: &str,
         headers: &HeaderMap,
         body: OutBody,
-        how: Exchange,
+        how: Exchange<'_>,
     ) -> Result<Response<Body>, SendError> {
-        let Exchange { gzip, raw } = how;
+        let Exchange { gzip, raw, via } = how;
         if authority.is_empty() {
             return Err(SendError::msg("http: no Host in request URL"));
         }
         // user information never reaches the Host header nor the pool key
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        // where the connection goes: the backend, or the proxy in front of it
+        let dial = via.unwrap_or(host_port);
         // the request's bytes, in a buffer a finished request gave back
         let mut request = crate::wire::buffer(256 + headers.len() * 40);
         let (replay, stream) = match body {
@@ -234,10 +239,10 @@ impl H1Client {
         let mut stream = stream;
         loop {
             // a body that cannot be sent twice only goes on a connection known to be open
-            let (mut conn, reused) = match self.pool.checkout(host_port, replay.is_none()) {
+            let (mut conn, reused) = match self.pool.checkout(dial, replay.is_none()) {
                 Some(c) => (c, true),
                 // a new connection is rare: its future gets a box, not room in every request's
-                None => (Box::pin(self.connect(host_port)).await?, false),
+                None => (Box::pin(self.connect(dial)).await?, false),
             };
             let result = self
                 .exchange(

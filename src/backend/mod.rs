@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod h1;
+pub mod proxy;
 pub mod sd;
 pub mod url;
 

@@ -47,6 +47,8 @@ pub struct Recorded {
     pub method: Method,
     /// Path and query, as sent on the request line.
     pub uri: String,
+    /// The request line's target whole: an absolute URL when the request came to a proxy.
+    pub target: String,
     pub path: String,
     pub query: Option<String>,
     pub headers: HeaderMap,
@@ -252,6 +254,7 @@ where
                                 .path_and_query()
                                 .map(|p| p.as_str().to_string())
                                 .unwrap_or_default(),
+                            target: parts.uri.to_string(),
                             path: parts.uri.path().to_string(),
                             query: parts.uri.query().map(str::to_string),
                             headers: parts.headers.clone(),
@@ -306,6 +309,56 @@ pub async fn status_backend(status: u16, body: &str) -> FakeBackend {
 pub async fn slow_backend(delay: Duration, body: &str) -> FakeBackend {
     let body = body.to_string();
     backend(move |_| Reply::json(body.clone()).delay(delay)).await
+}
+
+/// An HTTPS server on 127.0.0.1 presenting tests/fixtures/jwt/tls/chain.pem (a certificate for
+/// 127.0.0.1 under tests/fixtures/jwt/tls/ca.pem), answering every request with `body()` as
+/// JSON.
+pub async fn tls_backend(body: impl Fn() -> Bytes + Send + Sync + 'static) -> SocketAddr {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = "tests/fixtures/jwt/tls";
+    let chain = CertificateDer::pem_file_iter(format!("{dir}/chain.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(format!("{dir}/server.key")).unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let body = Arc::new(body);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (acceptor, body) = (acceptor.clone(), body.clone());
+            tokio::spawn(async move {
+                // a client that refuses the certificate ends the handshake here
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let svc = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                    let mut r = Response::new(Full::new(body()));
+                    r.headers_mut()
+                        .insert("content-type", HeaderValue::from_static("application/json"));
+                    async move { Ok::<_, Infallible>(r) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
 }
 
 /// Go's canonical header key.
@@ -644,12 +697,15 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tentacle")
 }
 
-/// A command for the binary with no `KRAKEND_*` variables inherited.
+/// A command for the binary with no `KRAKEND_*` nor proxy variables inherited.
 pub fn tentacle(args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.args(args);
     for (k, _) in std::env::vars() {
-        if k.starts_with("KRAKEND_") {
+        let proxy = ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"]
+            .iter()
+            .any(|p| k.eq_ignore_ascii_case(p));
+        if k.starts_with("KRAKEND_") || proxy {
             c.env_remove(k);
         }
     }
