@@ -12,8 +12,9 @@
 //!                    concurrent_calls, shadow, static, endpoint flatmap
 //! src/backend/       per-backend stack: url_pattern, filters, balancing, the client
 //!                    (client.rs: redirects, gzip, https via hyper; h1.rs: the inline
-//!                    HTTP/1.1 keep-alive pool for http://), status handling
-//!                    (backend/http), decode + format
+//!                    HTTP/1.1 keep-alive pool for http://; proxy.rs: HTTP_PROXY,
+//!                    HTTPS_PROXY tunnels, NO_PROXY), status handling (backend/http),
+//!                    decode + format
 //! src/transform.rs   target → allow|deny → mapping → group; flatmap operations
 //! src/encoding/      decoders and renders; the Go-compatible JSON writer and its streaming
 //!                    canonicaliser (plain JSON endpoints, and merges under distinct
