@@ -56,12 +56,7 @@ start a "$1" $PORT_A
 pid_a=$started
 start b "$2" $PORT_B
 pid_b=$started
-for p in $BACKEND_PORT $PORT_A $PORT_B; do
-  for _ in $(seq 1 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break
-    sleep 0.1
-  done
-done
+wait_ports $BACKEND_PORT $PORT_A $PORT_B
 procs() { echo "$1 $(pgrep -P "$1" | tr '\n' ' ')"; }
 run_ns() { # the CPU time of every thread of the processes, in nanoseconds
   local t=0 p s

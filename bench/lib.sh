@@ -13,6 +13,18 @@ refuse_taken() {
   done
 }
 
+# wait_ports PORT...: waits until something listens on each port of 127.0.0.1 (10 s at most
+# each)
+wait_ports() {
+  local p
+  for p in "$@"; do
+    for _ in $(seq 1 100); do
+      (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null && break
+      sleep 0.1
+    done
+  done
+}
+
 # scratch: $work becomes a new folder and $pids an empty list; when the script ends, every
 # pid in $pids is stopped and $work removed
 scratch() {

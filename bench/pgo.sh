@@ -76,12 +76,7 @@ taskset -c "$SERVER_CPUS" "$root/target/pgo-gen/release/tentacle" run -c "$here/
   >"$work/logs/gateway.log" 2>&1 &
 gw=$!
 pids+=($gw)
-for p in $BACKEND_PORT $GATEWAY_PORT; do
-  for _ in $(seq 1 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break
-    sleep 0.1
-  done
-done
+wait_ports $BACKEND_PORT $GATEWAY_PORT
 
 echo "PGO: training load..." >&2
 cat > "$work/ids.lua" <<'LUA'

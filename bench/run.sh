@@ -65,12 +65,7 @@ taskset -c "$SERVER_CPUS" "$BIN" run -c "$here/krakend-bench.json" -p $TENTACLE_
 TENTACLE_PID=$!
 pids+=($TENTACLE_PID)
 
-for p in $BACKEND_PORT $NGINX_PORT $TENTACLE_PORT; do
-  for _ in $(seq 1 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break
-    sleep 0.1
-  done
-done
+wait_ports $BACKEND_PORT $NGINX_PORT $TENTACLE_PORT
 for u in "http://127.0.0.1:$BACKEND_PORT/small" "http://127.0.0.1:$NGINX_PORT/api/small" \
          "http://127.0.0.1:$TENTACLE_PORT/api/small" "http://127.0.0.1:$TENTACLE_PORT/api/merge"; do
   code=$(python3 -c "import urllib.request,urllib.error,sys
