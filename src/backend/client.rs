@@ -281,7 +281,7 @@ impl HttpClient {
         out: OutBody,
         how: Exchange<'_>,
     ) -> Result<Response<Body>, SendError> {
-        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host_port = super::url::host_port(authority);
         let absolute = format!("http://{host_port}{target}");
         let mut headers = headers.clone();
         if let Some(credentials) = &proxy.authorization {

@@ -198,7 +198,7 @@ impl H1Client {
             return Err(SendError::msg("http: no Host in request URL"));
         }
         // user information never reaches the Host header nor the pool key
-        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host_port = super::url::host_port(authority);
         // where the connection goes: the backend, or the proxy in front of it
         let dial = via.unwrap_or(host_port);
         // the request's bytes, in a buffer a finished request gave back

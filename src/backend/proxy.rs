@@ -18,6 +18,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::router::percent_decode;
+
 /// The proxies of the environment; `None` from [`ProxyEnv::from_env`] when it names none.
 #[derive(Debug)]
 pub struct ProxyEnv {
@@ -110,7 +112,7 @@ impl ProxyEnv {
     pub fn lookup(&self, https: bool, authority: &str) -> Option<&Proxy> {
         let proxy = if https { &self.https } else { &self.http };
         let proxy = proxy.as_ref()?;
-        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host_port = super::url::host_port(authority);
         let (host, port) = split_host_port(host_port);
         let port = port.unwrap_or(if https { 443 } else { 80 });
         let host = host.to_ascii_lowercase();
@@ -332,7 +334,7 @@ fn parse_proxy(value: &str) -> Result<Proxy, String> {
     };
     let authorization = userinfo.map(|u| {
         let (user, password) = u.split_once(':').unwrap_or((u, ""));
-        let credentials = format!("{}:{}", unescape(user), unescape(password));
+        let credentials = format!("{}:{}", percent_decode(user), percent_decode(password));
         let token = base64::engine::general_purpose::STANDARD.encode(credentials);
         HeaderValue::from_str(&format!("Basic {token}")).expect("base64 is a valid header value")
     });
@@ -340,26 +342,6 @@ fn parse_proxy(value: &str) -> Result<Proxy, String> {
         authority,
         authorization,
     })
-}
-
-/// Percent-decoding of URL user information.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
