@@ -129,10 +129,7 @@ impl Decoder {
                     };
                     *self = match chunk {
                         Chunk::Size => {
-                            let text = std::str::from_utf8(&line).unwrap_or("");
-                            let size = text.split(';').next().unwrap_or("").trim();
-                            let size = u64::from_str_radix(size, 16)
-                                .map_err(|_| invalid("invalid chunk size"))?;
+                            let size = chunk_size(&line)?;
                             Decoder::Chunked(if size == 0 {
                                 Chunk::Trailers
                             } else {
@@ -142,7 +139,12 @@ impl Decoder {
                         Chunk::DataEnd if line.is_empty() => Decoder::Chunked(Chunk::Size),
                         Chunk::DataEnd => return Err(invalid("malformed chunked encoding")),
                         Chunk::Trailers if line.is_empty() => Decoder::Done,
-                        Chunk::Trailers | Chunk::Data(_) => Decoder::Chunked(Chunk::Trailers),
+                        Chunk::Trailers | Chunk::Data(_) => {
+                            if !trailer_line(&line) {
+                                return Err(invalid("malformed trailer field"));
+                            }
+                            Decoder::Chunked(Chunk::Trailers)
+                        }
                     };
                 }
             }
@@ -172,16 +174,18 @@ pub fn invalid(what: &str) -> BoxError {
     Box::new(io::Error::new(io::ErrorKind::InvalidData, what.to_string()))
 }
 
-/// One line of the chunked framing (without its line ending), or `None` when it has not all
-/// arrived yet.
+/// One line of the chunked framing (without its `\r\n`), or `None` when it has not all
+/// arrived yet. Every line of the framing ends in CRLF: a bare LF or CR is refused, as Go
+/// refuses it since CVE-2025-22871 (a proxy and a backend that split lines differently read
+/// two different bodies).
 fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, BoxError> {
-    match buf.iter().position(|b| *b == b'\n') {
+    match memchr::memchr(b'\n', buf) {
         Some(i) => {
-            let mut line = buf.split_to(i + 1);
-            line.truncate(i);
-            if line.last() == Some(&b'\r') {
-                line.truncate(i - 1);
+            if i == 0 || buf[i - 1] != b'\r' || buf[..i - 1].contains(&b'\r') {
+                return Err(invalid("malformed chunked encoding"));
             }
+            let mut line = buf.split_to(i + 1);
+            line.truncate(i - 1);
             Ok(Some(line))
         }
         None if buf.len() > MAX_LINE => Err(invalid("chunked line too long")),
@@ -189,10 +193,81 @@ fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, BoxError> {
     }
 }
 
-/// A `Content-Length` value: a decimal number, spaces around it allowed (no sign, as Go reads
-/// it).
+/// Chunk sizes of more hex digits than this overflow 64 bits.
+const MAX_SIZE_DIGITS: usize = 16;
+
+/// A chunk-size line (RFC 9112 §7.1): `1*HEXDIG`, then perhaps spaces or tabs and chunk
+/// extensions after a `;` (ignored, but holding no control byte but tab). No sign, no space
+/// before the digits, no other byte after them.
+fn chunk_size(line: &[u8]) -> Result<u64, BoxError> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 || digits > MAX_SIZE_DIGITS {
+        return Err(invalid("invalid chunk size"));
+    }
+    let rest = &line[digits..];
+    let ext_ok = match rest.iter().position(|b| *b != b' ' && *b != b'\t') {
+        None => true,
+        Some(at) => {
+            rest[at] == b';'
+                && rest[at..]
+                    .iter()
+                    .all(|b| *b == b'\t' || (*b >= 0x20 && *b != 0x7f))
+        }
+    };
+    if !ext_ok {
+        return Err(invalid("invalid chunk size"));
+    }
+    Ok(line[..digits]
+        .iter()
+        .fold(0u64, |n, b| n << 4 | u64::from(hex_value(*b).unwrap_or(0))))
+}
+
+/// A trailer field line: a token name, a colon, a value with no control byte but tab.
+fn trailer_line(line: &[u8]) -> bool {
+    let name = line.iter().take_while(|b| TOKEN[usize::from(**b)]).count();
+    name > 0
+        && line.get(name) == Some(&b':')
+        && line[name + 1..]
+            .iter()
+            .all(|b| *b == b'\t' || (*b >= 0x20 && *b != 0x7f))
+}
+
+/// The value of one hex digit (`HEXDIG`: a digit or a letter a-f in either case).
+pub fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The byte a `%XX` escape at the start of `bytes` stands for: `%` and exactly two hex
+/// digits (no sign, no space).
+pub fn percent_byte(bytes: &[u8]) -> Option<u8> {
+    match bytes {
+        [b'%', h, l, ..] => Some(hex_value(*h)? << 4 | hex_value(*l)?),
+        _ => None,
+    }
+}
+
+/// Whether every `%` in a request path starts a valid escape, as Go's `url.ParseRequestURI`
+/// requires (it answers 400 otherwise).
+pub fn valid_escapes(path: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'%', &path[at..]) {
+        if percent_byte(&path[at + i..]).is_none() {
+            return false;
+        }
+        at += i + 3;
+    }
+    true
+}
+
+/// A `Content-Length` value: decimal digits only (no sign), spaces or tabs around them
+/// allowed, as Go reads it.
 pub fn content_length(raw: &[u8]) -> Option<u64> {
-    let digits = raw.trim_ascii();
+    let digits = trim_ows(raw);
     if digits.is_empty() {
         return None;
     }
@@ -202,6 +277,50 @@ pub fn content_length(raw: &[u8]) -> Option<u64> {
             return None;
         }
         n.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+/// A header value without the spaces and tabs around it (RFC 9110 `OWS`); no other byte is
+/// trimmed (a value is bytes, not Unicode text).
+pub fn trim_ows(raw: &[u8]) -> &[u8] {
+    let start = raw
+        .iter()
+        .position(|b| *b != b' ' && *b != b'\t')
+        .unwrap_or(raw.len());
+    let end = raw
+        .iter()
+        .rposition(|b| *b != b' ' && *b != b'\t')
+        .map_or(start, |e| e + 1);
+    &raw[start..end]
+}
+
+/// Whether a `Host` value is one Go's server accepts (`httpguts.ValidHostHeader`): the bytes
+/// of a host, an IP literal in brackets, a port and percent-escapes; no `/`, `?`, `#`, `@`,
+/// space or control byte.
+pub fn valid_host(raw: &[u8]) -> bool {
+    raw.iter().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b'-'
+                    | b'.'
+                    | b':'
+                    | b';'
+                    | b'='
+                    | b'['
+                    | b']'
+                    | b'_'
+                    | b'~'
+            )
     })
 }
 
@@ -568,12 +687,12 @@ pub fn field_line(buf: &[u8], at: usize) -> Option<Line> {
     })
 }
 
-/// Whether the last coding of a `Transfer-Encoding` list is `chunked`.
-pub fn ends_chunked(codings: &[u8]) -> bool {
-    let text = std::str::from_utf8(codings).unwrap_or("");
-    text.rsplit(',')
-        .next()
-        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+/// Whether a `Transfer-Encoding` value is the `chunked` coding alone, the only transfer
+/// coding the gateway applies (as Go's `net/http`): any other list (`gzip, chunked`,
+/// `chunked, chunked`, `identity`) is one it does not, and a message carrying it is refused.
+/// Only spaces and tabs around the name are trimmed.
+pub fn is_chunked(value: &[u8]) -> bool {
+    trim_ows(value).eq_ignore_ascii_case(b"chunked")
 }
 
 #[cfg(test)]
@@ -722,6 +841,34 @@ mod tests {
         assert!(decode_all(Decoder::Length(5), &[b"ab"]).is_err());
         assert!(decode_all(Decoder::chunked(), &[b"zz\r\n"]).is_err());
         assert!(decode_all(Decoder::chunked(), &[b"2\r\nabXX"]).is_err());
+        // 1*HEXDIG and CRLF line ends only: no sign, no leading space, no bare LF or CR
+        for bad in [
+            &b"+0\r\n\r\n"[..],
+            b" 0\r\n\r\n",
+            b"-1\r\n\r\n",
+            b"0x1\r\na\r\n0\r\n\r\n",
+            b"1\na\r\n0\r\n\r\n",
+            b"1\r\na\n0\r\n\r\n",
+            b"1\r\na\r\n0\n\n",
+            b"1\r\r\na\r\n0\r\n\r\n",
+            b"1 x\r\na\r\n0\r\n\r\n",
+            b"1;a\x00b\r\na\r\n0\r\n\r\n",
+            b"10000000000000000\r\n",
+            b"0\r\nno colon\r\n\r\n",
+            b"0\r\n folded: x\r\n\r\n",
+        ] {
+            assert!(decode_all(Decoder::chunked(), &[bad]).is_err(), "{bad:?}");
+        }
+        for good in [
+            &b"1;ext=\"v\"\r\na\r\n0\r\n\r\n"[..],
+            b"1 ;ext\r\na\r\n0\r\n\r\n",
+            b"1\t\r\na\r\n0\r\n\r\n",
+            b"00001\r\na\r\n000\r\nT: x\r\n\r\n",
+            b"A\r\n0123456789\r\n0\r\n\r\n",
+        ] {
+            let (body, rest) = decode_all(Decoder::chunked(), &[good]).unwrap();
+            assert!(!body.is_empty() && rest.is_empty(), "{good:?}");
+        }
         let (body, _) = decode_all(Decoder::Eof, &[b"ab", b"cd"]).unwrap();
         assert_eq!(body, b"abcd");
     }
@@ -740,6 +887,8 @@ mod tests {
             b"-1",
             b"1 2",
             b"18446744073709551616",
+            b"\x0c5",
+            b"5\r",
         ] {
             assert_eq!(content_length(bad), None, "{bad:?}");
         }
@@ -748,9 +897,48 @@ mod tests {
     }
 
     #[test]
-    fn last_coding_decides() {
-        assert!(ends_chunked(b"gzip, chunked"));
-        assert!(ends_chunked(b"Chunked"));
-        assert!(!ends_chunked(b"chunked, gzip"));
+    fn escapes_and_hosts() {
+        assert_eq!(percent_byte(b"%41"), Some(b'A'));
+        assert_eq!(percent_byte(b"%e9x"), Some(0xe9));
+        for bad in [&b"%+0"[..], b"%zz", b"% 1", b"%1", b"%", b"%-1"] {
+            assert_eq!(percent_byte(bad), None, "{bad:?}");
+        }
+        assert!(valid_escapes(b"/a/%20b%2F"));
+        assert!(valid_escapes(b"/plain"));
+        assert!(!valid_escapes(b"/a/%+0x"));
+        assert!(!valid_escapes(b"/a/%zz"));
+        assert!(!valid_escapes(b"/a/%2"));
+        for ok in [&b"example.com"[..], b"a.b:8080", b"[::1]:80", b"", b"h%41"] {
+            assert!(valid_host(ok), "{ok:?}");
+        }
+        for bad in [
+            &b"a/b"[..],
+            b"a b",
+            b"a@b",
+            b"a?b",
+            b"a#b",
+            b"a\x00",
+            b"\xc3\xa9",
+        ] {
+            assert!(!valid_host(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_chunked_alone_is_chunked() {
+        assert!(is_chunked(b"chunked"));
+        assert!(is_chunked(b"Chunked"));
+        assert!(is_chunked(b" chunked\t"));
+        for other in [
+            &b"gzip, chunked"[..],
+            b"chunked, gzip",
+            b"chunked, chunked",
+            b"chunked\xc2\xa0",
+            b"\x0bchunked",
+            b"identity",
+            b"",
+        ] {
+            assert!(!is_chunked(other), "{other:?}");
+        }
     }
 }

@@ -5,6 +5,7 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::*;
 use serde_json::json;
@@ -12,17 +13,29 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-/// One scripted answer: the raw bytes, written in these pieces, then whether to close.
+/// One scripted answer: the raw bytes, written in these pieces `gap` apart, then whether to
+/// close.
 #[derive(Clone)]
 struct Answer {
     pieces: Vec<Vec<u8>>,
     close: bool,
+    gap: Duration,
 }
 
 fn answer(raw: &str) -> Answer {
     Answer {
         pieces: vec![raw.as_bytes().to_vec()],
         close: false,
+        gap: Duration::ZERO,
+    }
+}
+
+/// The pieces written `gap` apart.
+fn paced(pieces: &[&str], gap: Duration) -> Answer {
+    Answer {
+        pieces: pieces.iter().map(|p| p.as_bytes().to_vec()).collect(),
+        close: false,
+        gap,
     }
 }
 
@@ -127,7 +140,10 @@ async fn serve_raw(
         requests.lock().unwrap().push(head + &body);
         let n = served.fetch_add(1, Ordering::SeqCst);
         let a = script[n.min(script.len() - 1)].clone();
-        for piece in &a.pieces {
+        for (i, piece) in a.pieces.iter().enumerate() {
+            if i > 0 && !a.gap.is_zero() {
+                tokio::time::sleep(a.gap).await;
+            }
             if stream.write_all(piece).await.is_err() {
                 return;
             }
@@ -172,6 +188,7 @@ async fn a_body_split_across_writes_streams_through_no_op() {
     let b = raw_backend(vec![Answer {
         pieces,
         close: false,
+        gap: Duration::ZERO,
     }])
     .await;
     let gw = gateway(&config(json!([{
@@ -364,6 +381,7 @@ async fn a_modest_body_arriving_in_pieces_is_answered_whole() {
             json.as_bytes()[10..].to_vec(),
         ],
         close: false,
+        gap: Duration::ZERO,
     }])
     .await;
     let gw = gateway(&config(json!([
@@ -658,4 +676,176 @@ async fn each_request_on_a_connection_gets_its_own_deadline() {
     let (status, took) = timed("/slow600-short").await;
     assert_eq!(status, "500");
     assert!(took >= ms(90) && took < ms(450), "{took:?}");
+}
+
+/// A backend that answers the n-th request on any connection with `r<n>` (a 2-byte
+/// `Content-Length` body) and then, 150 ms later, writes a second answer nobody asked for on
+/// the same connection: `intrude`.
+async fn intruding_backend() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let served = Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let served = served.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let mut chunk = [0u8; 4096];
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    let length = declared_length(&String::from_utf8_lossy(&buf[..end]));
+                    while buf.len() < end + length {
+                        let mut chunk = [0u8; 4096];
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..end + length);
+                    let n = served.fetch_add(1, Ordering::SeqCst) + 1;
+                    let ok = format!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nr{n}");
+                    if stream.write_all(ok.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    let extra = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nintrude";
+                    if stream.write_all(extra.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, count)
+}
+
+/// A pooled connection is reused only when it is clean: a backend that wrote an answer
+/// nobody asked for while the connection was idle never has it read as the next client's
+/// answer (the queue would stay shifted by one for every client after). For every method.
+#[tokio::test]
+async fn an_answer_nobody_asked_for_never_reaches_the_next_client() {
+    let (url, served) = intruding_backend().await;
+    let mut endpoints = Vec::new();
+    for method in ["GET", "POST", "PUT", "DELETE"] {
+        endpoints.push(json!({
+            "endpoint": format!("/{}", method.to_lowercase()), "method": method,
+            "output_encoding": "no-op",
+            "backend": [{"url_pattern": "/", "host": [url], "encoding": "no-op", "method": method}]
+        }));
+    }
+    let gw = gateway(&config(json!(endpoints))).await;
+    for round in 0..2 {
+        for method in ["GET", "POST", "PUT", "DELETE"] {
+            let path = gw.at(&format!("/{}", method.to_lowercase()));
+            let r = send(method, &path, &[], "").await;
+            let n = served.load(Ordering::SeqCst);
+            assert_eq!(r.status, 200);
+            assert_eq!(r.text(), format!("r{n}"), "{method}, round {round}");
+            // the backend's extra answer arrives while the connection sits in the pool
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+/// An answer with both `Content-Length` and `Transfer-Encoding: chunked` is framed by the
+/// coding; the received length never reaches the client (RFC 9112 §6.3), and the connection
+/// is not reused.
+#[tokio::test]
+async fn a_length_beside_chunked_in_an_answer_is_removed() {
+    let raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\
+               Transfer-Encoding: chunked\r\n\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n";
+    let b = raw_backend(vec![answer(raw)]).await;
+    let gw = gateway(&config(json!([
+        no_op("/n", &b.url),
+        {"endpoint": "/j", "backend": [{"url_pattern": "/", "host": [b.url]}]}
+    ])))
+    .await;
+    for path in ["/n", "/j", "/n"] {
+        let (head, _) = raw_exchange(
+            &gw,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(!head.contains("Content-Length: 3"), "{path}: {head}");
+        let r = get(&gw.at(path)).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.text(), r#"{"a":1}"#, "{path}");
+    }
+    // every answer was on a connection of its own
+    assert_eq!(
+        b.connections.load(Ordering::SeqCst),
+        b.requests.lock().unwrap().len()
+    );
+}
+
+/// Transfer codings other than `chunked` alone, a coding on an HTTP/1.0 answer, a `101` the
+/// gateway never asked for, and more than five interim answers: each is a broken backend
+/// answer (KrakenD's 500), never a body read some other way, and the connection is dropped.
+#[tokio::test]
+async fn answers_with_ambiguous_framing_are_backend_errors() {
+    for raw in [
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nabc",
+        "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n\
+         HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n\
+         HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
+    ] {
+        let b = raw_backend(vec![answer(raw)]).await;
+        let gw = gateway(&config(json!([
+            no_op("/n", &b.url),
+            {"endpoint": "/j", "backend": [{"url_pattern": "/", "host": [b.url]}]}
+        ])))
+        .await;
+        let r = get(&gw.at("/j")).await;
+        assert_eq!(r.status, 500, "{raw}");
+        let (head, body) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        assert!(
+            head.starts_with("HTTP/1.1 500") || !body.ends_with(b"abc"),
+            "{raw}: {head}"
+        );
+        assert_eq!(b.connections.load(Ordering::SeqCst), 2, "{raw}");
+    }
+}
+
+/// The endpoint's `timeout` covers a streamed `no-op` answer whole: a backend that trickles
+/// its body past it has the answer cut off (no last chunk) and the connection closed.
+#[tokio::test]
+async fn a_trickled_no_op_body_is_cut_at_the_endpoint_timeout() {
+    let mut pieces = vec!["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"];
+    pieces.extend(std::iter::repeat_n("1\r\nx\r\n", 40));
+    pieces.push("0\r\n\r\n");
+    let b = raw_backend(vec![paced(&pieces, Duration::from_millis(250))]).await;
+    let gw = gateway(&config(json!([{
+        "endpoint": "/slow", "output_encoding": "no-op", "timeout": "1s",
+        "backend": [{"url_pattern": "/", "host": [b.url], "encoding": "no-op"}]
+    }])))
+    .await;
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // the whole trickle takes ten seconds; the connection must end well before
+    let mut got = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut got)).await;
+    assert!(
+        ended.is_ok(),
+        "still streaming: {}",
+        String::from_utf8_lossy(&got)
+    );
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("\r\n1\r\nx\r\n"), "{text}");
+    assert!(!text.ends_with("0\r\n\r\n"), "{text}");
 }

@@ -500,3 +500,34 @@ async fn real_world_configs_check_and_run() {
     }
     eprintln!("configs refused by check:\n{report}");
 }
+
+/// `SIGHUP` never ends the gateway: it is logged and ignored, and the gateway keeps serving.
+#[tokio::test]
+async fn a_hangup_signal_is_logged_and_the_gateway_keeps_serving() {
+    let b = json_backend(r#"{"still":"here"}"#).await;
+    let port = free_port();
+    let dir = TempDir::new("run-hup");
+    let f = dir.write(
+        "krakend.json",
+        &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1", "endpoints": [
+            {"endpoint": "/a", "backend": [{"url_pattern": "/", "host": [b.url]}]}]})
+        .to_string(),
+    );
+    let mut p = Proc::spawn(tentacle(&["run", "-c", f.to_str().unwrap()]), port);
+    p.wait_ready().await;
+    for n in 1..=2 {
+        p.signal("HUP");
+        soon(async {
+            while p.output().matches("Signal intercepted: hangup").count() < n {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        let r = get(&p.url("/a")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), r#"{"still":"here"}"#);
+    }
+    assert!(p.child.try_wait().unwrap().is_none(), "{}", p.output());
+    p.term();
+    assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
+}

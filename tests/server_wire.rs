@@ -550,3 +550,195 @@ async fn an_idle_keep_alive_connection_closes_after_idle_timeout() {
     // then nothing: the server closes it
     assert!(c.closed().await);
 }
+
+/// A request with both `Content-Length` and `Transfer-Encoding: chunked` (either order) is
+/// framed by the coding, and the connection closes after its answer: the bytes after the
+/// chunked body never run as a second request (RFC 9112 §6.1).
+#[tokio::test]
+async fn length_beside_chunked_closes_after_the_answer() {
+    let (b, gw) = echo_gateway().await;
+    for fields in [
+        "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n",
+    ] {
+        let before = b.count();
+        let mut c = Conn::open(&gw).await;
+        let req = format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\n{fields}\r\n3\r\nabc\r\n0\r\n\r\n\
+             GET /a?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        );
+        c.send(req.as_bytes()).await;
+        let r = c.response("POST").await;
+        assert_eq!(r.status, 200, "{fields}");
+        assert_eq!(r.header("connection"), Some("close"), "{fields}");
+        assert!(c.closed().await, "{fields}");
+        // one request reached the backend, with the chunked body and no Content-Length
+        assert_eq!(b.count(), before + 1, "{fields}");
+        let seen = b.requests().pop().unwrap();
+        assert_eq!(seen.body.as_ref(), b"abc");
+        assert!(!seen.uri.contains("smuggled"));
+    }
+}
+
+/// Transfer codings the gateway does not apply are refused (501), and so is any coding on
+/// an HTTP/1.0 request (400): the body is never read as something else.
+#[tokio::test]
+async fn transfer_codings_other_than_chunked_alone_are_refused() {
+    let (b, gw) = echo_gateway().await;
+    for (req, status) in [
+        (
+            &b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"[..],
+            501,
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\xc2\xa0\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            501,
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            501,
+        ),
+        (
+            b"POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+            400,
+        ),
+    ] {
+        let mut c = Conn::open(&gw).await;
+        c.send(req).await;
+        let r = c.response("POST").await;
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(req));
+        assert_eq!(r.header("connection"), Some("close"));
+        assert!(c.closed().await);
+    }
+    assert_eq!(b.count(), 0);
+}
+
+/// Chunk sizes are `1*HEXDIG` and the framing's lines end in CRLF: a sign, a space before the
+/// digits or a bare LF is a broken body, never a body of another length.
+#[tokio::test]
+async fn chunk_sizes_with_a_sign_or_a_space_are_refused() {
+    let (b, gw) = echo_gateway().await;
+    for body in [
+        &b"+0\r\n\r\n"[..],
+        b" 0\r\n\r\n",
+        b"+3\r\nabc\r\n0\r\n\r\n",
+        b"3\nabc\r\n0\r\n\r\n",
+        b"3\r\nabc\n0\r\n\r\n",
+    ] {
+        let mut c = Conn::open(&gw).await;
+        let mut req =
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        req.extend_from_slice(body);
+        req.extend_from_slice(b"GET /a?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        c.send(&req).await;
+        let r = c.response("POST").await;
+        assert_eq!(r.status, 400, "{:?}", String::from_utf8_lossy(body));
+        assert!(c.closed().await);
+    }
+    // a streamed body may have started upstream before its framing broke; nothing after it
+    // ran as a request
+    assert!(b.requests().iter().all(|r| !r.uri.contains("smuggled")));
+}
+
+/// A `Host` that is not a host (a `/`, `@`, a space) is refused as Go's server refuses it
+/// (400, `malformed Host header`): it never becomes `X-Forwarded-Host`.
+#[tokio::test]
+async fn a_malformed_host_is_refused() {
+    let (b, gw) = echo_gateway().await;
+    for host in ["a/b", "a@b", "a b", "x?y"] {
+        let mut c = Conn::open(&gw).await;
+        c.send(format!("GET /a HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+            .await;
+        let r = c.response("GET").await;
+        assert_eq!(r.status, 400, "{host}");
+        assert_eq!(
+            String::from_utf8_lossy(&r.body),
+            "400 Bad Request: malformed Host header"
+        );
+    }
+    // a host with a port, an IP literal: served
+    for host in ["example.com:8080", "[::1]:80", "127.0.0.1"] {
+        let mut c = Conn::open(&gw).await;
+        c.send(format!("GET /a HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+            .await;
+        assert_eq!(c.response("GET").await.status, 200, "{host}");
+    }
+    assert_eq!(b.count(), 3);
+}
+
+/// A `%` in the path that does not start a valid escape is refused with Go's 400, never
+/// decoded into something else (`%+0` is not `%00`).
+#[tokio::test]
+async fn invalid_escapes_in_the_path_are_refused() {
+    let b = echo_backend().await;
+    let gw = gateway(&config(json!([
+        {"endpoint": "/a/{x}", "backend": [{"url_pattern": "/x/{x}", "host": [b.url]}]}
+    ])))
+    .await;
+    for path in ["/a/%+0x", "/a/%zz", "/a/%2", "/a/x%"] {
+        let mut c = Conn::open(&gw).await;
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await;
+        let r = c.response("GET").await;
+        assert_eq!(r.status, 400, "{path}");
+        assert_eq!(String::from_utf8_lossy(&r.body), "400 Bad Request");
+    }
+    assert_eq!(b.count(), 0);
+}
+
+/// Bytes that cannot start a request line (a TLS handshake on the plain port) get 400 at
+/// once, not after the header timeout.
+#[tokio::test]
+async fn a_tls_handshake_on_the_plain_port_gets_400_at_once() {
+    let (_b, gw) = echo_gateway().await;
+    let mut c = Conn::open(&gw).await;
+    // the start of a ClientHello: record type 0x16, TLS 1.0, no line feed anywhere
+    c.send(&[
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ])
+    .await;
+    let r = c.response("GET").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.header("connection"), Some("close"));
+    // a method with a byte no token holds, before any line feed
+    let mut c = Conn::open(&gw).await;
+    c.send(b"GE{T /a HTTP/1.1").await;
+    assert_eq!(c.response("GET").await.status, 400);
+}
+
+/// The number of header fields is bounded (100 by default, `max_header_fields`): past it,
+/// 431, and nothing is forwarded.
+#[tokio::test]
+async fn too_many_header_fields_get_431() {
+    let b = echo_backend().await;
+    let endpoints =
+        json!([{"endpoint": "/a", "backend": [{"url_pattern": "/a", "host": [b.url]}]}]);
+    let head = |n: usize| {
+        let mut req = String::from("GET /a HTTP/1.1\r\nHost: x\r\n");
+        for i in 0..n {
+            req.push_str(&format!("X-F{i}: v\r\n"));
+        }
+        req + "\r\n"
+    };
+    let gw = gateway(&config(endpoints.clone())).await;
+    let mut c = Conn::open(&gw).await;
+    c.send(head(99).as_bytes()).await;
+    assert_eq!(c.response("GET").await.status, 200);
+    let mut c = Conn::open(&gw).await;
+    c.send(head(10_000).as_bytes()).await;
+    let r = c.response("GET").await;
+    assert_eq!(r.status, 431);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        "431 Request Header Fields Too Large"
+    );
+    assert_eq!(b.count(), 1);
+    // a configured bound
+    let gw = gateway(&with(config(endpoints), json!({"max_header_fields": 10}))).await;
+    let mut c = Conn::open(&gw).await;
+    c.send(head(10).as_bytes()).await;
+    assert_eq!(c.response("GET").await.status, 431);
+    let mut c = Conn::open(&gw).await;
+    c.send(head(9).as_bytes()).await;
+    assert_eq!(c.response("GET").await.status, 200);
+}

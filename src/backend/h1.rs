@@ -28,12 +28,14 @@ use tokio::time::Instant;
 
 use super::{empty_body, full_body, Body, BoxError, OutBody};
 use crate::wire::{
-    connection_tokens, content_length, ends_chunked, field_line, first_line, Decoder, Line,
+    connection_tokens, content_length, field_line, first_line, is_chunked, Decoder, Line,
     RawFields, Step,
 };
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
 const MAX_HEAD: usize = 1 << 20;
+/// Interim (1xx) answers skipped before a final one, at the most (Go's transport's bound).
+const MAX_INFORMATIONAL: usize = 5;
 const READ_CHUNK: usize = 16 * 1024;
 /// Bodies with a `Content-Length` up to this size are read whole before the response is
 /// handed on; longer ones stream.
@@ -111,10 +113,17 @@ struct Conn {
 }
 
 impl Conn {
-    /// Whether an idle connection is still open: nothing to read yet, not even its end.
-    fn open(&self) -> bool {
-        let mut probe = [0u8; 1];
-        matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    /// Whether an idle connection is clean: open, with nothing to read, not even its end. It
+    /// asks the socket itself (a peek that returns at once), not the readiness the runtime last
+    /// saw: a backend that wrote an answer nobody asked for while the connection sat idle
+    /// would otherwise have it read as the answer to the next request, and every answer after
+    /// it would go to the client before.
+    fn clean(&self) -> bool {
+        let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        matches!(
+            socket2::SockRef::from(&self.io).peek(&mut probe),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        )
     }
 }
 
@@ -165,7 +174,7 @@ enum Framed {
 
 /// How the response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Framing {
+pub(crate) enum Framing {
     Empty,
     Length(u64),
     Chunked,
@@ -237,9 +246,17 @@ impl H1Client {
             _ => None,
         };
         let mut stream = stream;
+        // sent again on a new connection when a pooled one turns out closed: only a request
+        // Go's transport would replay (an idempotent method, or an idempotency key, with a body
+        // it holds whole)
+        let replayable = replay.is_some()
+            && (matches!(
+                *method,
+                Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+            ) || headers.contains_key("idempotency-key")
+                || headers.contains_key("x-idempotency-key"));
         loop {
-            // a body that cannot be sent twice only goes on a connection known to be open
-            let (mut conn, reused) = match self.pool.checkout(dial, replay.is_none()) {
+            let (mut conn, reused) = match self.pool.checkout(dial) {
                 Some(c) => (c, true),
                 // a new connection is rare: its future gets a box, not room in every request's
                 None => (Box::pin(self.connect(dial)).await?, false),
@@ -266,7 +283,7 @@ impl H1Client {
                     crate::wire::recycle_buffer(request);
                     return Ok(self.respond(conn, head, framing, keeps_alive));
                 }
-                Err(e) if e.stale && replay.is_some() => continue,
+                Err(e) if e.stale && replayable => continue,
                 Err(e) => return Err(e),
             }
         }
@@ -339,9 +356,7 @@ impl H1Client {
         framing: Framing,
         keeps_alive: bool,
     ) -> Response<Body> {
-        let reusable = keeps_alive
-            && framing != Framing::Eof
-            && head.status() != StatusCode::SWITCHING_PROTOCOLS;
+        let reusable = keeps_alive && framing != Framing::Eof;
         let (parts, ()) = head.into_parts();
         let body = match framing {
             Framing::Empty => {
@@ -376,11 +391,13 @@ impl H1Client {
 }
 
 impl Pool {
-    fn checkout(&self, key: &str, probe: bool) -> Option<Conn> {
+    /// An idle connection to `key` proven clean, if the pool holds one; the others it looks
+    /// at (expired, closed, or with bytes nobody asked for) are closed.
+    fn checkout(&self, key: &str) -> Option<Conn> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let list = idle.get_mut(key)?;
         while let Some(entry) = list.pop() {
-            if entry.since.elapsed() < self.settings.idle_timeout && (!probe || entry.conn.open()) {
+            if entry.since.elapsed() < self.settings.idle_timeout && entry.conn.clean() {
                 return Some(entry.conn);
             }
         }
@@ -540,6 +557,7 @@ async fn read_head(
     raw_fields: bool,
 ) -> Result<(Response<()>, Framing, bool), SendError> {
     let mut received = false;
+    let mut informational = 0;
     loop {
         if !conn.buf.is_empty() {
             received = true;
@@ -550,11 +568,22 @@ async fn read_head(
                 raw.build(&conn.buf.split_to(raw.len).freeze(), raw_fields)
                     .map(Some)
             })? {
+                let mut head = head;
                 let status = head.status();
-                if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+                if status == StatusCode::SWITCHING_PROTOCOLS {
+                    // the gateway never asks a backend to switch protocols
+                    return Err(malformed("unexpected 101 Switching Protocols"));
+                }
+                if status.is_informational() {
+                    informational += 1;
+                    if informational > MAX_INFORMATIONAL {
+                        return Err(SendError::msg(
+                            "net/http: too many 1xx informational responses",
+                        ));
+                    }
                     continue;
                 }
-                let framing = framing(&head, method, &mut delimiters)?;
+                let framing = framing(&mut head, method, &mut delimiters)?;
                 let reusable = keeps_alive(&head, &delimiters);
                 return Ok((head, framing, reusable));
             }
@@ -601,20 +630,20 @@ const HEAD_SLOTS: usize = 32;
 
 /// A header field as positions in the read buffer: (name start, name end, value start, value
 /// end).
-type FieldPos = (u32, u32, u32, u32);
+pub(crate) type FieldPos = (u32, u32, u32, u32);
 
 /// A complete response head, as positions in the read buffer: the buffer is frozen once and
 /// every header value becomes a slice of it, with no copy and no allocation per field.
-struct RawHead {
-    len: usize,
-    code: u16,
-    http10: bool,
+pub(crate) struct RawHead {
+    pub(crate) len: usize,
+    pub(crate) code: u16,
+    pub(crate) http10: bool,
     /// Some value continues on a folded line (obsolete, still accepted).
-    folded: bool,
+    pub(crate) folded: bool,
     /// Every line ends in `\r\n`, no line is folded, no name has a space before its colon.
-    clean: bool,
+    pub(crate) clean: bool,
     /// Where the first field line starts (after the status line).
-    fields_start: usize,
+    pub(crate) fields_start: usize,
     count: usize,
     inline: [FieldPos; HEAD_SLOTS],
     /// All the fields, once there are more than `HEAD_SLOTS` of them.
@@ -625,9 +654,11 @@ struct RawHead {
 /// read: the last `Transfer-Encoding` value, the `Content-Length` values, the `Connection`
 /// tokens.
 #[derive(Default)]
-struct Delimiters {
-    /// Whether the last `Transfer-Encoding` value ends in `chunked`.
-    ends_chunked: Option<bool>,
+pub(crate) struct Delimiters {
+    /// How many `Transfer-Encoding` fields there are.
+    codings: u32,
+    /// Whether every `Transfer-Encoding` value is `chunked` alone.
+    only_chunked: bool,
     content_length: Option<u64>,
     /// The first `Content-Length` that is not a number, or the second that disagrees.
     bad_length: Option<SendError>,
@@ -638,7 +669,8 @@ struct Delimiters {
 impl Delimiters {
     fn note(&mut self, role: Role, value: &[u8]) {
         if role == Role::TransferEncoding {
-            self.ends_chunked = Some(ends_chunked(value));
+            self.only_chunked = is_chunked(value) && (self.codings == 0 || self.only_chunked);
+            self.codings += 1;
         } else if role == Role::ContentLength {
             if self.bad_length.is_some() {
                 return;
@@ -669,7 +701,7 @@ impl Delimiters {
 }
 
 impl RawHead {
-    fn new() -> RawHead {
+    pub(crate) fn new() -> RawHead {
         RawHead {
             len: 0,
             code: 0,
@@ -695,7 +727,7 @@ impl RawHead {
         self.count += 1;
     }
 
-    fn fields(&self) -> &[FieldPos] {
+    pub(crate) fn fields(&self) -> &[FieldPos] {
         if self.count <= HEAD_SLOTS {
             &self.inline[..self.count]
         } else {
@@ -713,7 +745,11 @@ impl RawHead {
         }
     }
 
-    fn build(&self, head: &Bytes, raw: bool) -> Result<(Response<()>, Delimiters), SendError> {
+    pub(crate) fn build(
+        &self,
+        head: &Bytes,
+        raw: bool,
+    ) -> Result<(Response<()>, Delimiters), SendError> {
         let status = StatusCode::from_u16(self.code)
             .map_err(|_| SendError::msg("malformed HTTP status code"))?;
         let mut resp = Response::new(());
@@ -984,7 +1020,7 @@ fn status_line(line: &[u8]) -> Result<(u16, bool), SendError> {
 /// Reads a response head from the start of `buf` into `head`: `Ok(false)` while it is
 /// incomplete. Lines may end in `\n` alone; spaces before a field's colon and folded lines are
 /// accepted, as Go's client accepts them.
-fn parse_head(buf: &[u8], head: &mut RawHead) -> Result<bool, SendError> {
+pub(crate) fn parse_head(buf: &[u8], head: &mut RawHead) -> Result<bool, SendError> {
     let Some((_, line, mut at)) = first_line(buf) else {
         return Ok(false);
     };
@@ -1043,8 +1079,12 @@ fn unfold(value: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-fn framing(
-    head: &Response<()>,
+/// How the body of a final answer is framed (RFC 9112 §6.3, as Go's transport reads it).
+/// A `Transfer-Encoding` other than `chunked` alone, or one on an HTTP/1.0 answer, is a broken
+/// answer; beside a `Content-Length`, the coding frames the body and the length is removed
+/// (it never reaches the client) and the connection is not reused.
+pub(crate) fn framing(
+    head: &mut Response<()>,
     method: &Method,
     delimiters: &mut Delimiters,
 ) -> Result<Framing, SendError> {
@@ -1056,12 +1096,23 @@ fn framing(
     {
         return Ok(Framing::Empty);
     }
-    if let Some(chunked) = delimiters.ends_chunked {
-        return Ok(if chunked {
-            Framing::Chunked
-        } else {
-            Framing::Eof
-        });
+    if delimiters.codings > 0 {
+        if head.version() == Version::HTTP_10 {
+            return Err(malformed("transfer encoding in an HTTP/1.0 response"));
+        }
+        if delimiters.codings > 1 || !delimiters.only_chunked {
+            return Err(SendError::msg("net/http: unsupported transfer encoding"));
+        }
+        if delimiters.content_length.is_some() || delimiters.bad_length.is_some() {
+            delimiters.content_length = None;
+            delimiters.bad_length = None;
+            delimiters.close = true;
+            head.headers_mut().remove(header::CONTENT_LENGTH);
+            if let Some(raw) = head.extensions_mut().get_mut::<RawFields>() {
+                raw.content_length = None;
+            }
+        }
+        return Ok(Framing::Chunked);
     }
     if let Some(e) = delimiters.bad_length.take() {
         return Err(e);
@@ -1071,7 +1122,7 @@ fn framing(
         .map_or(Framing::Eof, Framing::Length))
 }
 
-fn keeps_alive(head: &Response<()>, delimiters: &Delimiters) -> bool {
+pub(crate) fn keeps_alive(head: &Response<()>, delimiters: &Delimiters) -> bool {
     if delimiters.close {
         return false;
     }

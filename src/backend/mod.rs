@@ -54,6 +54,64 @@ impl hyper::body::Body for Chunked {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A body that ends in an error when `at` passes before its last byte (the endpoint's
+    /// `timeout` covers a streamed `no-op` answer whole): the writer then cuts the answer off
+    /// (no last chunk, or fewer bytes than announced) and closes the connection. The timer is
+    /// made only when the body first has to wait: a body already in memory never makes one.
+    pub struct Deadline {
+        #[pin]
+        inner: Body,
+        at: tokio::time::Instant,
+        timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    }
+}
+
+impl Deadline {
+    pub fn new(inner: Body, at: tokio::time::Instant) -> Deadline {
+        Deadline {
+            inner,
+            at,
+            timer: None,
+        }
+    }
+}
+
+impl hyper::body::Body for Deadline {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        use std::task::Poll;
+        let this = self.project();
+        if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        let at = *this.at;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the endpoint's timeout passed while the answer was streamed",
+            ))))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Boxes an incoming (client or backend) body.
 pub fn boxed(body: hyper::body::Incoming) -> Body {
     body.map_err(|e| -> BoxError { Box::new(e) }).boxed()

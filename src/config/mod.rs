@@ -64,6 +64,9 @@ impl std::error::Error for ConfigErrors {}
 /// The `extra_config` of one level, with legacy namespaces renamed to their v3 names.
 pub type ExtraConfig = Map<String, Value>;
 
+/// The default bound on a request's header fields (as Envoy's and hyper's).
+pub const DEFAULT_MAX_HEADER_FIELDS: u64 = 100;
+
 /// The whole gateway configuration (the file's root).
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -83,6 +86,9 @@ pub struct ServiceConfig {
     pub idle_timeout: Duration,
     pub read_header_timeout: Duration,
     pub max_header_bytes: usize,
+    /// The most header fields a request head may carry (`max_header_fields`, a Tentacle
+    /// addition; 431 past it).
+    pub max_header_fields: usize,
     pub disable_keep_alives: bool,
     pub disable_compression: bool,
     pub max_idle_connections: usize,
@@ -562,6 +568,10 @@ fn parse_service(root: &mut Map<String, Value>, cx: &mut Cx) -> ServiceConfig {
             .uint(cx, "max_header_bytes", u32::MAX as u64)
             .filter(|n| *n > 0)
             .unwrap_or(1 << 20) as usize,
+        max_header_fields: f
+            .uint(cx, "max_header_fields", u32::MAX as u64)
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_MAX_HEADER_FIELDS) as usize,
         disable_keep_alives: f.boolean(cx, "disable_keep_alives"),
         disable_compression: f.boolean(cx, "disable_compression"),
         max_idle_connections: f

@@ -231,7 +231,8 @@ impl EndpointHandler {
                 claims,
             };
             let timeout = self.pipe.timeout;
-            let (resp, err) = match tokio::time::timeout(timeout, self.run_stages(preq)).await {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let (resp, err) = match tokio::time::timeout_at(deadline, self.run_stages(preq)).await {
                 Ok(r) => r,
                 Err(_) => (None, Some(ProxyError::Timeout)),
             };
@@ -270,7 +271,7 @@ impl EndpointHandler {
                 Some(mut resp) => {
                     let complete = resp.is_complete && resp.has_data();
                     let mut r = if let Some(passthrough) = resp.passthrough.take() {
-                        let mut r = passthrough_response(passthrough);
+                        let mut r = passthrough_response(passthrough, deadline);
                         let raw = r.extensions_mut().get_mut::<RawFields>();
                         if let Some(raw) = raw.filter(|_| !complete) {
                             // the backend's lines go out as they came: the gateway's follow them
@@ -402,8 +403,15 @@ static HOP_BY_HOP_RESPONSE: [HeaderName; 6] = [
 ];
 
 /// A `no-op` backend response, handed to the client as it came (hop-by-hop headers aside).
-fn passthrough_response(resp: Response<Body>) -> Response<Body> {
+/// A `no-op` answer as the client gets it: the hop-by-hop fields removed, the body cut off
+/// when the endpoint's deadline passes before its end.
+fn passthrough_response(resp: Response<Body>, deadline: tokio::time::Instant) -> Response<Body> {
     let (mut parts, body) = resp.into_parts();
+    let body = if hyper::body::Body::size_hint(&body).exact() == Some(0) {
+        body
+    } else {
+        http_body_util::BodyExt::boxed(crate::backend::Deadline::new(body, deadline))
+    };
     // one pass over the names notes which are present; only those are removed
     let mut present = 0u8;
     for k in parts.headers.keys() {

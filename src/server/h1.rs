@@ -34,8 +34,8 @@ use tokio::time::Instant;
 use crate::backend::{empty_body, full_body, Body, BoxError};
 use crate::router::{Gateway, Peer};
 use crate::wire::{
-    connection_tokens, content_length, ends_chunked, field_line, first_line, Decoder, Line, Step,
-    TOKEN,
+    connection_tokens, content_length, field_line, first_line, is_chunked, valid_escapes,
+    valid_host, Decoder, Line, Step, TOKEN,
 };
 
 const READ_CHUNK: usize = 8 * 1024;
@@ -55,6 +55,8 @@ pub struct Settings {
     pub keep_alive: bool,
     /// A request head that has not ended within this many bytes gets 431.
     pub max_head: usize,
+    /// A request head with more header fields than this gets 431.
+    pub max_fields: usize,
     /// From the first byte of a head (the connection's start for the first one) to its end.
     pub header_timeout: Option<Duration>,
     /// How long a keep-alive connection may wait for its next request.
@@ -158,12 +160,22 @@ impl Reader {
 }
 
 /// Where a streamed request body hands the read side back when it is dropped.
-type Slot = Arc<Mutex<Option<(Reader, Decoder)>>>;
+type Slot = Arc<Mutex<Option<Handback>>>;
+
+/// What a streamed request body hands back.
+enum Handback {
+    /// The read side, with where the body's framing stands.
+    Open(Reader, Decoder),
+    /// The read side of a body whose framing was broken (a bad chunk size, a bare LF): the
+    /// client gets 400 and the connection closes, whatever the handler answered.
+    Malformed(Reader),
+}
 
 /// A request body still arriving on the connection.
 struct RequestBody {
     reader: Option<Reader>,
     decoder: Decoder,
+    malformed: bool,
     slot: Slot,
 }
 
@@ -171,7 +183,11 @@ impl Drop for RequestBody {
     fn drop(&mut self) {
         if let Some(reader) = self.reader.take() {
             let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-            *slot = Some((reader, self.decoder));
+            *slot = Some(if self.malformed {
+                Handback::Malformed(reader)
+            } else {
+                Handback::Open(reader, self.decoder)
+            });
         }
     }
 }
@@ -186,7 +202,7 @@ impl hyper::body::Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         loop {
-            let Some(reader) = this.reader.as_mut() else {
+            let Some(reader) = this.reader.as_mut().filter(|_| !this.malformed) else {
                 return Poll::Ready(None);
             };
             match this.decoder.step(&mut reader.buf) {
@@ -194,8 +210,9 @@ impl hyper::body::Body for RequestBody {
                 Ok(Step::End) => return Poll::Ready(None),
                 Ok(Step::More) => {}
                 Err(e) => {
-                    // a broken body leaves the connection unusable
-                    this.reader = None;
+                    // a broken body leaves the connection unusable: its answer is a 400
+                    this.malformed = true;
+                    this.decoder = Decoder::Done;
                     return Poll::Ready(Some(Err(e)));
                 }
             }
@@ -227,18 +244,18 @@ impl hyper::body::Body for RequestBody {
 }
 
 /// A complete request head, as positions in the read buffer.
-struct Parsed {
-    len: usize,
-    method: (usize, usize),
-    target: (usize, usize),
-    http10: bool,
+pub(crate) struct Parsed {
+    pub(crate) len: usize,
+    pub(crate) method: (usize, usize),
+    pub(crate) target: (usize, usize),
+    pub(crate) http10: bool,
 }
 
 /// (name start, name end, value start, value end)
-type Field = (usize, usize, usize, usize);
+pub(crate) type Field = (usize, usize, usize, usize);
 
 /// Why no request came out of the connection.
-enum HeadError {
+pub(crate) enum HeadError {
     /// Close without an answer (the client left, or took too long).
     Close,
     /// Answer with this status, then close.
@@ -252,9 +269,19 @@ fn bad(detail: &'static str) -> HeadError {
 /// Reads a request head from the start of `buf`: `Ok(None)` while it is incomplete. Lines
 /// may end in `\n` alone and empty lines before the request line are skipped; a space before
 /// a field's colon, a folded line or a name that is not a token is refused, as Go refuses
-/// them. Values are checked when the request is built.
-fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Result<Option<Parsed>, HeadError> {
+/// them, and so is a head of more than `max_fields` fields (431). Values are checked when the
+/// request is built. Input that cannot start a request line (a TLS handshake on the plain
+/// port, a method that is not a token) is refused as soon as it arrives, not after the header
+/// timeout.
+pub(crate) fn parse(
+    buf: &[u8],
+    fields: &mut Vec<Field>,
+    max_fields: usize,
+) -> Result<Option<Parsed>, HeadError> {
     let Some((start, line, mut at)) = first_line(buf) else {
+        if !could_start_request(buf) {
+            return Err(bad("malformed HTTP request"));
+        }
         return Ok(None);
     };
     // METHOD SP target SP HTTP/1.x
@@ -306,6 +333,12 @@ fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Result<Option<Parsed>, HeadErro
                 spaced: false,
                 ..
             }) => {
+                if fields.len() == max_fields {
+                    return Err(HeadError::Reply(
+                        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        "",
+                    ));
+                }
                 fields.push((at, name_end, vs, ve));
                 at = next;
             }
@@ -316,16 +349,33 @@ fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Result<Option<Parsed>, HeadErro
     }
 }
 
-/// What the head says of the connection and the body.
-struct Meta {
-    /// The method is `HEAD`: the answer has no body.
-    head: bool,
-    keep_alive: bool,
-    expect_continue: bool,
-    body: Option<Decoder>,
+/// Whether the bytes of an incomplete first line can still become a request line: empty
+/// lines, then a method (token bytes), then a space.
+fn could_start_request(buf: &[u8]) -> bool {
+    let rest = match buf.iter().position(|b| *b != b'\r' && *b != b'\n') {
+        Some(start) => &buf[start..],
+        None => return true,
+    };
+    match rest.iter().position(|b| !TOKEN[usize::from(*b)]) {
+        None => true,
+        Some(end) => end > 0 && rest[end] == b' ',
+    }
 }
 
-fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Meta), HeadError> {
+/// What the head says of the connection and the body.
+pub(crate) struct Meta {
+    /// The method is `HEAD`: the answer has no body.
+    pub(crate) head: bool,
+    pub(crate) keep_alive: bool,
+    pub(crate) expect_continue: bool,
+    pub(crate) body: Option<Decoder>,
+}
+
+pub(crate) fn build(
+    head: &Bytes,
+    p: &Parsed,
+    fields: &[Field],
+) -> Result<(Request<()>, Meta), HeadError> {
     let method =
         Method::from_bytes(&head[p.method.0..p.method.1]).map_err(|_| bad("invalid method"))?;
     let target = head.slice(p.target.0..p.target.1);
@@ -345,7 +395,9 @@ fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Met
         body: None,
     };
     let mut length: Option<u64> = None;
-    let mut chunked = None;
+    // the `Transfer-Encoding` fields, and whether each is `chunked` alone
+    let mut codings = 0;
+    let mut chunked = true;
     let mut hosts = 0;
     for &(ns, ne, vs, ve) in fields {
         let name =
@@ -353,6 +405,9 @@ fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Met
         let raw = &head[vs..ve];
         if name == header::HOST {
             hosts += 1;
+            if !valid_host(raw) {
+                return Err(bad("malformed Host header"));
+            }
         } else if name == header::CONNECTION {
             let (close, keep_alive) = connection_tokens(raw);
             if close {
@@ -367,7 +422,8 @@ fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Met
             }
             length = Some(n);
         } else if name == header::TRANSFER_ENCODING {
-            chunked = Some(ends_chunked(raw));
+            codings += 1;
+            chunked &= is_chunked(raw);
         } else if name == header::EXPECT && raw.eq_ignore_ascii_case(b"100-continue") {
             meta.expect_continue = !p.http10;
         }
@@ -382,19 +438,31 @@ fn build(head: &Bytes, p: &Parsed, fields: &[Field]) -> Result<(Request<()>, Met
     if hosts == 0 && !p.http10 && method != Method::CONNECT {
         return Err(bad("missing required Host header"));
     }
-    match chunked {
-        Some(false) => {
+    // the path's escapes, as Go's `url.ParseRequestURI` checks them
+    if !valid_escapes(uri.path().as_bytes()) {
+        return Err(HeadError::Reply(StatusCode::BAD_REQUEST, ""));
+    }
+    if codings > 0 {
+        // RFC 9112 §6.1: an HTTP/1.0 message with a transfer coding has faulty framing
+        if p.http10 {
+            return Err(bad("transfer encoding in an HTTP/1.0 request"));
+        }
+        // the only coding applied here is `chunked`, alone and once (as Go's server)
+        if codings > 1 || !chunked {
             return Err(HeadError::Reply(
                 StatusCode::NOT_IMPLEMENTED,
                 "unsupported transfer encoding",
-            ))
+            ));
         }
-        Some(true) => {
-            // the transfer coding decides the length; a Content-Length beside it is dropped
+        if length.is_some() {
+            // RFC 9112 §6.1: the coding frames the body, the length is dropped, and the
+            // connection closes after the answer (what follows the body is never a request)
             headers.remove(header::CONTENT_LENGTH);
-            meta.body = Some(Decoder::chunked());
+            meta.keep_alive = false;
         }
-        None => meta.body = length.filter(|n| *n > 0).map(Decoder::Length),
+        meta.body = Some(Decoder::chunked());
+    } else {
+        meta.body = length.filter(|n| *n > 0).map(Decoder::Length);
     }
     let mut req = Request::new(());
     *req.method_mut() = method;
@@ -486,6 +554,7 @@ pub async fn serve_connection(
                 BodyExt::boxed(RequestBody {
                     reader: Some(r),
                     decoder,
+                    malformed: false,
                     slot,
                 })
             }
@@ -502,9 +571,14 @@ pub async fn serve_connection(
                 .as_ref()
                 .and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).take());
             match back {
-                Some((r, decoder)) => {
+                Some(Handback::Open(r, decoder)) => {
                     unread = Some(decoder).filter(|d| !d.is_done());
                     reader = Some(r);
+                }
+                Some(Handback::Malformed(r)) => {
+                    drop(resp);
+                    return reject(r, wr, StatusCode::BAD_REQUEST, "malformed chunked encoding")
+                        .await;
                 }
                 None => keep_alive = false,
             }
@@ -605,7 +679,8 @@ async fn read_head(
     let mut deadline = None;
     loop {
         if !r.buf.is_empty() {
-            if let Some(p) = with_field_table(|fields| parse(&r.buf, fields))? {
+            if let Some(p) = with_field_table(|fields| parse(&r.buf, fields, settings.max_fields))?
+            {
                 return Ok(Some(p));
             }
             if r.buf.len() > settings.max_head {
@@ -968,7 +1043,7 @@ mod tests {
 
     fn parsed(raw: &[u8]) -> Outcome {
         let mut fields = Vec::new();
-        match parse(raw, &mut fields) {
+        match parse(raw, &mut fields, 100) {
             Ok(Some(p)) => Ok(Some((p, fields))),
             Ok(None) => Ok(None),
             Err(HeadError::Reply(status, why)) => Err((status.as_u16(), why)),

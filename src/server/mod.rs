@@ -2,7 +2,7 @@
 //! TLS (HTTP/1.1 and HTTP/2) and h2c (`use_h2c`) on hyper; header limits and timeouts;
 //! graceful shutdown on SIGINT/SIGTERM bounded by `max_shutdown_wait_time`.
 
-mod h1;
+pub(crate) mod h1;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -54,6 +54,7 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .max_buf_size(max_buf)
+        .max_headers(cfg.max_header_fields)
         .keep_alive(!cfg.disable_keep_alives)
         .header_read_timeout(header_timeout);
     // plain HTTP/1.1 (the common case) is served by the gateway's own connection loop
@@ -61,6 +62,7 @@ pub async fn serve(
     let settings = Arc::new(h1::Settings {
         keep_alive: !cfg.disable_keep_alives,
         max_head: max_buf,
+        max_fields: cfg.max_header_fields,
         header_timeout,
         idle_timeout: or_read(cfg.idle_timeout),
         write_timeout: Some(cfg.write_timeout).filter(|d| !d.is_zero()),
@@ -99,6 +101,9 @@ pub async fn serve(
                 let gw = gw.clone();
                 let peer = Arc::new(Peer::new(remote));
                 let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| -> ResponseFuture {
+                    if let Some(refused) = refuse(&req) {
+                        return Box::pin(std::future::ready(Ok(refused)));
+                    }
                     let (gw, peer) = (gw.clone(), peer.clone());
                     Box::pin(async move { Ok(gw.dispatch(req.map(boxed), &peer).await) })
                 });
@@ -140,6 +145,34 @@ pub async fn serve(
     }
 }
 
+/// The answer to a request hyper parsed that Go's server refuses (the gateway's own HTTP/1.1
+/// loop refuses the same heads before building a request): an invalid escape in the path, a
+/// malformed `Host`.
+fn refuse<B>(req: &http::Request<B>) -> Option<http::Response<Body>> {
+    let text = if !crate::wire::valid_escapes(req.uri().path().as_bytes()) {
+        "400 Bad Request"
+    } else if req
+        .headers()
+        .get(http::header::HOST)
+        .is_some_and(|h| !crate::wire::valid_host(h.as_bytes()))
+    {
+        "400 Bad Request: malformed Host header"
+    } else {
+        return None;
+    };
+    let mut resp = http::Response::new(crate::backend::full_body(text));
+    *resp.status_mut() = http::StatusCode::BAD_REQUEST;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    Some(resp)
+}
+
 /// Serves one accepted connection on its own task.
 fn spawn_connection<C, E>(conn: C, remote: SocketAddr)
 where
@@ -153,8 +186,25 @@ where
     });
 }
 
-/// Resolves on SIGINT or SIGTERM.
+/// Resolves on SIGINT or SIGTERM. `SIGHUP`, which would end the process by default, is logged
+/// and otherwise ignored for as long as the server runs.
 pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    let hangup = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(mut s) => {
+                while s.recv().await.is_some() {
+                    tracing::warn!(
+                        "Signal intercepted: hangup (ignored: the configuration is not reloaded)"
+                    );
+                }
+                std::future::pending::<()>().await
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let hangup = std::future::pending::<()>();
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -170,6 +220,7 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
+        _ = hangup => {}
         _ = ctrl_c => tracing::info!("Signal intercepted: interrupt"),
         _ = term => tracing::info!("Signal intercepted: terminated"),
     }
