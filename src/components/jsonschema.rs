@@ -117,8 +117,7 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            out.push(crate::wire::percent_byte(&bytes[i..])?);
             i += 3;
         } else {
             out.push(bytes[i]);

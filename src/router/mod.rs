@@ -762,25 +762,10 @@ fn redirect(code: StatusCode, path: &str, query: Option<&str>, method: &Method) 
 
 /// Percent-decodes a path (invalid escapes are kept as they are).
 pub fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_string();
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    // a `%` that does not start two hex digits stays as it is (no sign, no space)
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn collapse_slashes(p: &str) -> String {
@@ -1333,6 +1318,7 @@ mod tests {
         assert_eq!(route_pattern("/file.{ext}"), "/file.{{ext}}");
         assert_eq!(clean_path("/a/../b//c/"), "/b/c/");
         assert_eq!(percent_decode("/a%20b%zz"), "/a b%zz");
+        assert_eq!(percent_decode("/a/%+0x/% 1"), "/a/%+0x/% 1");
         assert_eq!(collapse_slashes("//a///b"), "/a/b");
         assert!(param_conflict("/user/{a}", "/user/{b}/x").is_some());
         assert!(param_conflict("/user/{a}", "/user/{a}/x").is_none());
