@@ -1170,3 +1170,189 @@ async fn encrypted_local_key_set() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A 1024-bit RSA private JWK (kid `rsa1024`) and tokens signed with it by an independent
+/// implementation (tests/fixtures/jwt/small_rsa.py).
+const SMALL_RSA: &str = "tests/fixtures/jwt/small_rsa.json";
+
+fn small_rsa() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(SMALL_RSA).unwrap()).unwrap()
+}
+
+/// `token` with one bit of its signature flipped.
+fn tamper_signature(token: &str) -> String {
+    let dot = token.rfind('.').unwrap();
+    let mut sig = jose::b64_decode(&token[dot + 1..]).unwrap();
+    let last = sig.len() - 1;
+    sig[last] ^= 1;
+    format!("{}.{}", &token[..dot], jose::b64_encode(&sig))
+}
+
+/// `token` with another payload under the same signature.
+fn tamper_payload(token: &str, claims: &Value) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    let payload = jose::b64_encode(&serde_json::to_vec(claims).unwrap());
+    format!("{}.{payload}.{}", parts[0], parts[2])
+}
+
+/// RS256 and PS256 on ring: tokens signed with the fixture key, by the other implementation
+/// and here, verify; a tampered signature or payload is refused.
+#[tokio::test]
+async fn rsa_tokens_verify_and_tampered_ones_are_refused() {
+    let up = start_upstream().await;
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint("/rs256", up.addr, "/echo", validator(up.addr, "RS256")),
+        endpoint("/ps256", up.addr, "/echo", validator(up.addr, "PS256")),
+    ]))
+    .await;
+    let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
+    let mut admin = claims();
+    admin["sub"] = json!("admin");
+    for (path, alg) in [("/rs256", Alg::RS256), ("/ps256", Alg::PS256)] {
+        let theirs = fixtures["tokens"][alg.name()].as_str().unwrap().to_string();
+        let ours = token_with(alg, "rsa", "rsa", claims());
+        for token in [&theirs, &ours] {
+            let a = get(gw, path, &[("authorization", &bearer(token))]).await;
+            assert_eq!(a.status, StatusCode::OK, "{}", alg.name());
+            for bad in [
+                tamper_signature(token),
+                tamper_payload(token, &admin),
+                token[..token.len() - 4].to_string(),
+            ] {
+                assert_refused(
+                    &get(gw, path, &[("authorization", &bearer(&bad))]).await,
+                    StatusCode::UNAUTHORIZED,
+                );
+            }
+        }
+    }
+}
+
+/// A 1024-bit key still verifies RS256 and RS512 tokens (ring's legacy algorithms, for
+/// KrakenD setups with such keys); RS384 and PS256 need 2048 bits: refused, never accepted.
+#[tokio::test]
+async fn rsa_keys_of_1024_bits_verify_rs256_and_rs512_only() {
+    let up = start_upstream().await;
+    let v = |alg: &str| {
+        json!({
+            "alg": alg,
+            "jwk_local_path": SMALL_RSA,
+            "audience": ["http://api.example.com"],
+            "issuer": "https://tentacle.test",
+        })
+    };
+    let algs = ["RS256", "RS512", "RS384", "PS256"];
+    let eps = algs
+        .iter()
+        .map(|a| endpoint(&format!("/{a}"), up.addr, "/echo", v(a)))
+        .collect();
+    let gw = start_gateway(&gateway_config(eps)).await;
+    let small = small_rsa();
+    for alg in algs {
+        let token = small["tokens"][alg].as_str().unwrap();
+        let a = get(gw, &format!("/{alg}"), &[("authorization", &bearer(token))]).await;
+        if alg == "RS256" || alg == "RS512" {
+            assert_eq!(a.status, StatusCode::OK, "{alg}");
+            let bad = tamper_signature(token);
+            let a = get(gw, &format!("/{alg}"), &[("authorization", &bearer(&bad))]).await;
+            assert_refused(&a, StatusCode::UNAUTHORIZED);
+        } else {
+            assert_refused(&a, StatusCode::UNAUTHORIZED);
+        }
+    }
+}
+
+/// What the signer writes with RS256 (and PS256) verifies against the public key alone, here
+/// and through a validator that reads the public JWK set.
+#[tokio::test]
+async fn the_signers_rsa_tokens_verify_against_the_public_key() {
+    let up = start_upstream().await;
+    let signer = |alg: &str| {
+        json!({"alg": alg, "kid": "rsa", "keys_to_sign": ["access_token"],
+               "jwk_local_path": "tests/fixtures/jwt/keys.json"})
+    };
+    let gw = start_gateway(&gateway_config(vec![
+        signer_endpoint("/sign/RS256", up.addr, signer("RS256")),
+        signer_endpoint("/sign/PS256", up.addr, signer("PS256")),
+        endpoint(
+            "/check/RS256",
+            up.addr,
+            "/echo",
+            validator(up.addr, "RS256"),
+        ),
+        endpoint(
+            "/check/PS256",
+            up.addr,
+            "/echo",
+            validator(up.addr, "PS256"),
+        ),
+    ]))
+    .await;
+    let public_set: Value = serde_json::from_str(&public_set(&[("rsa", "rsa")])).unwrap();
+    let public = Jwk::from_json(&public_set["keys"][0]).unwrap();
+    assert!(!public.is_private());
+    for alg in [Alg::RS256, Alg::PS256] {
+        let a = get(gw, &format!("/sign/{}", alg.name()), &[]).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", alg.name());
+        let token = a.json()["access_token"].as_str().unwrap().to_string();
+        let jws = jose::parse_compact(&token).unwrap();
+        assert_eq!(jws.header_str("alg"), alg.name());
+        assert_eq!(jws.header_str("kid"), "rsa");
+        jose::verify(
+            alg,
+            &public.key,
+            jws.signing_input.as_bytes(),
+            &jws.signature,
+        )
+        .unwrap();
+        let bad = tamper_signature(&token);
+        let bad_jws = jose::parse_compact(&bad).unwrap();
+        assert!(jose::verify(
+            alg,
+            &public.key,
+            bad_jws.signing_input.as_bytes(),
+            &bad_jws.signature
+        )
+        .is_err());
+        // the signed object holds the fixture claims, which a validator accepts
+        let check = format!("/check/{}", alg.name());
+        let a = get(gw, &check, &[("authorization", &bearer(&token))]).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", alg.name());
+        assert_refused(
+            &get(gw, &check, &[("authorization", &bearer(&bad))]).await,
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+}
+
+/// ring signs only with RSA keys of 2048 bits or more: a smaller key in a local JWK set is a
+/// configuration error naming the key; from a JWK URL it is known only once downloaded, and
+/// the endpoint answers an empty 400.
+#[tokio::test]
+async fn an_rsa_signing_key_under_2048_bits_is_a_configuration_error() {
+    let up = start_upstream().await;
+    for alg in ["RS256", "PS256"] {
+        let e = build_error(&gateway_config(vec![signer_endpoint(
+            "/sign",
+            up.addr,
+            json!({"alg": alg, "kid": "rsa1024", "keys_to_sign": ["access_token"],
+                   "jwk_local_path": SMALL_RSA}),
+        )]));
+        assert!(e.contains("auth/signer"), "{e}");
+        assert!(e.contains("rsa1024"), "{e}");
+        assert!(e.contains("2048") && e.contains("1024 bits"), "{e}");
+    }
+    // from a JWK URL: the gateway starts, the endpoint refuses
+    let small = small_rsa();
+    *up.jwks.lock().unwrap() = json!({"keys": small["keys"]}).to_string();
+    let gw = start_gateway(&gateway_config(vec![signer_endpoint(
+        "/remote",
+        up.addr,
+        json!({"alg": "RS256", "kid": "rsa1024", "keys_to_sign": ["access_token"],
+               "jwk_url": format!("http://{}/jwks", up.addr), "disable_jwk_security": true}),
+    )]))
+    .await;
+    let a = get(gw, "/remote", &[]).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.body.is_empty());
+}

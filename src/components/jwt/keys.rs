@@ -247,6 +247,15 @@ impl KeySet {
         self.strategy
     }
 
+    /// The key stored under `id` in a local set, read when the gateway starts; `None` for
+    /// the other sources (their keys are only known once downloaded).
+    pub fn local_key(&self, id: &str) -> Option<Arc<Jwk>> {
+        match &self.source {
+            Source::Local(keys) => keys.get(id).cloned(),
+            _ => None,
+        }
+    }
+
     /// The key stored under `id`.
     pub async fn get(&self, id: &str) -> Result<Arc<Jwk>, String> {
         match &self.source {

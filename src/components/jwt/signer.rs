@@ -4,6 +4,11 @@
 //! Like KrakenD CE's signing handler, an endpoint with a signer always answers JSON with
 //! status 200 and no `X-Krakend-Completed`/`Cache-Control`, and any failure (of the pipe or
 //! of the signing) with an empty 400.
+//!
+//! An RSA key ring cannot sign with (under 2048 bits, more than 4096, without its primes:
+//! see [`jose`]) is a configuration error when it comes from `jwk_local_path`; from a
+//! `jwk_url`, it is known only once downloaded, and every request is refused with the
+//! reason logged.
 
 use std::sync::Arc;
 
@@ -62,6 +67,16 @@ pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Signer>, St
         ep,
         cx,
     )?;
+    if let Some(e) = keys
+        .local_key(&cfg.kid)
+        .as_deref()
+        .and_then(|k| k.key.signing_error())
+    {
+        return Err(format!(
+            "{NAMESPACE}: the key '{}' of {:?} cannot sign: {e}",
+            cfg.kid, cfg.source.jwk_local_path
+        ));
+    }
     Ok(Some(Signer {
         endpoint: ep.endpoint.clone(),
         alg,
@@ -112,6 +127,9 @@ impl ProxyStage for Signer {
                     let key = self.keys.get(&self.kid).await?;
                     if !key.is_private() {
                         return Err(format!("the key '{}' has no private part", self.kid));
+                    }
+                    if let Some(e) = key.key.signing_error() {
+                        return Err(format!("the key '{}' cannot sign: {e}", self.kid));
                     }
                     Ok::<_, String>(key)
                 })
