@@ -267,11 +267,16 @@ pub fn valid_escapes(path: &[u8]) -> bool {
 /// A `Content-Length` value: decimal digits only (no sign), spaces or tabs around them
 /// allowed, as Go reads it.
 pub fn content_length(raw: &[u8]) -> Option<u64> {
-    let digits = trim_ows(raw);
-    if digits.is_empty() {
+    digits(trim_ows(raw))
+}
+
+/// A number written as `1*DIGIT` (no sign, no space, at least one digit); `None` when it is
+/// not one or does not fit 64 bits.
+pub fn digits(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() {
         return None;
     }
-    digits.iter().try_fold(0u64, |n, &b| {
+    raw.iter().try_fold(0u64, |n, &b| {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             return None;

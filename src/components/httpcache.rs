@@ -235,7 +235,18 @@ fn seconds(dirs: &[(String, Option<String>)], name: &str) -> Option<Duration> {
     dirs.iter()
         .find(|(k, _)| k == name)
         .and_then(|(_, v)| v.as_deref())
-        .map(|v| Duration::from_secs(v.parse::<u64>().unwrap_or(0)))
+        .map(|v| Duration::from_secs(delta_seconds(v)))
+}
+
+/// A `delta-seconds` value (RFC 9111 §1.2.2: `1*DIGIT`, no sign): one too large for the
+/// cache stands for the largest it keeps (2^31); one that is not a number for 0.
+fn delta_seconds(v: &str) -> u64 {
+    const LARGEST: u64 = 1 << 31;
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        crate::wire::digits(v.as_bytes()).map_or(LARGEST, |n| n.min(LARGEST))
+    } else {
+        0
+    }
 }
 
 fn http_date(headers: &HeaderMap, name: HeaderName) -> Option<SystemTime> {
@@ -442,7 +453,7 @@ fn initial_age(headers: &HeaderMap) -> Duration {
     let age = headers
         .get(header::AGE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(|s| delta_seconds(s.trim()))
         .map(Duration::from_secs)
         .unwrap_or(Duration::ZERO);
     let apparent = http_date(headers, header::DATE)
@@ -506,6 +517,17 @@ pub fn wrap(b: &BackendConfig, next: Arc<dyn Executor>) -> Result<Arc<dyn Execut
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn delta_seconds_are_digits_only() {
+        assert_eq!(delta_seconds("60"), 60);
+        assert_eq!(delta_seconds("0"), 0);
+        for not_a_number in ["+60", "-1", " 60", "6 0", "0x10", ""] {
+            assert_eq!(delta_seconds(not_a_number), 0, "{not_a_number}");
+        }
+        assert_eq!(delta_seconds("99999999999999999999999"), 1 << 31);
+        assert_eq!(delta_seconds("4294967296"), 1 << 31);
+    }
 
     /// An executor answering from a script, counting calls and recording request headers.
     type Answer = Box<dyn Fn(&OutRequest, usize) -> Response<Body> + Send + Sync>;

@@ -483,8 +483,7 @@ impl ServiceLayer for RouterLayer {
         let size = resp.body().size_hint().exact().or_else(|| {
             resp.headers()
                 .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
+                .and_then(|v| crate::wire::content_length(v.as_bytes()))
         });
         m.record(resp.status().as_u16(), size.unwrap_or(0), elapsed);
     }
