@@ -535,6 +535,53 @@ async fn claims_roles_scopes_and_token_sources() {
     );
 }
 
+/// A scopes claim written as a JSON array (`"scp": ["write", "read"]`) holds its scopes as
+/// one written as a space-separated string does, for both matchers.
+#[tokio::test]
+async fn scopes_in_a_json_array_claim() {
+    let up = start_upstream().await;
+    let mut any = validator(up.addr, "HS256");
+    any["scopes"] = json!(["read", "admin"]);
+    any["scopes_key"] = json!("scp");
+    let mut all = any.clone();
+    all["scopes"] = json!(["read", "write"]);
+    all["scopes_matcher"] = json!("all");
+    let gw = start_gateway(&gateway_config(vec![
+        endpoint("/any", up.addr, "/echo", any),
+        endpoint("/all", up.addr, "/echo", all),
+    ]))
+    .await;
+    let token = |scp: Value| {
+        let mut c = claims();
+        c["scp"] = scp;
+        bearer(&hs(c))
+    };
+    let status = |a: Answer| a.status;
+    for scp in [json!(["write", "read"]), json!("write read")] {
+        let auth = token(scp.clone());
+        let h = [("authorization", auth.as_str())];
+        assert_eq!(status(get(gw, "/any", &h).await), StatusCode::OK, "{scp}");
+        assert_eq!(status(get(gw, "/all", &h).await), StatusCode::OK, "{scp}");
+    }
+    // the array lacks one of the scopes "all" needs, and every scope "any" accepts
+    for (path, scp) in [
+        ("/all", json!(["read"])),
+        ("/any", json!(["write", "other"])),
+    ] {
+        let auth = token(scp.clone());
+        assert_refused(
+            &get(gw, path, &[("authorization", &auth)]).await,
+            StatusCode::FORBIDDEN,
+        );
+    }
+    // an empty array holds no scope
+    let auth = token(json!([]));
+    assert_refused(
+        &get(gw, "/any", &[("authorization", &auth)]).await,
+        StatusCode::FORBIDDEN,
+    );
+}
+
 #[tokio::test]
 async fn claims_reach_the_backend() {
     let up = start_upstream().await;

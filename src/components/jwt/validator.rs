@@ -321,15 +321,21 @@ fn has_any_role(claim: Option<&Value>, required: &[String]) -> bool {
     }
 }
 
-/// `scopes`: a space-separated string claim holding any (or all) of the required scopes.
+/// `scopes`: a claim holding any (or all, with `scopes_matcher: "all"`) of the required
+/// scopes, as krakend-jose matches them: a non-empty JSON array of strings (`["read",
+/// "write"]`) or one string split on single spaces (`"read write"`). Anything else (an empty
+/// array, a number, an object) holds no scope.
 fn has_scopes(claim: Option<&Value>, required: &[String], all: bool) -> bool {
     if required.is_empty() {
         return true;
     }
-    let Some(Value::String(s)) = claim else {
-        return false;
+    let have: Vec<&str> = match claim {
+        Some(Value::Array(items)) if !items.is_empty() => {
+            items.iter().filter_map(Value::as_str).collect()
+        }
+        Some(Value::String(s)) => s.split(' ').collect(),
+        _ => return false,
     };
-    let have: Vec<&str> = s.split(' ').collect();
     if all {
         required.iter().all(|r| have.contains(&r.as_str()))
     } else {
@@ -556,6 +562,15 @@ mod tests {
         assert!(s(json!("read write"), &["write", "x"], false));
         assert!(!s(json!("read write"), &["write", "x"], true));
         assert!(s(json!("read write"), &["write", "read"], true));
-        assert!(!s(json!(["read"]), &["read"], false));
+        // a JSON array of scopes, with either matcher
+        assert!(s(json!(["write", "read"]), &["read"], false));
+        assert!(s(json!(["write", "read"]), &["read", "x"], false));
+        assert!(s(json!(["write", "read"]), &["read", "write"], true));
+        assert!(!s(json!(["write", "read"]), &["read", "x"], true));
+        assert!(!s(json!(["write"]), &["read"], false));
+        // what holds no scope
+        assert!(!s(json!([]), &["read"], false));
+        assert!(!s(json!([1, {"read": true}]), &["read"], false));
+        assert!(!s(json!({"read": true}), &["read"], false));
     }
 }
