@@ -626,6 +626,89 @@ async fn claims_reach_the_backend() {
     assert_eq!(a.json()["x_roles"], json!(["a", "b"]));
 }
 
+/// The `propagate_claims` headers replace the client's before the rate limit reads them (KrakenD's
+/// handler chain: bot detector, JWT validation, rate limit, endpoint): a client with a valid
+/// token cannot pick another client's rate-limit bucket by sending the header itself, and the
+/// backend sees the token's value only.
+#[tokio::test]
+async fn claim_headers_replace_the_clients_before_the_rate_limit() {
+    let up = start_upstream().await;
+    let mut v = validator(up.addr, "HS256");
+    v["propagate_claims"] = json!([["sub", "X-User"]]);
+    let mut limited = endpoint("/limited", up.addr, "/echo", v);
+    limited["extra_config"]["qos/ratelimit/router"] = json!({
+        "client_max_rate": 2, "client_capacity": 2, "every": "1h",
+        "strategy": "header", "key": "X-User"
+    });
+    let gw = start_gateway(&gateway_config(vec![limited])).await;
+    let token = |sub: &str| {
+        let mut c = claims();
+        c["sub"] = json!(sub);
+        bearer(&hs(c))
+    };
+    let (bob, carol) = (token("bob"), token("carol"));
+    let call = |auth: String| async move {
+        get(
+            gw,
+            "/limited",
+            &[("authorization", &auth), ("x-user", "carol")],
+        )
+        .await
+    };
+    // bob names carol's bucket: his token decides, twice
+    for _ in 0..2 {
+        let a = call(bob.clone()).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.json()["x_user"], json!(["bob"]));
+    }
+    // carol's bucket is untouched
+    for _ in 0..2 {
+        let a = call(carol.clone()).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.json()["x_user"], json!(["carol"]));
+    }
+    // and each is refused once their own bucket is empty
+    for auth in [&bob, &carol] {
+        let a = call(auth.clone()).await;
+        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(a.body.is_empty());
+    }
+}
+
+/// A `propagate_claims` header can only come from the token: when the token lacks the claim (or
+/// holds an empty list of it), the client's header of that name is removed all the same, and a
+/// rate limit keyed on it finds no client.
+#[tokio::test]
+async fn a_claim_header_the_token_lacks_is_removed() {
+    let up = start_upstream().await;
+    let mut v = validator(up.addr, "HS256");
+    v["propagate_claims"] = json!([["dept", "X-Team"], ["groups", "X-Roles"]]);
+    v["propagate_claims_preserve_array"] = json!(true);
+    let plain = endpoint("/plain", up.addr, "/echo", v.clone());
+    let mut limited = endpoint("/limited", up.addr, "/echo", v);
+    limited["extra_config"]["qos/ratelimit/router"] = json!({
+        "client_max_rate": 100, "strategy": "header", "key": "X-Team"
+    });
+    let gw = start_gateway(&gateway_config(vec![plain, limited])).await;
+    let mut c = claims();
+    c["groups"] = json!([]);
+    let auth = bearer(&hs(c));
+    let forged = [
+        ("authorization", auth.as_str()),
+        ("x-team", "red"),
+        ("x-roles", "admin"),
+    ];
+    let a = get(gw, "/plain", &forged).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let body = a.json();
+    assert_eq!(body["x_team"], json!([]), "{body}");
+    assert_eq!(body["x_roles"], json!([]), "{body}");
+    assert_eq!(
+        get(gw, "/limited", &forged).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
 #[tokio::test]
 async fn jwk_rotation_and_caching() {
     let up = start_upstream().await;

@@ -4,7 +4,8 @@
 //! service   ServiceLayer   before routing (CORS preflight, security headers, bot detector)
 //!                          and on every response (headers)
 //! endpoint  EndpointGuard  after routing, before the pipe (bot detector, JWT, rate limit);
-//!                          may add params (`JWT.sub`) and upstream headers (claims)
+//!                          may add params (`JWT.sub`) and set request headers (claims),
+//!                          which the guards after it already see
 //! proxy     ProxyStage     around the pipe (JSON schema, CEL, signer)
 //! backend   BackendStage   around each backend call (CEL, rate limit, circuit breaker)
 //!           Executor       the HTTP execution itself (HTTP cache, client credentials)
@@ -63,13 +64,18 @@ pub struct GuardRequest<'a> {
     pub params: &'a [(String, String)],
 }
 
-/// What a guard adds to the request when it lets it through.
+/// What a guard adds to the request when it lets it through. It is applied before the next
+/// guard runs, so later guards (the rate limit) and the backends see the request as changed.
 #[derive(Default)]
 pub struct GuardEffects {
     /// Extra params (`JWT.sub`, ...), usable in `url_pattern`.
     pub params: Vec<(String, String)>,
-    /// Extra upstream headers (`propagate_claims`).
+    /// Headers set on the request (`propagate_claims`): each name replaces whatever the client
+    /// sent under it; several values of one name are all kept.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Client headers removed from the request (a `propagate_claims` header whose claim the
+    /// token lacks: such a header may only come from the token).
+    pub removed_headers: Vec<HeaderName>,
     /// Validated JWT claims, for CEL and Lua.
     pub claims: Option<Map<String, Value>>,
 }

@@ -150,57 +150,58 @@ impl EndpointHandler {
         shared: &'a Shared,
         ip: ClientIp<'a>,
     ) -> impl Future<Output = Response<Body>> + Send + 'a {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         async move {
             let client_ip: &str = &ip.text;
-            let mut claims = None;
-            let mut extra_headers = Vec::new();
-            if !self.guards.is_empty() {
-                let guard_req = GuardRequest {
-                    method: &parts.method,
-                    uri: &parts.uri,
-                    headers: &parts.headers,
-                    client_ip,
-                    params: &params,
-                };
-                let mut effects = Vec::with_capacity(self.guards.len());
-                for g in &self.guards {
-                    match g.check(&guard_req).await {
-                        Ok(e) => effects.push(e),
-                        Err(mut rejection) => {
-                            rejection
-                                .headers_mut()
-                                .insert(X_KRAKEND, shared.version_header.clone());
-                            return rejection;
-                        }
-                    }
-                }
-                for e in effects {
-                    params.extend(e.params);
-                    extra_headers.extend(e.headers);
-                    if e.claims.is_some() {
-                        claims = e.claims.map(Arc::new);
-                    }
-                }
-            }
-            let (mut headers, forwards_user_agent) =
-                self.forwarded_headers(&parts.headers, shared, &ip);
-            // a guard's header replaces the client's; several values of one name all travel
-            let mut set: Vec<HeaderName> = Vec::new();
-            for (k, v) in extra_headers {
-                if set.contains(&k) {
-                    headers.append(k, v);
-                } else {
-                    headers.insert(k.clone(), v);
-                    set.push(k);
-                }
-            }
-            let query = self.forwarded_query(parts.uri.query());
+            // the body's framing as the client sent it, whatever a guard sets
             let has_body = parts
                 .headers
                 .get(header::CONTENT_LENGTH)
                 .map(|v| v.as_bytes() != b"0")
                 .unwrap_or_else(|| parts.headers.contains_key(header::TRANSFER_ENCODING));
+            let mut claims = None;
+            // KrakenD's handler chain: each guard changes the request before the next one
+            // reads it (the JWT claim headers replace the client's before the rate limit keys
+            // its buckets on them), and the backends get the request as the guards left it
+            for g in &self.guards {
+                let checked = {
+                    let guard_req = GuardRequest {
+                        method: &parts.method,
+                        uri: &parts.uri,
+                        headers: &parts.headers,
+                        client_ip,
+                        params: &params,
+                    };
+                    g.check(&guard_req).await
+                };
+                let e = match checked {
+                    Ok(e) => e,
+                    Err(mut rejection) => {
+                        rejection
+                            .headers_mut()
+                            .insert(X_KRAKEND, shared.version_header.clone());
+                        return rejection;
+                    }
+                };
+                params.extend(e.params);
+                // a guard's header replaces the client's; several values of one name all travel
+                for name in e
+                    .removed_headers
+                    .iter()
+                    .chain(e.headers.iter().map(|(k, _)| k))
+                {
+                    parts.headers.remove(name);
+                }
+                for (k, v) in e.headers {
+                    parts.headers.append(k, v);
+                }
+                if e.claims.is_some() {
+                    claims = e.claims.map(Arc::new);
+                }
+            }
+            let (headers, forwards_user_agent) =
+                self.forwarded_headers(&parts.headers, shared, &ip);
+            let query = self.forwarded_query(parts.uri.query());
             let body = if !has_body {
                 RequestBody::Empty
             } else if self.buffer_body {

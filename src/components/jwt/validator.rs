@@ -164,24 +164,24 @@ pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Validator>,
         let name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
             format!("{NAMESPACE}.propagate_claims[{i}]: invalid header name {header:?}")
         })?;
-        // the claim headers join the client's headers: only the ones the endpoint lets
-        // through reach the backends
-        if forwards_all
-            || ep
+        // the claim header replaces the client's in the request itself, as KrakenD sets it:
+        // the rate limit after this guard reads it, and the endpoint's input_headers decide
+        // whether it reaches the backends
+        if !forwards_all
+            && !ep
                 .input_headers
                 .iter()
                 .any(|h| h.eq_ignore_ascii_case(header))
         {
-            propagate.push(Propagation {
-                claim: claim.clone(),
-                header: name,
-            });
-        } else {
             tracing::warn!(
-                "JOSE: validator for {}: the claim header {header:?} is not in input_headers: it is not propagated",
+                "JOSE: validator for {}: the claim header {header:?} is not in input_headers: it does not reach the backends",
                 ep.endpoint
             );
         }
+        propagate.push(Propagation {
+            claim: claim.clone(),
+            header: name,
+        });
     }
     let mut url_claims = Vec::new();
     for b in &ep.backend {
@@ -446,17 +446,25 @@ impl Validator {
                     items.iter().map(super::go_print).collect()
                 }
                 Some(v) => vec![claim_string(v)],
-                None => vec![String::new()],
+                // the token lacks the claim: the client's header of that name goes all the same
+                None => Vec::new(),
             };
+            let mut set = false;
             for v in values {
                 match HeaderValue::from_str(&v) {
-                    Ok(hv) => fx.headers.push((p.header.clone(), hv)),
+                    Ok(hv) => {
+                        fx.headers.push((p.header.clone(), hv));
+                        set = true;
+                    }
                     Err(_) => tracing::warn!(
                         "JOSE: validator for {}: claim {:?} cannot be sent as a header",
                         self.endpoint,
                         p.claim
                     ),
                 }
+            }
+            if !set {
+                fx.removed_headers.push(p.header.clone());
             }
         }
         fx.claims = Some(claims);
