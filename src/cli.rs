@@ -86,14 +86,20 @@ fn check(path: &std::path::Path, debug: bool, test_routes: bool, lint: bool) -> 
             return 1;
         }
     };
-    for w in &loaded.warnings {
-        println!("WARNING: {w}");
-    }
-    let unsupported = components::unsupported(&loaded.config);
-    if !unsupported.is_empty() {
-        println!("Namespaces accepted but not acted on by this build:");
-        for u in &unsupported {
-            println!("  - {u}");
+    let text = json_text(path);
+    let neglected = namespace_warnings(&loaded, &path.display().to_string(), &text);
+    // with --lint, what KrakenD's lint would refuse fails the check: unknown keys and values,
+    // unknown or misplaced namespaces, and the KrakenD CE ones this build does not act on. An
+    // Enterprise namespace stays a warning: KrakenD CE accepts and ignores it too
+    let mut problems = 0;
+    let warnings = loaded.warnings.iter().map(|w| (true, w));
+    let namespaces = neglected.iter().map(|(u, w)| (u.fails_lint(), w));
+    for (fails_lint, w) in warnings.chain(namespaces) {
+        if lint && fails_lint {
+            eprintln!("lint: {w}");
+            problems += 1;
+        } else {
+            println!("WARNING: {w}");
         }
     }
     // every component, certificate and route is built as `run` builds them, so whatever
@@ -107,24 +113,62 @@ fn check(path: &std::path::Path, debug: bool, test_routes: bool, lint: bool) -> 
     if test_routes {
         println!("Routes OK!");
     }
-    if lint && !loaded.warnings.is_empty() {
-        eprintln!("lint: {} problem(s) found", loaded.warnings.len());
+    if problems > 0 {
+        eprintln!("lint: {problems} problem(s) found");
         return 1;
     }
     println!("Syntax OK!");
     0
 }
 
-fn load_for_run(path: &Option<PathBuf>, port: Option<u16>) -> Result<(Loaded, String), String> {
+/// One warning for each namespace this build does not act on where the file has it, naming
+/// the file (and the line, for JSON text), the endpoint or backend, and what runs without it.
+fn namespace_warnings(
+    loaded: &Loaded,
+    file: &str,
+    text: &str,
+) -> Vec<(components::Unsupported, String)> {
+    let neglected = components::unsupported(&loaded.config);
+    if neglected.is_empty() {
+        return Vec::new();
+    }
+    // a YAML file's warnings name no line (positions are found in JSON text)
+    let positions = config::position::PositionIndex::build(text);
+    neglected
+        .into_iter()
+        .map(|u| {
+            let at = match positions.find(&format!("{}.{}", u.path, u.namespace)) {
+                Some((line, col)) => format!("{file}:{line}:{col}"),
+                None => file.to_string(),
+            };
+            let w = format!("{at}: {u}");
+            (u, w)
+        })
+        .collect()
+}
+
+/// A JSON file's text (for the lines of its warnings); empty for YAML or an unreadable file.
+fn json_text(path: &std::path::Path) -> String {
+    match Format::from_path(path) {
+        Format::Json => std::fs::read_to_string(path).unwrap_or_default(),
+        Format::Yaml => String::new(),
+    }
+}
+
+/// The loaded configuration, its name and its JSON text.
+fn load_for_run(
+    path: &Option<PathBuf>,
+    port: Option<u16>,
+) -> Result<(Loaded, String, String), String> {
     match path {
         Some(p) => config::load_file(p)
-            .map(|l| (l, p.display().to_string()))
+            .map(|l| (l, p.display().to_string(), json_text(p)))
             .map_err(|e| e.to_string()),
         None => {
             let port = port.unwrap_or(config::DEFAULT_PORT);
             let text = DEFAULT_CONFIG.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
             config::load_str(&text, "<embedded default>", Format::Json, &|_| None)
-                .map(|l| (l, "<embedded default>".to_string()))
+                .map(|l| (l, "<embedded default>".to_string(), text))
                 .map_err(|e| e.to_string())
         }
     }
@@ -167,7 +211,7 @@ pub async fn start_metrics(
 }
 
 fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
-    let (loaded, source) = match load_for_run(&path, port) {
+    let (loaded, source, text) = match load_for_run(&path, port) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("ERROR: {e}");
@@ -186,8 +230,10 @@ fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
     for w in &loaded.warnings {
         tracing::debug!("{w}");
     }
-    for u in components::unsupported(&loaded.config) {
-        tracing::warn!("{u}");
+    // a namespace the gateway does not act on never stops it (KrakenD ignores them too), but
+    // a misspelt `auth/validator` leaves an endpoint open: each one is named
+    for (_, w) in namespace_warnings(&loaded, &source, &text) {
+        tracing::warn!("{w}");
     }
     let workers = worker_threads(std::env::var("GOMAXPROCS").ok().as_deref());
     let mut builder = if workers == 1 {

@@ -90,6 +90,144 @@ fn check_with_routes_catches_conflicts() {
     assert!(stderr.contains("endpoints[1]"), "{stderr}");
 }
 
+/// A config whose only endpoint has its JWT validation under a misspelt namespace, a backend
+/// with a KrakenD CE namespace this build does not act on, and an unknown key.
+fn misspelt_namespaces(port: u16, backend: &str) -> String {
+    json!({"version": 3, "port": port, "listen_ip": "127.0.0.1", "endpoints": [{
+        "endpoint": "/secure",
+        "extra_config": {
+            "auth/validatr": {"alg": "HS256", "jwk_url": "http://127.0.0.1:1/jwks"},
+            "x-company/quota": {"per_day": 10}
+        },
+        "backend": [{"url_pattern": "/", "host": [backend],
+                     "extra_config": {"telemetry/opencensus": {}}}]
+    }]})
+    .to_string()
+}
+
+#[test]
+fn check_lint_fails_on_unknown_and_unimplemented_namespaces() {
+    let dir = TempDir::new("lint-ns");
+    let f = dir.write(
+        "krakend.json",
+        &misspelt_namespaces(8080, "http://127.0.0.1:9000"),
+    );
+    let path = f.to_str().unwrap();
+    // plain check: the file is valid, every namespace that does nothing is named
+    let (code, stdout, stderr) = output(&["check", "-c", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("Syntax OK!"), "{stdout}");
+    let warning = stdout
+        .lines()
+        .find(|l| l.contains("\"auth/validatr\""))
+        .unwrap_or_else(|| panic!("no warning about auth/validatr:\n{stdout}"));
+    assert!(
+        warning.starts_with(&format!("WARNING: {path}:")),
+        "{warning}"
+    );
+    assert!(warning.contains("endpoint GET /secure"), "{warning}");
+    assert!(
+        warning.contains("did you mean \"auth/validator\"?"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("the endpoint runs without it"),
+        "{warning}"
+    );
+    // a name close to none gets no suggestion
+    let far = stdout
+        .lines()
+        .find(|l| l.contains("\"x-company/quota\""))
+        .unwrap_or_else(|| panic!("no warning about x-company/quota:\n{stdout}"));
+    assert!(!far.contains("did you mean"), "{far}");
+    let opencensus = stdout
+        .lines()
+        .find(|l| l.contains("\"telemetry/opencensus\""))
+        .unwrap_or_else(|| panic!("no warning about telemetry/opencensus:\n{stdout}"));
+    assert!(
+        opencensus.contains("backend 0 (/) of endpoint GET /secure"),
+        "{opencensus}"
+    );
+    // --lint: each one is a problem, and the check fails
+    let (code, stdout, stderr) = output(&["check", "--lint", "-c", path]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(!stdout.contains("Syntax OK!"), "{stdout}");
+    for ns in ["auth/validatr", "x-company/quota", "telemetry/opencensus"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("lint: ") && l.contains(&format!("{ns:?}"))),
+            "{ns} not listed:\n{stderr}"
+        );
+    }
+    assert!(stderr.contains("lint: 3 problem(s) found"), "{stderr}");
+}
+
+#[test]
+fn check_lint_fails_on_unknown_keys_and_misplaced_namespaces() {
+    let dir = TempDir::new("lint-keys");
+    let f = dir.write(
+        "krakend.json",
+        &config(json!([{
+            "endpoint": "/a",
+            "backend": [{"url_pattern": "/", "host": ["h:80"], "url_patern": "/x",
+                         "extra_config": {"auth/validator": {"alg": "HS256"}}}]
+        }]))
+        .to_string(),
+    );
+    let path = f.to_str().unwrap();
+    let (code, stdout, stderr) = output(&["check", "-c", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (code, stdout, stderr) = output(&["check", "--lint", "-c", path]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("endpoints[0].backend[0].url_patern: unknown key"),
+        "{stderr}"
+    );
+    let misplaced = stderr
+        .lines()
+        .find(|l| l.contains("\"auth/validator\""))
+        .unwrap_or_else(|| panic!("no line about auth/validator:\n{stderr}"));
+    assert!(
+        misplaced.contains("is only read in the service's or an endpoint's extra_config"),
+        "{misplaced}"
+    );
+    assert!(
+        misplaced.contains("the backend is called without it"),
+        "{misplaced}"
+    );
+    assert!(stderr.contains("lint: 2 problem(s) found"), "{stderr}");
+}
+
+/// Enterprise namespaces are accepted and ignored, as KrakenD CE does: a warning, even with
+/// --lint.
+#[test]
+fn check_lint_warns_about_enterprise_namespaces_without_failing() {
+    let dir = TempDir::new("lint-ee");
+    let f = dir.write(
+        "krakend.json",
+        &config(json!([{
+            "endpoint": "/a",
+            "extra_config": {"auth/api-keys": {"roles": ["admin"]}},
+            "backend": [{"url_pattern": "/", "host": ["h:80"]}]
+        }]))
+        .to_string(),
+    );
+    let (code, stdout, stderr) = output(&["check", "--lint", "-c", f.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("Syntax OK!"), "{stdout}");
+    let warning = stdout
+        .lines()
+        .find(|l| l.contains("\"auth/api-keys\""))
+        .unwrap_or_else(|| panic!("no warning about auth/api-keys:\n{stdout}"));
+    assert!(warning.starts_with("WARNING: "), "{warning}");
+    assert!(warning.contains("KrakenD Enterprise"), "{warning}");
+    assert!(
+        warning.contains("the endpoint runs without it"),
+        "{warning}"
+    );
+}
+
 #[test]
 fn check_on_a_missing_file_fails_cleanly() {
     let (code, _, stderr) = output(&["check", "-c", "/nonexistent/krakend.json"]);
@@ -126,6 +264,43 @@ async fn run_serves_a_config_file_on_its_port() {
     assert_eq!(r.text(), r#"{"hello":"world"}"#);
     assert_eq!(get(&p.url("/__health")).await.status, 200);
     assert_eq!(get(&p.url("/__debug/")).await.status, 404);
+    p.term();
+    assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
+}
+
+/// `run` never refuses a config for a namespace it does not act on (KrakenD ignores them), but
+/// warns about each one, saying where it is and what runs without it.
+#[tokio::test]
+async fn run_warns_about_a_misspelt_namespace_and_serves() {
+    let b = json_backend(r#"{"open":true}"#).await;
+    let port = free_port();
+    let dir = TempDir::new("run-ns");
+    let f = dir.write("krakend.json", &misspelt_namespaces(port, &b.url));
+    let mut p = Proc::spawn(tentacle(&["run", "-c", f.to_str().unwrap()]), port);
+    p.wait_ready().await;
+    let log = p.output();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("\"auth/validatr\""))
+        .unwrap_or_else(|| panic!("no warning about auth/validatr:\n{log}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("endpoint GET /secure"), "{warning}");
+    assert!(
+        warning.contains("did you mean \"auth/validator\"?"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("the endpoint runs without it"),
+        "{warning}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"telemetry/opencensus\"") && l.contains("backend 0 (/)")),
+        "{log}"
+    );
+    // as the warning says: no token needed
+    let r = get(&p.url("/secure")).await;
+    assert_eq!((r.status, r.text().as_str()), (200, r#"{"open":true}"#));
     p.term();
     assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
 }

@@ -226,6 +226,56 @@ fn unknown_keys_are_ignored_and_at_keys_allowed() {
     assert!(!w.contains("@comment") && !w.contains("$ref"), "{w}");
 }
 
+/// The warning about each namespace this build does not act on: where it is, the closest known
+/// namespace when one is close (a misspelling), and what runs without it.
+#[test]
+fn namespace_warnings_name_the_place_and_the_closest_namespace() {
+    let endpoint = |extra: serde_json::Value| {
+        json!({"endpoint": "/a/{id}", "method": "POST", "extra_config": extra,
+               "backend": [{"url_pattern": "/b", "host": ["h:80"]}]})
+    };
+    let warning = |ns: &str| {
+        let l = load(&config(json!([endpoint(json!({ns: {}}))])).to_string()).unwrap();
+        let all = tentacle::components::unsupported(&l.config);
+        assert_eq!(all.len(), 1, "{ns}: {all:?}");
+        all[0].to_string()
+    };
+    for (ns, close) in [
+        ("auth/validatr", "\"auth/validator\""),
+        ("Auth/Validator", "\"auth/validator\""),
+        ("qos/ratelimit/routr", "\"qos/ratelimit/router\""),
+        ("security/bot_detector", "\"security/bot-detector\""),
+        (
+            "github.com/devopsfaith/krakend-jose/validatr",
+            "\"github.com/devopsfaith/krakend-jose/validator\", the KrakenD 1.x name of \"auth/validator\"",
+        ),
+    ] {
+        let w = warning(ns);
+        assert_eq!(
+            w,
+            format!(
+                "endpoint POST /a/{{id}} (endpoints[0].extra_config): unknown namespace {ns:?} \
+                 (did you mean {close}?): ignored, the endpoint runs without it"
+            )
+        );
+    }
+    // nothing close: no guess
+    for ns in ["telemetry", "auth/jwt", "x-company/quota", "cors"] {
+        let w = warning(ns);
+        assert!(!w.contains("did you mean"), "{w}");
+        assert!(w.contains("the endpoint runs without it"), "{w}");
+    }
+    // a KrakenD 1.x name of a known namespace is no unknown namespace
+    let l = load(
+        &config(json!([endpoint(
+            json!({"github.com/devopsfaith/krakend-jose/validator": {"alg": "HS256"}})
+        )]))
+        .to_string(),
+    )
+    .unwrap();
+    assert!(tentacle::components::unsupported(&l.config).is_empty());
+}
+
 #[test]
 fn all_errors_are_reported_at_once_with_positions_and_paths() {
     let text = "{\n  \"version\": 3,\n  \"port\": \"8080\",\n  \"endpoints\": [\n    {\"endpoint\": \"/a/{id}\", \"timeout\": \"soon\",\n     \"backend\": [{\"url_pattern\": \"/x/{nope}\", \"host\": [\"http://bad host\"]}]},\n    {\"endpoint\": \"/b\", \"concurrent_calls\": \"1\", \"backend\": [{\"url_pattern\": \"/\", \"host\": \"h\"}]}\n  ]\n}";

@@ -1,7 +1,10 @@
 //! The component registry: every `extra_config` namespace Tentacle knows, keyed by its v3
 //! name (legacy names are renamed on load, see `config::legacy`), with the scopes it may
-//! appear in and whether this build acts on it. `check` lists the ones that are accepted but
-//! not acted on; `run` logs one warning for each.
+//! appear in and whether this build acts on it. Every namespace a configuration has that this
+//! build does not act on where it is written (an unknown one, with the closest known name; a
+//! known one in the wrong `extra_config`; a KrakenD CE one not implemented; an Enterprise one)
+//! gets one warning from `run` and from `check`; `check --lint` fails on all but the
+//! Enterprise ones.
 
 pub mod botdetector;
 pub mod breaker;
@@ -374,48 +377,182 @@ pub fn find(namespace: &str) -> Option<&'static ComponentSpec> {
     REGISTRY.iter().find(|c| c.namespace == namespace)
 }
 
+/// Why this build does not act on a namespace where it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Neglect {
+    /// Not a namespace KrakenD knows (a misspelling, most often), with the closest known one
+    /// when one is close.
+    Unknown { suggestion: Option<String> },
+    /// A KrakenD CE namespace this build accepts but does not act on.
+    NotImplemented,
+    /// A KrakenD Enterprise-only namespace: accepted and ignored, as KrakenD CE does.
+    Enterprise,
+    /// A known namespace written where its component never reads it.
+    WrongScope { read_in: &'static [Scope] },
+}
+
 /// One namespace occurrence that this build does not act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported {
     pub namespace: String,
+    /// The `extra_config` holding it, as a JSON path (`endpoints[0].extra_config`).
     pub path: String,
-    pub reason: &'static str,
+    /// Where that is, as a reader of the file names it (`endpoint GET /users/{id}`).
+    pub place: String,
+    /// What runs without it.
+    pub scope: Scope,
+    pub neglect: Neglect,
+}
+
+impl Unsupported {
+    /// Whether `check --lint` fails on it: everything but an Enterprise namespace, which
+    /// KrakenD CE accepts and ignores too.
+    pub fn fails_lint(&self) -> bool {
+        self.neglect != Neglect::Enterprise
+    }
+}
+
+fn scope_names(scopes: &[Scope]) -> String {
+    let names: Vec<&str> = scopes
+        .iter()
+        .map(|s| match s {
+            Scope::Service => "the service's",
+            Scope::Endpoint => "an endpoint's",
+            Scope::Backend => "a backend's",
+        })
+        .collect();
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 impl std::fmt::Display for Unsupported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {:?} {}", self.path, self.namespace, self.reason)
+        let runs_without = match self.scope {
+            Scope::Service => "the gateway runs without it",
+            Scope::Endpoint => "the endpoint runs without it",
+            Scope::Backend => "the backend is called without it",
+        };
+        let (place, path, ns) = (&self.place, &self.path, &self.namespace);
+        write!(f, "{place} ({path}): ")?;
+        match &self.neglect {
+            Neglect::Unknown { suggestion } => {
+                write!(f, "unknown namespace {ns:?}")?;
+                if let Some(s) = suggestion {
+                    write!(f, " (did you mean {s}?)")?;
+                }
+                write!(f, ": ignored, {runs_without}")
+            }
+            Neglect::NotImplemented => write!(
+                f,
+                "{ns:?} is a KrakenD CE component this build does not implement yet: accepted and ignored, {runs_without}"
+            ),
+            Neglect::Enterprise => write!(
+                f,
+                "{ns:?} is a KrakenD Enterprise component: accepted and ignored as KrakenD CE does, {runs_without}"
+            ),
+            Neglect::WrongScope { read_in } => write!(
+                f,
+                "{ns:?} is only read in {} extra_config: ignored here, {runs_without}",
+                scope_names(read_in)
+            ),
+        }
     }
 }
 
-fn scan(extra: &ExtraConfig, path: &str, out: &mut Vec<Unsupported>) {
+/// Levenshtein distance, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diag
+            } else {
+                1 + diag.min(above).min(row[j])
+            };
+            diag = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// The known namespace closest to an unknown one, when it is close: at most three edits, and
+/// at most one edit in four characters (case ignored). A KrakenD 1.x name is given with its
+/// v3 name.
+pub fn closest_namespace(unknown: &str) -> Option<String> {
+    let lower = unknown.to_lowercase();
+    let v3 = REGISTRY.iter().map(|c| (c.namespace, None));
+    let legacy = crate::config::legacy::NAMESPACE_ALIASES
+        .iter()
+        .map(|(old, new)| (*old, Some(*new)));
+    let (name, v3_name, d) = v3
+        .chain(legacy)
+        .map(|(name, v3_name)| (name, v3_name, edit_distance(&lower, &name.to_lowercase())))
+        .min_by_key(|(_, _, d)| *d)?;
+    if d > 3 || d * 4 > unknown.chars().count() {
+        return None;
+    }
+    Some(match v3_name {
+        Some(v3_name) => format!("{name:?}, the KrakenD 1.x name of {v3_name:?}"),
+        None => format!("{name:?}"),
+    })
+}
+
+fn scan(extra: &ExtraConfig, scope: Scope, place: &str, path: &str, out: &mut Vec<Unsupported>) {
     for ns in extra.keys() {
-        let reason = match find(ns).map(|c| c.support) {
-            Some(Active) => continue,
-            Some(NotImplemented) => {
-                "is a KrakenD CE component not implemented yet: accepted and ignored"
-            }
-            Some(Enterprise) => {
-                "is a KrakenD Enterprise component: accepted and ignored, as KrakenD CE does"
-            }
-            None => "is not a namespace KrakenD knows: ignored",
+        let neglect = match find(ns) {
+            Some(c) => match c.support {
+                Active if c.scopes.contains(&scope) => continue,
+                Active => Neglect::WrongScope { read_in: c.scopes },
+                NotImplemented => Neglect::NotImplemented,
+                Enterprise => Neglect::Enterprise,
+            },
+            None => Neglect::Unknown {
+                suggestion: closest_namespace(ns),
+            },
         };
         out.push(Unsupported {
             namespace: ns.clone(),
             path: format!("{path}extra_config"),
-            reason,
+            place: place.to_string(),
+            scope,
+            neglect,
         });
     }
 }
 
-/// Every namespace in the configuration that this build does not act on.
+/// Every namespace in the configuration that this build does not act on where it is written:
+/// unknown ones, known ones in the wrong place, and the ones accepted but not acted on.
 pub fn unsupported(cfg: &ServiceConfig) -> Vec<Unsupported> {
     let mut out = Vec::new();
-    scan(&cfg.extra_config, "", &mut out);
+    scan(&cfg.extra_config, S, "service", "", &mut out);
     for ep in &cfg.endpoints {
-        scan(&ep.extra_config, &format!("{}.", ep.json_path), &mut out);
-        for b in &ep.backend {
-            scan(&b.extra_config, &format!("{}.", b.json_path), &mut out);
+        let place = format!("endpoint {} {}", ep.method, ep.endpoint);
+        scan(
+            &ep.extra_config,
+            E,
+            &place,
+            &format!("{}.", ep.json_path),
+            &mut out,
+        );
+        for (i, b) in ep.backend.iter().enumerate() {
+            let place = format!(
+                "backend {i} ({}) of endpoint {} {}",
+                b.url_pattern, ep.method, ep.endpoint
+            );
+            scan(
+                &b.extra_config,
+                B,
+                &place,
+                &format!("{}.", b.json_path),
+                &mut out,
+            );
         }
     }
     out
