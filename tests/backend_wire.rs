@@ -849,3 +849,36 @@ async fn a_trickled_no_op_body_is_cut_at_the_endpoint_timeout() {
     assert!(text.contains("\r\n1\r\nx\r\n"), "{text}");
     assert!(!text.ends_with("0\r\n\r\n"), "{text}");
 }
+
+/// An idle pooled connection the backend closes is closed by the gateway too, without
+/// waiting for the next request to that host (no socket left in CLOSE-WAIT).
+#[tokio::test]
+async fn an_idle_connection_the_backend_closed_is_closed_soon() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let mut chunk = [0u8; 4096];
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0);
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            .await
+            .unwrap();
+        // the backend ends the keep-alive connection, then waits for the gateway's end
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest).await;
+        let _ = tx.send(rest);
+    });
+    let gw = single("/a", json!({"url_pattern": "/", "host": [url]})).await;
+    assert_eq!(get(&gw.at("/a")).await.status, 200);
+    let rest = soon(rx).await.unwrap();
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+}

@@ -60,7 +60,14 @@ pub struct H1Client {
 struct Pool {
     idle: Mutex<HashMap<Box<str>, Vec<Idle>, KeyHash>>,
     settings: Settings,
+    /// Whether the task that closes dead idle connections runs.
+    sweeping: std::sync::atomic::AtomicBool,
 }
+
+/// How often idle connections are looked at: one the backend closed (or wrote to) or one
+/// idle past `idle_connection_timeout` is closed within this, not left in CLOSE-WAIT until
+/// the next request to its host.
+const SWEEP: Duration = Duration::from_secs(1);
 
 /// The pool's key hash: a few configured `host:port` names, hashed twice per request (checkout
 /// and release), where SipHash's resistance to chosen keys buys nothing.
@@ -187,6 +194,7 @@ impl H1Client {
             pool: Arc::new(Pool {
                 idle: Mutex::new(HashMap::default()),
                 settings,
+                sweeping: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -290,6 +298,7 @@ impl H1Client {
     }
 
     async fn connect(&self, host_port: &str) -> Result<Conn, SendError> {
+        Pool::sweep_every(&self.pool);
         let authority: http::uri::Authority = host_port
             .parse()
             .map_err(|e| SendError::msg(format!("invalid backend host {host_port:?}: {e}")))?;
@@ -402,6 +411,34 @@ impl Pool {
             }
         }
         None
+    }
+
+    /// Starts the pool's sweeping task, once: it holds the pool weakly and ends with it.
+    fn sweep_every(pool: &Arc<Pool>) {
+        use std::sync::atomic::Ordering;
+        if pool.sweeping.load(Ordering::Relaxed) || pool.sweeping.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let weak = Arc::downgrade(pool);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(pool) => pool.sweep(),
+                    None => return,
+                }
+            }
+        });
+    }
+
+    /// Closes the idle connections that are no longer clean or have been idle too long.
+    fn sweep(&self) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        for list in idle.values_mut() {
+            list.retain(|e| e.since.elapsed() < self.settings.idle_timeout && e.conn.clean());
+        }
     }
 
     fn release(&self, conn: Conn) {
