@@ -42,7 +42,7 @@ pub enum Command {
         /// Print "Routes OK!" once the router is built (routes are always checked).
         #[arg(short = 't', long = "test-gin-routes")]
         test_routes: bool,
-        /// Fail on unknown keys as well.
+        /// Fail on unknown keys (in namespaces too) and on namespaces not acted on as well.
         #[arg(short = 'l', long = "lint")]
         lint: bool,
     },
@@ -91,10 +91,12 @@ fn check(path: &std::path::Path, debug: bool, test_routes: bool, lint: bool) -> 
     // with --lint, what KrakenD's lint would refuse fails the check: unknown keys and values,
     // unknown or misplaced namespaces, and the KrakenD CE ones this build does not act on. An
     // Enterprise namespace stays a warning: KrakenD CE accepts and ignores it too
+    let unknown_keys = key_warnings(&loaded, &path.display().to_string(), &text);
     let mut problems = 0;
     let warnings = loaded.warnings.iter().map(|w| (true, w));
     let namespaces = neglected.iter().map(|(u, w)| (u.fails_lint(), w));
-    for (fails_lint, w) in warnings.chain(namespaces) {
+    let keys = unknown_keys.iter().map(|w| (true, w));
+    for (fails_lint, w) in warnings.chain(namespaces).chain(keys) {
         if lint && fails_lint {
             eprintln!("lint: {w}");
             problems += 1;
@@ -143,6 +145,37 @@ fn namespace_warnings(
             };
             let w = format!("{at}: {u}");
             (u, w)
+        })
+        .collect()
+}
+
+/// One warning for each key inside a namespace that its component does not read, naming the
+/// file and line (for JSON text), the key's JSON path and the closest known key.
+fn key_warnings(loaded: &Loaded, file: &str, text: &str) -> Vec<String> {
+    let unknown = components::unknown_keys(&loaded.config);
+    if unknown.is_empty() {
+        return Vec::new();
+    }
+    let positions = config::position::PositionIndex::build(text);
+    unknown
+        .into_iter()
+        .map(|mut u| {
+            // the file may write the namespace under its KrakenD 1.x name
+            let legacy = config::legacy::NAMESPACE_ALIASES
+                .iter()
+                .filter(|(_, v3)| *v3 == u.namespace)
+                .map(|(old, _)| *old);
+            let extra = u.extra_config.clone();
+            if let Some(written) = std::iter::once(u.namespace.as_str())
+                .chain(legacy)
+                .find(|ns| positions.get(&format!("{extra}.{ns}")).is_some())
+            {
+                u.written = written.to_string();
+            }
+            match positions.find(&u.path()) {
+                Some((line, col)) => format!("{file}:{line}:{col}: {u}"),
+                None => format!("{file}: {u}"),
+            }
         })
         .collect()
 }
@@ -233,6 +266,10 @@ fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
     // a namespace the gateway does not act on never stops it (KrakenD ignores them too), but
     // a misspelt `auth/validator` leaves an endpoint open: each one is named
     for (_, w) in namespace_warnings(&loaded, &source, &text) {
+        tracing::warn!("{w}");
+    }
+    // a key its component does not read is ignored as KrakenD ignores it, and named
+    for w in key_warnings(&loaded, &source, &text) {
         tracing::warn!("{w}");
     }
     let workers = worker_threads(std::env::var("GOMAXPROCS").ok().as_deref());

@@ -23,6 +23,21 @@ use crate::backend::{empty_body, Body};
 
 pub const NAMESPACE: &str = "security/bot-detector";
 
+/// The keys of a `security/bot-detector` object, as KrakenD documents them: the ones the
+/// parser below reads.
+const KEYS: &[&str] = &[
+    "allow",
+    "cache_size",
+    "deny",
+    "empty_user_agent_is_bot",
+    "patterns",
+];
+
+/// Checks the keys of a `security/bot-detector` object against [`KEYS`].
+pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
+    super::keys::object(out, "", v, KEYS);
+}
+
 /// The typed `security/bot-detector` object.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BotDetectorConfig {

@@ -47,6 +47,11 @@ pub struct BreakerConfig {
     pub log_status_change: bool,
 }
 
+/// Checks the keys of a `qos/circuit-breaker` object against [`BreakerConfig`]'s fields.
+pub fn check_keys(_: super::Scope, v: &serde_json::Value, out: &mut Vec<super::keys::UnknownKey>) {
+    super::keys::of_struct::<BreakerConfig>(out, "", v);
+}
+
 /// The breaker's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {

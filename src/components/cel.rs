@@ -40,6 +40,13 @@ struct Definition {
     check_expr: String,
 }
 
+/// Checks the keys of each [`Definition`] in a `validation/cel` list.
+pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
+    super::keys::list(out, "", v, |out, at, def| {
+        super::keys::of_struct::<Definition>(out, at, def)
+    });
+}
+
 /// The parsed checks of one scope, sorted into KrakenD's lists.
 struct Checks {
     pre: Vec<Program>,

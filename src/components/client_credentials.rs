@@ -42,6 +42,12 @@ pub struct ClientCredentialsConfig {
     pub endpoint_params: serde_json::Map<String, Value>,
 }
 
+/// Checks the keys of an `auth/client-credentials` object against
+/// [`ClientCredentialsConfig`]'s fields.
+pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
+    super::keys::of_struct::<ClientCredentialsConfig>(out, "", v);
+}
+
 #[derive(Debug, Clone)]
 struct Token {
     value: HeaderValue,

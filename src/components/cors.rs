@@ -35,6 +35,26 @@ pub struct PreflightAnswer;
 /// How many empty elements a header list may hold (`a,,b`).
 const MAX_EMPTY_ELEMENTS: usize = 16;
 
+/// The keys of a `security/cors` object, as KrakenD documents them: the ones the
+/// parser below reads.
+const KEYS: &[&str] = &[
+    "allow_credentials",
+    "allow_headers",
+    "allow_methods",
+    "allow_origins",
+    "allow_private_network",
+    "debug",
+    "expose_headers",
+    "max_age",
+    "options_passthrough",
+    "options_success_status",
+];
+
+/// Checks the keys of a `security/cors` object against [`KEYS`].
+pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
+    super::keys::object(out, "", v, KEYS);
+}
+
 /// The typed `security/cors` object, with KrakenD's defaults.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CorsConfig {

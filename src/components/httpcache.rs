@@ -48,6 +48,11 @@ pub struct HttpCacheConfig {
     pub max_size: Option<Num>,
 }
 
+/// Checks the keys of a `qos/http-cache` object against [`HttpCacheConfig`]'s fields.
+pub fn check_keys(_: super::Scope, v: &serde_json::Value, out: &mut Vec<super::keys::UnknownKey>) {
+    super::keys::of_struct::<HttpCacheConfig>(out, "", v);
+}
+
 /// One stored response.
 #[derive(Debug, Clone)]
 struct Entry {

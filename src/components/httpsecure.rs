@@ -28,6 +28,34 @@ use crate::backend::{empty_body, full_body, Body};
 
 pub const NAMESPACE: &str = "security/http";
 
+/// The keys of a `security/http` object, as KrakenD documents them: the ones the
+/// parser below reads, and `hpkp_public_key`, accepted but not acted on (browsers dropped
+/// public key pinning).
+const KEYS: &[&str] = &[
+    "allowed_hosts",
+    "allowed_hosts_are_regex",
+    "browser_xss_filter",
+    "content_security_policy",
+    "content_type_nosniff",
+    "custom_frame_options_value",
+    "force_sts_header",
+    "frame_deny",
+    "host_proxy_headers",
+    "hpkp_public_key",
+    "is_development",
+    "referrer_policy",
+    "ssl_host",
+    "ssl_proxy_headers",
+    "ssl_redirect",
+    "sts_include_subdomains",
+    "sts_seconds",
+];
+
+/// Checks the keys of a `security/http` object against [`KEYS`].
+pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
+    super::keys::object(out, "", v, KEYS);
+}
+
 /// The typed `security/http` object (every field defaults to off / empty).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HttpSecureConfig {

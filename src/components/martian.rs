@@ -193,6 +193,99 @@ fn nested(
     }
 }
 
+/// The keys of each modifier's object, as KrakenD documents them and [`parse`] reads them;
+/// `modifier`, `else` and `modifiers` hold modifiers, checked in turn.
+const MODIFIER_KEYS: &[(&str, &[&str])] = &[
+    ("header.Modifier", &["scope", "name", "value"]),
+    ("header.Append", &["scope", "name", "value"]),
+    ("header.Copy", &["scope", "from", "to"]),
+    ("header.Blacklist", &["scope", "names"]),
+    ("header.Id", &["scope", "header"]),
+    ("body.Modifier", &["scope", "body", "contentType"]),
+    ("querystring.Modifier", &["scope", "name", "value"]),
+    (
+        "url.Modifier",
+        &["scope", "scheme", "host", "path", "query"],
+    ),
+    (
+        "cookie.Modifier",
+        &[
+            "scope", "name", "value", "path", "domain", "expires", "secure", "httpOnly", "maxAge",
+        ],
+    ),
+    (
+        "port.Modifier",
+        &["scope", "port", "defaultForScheme", "remove"],
+    ),
+    ("stash.Modifier", &["scope", "headerName"]),
+    (
+        "header.Filter",
+        &["scope", "name", "value", "modifier", "else"],
+    ),
+    (
+        "header.RegexFilter",
+        &["scope", "header", "regex", "modifier"],
+    ),
+    (
+        "querystring.Filter",
+        &["scope", "name", "value", "modifier", "else"],
+    ),
+    (
+        "url.Filter",
+        &[
+            "scope", "scheme", "host", "path", "query", "modifier", "else",
+        ],
+    ),
+    ("url.RegexFilter", &["scope", "regex", "modifier", "else"]),
+    (
+        "cookie.Filter",
+        &["scope", "name", "value", "modifier", "else"],
+    ),
+    ("port.Filter", &["scope", "port", "modifier", "else"]),
+    ("fifo.Group", &["scope", "modifiers", "aggregateErrors"]),
+    ("priority.Group", &["scope", "modifiers"]),
+];
+
+/// The keys of one `priority.Group` entry.
+const PRIORITY_ENTRY_KEYS: &[&str] = &["priority", "modifier"];
+
+/// Checks the keys of the namespace's modifier and of every modifier nested in it (an unknown
+/// modifier type is the parser's error).
+pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
+    check_modifier_keys(out, "", v);
+}
+
+fn check_modifier_keys(out: &mut Vec<super::keys::UnknownKey>, at: &str, v: &Value) {
+    use super::keys::{child, list, object};
+    for (ty, body) in v.as_object().into_iter().flatten() {
+        let Some((_, known)) = MODIFIER_KEYS.iter().find(|(t, _)| t == ty) else {
+            continue;
+        };
+        let at = child(at, ty);
+        let Some(m) = object(out, &at, body, known) else {
+            continue;
+        };
+        for key in ["modifier", "else"] {
+            if let Some(nested) = m.get(key).filter(|_| known.contains(&key)) {
+                check_modifier_keys(out, &child(&at, key), nested);
+            }
+        }
+        let Some(mods) = m.get("modifiers") else {
+            continue;
+        };
+        list(out, &child(&at, "modifiers"), mods, |out, at, item| {
+            if ty != "priority.Group" {
+                return check_modifier_keys(out, at, item);
+            }
+            if let Some(entry) = object(out, at, item, PRIORITY_ENTRY_KEYS) {
+                if let Some(nested) = entry.get("modifier") {
+                    check_modifier_keys(out, &child(at, "modifier"), nested);
+                }
+            }
+        });
+    }
+}
+
 /// Parses one `{"package.Type": {...}}` message.
 fn parse(v: &Value, at: &str) -> Result<Node, String> {
     let msg = obj(v, at)?;

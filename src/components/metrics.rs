@@ -46,6 +46,22 @@ use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse};
 
 pub const NAMESPACE: &str = "telemetry/metrics";
 
+/// The keys of a `telemetry/metrics` object, as KrakenD documents them: the ones
+/// [`MetricsConfig::parse`] reads.
+const KEYS: &[&str] = &[
+    "backend_disabled",
+    "collection_time",
+    "endpoint_disabled",
+    "listen_address",
+    "proxy_disabled",
+    "router_disabled",
+];
+
+/// Checks the keys of a `telemetry/metrics` object against [`KEYS`].
+pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
+    super::keys::object(out, "", v, KEYS);
+}
+
 /// The component's configuration, with KrakenD's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsConfig {

@@ -4,7 +4,8 @@
 //! build does not act on where it is written (an unknown one, with the closest known name; a
 //! known one in the wrong `extra_config`; a KrakenD CE one not implemented; an Enterprise one)
 //! gets one warning from `run` and from `check`; `check --lint` fails on all but the
-//! Enterprise ones.
+//! Enterprise ones. Inside the namespaces it acts on, every key its component does not read
+//! gets one too, and fails `check --lint` (see `keys`).
 
 pub mod botdetector;
 pub mod breaker;
@@ -17,6 +18,7 @@ pub mod httpcache;
 pub mod httpsecure;
 pub mod jsonschema;
 pub mod jwt;
+pub mod keys;
 #[cfg(feature = "lua")]
 pub mod lua;
 pub mod martian;
@@ -32,6 +34,7 @@ use serde_json::{Map, Value};
 use crate::backend::HttpClient;
 use crate::config::{BackendConfig, EndpointConfig, ExtraConfig, ServiceConfig};
 use hooks::{BackendStage, EndpointGuard, Executor, ProxyStage, ServiceLayer};
+use keys::KeyCheck;
 
 /// Where a namespace may be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -482,25 +485,33 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// The known namespace closest to an unknown one, when it is close: at most three edits, and
-/// at most one edit in four characters (case ignored). A KrakenD 1.x name is given with its
-/// v3 name.
-pub fn closest_namespace(unknown: &str) -> Option<String> {
+/// The candidate closest to an unknown name, when it is close: at most three edits, and at most
+/// one edit in four characters (case ignored).
+pub fn closest<'a>(
+    unknown: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = unknown.to_lowercase();
-    let v3 = REGISTRY.iter().map(|c| (c.namespace, None));
+    let (name, d) = candidates
+        .into_iter()
+        .map(|c| (c, edit_distance(&lower, &c.to_lowercase())))
+        .min_by_key(|(_, d)| *d)?;
+    (d <= 3 && d * 4 <= unknown.chars().count()).then_some(name)
+}
+
+/// The known namespace closest to an unknown one, when it is close (see [`closest`]). A
+/// KrakenD 1.x name is given with its v3 name.
+pub fn closest_namespace(unknown: &str) -> Option<String> {
+    let v3 = REGISTRY.iter().map(|c| c.namespace);
     let legacy = crate::config::legacy::NAMESPACE_ALIASES
         .iter()
-        .map(|(old, new)| (*old, Some(*new)));
-    let (name, v3_name, d) = v3
-        .chain(legacy)
-        .map(|(name, v3_name)| (name, v3_name, edit_distance(&lower, &name.to_lowercase())))
-        .min_by_key(|(_, _, d)| *d)?;
-    if d > 3 || d * 4 > unknown.chars().count() {
-        return None;
-    }
-    Some(match v3_name {
-        Some(v3_name) => format!("{name:?}, the KrakenD 1.x name of {v3_name:?}"),
-        None => format!("{name:?}"),
+        .map(|(old, _)| *old);
+    let name = closest(unknown, v3.chain(legacy))?;
+    Some(match crate::config::legacy::canonical_namespace(name) {
+        v3_name if v3_name != name => {
+            format!("{name:?}, the KrakenD 1.x name of {v3_name:?}")
+        }
+        _ => format!("{name:?}"),
     })
 }
 
@@ -527,34 +538,134 @@ fn scan(extra: &ExtraConfig, scope: Scope, place: &str, path: &str, out: &mut Ve
     }
 }
 
-/// Every namespace in the configuration that this build does not act on where it is written:
-/// unknown ones, known ones in the wrong place, and the ones accepted but not acted on.
-pub fn unsupported(cfg: &ServiceConfig) -> Vec<Unsupported> {
-    let mut out = Vec::new();
-    scan(&cfg.extra_config, S, "service", "", &mut out);
+/// Calls `f` with every `extra_config` of the configuration: its scope, where it is as a
+/// reader of the file names it (`endpoint GET /users/{id}`) and its JSON path prefix
+/// (`endpoints[0].`, empty for the service).
+fn each_extra_config(cfg: &ServiceConfig, mut f: impl FnMut(&ExtraConfig, Scope, &str, &str)) {
+    f(&cfg.extra_config, S, "service", "");
     for ep in &cfg.endpoints {
         let place = format!("endpoint {} {}", ep.method, ep.endpoint);
-        scan(
-            &ep.extra_config,
-            E,
-            &place,
-            &format!("{}.", ep.json_path),
-            &mut out,
-        );
+        f(&ep.extra_config, E, &place, &format!("{}.", ep.json_path));
         for (i, b) in ep.backend.iter().enumerate() {
             let place = format!(
                 "backend {i} ({}) of endpoint {} {}",
                 b.url_pattern, ep.method, ep.endpoint
             );
-            scan(
-                &b.extra_config,
-                B,
-                &place,
-                &format!("{}.", b.json_path),
-                &mut out,
-            );
+            f(&b.extra_config, B, &place, &format!("{}.", b.json_path));
         }
     }
+}
+
+/// Every namespace in the configuration that this build does not act on where it is written:
+/// unknown ones, known ones in the wrong place, and the ones accepted but not acted on.
+pub fn unsupported(cfg: &ServiceConfig) -> Vec<Unsupported> {
+    let mut out = Vec::new();
+    each_extra_config(cfg, |extra, scope, place, path| {
+        scan(extra, scope, place, path, &mut out)
+    });
+    out
+}
+
+/// How the keys of each namespace this build acts on are checked: by the component that reads
+/// it, from its config struct or the key list beside its parser (see `keys`).
+fn key_check(namespace: &str) -> Option<KeyCheck> {
+    let check: KeyCheck = match namespace {
+        "router" => keys::router,
+        "proxy" => keys::proxy,
+        "backend/http" => keys::backend_http,
+        "backend/http/client" => keys::backend_http_client,
+        "telemetry/logging" => keys::telemetry_logging,
+        jwt::validator::NAMESPACE => jwt::validator::check_keys,
+        jwt::signer::NAMESPACE => jwt::signer::check_keys,
+        client_credentials::NAMESPACE => client_credentials::check_keys,
+        cors::NAMESPACE => cors::check_keys,
+        httpsecure::NAMESPACE => httpsecure::check_keys,
+        botdetector::NAMESPACE => botdetector::check_keys,
+        ratelimit::NAMESPACE => ratelimit::check_keys,
+        ratelimit_proxy::NAMESPACE => ratelimit_proxy::check_keys,
+        breaker::NAMESPACE => breaker::check_keys,
+        httpcache::NAMESPACE => httpcache::check_keys,
+        #[cfg(feature = "cel")]
+        cel::NAMESPACE => cel::check_keys,
+        #[cfg(feature = "lua")]
+        lua::PROXY_NAMESPACE | lua::BACKEND_NAMESPACE => lua::check_keys,
+        martian::NAMESPACE => martian::check_keys,
+        metrics::NAMESPACE => metrics::check_keys,
+        // the value is a JSON schema: its keywords are the user's
+        _ => return None,
+    };
+    Some(check)
+}
+
+/// A key inside a namespace that its component does not read: KrakenD ignores it, and so does
+/// the gateway, but a misspelt `roles` leaves an endpoint checking no role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownNamespaceKey {
+    /// The v3 name of the namespace.
+    pub namespace: String,
+    /// The namespace's name as the file writes it (a KrakenD 1.x name, maybe), for the path.
+    pub written: String,
+    /// The `extra_config` holding it, as a JSON path (`endpoints[0].extra_config`).
+    pub extra_config: String,
+    /// Where that is, as a reader of the file names it.
+    pub place: String,
+    pub key: keys::UnknownKey,
+}
+
+impl UnknownNamespaceKey {
+    /// The key's JSON path in the file (`endpoints[0].extra_config.auth/validator.role`).
+    pub fn path(&self) -> String {
+        let dot = if self.key.path.starts_with('[') {
+            ""
+        } else {
+            "."
+        };
+        format!(
+            "{}.{}{dot}{}",
+            self.extra_config, self.written, self.key.path
+        )
+    }
+}
+
+impl std::fmt::Display for UnknownNamespaceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): unknown key {:?} in {:?}",
+            self.place,
+            self.path(),
+            self.key.key,
+            self.namespace
+        )?;
+        if let Some(s) = self.key.suggestion {
+            write!(f, " (did you mean {s:?}?)")?;
+        }
+        write!(f, ": ignored")
+    }
+}
+
+/// Every key, inside the namespaces this build acts on where they are written, that their
+/// component does not read.
+pub fn unknown_keys(cfg: &ServiceConfig) -> Vec<UnknownNamespaceKey> {
+    let mut out = Vec::new();
+    each_extra_config(cfg, |extra, scope, place, path| {
+        for (ns, v) in extra {
+            let Some(spec) = find(ns) else { continue };
+            if spec.support != Active || !spec.scopes.contains(&scope) {
+                continue;
+            }
+            let Some(check) = key_check(ns) else { continue };
+            let mut found = Vec::new();
+            check(scope, v, &mut found);
+            out.extend(found.into_iter().map(|key| UnknownNamespaceKey {
+                namespace: ns.clone(),
+                written: ns.clone(),
+                extra_config: format!("{path}extra_config"),
+                place: place.to_string(),
+                key,
+            }));
+        }
+    });
     out
 }
 

@@ -86,6 +86,11 @@ pub struct RouterRateLimitConfig {
     pub cleanup_threads: Option<Num>,
 }
 
+/// Checks the keys of a `qos/ratelimit/router` object against [`RouterRateLimitConfig`]'s fields.
+pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
+    super::keys::of_struct::<RouterRateLimitConfig>(out, "", v);
+}
+
 /// A token bucket as KrakenD's: full at start; refilled only when empty, by whole tokens, one
 /// every `1/rate` seconds, never above `capacity`.
 #[derive(Debug)]

@@ -29,6 +29,11 @@ pub struct ProxyRateLimitConfig {
     pub every: Option<Value>,
 }
 
+/// Checks the keys of a `qos/ratelimit/proxy` object against [`ProxyRateLimitConfig`]'s fields.
+pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
+    super::keys::of_struct::<ProxyRateLimitConfig>(out, "", v);
+}
+
 /// The backend rate limit stage.
 pub struct ProxyRateLimit {
     bucket: SharedBucket,

@@ -24,6 +24,11 @@ impl PositionIndex {
         }
     }
 
+    /// The position of exactly `path`, when the text has it.
+    pub fn get(&self, path: &str) -> Option<(usize, usize)> {
+        self.positions.get(path).copied()
+    }
+
     /// The position of `path`, or of its nearest ancestor that has one.
     pub fn find(&self, path: &str) -> Option<(usize, usize)> {
         let mut p = path.to_string();

@@ -119,6 +119,22 @@ impl JoseShared {
     }
 }
 
+/// The keys of a validator's or signer's object: those of its config struct `T` and of its key
+/// source, [`JwkSourceConfig`], read from the same object.
+pub(crate) fn check_keys_with_source<T: DeserializeOwned>(
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    use crate::components::keys;
+    let known = [keys::fields::<T>(), keys::fields::<JwkSourceConfig>()].concat();
+    keys::object(out, "", v, &known);
+}
+
+/// The keys of the service-level `auth/validator` object (the shared JWK cache's).
+pub(crate) fn check_service_keys(v: &Value, out: &mut Vec<crate::components::keys::UnknownKey>) {
+    crate::components::keys::of_struct::<ServiceJoseConfig>(out, "", v);
+}
+
 /// Reads a component object; a type error names the offending field.
 pub(crate) fn parse_config<T: DeserializeOwned>(ns: &str, raw: &Value) -> Result<T, String> {
     let Value::Object(obj) = raw else {

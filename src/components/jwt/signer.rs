@@ -33,8 +33,20 @@ pub struct SignerConfig {
     pub kid: String,
     pub keys_to_sign: Vec<String>,
     pub full: bool,
-    #[serde(flatten)]
+    /// Accepted as KrakenD documents it; signing has no use for a leeway.
+    pub leeway: Option<Value>,
+    /// Read from the same object by `JwkSourceConfig`'s own fields.
+    #[serde(skip)]
     pub source: JwkSourceConfig,
+}
+
+/// Checks the keys of an `auth/signer` object: [`SignerConfig`]'s and its key source's.
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    super::check_keys_with_source::<SignerConfig>(v, out);
 }
 
 /// The proxy stage.
@@ -53,7 +65,8 @@ pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Signer>, St
     let Some(raw) = ep.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
-    let cfg: SignerConfig = parse_config(NAMESPACE, raw)?;
+    let mut cfg: SignerConfig = parse_config(NAMESPACE, raw)?;
+    cfg.source = parse_config(NAMESPACE, raw)?;
     if cfg.alg.is_empty() {
         return Err(format!("{NAMESPACE}.alg is required"));
     }

@@ -50,7 +50,8 @@ impl<'de> Deserialize<'de> for StringList {
 #[serde(default)]
 pub struct ValidatorConfig {
     pub alg: Option<String>,
-    #[serde(flatten)]
+    /// Read from the same object by `JwkSourceConfig`'s own fields.
+    #[serde(skip)]
     pub source: JwkSourceConfig,
     pub cache: bool,
     pub cache_duration: u64,
@@ -70,6 +71,19 @@ pub struct ValidatorConfig {
     pub leeway: Option<Value>,
     pub key_identify_strategy: String,
     pub operation_debug: bool,
+}
+
+/// Checks the keys of an `auth/validator` object: at the service, the shared JWK cache's
+/// (`shared_cache_duration`); at an endpoint, [`ValidatorConfig`]'s and its key source's.
+pub fn check_keys(
+    scope: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    match scope {
+        crate::components::Scope::Service => super::check_service_keys(v, out),
+        _ => super::check_keys_with_source::<ValidatorConfig>(v, out),
+    }
 }
 
 /// A duration written as a Go duration string or as seconds.
@@ -123,7 +137,8 @@ pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Validator>,
     let Some(raw) = ep.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
-    let cfg: ValidatorConfig = parse_config(NAMESPACE, raw)?;
+    let mut cfg: ValidatorConfig = parse_config(NAMESPACE, raw)?;
+    cfg.source = parse_config(NAMESPACE, raw)?;
     let alg_name = cfg.alg.clone().unwrap_or_else(|| "RS256".into());
     let alg = Alg::parse(&alg_name).map_err(|e| format!("{NAMESPACE}.alg: {e}"))?;
     let strategy = KeyIdStrategy::parse(&cfg.key_identify_strategy);

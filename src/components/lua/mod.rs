@@ -77,6 +77,12 @@ impl LuaConfig {
     }
 }
 
+/// Checks the keys of a `modifier/lua-proxy` or `modifier/lua-backend` object against
+/// [`LuaConfig`]'s fields.
+pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
+    super::keys::of_struct::<LuaConfig>(out, "", v);
+}
+
 /// Why a script failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScriptError {
