@@ -199,6 +199,187 @@ fn check_lint_fails_on_unknown_keys_and_misplaced_namespaces() {
     assert!(stderr.contains("lint: 2 problem(s) found"), "{stderr}");
 }
 
+/// A gateway whose namespaces hold misspelt keys: `role` in `auth/validator` (an endpoint that
+/// would check no role), `max_rte` in `qos/ratelimit/router`, `allow_origin` in the service's
+/// `security/cors`, `strategie` inside `proxy.static` and `nmae` in a Martian modifier nested in
+/// a group, with `@comment` keys and free-form `data` that are no mistakes.
+const MISSPELT_KEYS: &str = r#"{
+  "version": 3,
+  "port": PORT,
+  "listen_ip": "127.0.0.1",
+  "extra_config": {
+    "security/cors": {"allow_origin": ["https://example.com"], "@comment": "origins"}
+  },
+  "endpoints": [
+    {
+      "endpoint": "/secure",
+      "extra_config": {
+        "auth/validator": {"alg": "RS256", "jwk_url": "http://127.0.0.1:1/jwks.json",
+                           "disable_jwk_security": true,
+                           "role": ["admin"]},
+        "qos/ratelimit/router": {"max_rte": 10, "client_max_rate": 1, "strategy": "ip"}
+      },
+      "backend": [{"url_pattern": "/", "host": ["BACKEND"]}]
+    },
+    {
+      "endpoint": "/static",
+      "extra_config": {
+        "proxy": {"static": {"strategie": "always", "data": {"anything": {"goes": 1}}}}
+      },
+      "backend": [{"url_pattern": "/", "host": ["BACKEND"],
+                   "extra_config": {"modifier/martian": {"fifo.Group": {"modifiers": [
+                     {"header.Modifier": {"scope": ["request"], "nmae": "X-A", "name": "X-A", "value": "1"}}
+                   ]}}}}]
+    }
+  ]
+}"#;
+
+fn misspelt_keys(port: u16, backend: &str) -> String {
+    MISSPELT_KEYS
+        .replace("PORT", &port.to_string())
+        .replace("BACKEND", backend)
+}
+
+/// The lines of `text` that warn about an unknown key in a namespace.
+fn key_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.contains(": unknown key \""))
+        .collect()
+}
+
+#[test]
+fn check_names_each_misspelt_key_inside_a_namespace() {
+    let dir = TempDir::new("check-keys");
+    let f = dir.write(
+        "krakend.json",
+        &misspelt_keys(8080, "http://127.0.0.1:9000"),
+    );
+    let path = f.to_str().unwrap();
+    // KrakenD ignores such keys: the file is valid, each key is named once
+    let (code, stdout, stderr) = output(&["check", "-c", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("Syntax OK!"), "{stdout}");
+    let lines = key_lines(&stdout);
+    assert_eq!(lines.len(), 5, "{stdout}");
+    let line = |needle: &str| {
+        *lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no warning with {needle}:\n{stdout}"))
+    };
+    assert_eq!(
+        line("\"role\""),
+        format!(
+            "WARNING: {path}:14:36: endpoint GET /secure \
+             (endpoints[0].extra_config.auth/validator.role): unknown key \"role\" in \
+             \"auth/validator\" (did you mean \"roles\"?): ignored"
+        )
+    );
+    let ratelimit = line("\"max_rte\"");
+    assert!(
+        ratelimit.starts_with(&format!("WARNING: {path}:15:")),
+        "{ratelimit}"
+    );
+    assert!(
+        ratelimit.contains("(endpoints[0].extra_config.qos/ratelimit/router.max_rte)"),
+        "{ratelimit}"
+    );
+    assert!(
+        ratelimit.contains("did you mean \"max_rate\"?"),
+        "{ratelimit}"
+    );
+    let cors = line("\"allow_origin\"");
+    assert!(cors.starts_with(&format!("WARNING: {path}:6:")), "{cors}");
+    assert!(
+        cors.contains("service (extra_config.security/cors.allow_origin)"),
+        "{cors}"
+    );
+    assert!(cors.contains("did you mean \"allow_origins\"?"), "{cors}");
+    let nested = line("\"strategie\"");
+    assert!(
+        nested.starts_with(&format!("WARNING: {path}:22:")),
+        "{nested}"
+    );
+    assert!(
+        nested.contains("endpoint GET /static (endpoints[1].extra_config.proxy.static.strategie)"),
+        "{nested}"
+    );
+    assert!(
+        nested.contains("in \"proxy\" (did you mean \"strategy\"?)"),
+        "{nested}"
+    );
+    let martian = line("\"nmae\"");
+    assert!(
+        martian.starts_with(&format!("WARNING: {path}:26:")),
+        "{martian}"
+    );
+    assert!(
+        martian.contains(
+            "backend 0 (/) of endpoint GET /static (endpoints[1].backend[0].extra_config.\
+             modifier/martian.fifo.Group.modifiers[0].header.Modifier.nmae)"
+        ),
+        "{martian}"
+    );
+    // neither the comment nor the static data is a mistake
+    assert!(
+        !stdout.contains("@comment") && !stdout.contains("anything"),
+        "{stdout}"
+    );
+    // --lint: each one is a problem, one line each, and the check fails
+    let (code, stdout, stderr) = output(&["check", "--lint", "-c", path]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(!stdout.contains("Syntax OK!"), "{stdout}");
+    let lint = key_lines(&stderr);
+    assert_eq!(lint.len(), 5, "{stderr}");
+    assert!(lint.iter().all(|l| l.starts_with("lint: ")), "{stderr}");
+    assert!(stderr.contains("lint: 5 problem(s) found"), "{stderr}");
+}
+
+/// A KrakenD 1.x file names its namespaces by their 1.x names: the warning's path and line are
+/// the file's.
+#[test]
+fn check_names_misspelt_keys_under_krakend_1_names() {
+    let dir = TempDir::new("check-keys-v2");
+    let text = "{\n  \"version\": 2,\n  \"endpoints\": [{\n    \"endpoint\": \"/a\",\n    \"extra_config\": {\n      \"github.com/devopsfaith/krakend-ratelimit/juju/router\": {\"maxRate\": 10, \"clientMaxRte\": 1}\n    },\n    \"backend\": [{\"url_pattern\": \"/\", \"host\": [\"h:80\"]}]\n  }]\n}\n";
+    let f = dir.write("krakend.json", text);
+    let path = f.to_str().unwrap();
+    let (code, stdout, stderr) = output(&["check", "-c", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let lines = key_lines(&stdout);
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "WARNING: {path}:6:95: endpoint GET /a (endpoints[0].extra_config.\
+             github.com/devopsfaith/krakend-ratelimit/juju/router.clientMaxRte): unknown key \
+             \"clientMaxRte\" in \"qos/ratelimit/router\" (did you mean \"clientMaxRate\"?)"
+        )),
+        "{}",
+        lines[0]
+    );
+}
+
+/// A YAML file has no positions: the warning names the file and the path.
+#[test]
+fn check_names_misspelt_keys_in_yaml() {
+    let dir = TempDir::new("check-keys-yaml");
+    let f = dir.write(
+        "krakend.yaml",
+        "version: 3\nendpoints:\n  - endpoint: /a\n    extra_config:\n      qos/ratelimit/router:\n        max_rte: 10\n    backend:\n      - url_pattern: /\n        host: [\"h:80\"]\n",
+    );
+    let path = f.to_str().unwrap();
+    let (code, stdout, stderr) = output(&["check", "-c", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let lines = key_lines(&stdout);
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "WARNING: {path}: endpoint GET /a (endpoints[0].extra_config.qos/ratelimit/router.max_rte)"
+        )),
+        "{}",
+        lines[0]
+    );
+}
+
 /// Enterprise namespaces are accepted and ignored, as KrakenD CE does: a warning, even with
 /// --lint.
 #[test]
@@ -301,6 +482,44 @@ async fn run_warns_about_a_misspelt_namespace_and_serves() {
     // as the warning says: no token needed
     let r = get(&p.url("/secure")).await;
     assert_eq!((r.status, r.text().as_str()), (200, r#"{"open":true}"#));
+    p.term();
+    assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
+}
+
+/// `run` never refuses a config for a key it does not read (KrakenD ignores them), but warns
+/// about each one; the misspelt `roles` leaves the endpoint checking no role, as in KrakenD.
+#[tokio::test]
+async fn run_warns_about_each_misspelt_key_and_serves() {
+    let b = json_backend(r#"{"open":true}"#).await;
+    let port = free_port();
+    let dir = TempDir::new("run-keys");
+    let f = dir.write("krakend.json", &misspelt_keys(port, &b.url));
+    let path = f.to_str().unwrap();
+    let mut p = Proc::spawn(tentacle(&["run", "-c", path]), port);
+    p.wait_ready().await;
+    let log = p.output();
+    let lines = key_lines(&log);
+    assert_eq!(lines.len(), 5, "{log}");
+    let role = lines
+        .iter()
+        .find(|l| l.contains("\"role\""))
+        .unwrap_or_else(|| panic!("no warning about role:\n{log}"));
+    assert!(role.contains("WARN"), "{role}");
+    assert!(
+        role.contains(&format!(
+            "{path}:14:36: endpoint GET /secure (endpoints[0].extra_config.auth/validator.role)"
+        )),
+        "{role}"
+    );
+    assert!(role.contains("did you mean \"roles\"?"), "{role}");
+    // the static data is served: the misspelt strategy is ignored, "always" is the default
+    let r = get(&p.url("/static")).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text().contains(r#""anything":{"goes":1}"#),
+        "{}",
+        r.text()
+    );
     p.term();
     assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
 }
@@ -674,6 +893,108 @@ async fn real_world_configs_check_and_run() {
         );
     }
     eprintln!("configs refused by check:\n{report}");
+}
+
+/// The keys inside namespaces that the public configs of the corpus write but KrakenD does not
+/// read (KrakenD ignores them too): `kid`, `jwk`, `aud`, `propagate_token`, `cache_enabled`,
+/// `query_string` and `cookie_keys` (for `cookie_key`) in a validator, `headers_to_pass` inside
+/// `proxy` (an endpoint's field).
+const CORPUS_UNKNOWN_KEYS: &[(&str, &str)] = &[
+    (
+        "Bajocode__article-apigateways__krakend_krakend.json",
+        "endpoints[2].extra_config.github.com/devopsfaith/krakend-jose/validator.kid",
+    ),
+    (
+        "Bajocode__article-apigateways__krakend_krakend.json",
+        "endpoints[3].extra_config.github.com/devopsfaith/krakend-jose/validator.kid",
+    ),
+    (
+        "Muhammederendemir__spring-boot-krakend-api-gateway__krakend.json",
+        "endpoints[2].extra_config.auth/validator.cache_enabled",
+    ),
+    (
+        "Muhammederendemir__spring-boot-krakend-api-gateway__krakend.json",
+        "endpoints[2].extra_config.auth/validator.cookie_keys",
+    ),
+    (
+        "Muhammederendemir__spring-boot-krakend-api-gateway__krakend.json",
+        "endpoints[2].extra_config.auth/validator.jwk",
+    ),
+    (
+        "Muhammederendemir__spring-boot-krakend-api-gateway__krakend.json",
+        "endpoints[2].extra_config.auth/validator.kid",
+    ),
+    (
+        "Muhammederendemir__spring-boot-krakend-api-gateway__krakend.json",
+        "endpoints[2].extra_config.auth/validator.query_string",
+    ),
+    (
+        "Palakorn-Voramongkol__golang-krakend-keycloak-rbac__krakend.json",
+        "endpoints[2].extra_config.github.com/devopsfaith/krakend-jose/validator.propagate_token",
+    ),
+    (
+        "Palakorn-Voramongkol__golang-krakend-keycloak-rbac__krakend.json",
+        "endpoints[2].extra_config.github.com/devopsfaith/krakend/proxy.headers_to_pass",
+    ),
+    (
+        "Palakorn-Voramongkol__golang-krakend-keycloak-rbac__krakend.json",
+        "endpoints[3].extra_config.github.com/devopsfaith/krakend-jose/validator.propagate_token",
+    ),
+    (
+        "Palakorn-Voramongkol__golang-krakend-keycloak-rbac__krakend.json",
+        "endpoints[3].extra_config.github.com/devopsfaith/krakend/proxy.headers_to_pass",
+    ),
+    (
+        "Palakorn-Voramongkol__golang-krakend-keycloak-rbac__krakend.json",
+        "endpoints[4].extra_config.github.com/devopsfaith/krakend-jose/validator.propagate_token",
+    ),
+    (
+        "Palakorn-Voramongkol__golang-krakend-keycloak-rbac__krakend.json",
+        "endpoints[4].extra_config.github.com/devopsfaith/krakend/proxy.headers_to_pass",
+    ),
+    (
+        "SKOMOBO__server__krakend_krakend.json",
+        "endpoints[2].extra_config.github.com/devopsfaith/krakend-jose/validator.aud",
+    ),
+];
+
+/// The JSON path a key warning names: what stands between the place's parenthesis and
+/// `): unknown key`.
+fn warned_path(line: &str) -> &str {
+    let end = line.find("): unknown key").unwrap_or(line.len());
+    let start = line[..end].rfind(" (").map_or(0, |i| i + 2);
+    &line[start..end]
+}
+
+/// Every key KrakenD documents is known: KrakenD CE's own test config and the corpus's
+/// configs raise no key warning but for the keys KrakenD does not read either.
+#[test]
+fn krakend_configs_raise_no_warning_for_documented_keys() {
+    let ce = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/krakend-ce");
+    let (code, stdout, stderr) = output(&[
+        "check",
+        "-c",
+        ce.join("fixtures/krakend.json").to_str().unwrap(),
+    ]);
+    assert!(code.is_some(), "{stdout}{stderr}");
+    assert!(stdout.contains("Parsing configuration file"), "{stdout}");
+    assert_eq!(key_lines(&stdout), Vec::<&str>::new());
+    let mut found = Vec::new();
+    for f in corpus() {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let (_, stdout, _) = output(&["check", "-c", f.to_str().unwrap()]);
+        for line in key_lines(&stdout) {
+            assert!(line.contains(&name), "{line}");
+            found.push((name.clone(), warned_path(line).to_string()));
+        }
+    }
+    found.sort();
+    let mut want: Vec<(String, String)> = CORPUS_UNKNOWN_KEYS
+        .iter()
+        .map(|(f, p)| (f.to_string(), p.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(found, want);
 }
 
 /// `SIGHUP` never ends the gateway: it is logged and ignored, and the gateway keeps serving.

@@ -412,3 +412,351 @@ fn invalid_input_never_panics() {
         assert!(outcome.is_ok(), "panicked on {text:?}");
     }
 }
+
+/// The key warnings of a configuration, as `run` and `check` write them after the position.
+fn key_warnings(cfg: &serde_json::Value) -> Vec<String> {
+    let l = load(&cfg.to_string()).unwrap();
+    tentacle::components::unknown_keys(&l.config)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Every key KrakenD documents for the namespaces this build acts on, at every depth it reads
+/// them, is known: a warning on one of them would be a mistake in a component's key list.
+#[test]
+fn every_documented_key_is_known() {
+    let validator = json!({
+        "alg": "RS256", "jwk_url": "https://idp/jwks", "jwk_local_path": "k.json",
+        "secret_url": "base64key://x", "cypher_key": "k", "disable_jwk_security": false,
+        "jwk_fingerprints": [], "jwk_local_ca": "ca.pem", "cipher_suites": [49199],
+        "cache": true, "cache_duration": 900, "failed_jwk_key_cooldown": "10s",
+        "issuer": "i", "audience": ["a"], "roles": ["r"], "roles_key": "roles",
+        "roles_key_is_nested": false, "scopes": ["s"], "scopes_key": "scope",
+        "scopes_matcher": "any", "propagate_claims": [["sub", "X-User"]],
+        "propagate_claims_preserve_array": true, "cookie_key": "c",
+        "auth_header_name": "X-Auth", "leeway": "1s", "key_identify_strategy": "kid",
+        "operation_debug": true, "@comment": "every key"
+    });
+    let signer = json!({
+        "alg": "HS256", "kid": "k", "keys_to_sign": ["t"], "full": false, "leeway": "1s",
+        "jwk_url": "https://idp/jwk", "jwk_local_path": "k.json", "secret_url": "base64key://x",
+        "cypher_key": "k", "disable_jwk_security": true, "jwk_fingerprints": [],
+        "jwk_local_ca": "ca.pem", "cipher_suites": [49199]
+    });
+    let cors = json!({
+        "allow_origins": ["*"], "allow_methods": ["GET"], "allow_headers": ["A"],
+        "expose_headers": ["B"], "allow_credentials": true, "max_age": "12h",
+        "options_passthrough": false, "options_success_status": 204,
+        "allow_private_network": false, "debug": false
+    });
+    let bots = json!({
+        "allow": ["a"], "deny": ["d"], "patterns": ["p.*"], "cache_size": 10,
+        "empty_user_agent_is_bot": true
+    });
+    let martian = json!({"fifo.Group": {"scope": ["request", "response"], "aggregateErrors": true,
+    "modifiers": [
+        {"header.Modifier": {"scope": ["request"], "name": "A", "value": "1"}},
+        {"header.Append": {"scope": ["request"], "name": "A", "value": "2"}},
+        {"header.Copy": {"scope": ["request"], "from": "A", "to": "B"}},
+        {"header.Blacklist": {"scope": ["response"], "names": ["A"]}},
+        {"header.Id": {"scope": ["request"], "header": "X-Id"}},
+        {"body.Modifier": {"scope": ["request"], "body": "e30=", "contentType": "application/json"}},
+        {"querystring.Modifier": {"scope": ["request"], "name": "q", "value": "1"}},
+        {"url.Modifier": {"scope": ["request"], "scheme": "http", "host": "h", "path": "/p", "query": "a=1"}},
+        {"cookie.Modifier": {"scope": ["request"], "name": "c", "value": "v", "path": "/",
+            "domain": "d", "expires": "2030-01-01T00:00:00Z", "secure": true,
+            "httpOnly": true, "maxAge": 10}},
+        {"port.Modifier": {"scope": ["request"], "port": 8080}},
+        {"port.Modifier": {"scope": ["request"], "defaultForScheme": true}},
+        {"port.Modifier": {"scope": ["request"], "remove": true}},
+        {"stash.Modifier": {"scope": ["request"], "headerName": "X-Stash"}},
+        {"header.Filter": {"scope": ["request"], "name": "A", "value": "1",
+            "modifier": {"header.Modifier": {"name": "B", "value": "1"}},
+            "else": {"header.Modifier": {"name": "B", "value": "2"}}}},
+        {"header.RegexFilter": {"scope": ["request"], "header": "A", "regex": ".*",
+            "modifier": {"header.Modifier": {"name": "B", "value": "1"}}}},
+        {"querystring.Filter": {"scope": ["request"], "name": "q", "value": "1",
+            "modifier": {"header.Modifier": {"name": "B", "value": "1"}}}},
+        {"url.Filter": {"scope": ["request"], "scheme": "http", "host": "h", "path": "/",
+            "query": "a=1", "modifier": {"header.Modifier": {"name": "B", "value": "1"}}}},
+        {"url.RegexFilter": {"scope": ["request"], "regex": ".*",
+            "modifier": {"header.Modifier": {"name": "B", "value": "1"}}}},
+        {"cookie.Filter": {"scope": ["request"], "name": "c", "value": "v",
+            "modifier": {"header.Modifier": {"name": "B", "value": "1"}}}},
+        {"port.Filter": {"scope": ["request"], "port": 80,
+            "modifier": {"header.Modifier": {"name": "B", "value": "1"}}}},
+        {"priority.Group": {"scope": ["request"], "modifiers": [
+            {"priority": 1, "modifier": {"header.Modifier": {"name": "B", "value": "1"}}}]}}
+    ]}});
+    let cfg = json!({
+        "version": 3,
+        "extra_config": {
+            "router": {
+                "app_engine": false, "auto_options": true, "decompress_gzip": 0,
+                "disable_access_log": false, "disable_gzip": false,
+                "disable_handle_method_not_allowed": false, "disable_health": false,
+                "disable_path_decoding": false, "disable_redirect_fixed_path": false,
+                "disable_redirect_trailing_slash": false,
+                "error_body": {"404": {"any": "body"}, "405": {}},
+                "forwarded_by_client_ip": false, "health_path": "/health",
+                "hide_version_header": false, "logger_skip_paths": [],
+                "max_multipart_memory": 1, "max_payload": 0, "remote_ip_headers": [],
+                "remove_extra_slash": false, "return_error_msg": true, "trusted_proxies": []
+            },
+            "telemetry/logging": {
+                "level": "INFO", "prefix": "[GW]", "stdout": true, "syslog": false,
+                "syslog_facility": "local3", "format": "default", "custom_format": "%{message}",
+                "access_log_format": "json", "access_log_custom_format": "",
+                "access_log_missing_key_marker": "-", "backend": {}
+            },
+            "telemetry/metrics": {
+                "collection_time": "60s", "listen_address": ":8090", "proxy_disabled": false,
+                "router_disabled": false, "backend_disabled": false, "endpoint_disabled": false
+            },
+            "auth/validator": {"shared_cache_duration": 900},
+            "security/cors": cors,
+            "security/http": {
+                "allowed_hosts": [], "allowed_hosts_are_regex": false, "host_proxy_headers": [],
+                "ssl_redirect": false, "ssl_host": "", "ssl_proxy_headers": {"X-Forwarded-Proto": "https"},
+                "sts_seconds": 0, "sts_include_subdomains": false, "force_sts_header": false,
+                "frame_deny": true, "custom_frame_options_value": "", "content_type_nosniff": true,
+                "browser_xss_filter": true, "content_security_policy": "", "referrer_policy": "",
+                "hpkp_public_key": "", "is_development": false
+            },
+            "security/bot-detector": bots
+        },
+        "endpoints": [{
+            "endpoint": "/a/{id}",
+            "extra_config": {
+                "auth/validator": validator,
+                "auth/signer": signer,
+                "security/bot-detector": bots,
+                "qos/ratelimit/router": {
+                    "max_rate": 10, "capacity": 10, "every": "1s", "client_max_rate": 1,
+                    "client_capacity": 1, "strategy": "header", "key": "X-Id",
+                    "num_shards": 2048, "cleanup_period": "1m", "cleanup_threads": 1
+                },
+                "proxy": {
+                    "sequential": true, "sequential_propagated_params": ["resp0_id"],
+                    "static": {"strategy": "always", "data": {"free": {"form": 1}}},
+                    "flatmap_filter": [{"type": "del", "args": ["a"]}],
+                    "combiner": "c", "decompress_gzip": false, "max_payload": 0
+                },
+                "validation/cel": [{"check_expr": "true"}],
+                "validation/json-schema": {"type": "object", "anything": "goes"},
+                "modifier/lua-proxy": {"sources": [], "pre": "", "post": "", "live": false,
+                                       "allow_open_libs": false, "skip_next": false,
+                                       "md5": {"file.lua": "abc"}}
+            },
+            "backend": [{
+                "url_pattern": "/b", "host": ["h:80"],
+                "extra_config": {
+                    "proxy": {"shadow": false, "flatmap_filter": [{"type": "move", "args": ["a", "b"]}]},
+                    "backend/http": {"return_error_code": true, "return_error_details": "b"},
+                    "backend/http/client": {"send_body_on_redirect": true, "no_redirect": false,
+                                            "client_tls": {}, "proxy_address": "http://p:1"},
+                    "qos/ratelimit/proxy": {"max_rate": 1, "capacity": 1, "every": "1s"},
+                    "qos/circuit-breaker": {"interval": 60, "timeout": 10, "max_errors": 1,
+                                            "name": "cb", "log_status_change": true},
+                    "qos/http-cache": {"shared": true, "max_items": 10, "max_size": 1024},
+                    "auth/client-credentials": {"client_id": "i", "client_secret": "s",
+                        "token_url": "http://idp/token", "scopes": "a,b",
+                        "endpoint_params": {"audience": ["free"]}},
+                    "validation/cel": [{"check_expr": "true"}],
+                    "modifier/lua-backend": {"sources": [], "pre": "", "post": "", "live": false,
+                                             "allow_open_libs": false, "skip_next": true,
+                                             "md5": {}},
+                    "modifier/martian": martian
+                }
+            }]
+        }]
+    });
+    assert_eq!(key_warnings(&cfg), Vec::<String>::new());
+    // the KrakenD 1.x spellings: renamed fields, camelCase aliases, legacy namespaces
+    let v2 = json!({
+        "version": 2,
+        "extra_config": {
+            "github_com/devopsfaith/krakend-gologging": {"level": "INFO", "syslog": false, "stdout": true},
+            "github_com/devopsfaith/krakend-cors": {"allow_origins": ["*"], "max_age": "1h"}
+        },
+        "endpoints": [{
+            "endpoint": "/a",
+            "extra_config": {
+                "github.com/devopsfaith/krakend-jose/validator": {
+                    "alg": "RS256", "jwk-url": "https://idp/jwks", "propagate-claims": [["sub", "X"]]
+                },
+                "github.com/devopsfaith/krakend-ratelimit/juju/router": {"maxRate": 1, "clientMaxRate": 1},
+                "github_com/devopsfaith/krakend-botdetector": {"denylist": [], "allowlist": [], "cacheSize": 1},
+                "github.com/devopsfaith/krakend/proxy": {"sequential": true}
+            },
+            "backend": [{"url_pattern": "/", "host": ["h:80"], "extra_config": {
+                "github.com/devopsfaith/krakend-circuitbreaker/gobreaker": {
+                    "interval": 60, "timeout": 10, "maxErrors": 1, "logStatusChange": true},
+                "github.com/devopsfaith/krakend-ratelimit/juju/proxy": {"maxRate": 1, "capacity": 1},
+                "github.com/devopsfaith/krakend/http": {"return_error_details": "b"}
+            }}]
+        }]
+    });
+    assert_eq!(key_warnings(&v2), Vec::<String>::new());
+}
+
+/// Each unknown key is named with its JSON path, its namespace and the closest known key.
+#[test]
+fn unknown_keys_are_named_with_their_path_and_the_closest_key() {
+    let endpoint = |extra: serde_json::Value, backend_extra: serde_json::Value| {
+        config(json!([{"endpoint": "/a", "extra_config": extra,
+            "backend": [{"url_pattern": "/b", "host": ["h:80"], "extra_config": backend_extra}]}]))
+    };
+    let one = |cfg: serde_json::Value| {
+        let w = key_warnings(&cfg);
+        assert_eq!(w.len(), 1, "{w:?}");
+        w[0].clone()
+    };
+    for (ns, value, path, suggestion) in [
+        (
+            "auth/validator",
+            json!({"alg": "HS256", "role": ["a"]}),
+            "role",
+            Some("roles"),
+        ),
+        (
+            "auth/validator",
+            json!({"alg": "HS256", "jwk_ur": "x"}),
+            "jwk_ur",
+            Some("jwk_url"),
+        ),
+        (
+            "auth/signer",
+            json!({"alg": "HS256", "keys_to_sing": []}),
+            "keys_to_sing",
+            Some("keys_to_sign"),
+        ),
+        (
+            "qos/ratelimit/router",
+            json!({"max_rate": 1, "clientMaxRte": 1}),
+            "clientMaxRte",
+            Some("clientMaxRate"),
+        ),
+        (
+            "security/bot-detector",
+            json!({"denny": []}),
+            "denny",
+            Some("deny"),
+        ),
+        (
+            "validation/cel",
+            json!([{"check_expr": "true"}, {"check_exp": "x"}]),
+            "[1].check_exp",
+            Some("check_expr"),
+        ),
+        (
+            "modifier/lua-proxy",
+            json!({"source": []}),
+            "source",
+            Some("sources"),
+        ),
+        (
+            "proxy",
+            json!({"sequental": true}),
+            "sequental",
+            Some("sequential"),
+        ),
+        (
+            "proxy",
+            json!({"flatmap_filter": [{"type": "del", "argss": []}]}),
+            "flatmap_filter[0].argss",
+            Some("args"),
+        ),
+    ] {
+        let w = one(endpoint(json!({ns: value}), json!({})));
+        let dot = if path.starts_with('[') { "" } else { "." };
+        let key = path.rsplit(['.', ']']).next().unwrap();
+        let mean = suggestion
+            .map(|s| format!(" (did you mean {s:?}?)"))
+            .unwrap_or_default();
+        assert_eq!(
+            w,
+            format!(
+                "endpoint GET /a (endpoints[0].extra_config.{ns}{dot}{path}): unknown key \
+                 {key:?} in {ns:?}{mean}: ignored"
+            )
+        );
+    }
+    for (ns, value, path) in [
+        ("qos/circuit-breaker", json!({"max_error": 1}), "max_error"),
+        ("qos/http-cache", json!({"share": true}), "share"),
+        ("qos/ratelimit/proxy", json!({"max_rat": 1}), "max_rat"),
+        (
+            "auth/client-credentials",
+            json!({"client_id": "i", "client_secret": "s", "token_url": "t", "scope": "a"}),
+            "scope",
+        ),
+        (
+            "backend/http",
+            json!({"return_error_detail": "x"}),
+            "return_error_detail",
+        ),
+        (
+            "backend/http/client",
+            json!({"send_body_on_redirects": true}),
+            "send_body_on_redirects",
+        ),
+        (
+            "proxy",
+            json!({"static": {"strategy": "always", "data": {}}}),
+            "static",
+        ),
+        (
+            "modifier/martian",
+            json!({"header.Filter": {"name": "a", "else": {"header.Modifier": {"nam": "b"}}}}),
+            "header.Filter.else.header.Modifier.nam",
+        ),
+    ] {
+        let w = one(endpoint(json!({}), json!({ns: value})));
+        assert!(
+            w.starts_with(&format!(
+                "backend 0 (/b) of endpoint GET /a (endpoints[0].backend[0].extra_config.{ns}.{path}): unknown key"
+            )),
+            "{w}"
+        );
+    }
+    // service scope: the service-level validator only knows the shared cache
+    for (ns, value, path) in [
+        ("auth/validator", json!({"alg": "RS256"}), "alg"),
+        ("security/http", json!({"frame_denny": true}), "frame_denny"),
+        ("telemetry/logging", json!({"levle": "INFO"}), "levle"),
+        (
+            "telemetry/metrics",
+            json!({"listen_adress": ":1"}),
+            "listen_adress",
+        ),
+        (
+            "router",
+            json!({"return_error_message": true}),
+            "return_error_message",
+        ),
+    ] {
+        let w = one(with(
+            endpoint(json!({}), json!({})),
+            json!({"extra_config": {ns: value}}),
+        ));
+        assert!(
+            w.starts_with(&format!("service (extra_config.{ns}.{path}): unknown key")),
+            "{w}"
+        );
+    }
+}
+
+/// Only the namespaces this build acts on where they are written have their keys checked: a
+/// misplaced or not implemented one gets its own warning, and the value of `validation/json-schema`
+/// is a schema, whose keywords are the user's.
+#[test]
+fn keys_are_checked_only_where_a_component_reads_them() {
+    let cfg = config(json!([{"endpoint": "/a",
+        "extra_config": {"validation/json-schema": {"type": "object", "propertie": {}},
+                         "auth/revoker": {"whatever": 1}},
+        "backend": [{"url_pattern": "/b", "host": ["h:80"],
+                     "extra_config": {"auth/validator": {"role": []}}}]}]));
+    assert_eq!(key_warnings(&cfg), Vec::<String>::new());
+}
