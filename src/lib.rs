@@ -25,7 +25,8 @@
 //!                    Executor; one file (or folder) per component: cors, httpsecure,
 //!                    botdetector, jwt/ (validator, signer, JWK cache), ratelimit,
 //!                    ratelimit_proxy, breaker, httpcache, client_credentials, cel
-//!                    (feature), jsonschema, lua/ (feature), martian, metrics
+//!                    (feature), jsonschema, lua/ (feature), martian, metrics;
+//!                    keys.rs: the keys each namespace reads (unknown ones are warned about)
 //! src/telemetry.rs   telemetry/logging
 //! src/server/        listener, graceful shutdown; h1.rs: the HTTP/1.1 connection loop for
 //!                    plain connections (parse, run the gateway in place, write); TLS and
@@ -35,6 +36,10 @@
 //!                    RawFields (a bare `no-op` answer's header lines, written through by
 //!                    server/h1.rs, put into the map by `Gateway::dispatch` for hyper)
 //! src/tls.rs         rustls configs: backend client (client_tls) and server (tls)
+//! src/vocab/         the shared HTTP vocabulary, below every other module (imports none):
+//!                    body.rs (the body type every layer passes, its error, Deadline for a
+//!                    streamed answer), go.rs (Go's spellings of header names and times),
+//!                    percent.rs (%XX escapes, a path's escapes checked as Go's)
 //! ```
 //!
 //! # Request flow
@@ -65,4 +70,5 @@ pub mod server;
 pub mod telemetry;
 pub mod tls;
 pub mod transform;
+pub mod vocab;
 pub mod wire;

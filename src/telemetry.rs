@@ -64,7 +64,7 @@ fn timestamp() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let stamp = crate::router::builtin::go_now(std::time::Instant::now());
+    let stamp = crate::vocab::go::go_now(std::time::Instant::now());
     let _ = now;
     // "YYYY-MM-DD HH:MM:SS.nnn..." → "YYYY/MM/DD HH:MM:SS"
     let date = stamp.get(..10).unwrap_or("").replace('-', "/");

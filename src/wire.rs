@@ -8,7 +8,7 @@ use std::io;
 use bytes::{Bytes, BytesMut};
 use hyper::body::SizeHint;
 
-use crate::backend::BoxError;
+use crate::vocab::body::BoxError;
 
 /// A socket a whole buffer can be written to without a future while it has room.
 pub trait Socket: tokio::io::AsyncWrite + Unpin {
@@ -217,9 +217,9 @@ fn chunk_size(line: &[u8]) -> Result<u64, BoxError> {
     if !ext_ok {
         return Err(invalid("invalid chunk size"));
     }
-    Ok(line[..digits]
-        .iter()
-        .fold(0u64, |n, b| n << 4 | u64::from(hex_value(*b).unwrap_or(0))))
+    Ok(line[..digits].iter().fold(0u64, |n, b| {
+        n << 4 | u64::from(crate::vocab::percent::hex_value(*b).unwrap_or(0))
+    }))
 }
 
 /// A trailer field line: a token name, a colon, a value with no control byte but tab.
@@ -230,38 +230,6 @@ fn trailer_line(line: &[u8]) -> bool {
         && line[name + 1..]
             .iter()
             .all(|b| *b == b'\t' || (*b >= 0x20 && *b != 0x7f))
-}
-
-/// The value of one hex digit (`HEXDIG`: a digit or a letter a-f in either case).
-pub fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// The byte a `%XX` escape at the start of `bytes` stands for: `%` and exactly two hex
-/// digits (no sign, no space).
-pub fn percent_byte(bytes: &[u8]) -> Option<u8> {
-    match bytes {
-        [b'%', h, l, ..] => Some(hex_value(*h)? << 4 | hex_value(*l)?),
-        _ => None,
-    }
-}
-
-/// Whether every `%` in a request path starts a valid escape, as Go's `url.ParseRequestURI`
-/// requires (it answers 400 otherwise).
-pub fn valid_escapes(path: &[u8]) -> bool {
-    let mut at = 0;
-    while let Some(i) = memchr::memchr(b'%', &path[at..]) {
-        if percent_byte(&path[at + i..]).is_none() {
-            return false;
-        }
-        at += i + 3;
-    }
-    true
 }
 
 /// A `Content-Length` value: decimal digits only (no sign), spaces or tabs around them
@@ -770,7 +738,7 @@ mod tests {
             "x-forwarded-host",
         ] {
             let header = http::HeaderName::from_static(name);
-            let go: Vec<u8> = crate::router::builtin::canonical_token(name).collect();
+            let go: Vec<u8> = crate::vocab::go::canonical_token(name).collect();
             assert_eq!(canonical_name(&header), Some(&go[..]), "{name}");
         }
     }
@@ -902,17 +870,7 @@ mod tests {
     }
 
     #[test]
-    fn escapes_and_hosts() {
-        assert_eq!(percent_byte(b"%41"), Some(b'A'));
-        assert_eq!(percent_byte(b"%e9x"), Some(0xe9));
-        for bad in [&b"%+0"[..], b"%zz", b"% 1", b"%1", b"%", b"%-1"] {
-            assert_eq!(percent_byte(bad), None, "{bad:?}");
-        }
-        assert!(valid_escapes(b"/a/%20b%2F"));
-        assert!(valid_escapes(b"/plain"));
-        assert!(!valid_escapes(b"/a/%+0x"));
-        assert!(!valid_escapes(b"/a/%zz"));
-        assert!(!valid_escapes(b"/a/%2"));
+    fn hosts() {
         for ok in [&b"example.com"[..], b"a.b:8080", b"[::1]:80", b"", b"h%41"] {
             assert!(valid_host(ok), "{ok:?}");
         }

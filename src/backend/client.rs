@@ -18,8 +18,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::h1::{Exchange, H1Client, SendError, Settings};
 use super::proxy::{Proxy, ProxyEnv, TunnelConnector};
-use super::{boxed, empty_body, full_body, Body};
 use crate::config::ServiceConfig;
+use crate::vocab::body::{boxed, empty_body, full_body, Body};
 
 /// The shared outbound client.
 #[derive(Clone)]
@@ -127,7 +127,7 @@ impl HttpClient {
             // KrakenD CE sends a body again after a 307/308 only with `send_body_on_redirect`
             let mut body = Some(match body {
                 OutBody::Stream(s) if self.send_body_on_redirect && self.follow_redirects => {
-                    OutBody::Buffered(super::read_body(s, 64 << 20).await?)
+                    OutBody::Buffered(crate::vocab::body::read_body(s, 64 << 20).await?)
                 }
                 other => other,
             });
@@ -191,7 +191,7 @@ impl HttpClient {
                     sent.map_err(|e| go_style_error(&method, &url, &e.message))?
                 } else if let Some(uri) = &parsed {
                     let out_body = match out {
-                        OutBody::Stream(b) => super::Chunked(b).boxed(),
+                        OutBody::Stream(b) => crate::vocab::body::Chunked(b).boxed(),
                         OutBody::Buffered(b) => full_body(b),
                         OutBody::Empty => empty_body(),
                     };

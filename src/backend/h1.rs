@@ -26,7 +26,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::{empty_body, full_body, Body, BoxError, OutBody};
+use super::OutBody;
+use crate::vocab::body::{empty_body, full_body, Body, BoxError};
 use crate::wire::{
     connection_tokens, content_length, field_line, first_line, is_chunked, Decoder, Line,
     RawFields, Step,
@@ -1260,7 +1261,7 @@ impl hyper::body::Body for H1Body {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::builtin::canonical_token;
+    use crate::vocab::go::canonical_token;
 
     fn head_of(raw: &[u8]) -> Result<Option<(Response<()>, usize)>, String> {
         let mut h = RawHead::new();

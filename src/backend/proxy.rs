@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::router::percent_decode;
+use crate::vocab::percent::percent_decode;
 
 /// The proxies of the environment; `None` from [`ProxyEnv::from_env`] when it names none.
 #[derive(Debug)]

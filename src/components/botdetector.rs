@@ -19,7 +19,7 @@ use super::hooks::{
     BoxFuture, EndpointGuard, GuardEffects, GuardRequest, RequestHead, ServiceLayer,
 };
 use super::{config_object, field};
-use crate::backend::{empty_body, Body};
+use crate::vocab::body::{empty_body, Body};
 
 pub const NAMESPACE: &str = "security/bot-detector";
 

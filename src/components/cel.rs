@@ -17,7 +17,7 @@
 //! that backend fails, so a merge becomes partial. Expressions are parsed once, at start-up:
 //! one that does not parse fails the configuration.
 
-use crate::router::builtin::canonical_header;
+use crate::vocab::go::canonical_header;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -109,7 +109,7 @@ fn now_rfc3339() -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let (y, m, d) = crate::router::builtin::civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = crate::vocab::go::civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",

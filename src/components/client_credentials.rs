@@ -20,8 +20,9 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::hooks::{BoxFuture, Executor, OutRequest};
-use crate::backend::{Body, OutBody};
+use crate::backend::OutBody;
 use crate::config::BackendConfig;
+use crate::vocab::body::Body;
 
 pub const NAMESPACE: &str = "auth/client-credentials";
 
@@ -249,7 +250,7 @@ impl ClientCredentials {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let bytes = crate::backend::read_body(resp.into_body(), MAX_TOKEN_RESPONSE)
+        let bytes = crate::vocab::body::read_body(resp.into_body(), MAX_TOKEN_RESPONSE)
             .await
             .map_err(|e| format!("oauth2: cannot fetch token: {e}"))?;
         if !status.is_success() {
@@ -326,7 +327,7 @@ pub fn wrap(b: &BackendConfig, next: Arc<dyn Executor>) -> Result<Arc<dyn Execut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::full_body;
+    use crate::vocab::body::full_body;
     use http_body_util::BodyExt;
     use std::sync::Mutex as StdMutex;
 

@@ -21,9 +21,9 @@ use serde_json::Value;
 
 use super::hooks::{RequestHead, ServiceLayer};
 use super::{config_object, field};
-use crate::backend::{empty_body, Body};
 use crate::config::duration::parse_go_duration;
-use crate::router::builtin::canonical_header;
+use crate::vocab::body::{empty_body, Body};
+use crate::vocab::go::canonical_header;
 
 pub const NAMESPACE: &str = "security/cors";
 
@@ -543,7 +543,7 @@ mod tests {
         let mut resp = match c.request(&head) {
             Some(r) => r,
             None => {
-                let mut r = Response::new(crate::backend::full_body("{}"));
+                let mut r = Response::new(crate::vocab::body::full_body("{}"));
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json; charset=utf-8"),

@@ -18,8 +18,9 @@ use std::pin::Pin;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, Uri};
 use serde_json::{Map, Value};
 
-use crate::backend::{Body, OutBody};
+use crate::backend::OutBody;
 use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse};
+use crate::vocab::body::Body;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -28,8 +28,9 @@ use tokio::time::Instant;
 
 use super::hooks::{BoxFuture, Executor, OutRequest};
 use super::ratelimit::Num;
-use crate::backend::{full_body, Body, BoxError, OutBody};
+use crate::backend::OutBody;
 use crate::config::BackendConfig;
+use crate::vocab::body::{full_body, Body, BoxError};
 
 pub const NAMESPACE: &str = "qos/http-cache";
 

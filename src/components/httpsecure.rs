@@ -24,7 +24,7 @@ use serde_json::Value;
 use super::cors::{preset_headers, PreflightAnswer};
 use super::hooks::{RequestHead, ServiceLayer};
 use super::{config_object, field};
-use crate::backend::{empty_body, full_body, Body};
+use crate::vocab::body::{empty_body, full_body, Body};
 
 pub const NAMESPACE: &str = "security/http";
 

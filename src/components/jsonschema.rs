@@ -21,8 +21,8 @@ use regex::Regex;
 use serde_json::{Map, Number, Value};
 
 use super::hooks::{BoxFuture, ProxyStage};
-use crate::backend::read_body;
 use crate::pipeline::{ProxyError, ProxyRequest, RequestBody};
+use crate::vocab::body::read_body;
 
 pub const NAMESPACE: &str = "validation/json-schema";
 
@@ -117,7 +117,7 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            out.push(crate::wire::percent_byte(&bytes[i..])?);
+            out.push(crate::vocab::percent::percent_byte(&bytes[i..])?);
             i += 3;
         } else {
             out.push(bytes[i]);

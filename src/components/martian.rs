@@ -26,8 +26,9 @@ use serde_json::{Map, Value};
 
 use super::hooks::{BoxFuture, Executor, OutRequest};
 use crate::backend::url::query_escape;
-use crate::backend::{full_body, Body, OutBody};
+use crate::backend::OutBody;
 use crate::config::BackendConfig;
+use crate::vocab::body::{full_body, Body};
 
 pub const NAMESPACE: &str = "modifier/martian";
 

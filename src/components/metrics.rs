@@ -40,9 +40,9 @@ use tokio::net::TcpListener;
 
 use super::hooks::{BackendStage, ProxyStage, RequestHead, ServiceLayer};
 use super::{config_object, field};
-use crate::backend::Body;
 use crate::config::{parse_go_duration, BackendConfig, EndpointConfig, ServiceConfig};
 use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse};
+use crate::vocab::body::Body;
 
 pub const NAMESPACE: &str = "telemetry/metrics";
 

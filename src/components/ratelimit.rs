@@ -20,9 +20,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::hooks::{BoxFuture, EndpointGuard, GuardEffects, GuardRequest};
-use crate::backend::{empty_body, Body};
 use crate::config::duration::parse_go_duration;
 use crate::config::EndpointConfig;
+use crate::vocab::body::{empty_body, Body};
 
 pub const NAMESPACE: &str = "qos/ratelimit/router";
 

@@ -298,7 +298,7 @@ impl Pipe {
                     if let Some(raw) = resp.passthrough.take() {
                         resp.is_complete = true;
                         if needs_raw(i) {
-                            let body = crate::backend::read_body(raw.into_body(), MAX_RAW_BODY)
+                            let body = crate::vocab::body::read_body(raw.into_body(), MAX_RAW_BODY)
                                 .await
                                 .unwrap_or_default();
                             raws[i] = Some(String::from_utf8_lossy(&body).into_owned());

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde_json::{Map, Value};
 
-use crate::backend::Body;
+use crate::vocab::body::Body;
 
 /// What the endpoint hands to its backends: already filtered by the endpoint's
 /// `input_headers` / `input_query_strings`, with KrakenD's forwarding headers set.

@@ -12,11 +12,11 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use super::Shared;
-use crate::backend::{empty_body, full_body, read_body, Body};
 use crate::components::hooks::{EndpointGuard, GuardRequest, ProxyStage};
 use crate::encoding::Render;
 use crate::pipeline::merge::Pipe;
 use crate::pipeline::{ProxyError, ProxyRequest, RequestBody};
+use crate::vocab::body::{empty_body, full_body, read_body, Body};
 use crate::wire::RawFields;
 
 pub(crate) const X_KRAKEND: HeaderName = HeaderName::from_static("x-krakend");
@@ -411,7 +411,7 @@ fn passthrough_response(resp: Response<Body>, deadline: tokio::time::Instant) ->
     let body = if hyper::body::Body::size_hint(&body).exact() == Some(0) {
         body
     } else {
-        http_body_util::BodyExt::boxed(crate::backend::Deadline::new(body, deadline))
+        http_body_util::BodyExt::boxed(crate::vocab::body::Deadline::new(body, deadline))
     };
     // one pass over the names notes which are present; only those are removed
     let mut present = 0u8;

@@ -18,13 +18,15 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use serde_json::Value;
 
-use crate::backend::{full_body, read_body, Backend, Body, HttpClient};
+use crate::backend::{Backend, HttpClient};
 use crate::components::hooks::{RequestHead, ServiceLayer};
 use crate::components::{self, BuildCx};
 use crate::config::{EndpointConfig, ServiceConfig};
 use crate::encoding::Render;
 use crate::pipeline::merge::{Pipe, StaticStrategy};
 use crate::transform::parse_flatmap;
+use crate::vocab::body::{full_body, read_body, Body};
+use crate::vocab::percent::percent_decode;
 use endpoint::{ClientIp, EndpointHandler, HeaderFilter, QueryFilter};
 pub use options::RouterOptions;
 
@@ -566,7 +568,7 @@ impl Gateway {
                 .collect();
             if !allow.is_empty() {
                 allow.sort_unstable();
-                let mut r = Response::new(crate::backend::empty_body());
+                let mut r = Response::new(crate::vocab::body::empty_body());
                 if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
                     r.headers_mut().insert(header::ALLOW, v);
                 }
@@ -758,14 +760,6 @@ fn redirect(code: StatusCode, path: &str, query: Option<&str>, method: &Method) 
         );
     }
     r
-}
-
-/// Percent-decodes a path (invalid escapes are kept as they are).
-pub fn percent_decode(s: &str) -> String {
-    // a `%` that does not start two hex digits stays as it is (no sign, no space)
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 fn collapse_slashes(p: &str) -> String {

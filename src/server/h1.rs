@@ -31,11 +31,12 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::backend::{empty_body, full_body, Body, BoxError};
 use crate::router::{Gateway, Peer};
+use crate::vocab::body::{empty_body, full_body, Body, BoxError};
+use crate::vocab::percent::valid_escapes;
 use crate::wire::{
-    connection_tokens, content_length, field_line, first_line, is_chunked, valid_escapes,
-    valid_host, Decoder, Line, Step, TOKEN,
+    connection_tokens, content_length, field_line, first_line, is_chunked, valid_host, Decoder,
+    Line, Step, TOKEN,
 };
 
 const READ_CHUNK: usize = 8 * 1024;

@@ -13,8 +13,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
-use crate::backend::{boxed, Body};
 use crate::router::{Gateway, Peer};
+use crate::vocab::body::{boxed, Body};
 
 type ResponseFuture = std::pin::Pin<
     Box<
@@ -149,7 +149,7 @@ pub async fn serve(
 /// loop refuses the same heads before building a request): an invalid escape in the path, a
 /// malformed `Host`.
 fn refuse<B>(req: &http::Request<B>) -> Option<http::Response<Body>> {
-    let text = if !crate::wire::valid_escapes(req.uri().path().as_bytes()) {
+    let text = if !crate::vocab::percent::valid_escapes(req.uri().path().as_bytes()) {
         "400 Bad Request"
     } else if req
         .headers()
@@ -160,7 +160,7 @@ fn refuse<B>(req: &http::Request<B>) -> Option<http::Response<Body>> {
     } else {
         return None;
     };
-    let mut resp = http::Response::new(crate::backend::full_body(text));
+    let mut resp = http::Response::new(crate::vocab::body::full_body(text));
     *resp.status_mut() = http::StatusCode::BAD_REQUEST;
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -21,8 +21,9 @@ use http::{HeaderMap, Method};
 use tokio::time::Instant;
 
 use super::jose::{self, CompactJws, Jwk};
-use crate::backend::{read_body, OutBody};
+use crate::backend::OutBody;
 use crate::components::hooks::{Executor, OutRequest};
+use crate::vocab::body::read_body;
 
 /// Largest JWK set accepted.
 const MAX_JWKS_BYTES: usize = 1 << 20;
@@ -457,8 +458,8 @@ impl Remote {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{full_body, Body};
     use crate::components::hooks::BoxFuture;
+    use crate::vocab::body::{full_body, Body};
     use http::Response;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -6,7 +6,7 @@
 //! path into the data of that call, so a handle kept in a global by one call cannot reach the
 //! data of another.
 
-use crate::router::builtin::canonical_header;
+use crate::vocab::go::canonical_header;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;

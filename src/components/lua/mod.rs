@@ -24,9 +24,10 @@ use mlua::{HookTriggers, Lua, LuaOptions, StdLib, VmState};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::backend::{read_body, OutBody};
+use crate::backend::OutBody;
 use crate::components::hooks::{BackendCall, BackendStage, BoxFuture, ProxyStage};
 use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse, RequestBody};
+use crate::vocab::body::read_body;
 pub use api::CustomError;
 use api::{CallCtx, ReqData, RespData};
 

@@ -1,0 +1,7 @@
+//! The gateway's shared HTTP vocabulary, below every other module (it imports none of them):
+//! the body type every layer passes, Go's spellings of header names and times, and
+//! percent-encoding.
+
+pub mod body;
+pub mod go;
+pub mod percent;
