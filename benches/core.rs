@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 use tentacle::backend::url::UrlTemplate;
 use tentacle::config::{load_str, Format};
 use tentacle::encoding::{json as gojson, Decoder, Render};
+use tentacle::message::ProxyResponse;
 use tentacle::pipeline::merge::merge_all;
-use tentacle::pipeline::ProxyResponse;
 use tentacle::router::Gateway;
 use tentacle::transform::{apply_flatmap, parse_flatmap, Formatter};
 

@@ -1,6 +1,9 @@
 //! Tentacle: an API gateway that runs KrakenD configurations unchanged.
 //!
 //! # Layout
+//! Modules import only from the layers below them (no cycle between top-level modules):
+//! `vocab` at the bottom; `config`, `encoding`, `tls`, `wire`, `telemetry`, `transform`;
+//! `message`; `hooks`; `backend`; `pipeline` and `components`; `router`; `server`; `cli`.
 //! ```text
 //! src/main.rs        the `tentacle` binary: argv → cli
 //! src/cli.rs         run | check | version (krakend's flags), the embedded default config
@@ -8,21 +11,25 @@
 //!                    KRAKEND_* overrides, errors with file:line:col and JSON path
 //! src/router/        route table ({param}), built-ins (/__health /__debug/ /__echo/),
 //!                    redirects, 404/405, the endpoint handler (forwarding, rendering)
-//! src/pipeline/      ProxyRequest/ProxyResponse/ProxyError; merge, sequential,
-//!                    concurrent_calls, shadow, static, endpoint flatmap
+//! src/message.rs     ProxyRequest/ProxyResponse/ProxyError (Lura's proxy.Request and
+//!                    proxy.Response), OutRequest (one upstream HTTP request)
+//! src/hooks.rs       where components plug in: ServiceLayer, EndpointGuard, ProxyStage,
+//!                    BackendStage
+//! src/pipeline/      merge, sequential, concurrent_calls, shadow, static, endpoint flatmap
 //! src/backend/       per-backend stack: url_pattern, filters, balancing, the client
 //!                    (client.rs: redirects, gzip, https via hyper; h1.rs: the inline
 //!                    HTTP/1.1 keep-alive pool for http://; proxy.rs: HTTP_PROXY,
-//!                    HTTPS_PROXY tunnels, NO_PROXY), status handling (backend/http),
-//!                    decode + format
+//!                    HTTPS_PROXY tunnels, NO_PROXY; executor.rs: the Executor trait the
+//!                    client and the components around it implement), status handling
+//!                    (backend/http), decode + format
 //! src/transform.rs   target → allow|deny → mapping → group; flatmap operations
 //! src/encoding/      decoders and renders; the Go-compatible JSON writer and its streaming
 //!                    canonicaliser (plain JSON endpoints, and merges under distinct
 //!                    groups, skip the map); XML; YAML
 //! src/components/    mod.rs: the namespace registry (active / not yet / Enterprise) and
-//!                    the builders that instantiate components in KrakenD CE's order;
-//!                    hooks.rs: ServiceLayer, EndpointGuard, ProxyStage, BackendStage,
-//!                    Executor; one file (or folder) per component: cors, httpsecure,
+//!                    the builders that instantiate components in KrakenD CE's order (a
+//!                    backend's stages and executor too); one file (or folder) per
+//!                    component: cors, httpsecure,
 //!                    botdetector, jwt/ (validator, signer, JWK cache), ratelimit,
 //!                    ratelimit_proxy, breaker, httpcache, client_credentials, cel
 //!                    (feature), jsonschema, lua/ (feature), martian, metrics;
@@ -64,6 +71,8 @@ pub mod cli;
 pub mod components;
 pub mod config;
 pub mod encoding;
+pub mod hooks;
+pub mod message;
 pub mod pipeline;
 pub mod router;
 pub mod server;

@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use super::h1::{Exchange, H1Client, SendError, Settings};
 use super::proxy::{Proxy, ProxyEnv, TunnelConnector};
 use crate::config::ServiceConfig;
-use crate::vocab::body::{boxed, empty_body, full_body, Body};
+use crate::vocab::body::{boxed, empty_body, full_body, Body, OutBody};
 
 /// The shared outbound client.
 #[derive(Clone)]
@@ -35,13 +35,6 @@ pub struct HttpClient {
     pub follow_redirects: bool,
     /// Send the body again after a 307/308 (`backend/http/client.send_body_on_redirect`).
     pub send_body_on_redirect: bool,
-}
-
-/// The body to send upstream.
-pub enum OutBody {
-    Empty,
-    Buffered(Bytes),
-    Stream(Body),
 }
 
 impl HttpClient {
@@ -396,11 +389,11 @@ fn resolve(base: &Uri, location: &str) -> String {
     format!("{scheme}://{authority}{dir}{location}")
 }
 
-impl crate::components::hooks::Executor for HttpClient {
+impl crate::backend::executor::Executor for HttpClient {
     fn execute(
         &self,
-        req: crate::components::hooks::OutRequest,
-    ) -> crate::components::hooks::BoxFuture<'_, Result<(Response<Body>, String), String>> {
+        req: crate::message::OutRequest,
+    ) -> crate::hooks::BoxFuture<'_, Result<(Response<Body>, String), String>> {
         Box::pin(self.send(req.method, req.url, req.headers, req.body, false))
     }
 

@@ -26,8 +26,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::OutBody;
-use crate::vocab::body::{empty_body, full_body, Body, BoxError};
+use crate::vocab::body::{empty_body, full_body, Body, BoxError, OutBody};
 use crate::wire::{
     connection_tokens, content_length, field_line, first_line, is_chunked, Decoder, Line,
     RawFields, Step,

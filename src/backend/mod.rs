@@ -2,6 +2,7 @@
 //! balancing, the HTTP call, status handling (`backend/http`), decoding and formatting.
 
 pub mod client;
+pub mod executor;
 pub mod h1;
 pub mod proxy;
 pub mod sd;
@@ -18,14 +19,15 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use serde_json::{Map, Value};
 
-use crate::components::hooks::{BackendCall, BackendStage, Executor, OutRequest};
-use crate::components::{self, BuildCx};
+use crate::backend::executor::Executor;
 use crate::config::BackendConfig;
 use crate::encoding::Decoder;
-use crate::pipeline::{CanonicalJson, ProxyError, ProxyRequest, ProxyResponse, RequestBody};
+use crate::hooks::{BackendCall, BackendStage};
+use crate::message::OutRequest;
+use crate::message::{CanonicalJson, ProxyError, ProxyRequest, ProxyResponse, RequestBody};
 use crate::transform::{parse_flatmap, Formatter};
-use crate::vocab::body::Body;
-pub use client::{HttpClient, OutBody};
+use crate::vocab::body::{Body, OutBody};
+pub use client::HttpClient;
 use http_body_util::BodyExt;
 use url::{query_escape, UrlTemplate};
 
@@ -86,7 +88,14 @@ pub struct Backend {
 }
 
 impl Backend {
-    pub fn build(cfg: &BackendConfig, cx: &BuildCx<'_>) -> Result<Backend, String> {
+    /// The backend `cfg` describes, calling out through `executor` with `stages` around each
+    /// call (the components build both: `components::executor`, `components::backend_stages`).
+    pub fn build(
+        cfg: &BackendConfig,
+        dns_cache_ttl: std::time::Duration,
+        executor: Arc<dyn Executor>,
+        stages: Vec<Arc<dyn BackendStage>>,
+    ) -> Result<Backend, String> {
         let proxy_ns = cfg.extra_config.get("proxy");
         let flatmap =
             match proxy_ns.and_then(|p| p.get("flatmap_filter")) {
@@ -145,7 +154,7 @@ impl Backend {
                             .trim_start_matches("https://")
                             .to_string(),
                         cfg.sd_scheme.clone(),
-                        cx.service.dns_cache_ttl,
+                        dns_cache_ttl,
                         shared.clone(),
                     ),
                     None => {
@@ -167,8 +176,8 @@ impl Backend {
             all_headers,
             input_query,
             status_mode,
-            executor: components::executor(cfg, cx)?,
-            stages: components::backend_stages(cfg, cx)?,
+            executor,
+            stages,
             shadow,
             url_pattern: cfg.url_pattern.clone(),
             canonical_json: false,

@@ -15,10 +15,10 @@ use http::{Response, StatusCode};
 use regex::Regex;
 use serde_json::Value;
 
-use super::hooks::{
+use super::{config_object, field};
+use crate::hooks::{
     BoxFuture, EndpointGuard, GuardEffects, GuardRequest, RequestHead, ServiceLayer,
 };
-use super::{config_object, field};
 use crate::vocab::body::{empty_body, Body};
 
 pub const NAMESPACE: &str = "security/bot-detector";

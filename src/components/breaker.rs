@@ -17,10 +17,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::hooks::BackendStage;
 use super::ratelimit::Num;
 use crate::config::BackendConfig;
-use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse};
+use crate::hooks::BackendStage;
+use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 
 pub const NAMESPACE: &str = "qos/circuit-breaker";
 
@@ -385,7 +385,7 @@ mod tests {
             params: Vec::new(),
             query: Arc::new(Vec::new()),
             headers: Arc::new(http::HeaderMap::new()),
-            body: crate::pipeline::RequestBody::Empty,
+            body: crate::message::RequestBody::Empty,
             forwards_user_agent: false,
             claims: None,
         };
@@ -428,13 +428,20 @@ mod tests {
             metrics: None,
             jose: &Default::default(),
         };
-        let backend = crate::backend::Backend::build(&cfg.endpoints[0].backend[0], &cx).unwrap();
+        let b = &cfg.endpoints[0].backend[0];
+        let backend = crate::backend::Backend::build(
+            b,
+            cfg.dns_cache_ttl,
+            crate::components::executor(b, &cx).unwrap(),
+            crate::components::backend_stages(b, &cx).unwrap(),
+        )
+        .unwrap();
         let req = || ProxyRequest {
             method: http::Method::GET,
             params: Vec::new(),
             query: Arc::new(Vec::new()),
             headers: Arc::new(http::HeaderMap::new()),
-            body: crate::pipeline::RequestBody::Empty,
+            body: crate::message::RequestBody::Empty,
             forwards_user_agent: false,
             claims: None,
         };

@@ -27,10 +27,10 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::hooks::{BackendStage, BoxFuture, ProxyStage};
 use crate::backend::url::UrlTemplate;
 use crate::config::{BackendConfig, EndpointConfig};
-use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse};
+use crate::hooks::{BackendStage, BoxFuture, ProxyStage};
+use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 
 pub const NAMESPACE: &str = "validation/cel";
 
@@ -417,7 +417,7 @@ mod tests {
                 ("b".into(), "x".into()),
             ]),
             headers: Arc::new(h),
-            body: crate::pipeline::RequestBody::Empty,
+            body: crate::message::RequestBody::Empty,
             forwards_user_agent: false,
             claims: None,
         }

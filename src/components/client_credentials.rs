@@ -19,10 +19,12 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::hooks::{BoxFuture, Executor, OutRequest};
-use crate::backend::OutBody;
+use crate::backend::executor::Executor;
 use crate::config::BackendConfig;
+use crate::hooks::BoxFuture;
+use crate::message::OutRequest;
 use crate::vocab::body::Body;
+use crate::vocab::body::OutBody;
 
 pub const NAMESPACE: &str = "auth/client-credentials";
 

@@ -19,9 +19,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use serde_json::Value;
 
-use super::hooks::{RequestHead, ServiceLayer};
 use super::{config_object, field};
 use crate::config::duration::parse_go_duration;
+use crate::hooks::{RequestHead, ServiceLayer};
 use crate::vocab::body::{empty_body, Body};
 use crate::vocab::go::canonical_header;
 

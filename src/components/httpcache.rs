@@ -26,10 +26,12 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::hooks::{BoxFuture, Executor, OutRequest};
 use super::ratelimit::Num;
-use crate::backend::OutBody;
+use crate::backend::executor::Executor;
 use crate::config::BackendConfig;
+use crate::hooks::BoxFuture;
+use crate::message::OutRequest;
+use crate::vocab::body::OutBody;
 use crate::vocab::body::{full_body, Body, BoxError};
 
 pub const NAMESPACE: &str = "qos/http-cache";

@@ -22,8 +22,8 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::cors::{preset_headers, PreflightAnswer};
-use super::hooks::{RequestHead, ServiceLayer};
 use super::{config_object, field};
+use crate::hooks::{RequestHead, ServiceLayer};
 use crate::vocab::body::{empty_body, full_body, Body};
 
 pub const NAMESPACE: &str = "security/http";

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use regex::Regex;
 use serde_json::{Map, Number, Value};
 
-use super::hooks::{BoxFuture, ProxyStage};
-use crate::pipeline::{ProxyError, ProxyRequest, RequestBody};
+use crate::hooks::{BoxFuture, ProxyStage};
+use crate::message::{ProxyError, ProxyRequest, RequestBody};
 use crate::vocab::body::read_body;
 
 pub const NAMESPACE: &str = "validation/json-schema";

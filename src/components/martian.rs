@@ -24,10 +24,12 @@ use rand_core::RngCore;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::hooks::{BoxFuture, Executor, OutRequest};
+use crate::backend::executor::Executor;
 use crate::backend::url::query_escape;
-use crate::backend::OutBody;
 use crate::config::BackendConfig;
+use crate::hooks::BoxFuture;
+use crate::message::OutRequest;
+use crate::vocab::body::OutBody;
 use crate::vocab::body::{full_body, Body};
 
 pub const NAMESPACE: &str = "modifier/martian";

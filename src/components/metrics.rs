@@ -38,10 +38,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use super::hooks::{BackendStage, ProxyStage, RequestHead, ServiceLayer};
 use super::{config_object, field};
 use crate::config::{parse_go_duration, BackendConfig, EndpointConfig, ServiceConfig};
-use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse};
+use crate::hooks::{BackendStage, ProxyStage, RequestHead, ServiceLayer};
+use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 use crate::vocab::body::Body;
 
 pub const NAMESPACE: &str = "telemetry/metrics";
@@ -418,7 +418,7 @@ impl Registry {
                     // a conflicting route is reported by the router itself
                     let _ = reg.routes[pos]
                         .1
-                        .insert(crate::router::route_pattern(&ep.endpoint), i);
+                        .insert(crate::config::route_pattern(&ep.endpoint), i);
                 }
             }
             if !reg.config.proxy_disabled {

@@ -13,7 +13,7 @@ pub mod breaker;
 pub mod cel;
 pub mod client_credentials;
 pub mod cors;
-pub mod hooks;
+
 pub mod httpcache;
 pub mod httpsecure;
 pub mod jsonschema;
@@ -31,9 +31,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::backend::executor::Executor;
 use crate::backend::HttpClient;
 use crate::config::{BackendConfig, EndpointConfig, ExtraConfig, ServiceConfig};
-use hooks::{BackendStage, EndpointGuard, Executor, ProxyStage, ServiceLayer};
+use crate::hooks::{BackendStage, EndpointGuard, ProxyStage, ServiceLayer};
 use keys::KeyCheck;
 
 /// Where a namespace may be written.

@@ -19,9 +19,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::hooks::{BoxFuture, EndpointGuard, GuardEffects, GuardRequest};
 use crate::config::duration::parse_go_duration;
 use crate::config::EndpointConfig;
+use crate::hooks::{BoxFuture, EndpointGuard, GuardEffects, GuardRequest};
 use crate::vocab::body::{empty_body, Body};
 
 pub const NAMESPACE: &str = "qos/ratelimit/router";

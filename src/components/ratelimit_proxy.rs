@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::hooks::BackendStage;
 use super::ratelimit::{default_capacity, Num, SharedBucket};
 use crate::config::duration::parse_go_duration;
 use crate::config::BackendConfig;
-use crate::pipeline::{ProxyError, ProxyRequest};
+use crate::hooks::BackendStage;
+use crate::message::{ProxyError, ProxyRequest};
 
 pub const NAMESPACE: &str = "qos/ratelimit/proxy";
 
@@ -97,7 +97,7 @@ mod tests {
             params: Vec::new(),
             query: Arc::new(Vec::new()),
             headers: Arc::new(http::HeaderMap::new()),
-            body: crate::pipeline::RequestBody::Empty,
+            body: crate::message::RequestBody::Empty,
             forwards_user_agent: false,
             claims: None,
         }

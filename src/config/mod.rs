@@ -64,6 +64,28 @@ impl std::error::Error for ConfigErrors {}
 /// The `extra_config` of one level, with legacy namespaces renamed to their v3 names.
 pub type ExtraConfig = Map<String, Value>;
 
+/// An endpoint path in the route table's syntax: `{param}` and gin's `:param` become
+/// `{param}`, any other brace is escaped.
+pub fn route_pattern(endpoint: &str) -> String {
+    endpoint
+        .split('/')
+        .map(|seg| {
+            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                if !name.is_empty() && !name.contains(['{', '}']) {
+                    return format!("{{{name}}}");
+                }
+            }
+            if let Some(name) = seg.strip_prefix(':') {
+                if !name.is_empty() {
+                    return format!("{{{name}}}");
+                }
+            }
+            seg.replace('{', "{{").replace('}', "}}")
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The default bound on a request's header fields (as Envoy's and hyper's).
 pub const DEFAULT_MAX_HEADER_FIELDS: u64 = 100;
 

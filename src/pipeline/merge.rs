@@ -13,8 +13,8 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use super::{CanonicalJson, ProxyError, ProxyRequest, ProxyResponse, ProxyResult};
 use crate::backend::Backend;
+use crate::message::{CanonicalJson, ProxyError, ProxyRequest, ProxyResponse, ProxyResult};
 use crate::transform::{apply_flatmap, FlatmapOp};
 
 /// The largest `no-op` body a sequential pipe reads to propagate it as `respN`.

@@ -12,10 +12,10 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use super::Shared;
-use crate::components::hooks::{EndpointGuard, GuardRequest, ProxyStage};
 use crate::encoding::Render;
+use crate::hooks::{EndpointGuard, GuardRequest, ProxyStage};
+use crate::message::{ProxyError, ProxyRequest, RequestBody};
 use crate::pipeline::merge::Pipe;
-use crate::pipeline::{ProxyError, ProxyRequest, RequestBody};
 use crate::vocab::body::{empty_body, full_body, read_body, Body};
 use crate::wire::RawFields;
 
@@ -324,7 +324,7 @@ impl EndpointHandler {
     fn run_stages(
         &self,
         preq: ProxyRequest,
-    ) -> impl Future<Output = crate::pipeline::ProxyResult> + Send + '_ {
+    ) -> impl Future<Output = crate::message::ProxyResult> + Send + '_ {
         if self.stages.is_empty() {
             if let Some(backend) = self.pipe.single() {
                 // one plain call, without the pipe's own layers
@@ -338,7 +338,7 @@ impl EndpointHandler {
         Either::Right(self.run_staged(preq).boxed())
     }
 
-    async fn run_staged(&self, mut preq: ProxyRequest) -> crate::pipeline::ProxyResult {
+    async fn run_staged(&self, mut preq: ProxyRequest) -> crate::message::ProxyResult {
         let started = std::time::Instant::now();
         for s in &self.stages {
             if let Err(e) = s.before(&mut preq).await {
@@ -372,7 +372,7 @@ impl EndpointHandler {
 /// The answer of an endpoint whose response is signed (`auth/signer`), as KrakenD's signing
 /// handler writes it: the data as JSON, or an empty 400 on any error.
 fn bare_json_response(
-    resp: Option<crate::pipeline::ProxyResponse>,
+    resp: Option<crate::message::ProxyResponse>,
     err: Option<ProxyError>,
 ) -> Response<Body> {
     match (resp, err) {

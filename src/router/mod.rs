@@ -19,10 +19,10 @@ use http::{Method, Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::backend::{Backend, HttpClient};
-use crate::components::hooks::{RequestHead, ServiceLayer};
 use crate::components::{self, BuildCx};
-use crate::config::{EndpointConfig, ServiceConfig};
+use crate::config::{route_pattern, EndpointConfig, ServiceConfig};
 use crate::encoding::Render;
+use crate::hooks::{RequestHead, ServiceLayer};
 use crate::pipeline::merge::{Pipe, StaticStrategy};
 use crate::transform::parse_flatmap;
 use crate::vocab::body::{full_body, read_body, Body};
@@ -119,27 +119,6 @@ pub struct Gateway {
     pub server_tls: Option<Arc<rustls::ServerConfig>>,
     /// The metrics registry (`telemetry/metrics`), served on its own listener.
     pub metrics: Option<Arc<components::metrics::Registry>>,
-}
-
-/// Converts a KrakenD endpoint path into matchit syntax; `None` when it cannot be routed.
-pub(crate) fn route_pattern(endpoint: &str) -> String {
-    endpoint
-        .split('/')
-        .map(|seg| {
-            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                if !name.is_empty() && !name.contains(['{', '}']) {
-                    return format!("{{{name}}}");
-                }
-            }
-            if let Some(name) = seg.strip_prefix(':') {
-                if !name.is_empty() {
-                    return format!("{{{name}}}");
-                }
-            }
-            seg.replace('{', "{{").replace('}', "}}")
-        })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 impl Gateway {
@@ -852,7 +831,12 @@ fn build_endpoint(
     let mut backends = Vec::new();
     let mut shadows = Vec::new();
     for b in &ep.backend {
-        let backend = Backend::build(b, cx)?;
+        let backend = Backend::build(
+            b,
+            cx.service.dns_cache_ttl,
+            components::executor(b, cx)?,
+            components::backend_stages(b, cx)?,
+        )?;
         if backend.shadow {
             shadows.push(Arc::new(backend));
         } else {

@@ -12,6 +12,14 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A streamed HTTP body (requests and responses).
 pub type Body = BoxBody<Bytes, BoxError>;
 
+/// The body a request sends upstream: none, one held whole (it can be sent again), or the
+/// client's own stream.
+pub enum OutBody {
+    Empty,
+    Buffered(Bytes),
+    Stream(Body),
+}
+
 /// A body streamed with no announced length: sent chunked, as Go's client sends a streamed
 /// request body.
 pub struct Chunked(pub Body);

@@ -21,9 +21,10 @@ use http::{HeaderMap, Method};
 use tokio::time::Instant;
 
 use super::jose::{self, CompactJws, Jwk};
-use crate::backend::OutBody;
-use crate::components::hooks::{Executor, OutRequest};
+use crate::backend::executor::Executor;
+use crate::message::OutRequest;
 use crate::vocab::body::read_body;
+use crate::vocab::body::OutBody;
 
 /// Largest JWK set accepted.
 const MAX_JWKS_BYTES: usize = 1 << 20;
@@ -458,7 +459,7 @@ impl Remote {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::components::hooks::BoxFuture;
+    use crate::hooks::BoxFuture;
     use crate::vocab::body::{full_body, Body};
     use http::Response;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::backend::executor::Executor;
 use crate::backend::HttpClient;
-use crate::components::hooks::Executor;
 use crate::components::BuildCx;
 use crate::config::{EndpointConfig, ServiceConfig};
 use jwk_client::JwkTls;

@@ -18,10 +18,10 @@ use serde_json::Value;
 use super::jose::{self, Alg, Jwk};
 use super::keys::{KeyIdStrategy, KeySet};
 use super::{key_set, parse_config, JwkSourceConfig};
-use crate::components::hooks::{BoxFuture, ProxyStage};
 use crate::components::BuildCx;
 use crate::config::EndpointConfig;
-use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse};
+use crate::hooks::{BoxFuture, ProxyStage};
+use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 
 pub const NAMESPACE: &str = "auth/signer";
 

@@ -16,9 +16,9 @@ use serde_json::{Map, Value};
 use super::jose::{self, Alg};
 use super::keys::{KeyIdStrategy, KeySet};
 use super::{claim_string, key_set, lookup_claim, parse_config, JwkSourceConfig};
-use crate::components::hooks::{BoxFuture, EndpointGuard, GuardEffects, GuardRequest};
 use crate::components::BuildCx;
 use crate::config::EndpointConfig;
+use crate::hooks::{BoxFuture, EndpointGuard, GuardEffects, GuardRequest};
 use crate::vocab::body::{empty_body, Body};
 
 pub const NAMESPACE: &str = "auth/validator";

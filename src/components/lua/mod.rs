@@ -24,10 +24,10 @@ use mlua::{HookTriggers, Lua, LuaOptions, StdLib, VmState};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::backend::OutBody;
-use crate::components::hooks::{BackendCall, BackendStage, BoxFuture, ProxyStage};
-use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse, RequestBody};
+use crate::hooks::{BackendCall, BackendStage, BoxFuture, ProxyStage};
+use crate::message::{ProxyError, ProxyRequest, ProxyResponse, RequestBody};
 use crate::vocab::body::read_body;
+use crate::vocab::body::OutBody;
 pub use api::CustomError;
 use api::{CallCtx, ReqData, RespData};
 

@@ -8,7 +8,6 @@
 //!                          which the guards after it already see
 //! proxy     ProxyStage     around the pipe (JSON schema, CEL, signer)
 //! backend   BackendStage   around each backend call (CEL, rate limit, circuit breaker)
-//!           Executor       the HTTP execution itself (HTTP cache, client credentials)
 //! ```
 //! Every hook does nothing unless a component is configured.
 
@@ -18,8 +17,7 @@ use std::pin::Pin;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, Uri};
 use serde_json::{Map, Value};
 
-use crate::backend::OutBody;
-use crate::pipeline::{ProxyError, ProxyRequest, ProxyResponse};
+use crate::message::{OutRequest, ProxyError, ProxyRequest, ProxyResponse};
 use crate::vocab::body::Body;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -164,24 +162,5 @@ pub trait BackendStage: Send + Sync {
     /// the data map.
     fn reads_data(&self) -> bool {
         true
-    }
-}
-
-/// One upstream HTTP request.
-pub struct OutRequest {
-    pub method: Method,
-    pub url: String,
-    pub headers: HeaderMap,
-    pub body: OutBody,
-}
-
-/// Executes upstream HTTP requests; returns the response and the final URL (after redirects).
-pub trait Executor: Send + Sync {
-    fn execute(&self, req: OutRequest) -> BoxFuture<'_, Result<(Response<Body>, String), String>>;
-
-    /// The plain HTTP client, when nothing wraps it: the backend then calls it in place,
-    /// without a boxed future per request.
-    fn http_client(&self) -> Option<&crate::backend::HttpClient> {
-        None
     }
 }

@@ -1,0 +1,201 @@
+//! The request and the response as they travel between an endpoint, its pipe and its backends
+//! (Lura's `proxy.Request` and `proxy.Response`), and the error a backend call fails with.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use serde_json::{Map, Value};
+
+use crate::vocab::body::{Body, OutBody};
+
+/// What the endpoint hands to its backends: already filtered by the endpoint's
+/// `input_headers` / `input_query_strings`, with KrakenD's forwarding headers set.
+pub struct ProxyRequest {
+    pub method: Method,
+    /// Path parameters, keys with the first letter upper-cased (`{id}` → `Id`), plus
+    /// sequential (`Resp0_x`) and JWT (`JWT.sub`) values added on the way.
+    pub params: Vec<(String, String)>,
+    /// Query pairs the endpoint lets through, in the client's order.
+    pub query: Arc<Vec<(String, String)>>,
+    pub headers: Arc<HeaderMap>,
+    pub body: RequestBody,
+    /// Whether the client's own `User-Agent` travels upstream.
+    pub forwards_user_agent: bool,
+    /// Validated JWT claims (set by `auth/validator`), for CEL and Lua.
+    pub claims: Option<Arc<Map<String, Value>>>,
+}
+
+impl ProxyRequest {
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A copy for one of several backends (the body must be buffered first).
+    pub fn clone_for_backend(&self) -> ProxyRequest {
+        ProxyRequest {
+            method: self.method.clone(),
+            params: self.params.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: match &self.body {
+                RequestBody::Buffered(b) => RequestBody::Buffered(b.clone()),
+                RequestBody::Empty | RequestBody::Stream(_) => RequestBody::Empty,
+            },
+            forwards_user_agent: self.forwards_user_agent,
+            claims: self.claims.clone(),
+        }
+    }
+}
+
+/// The client's request body.
+pub enum RequestBody {
+    /// No body was sent.
+    Empty,
+    /// Read into memory (several backends need it, or it was small).
+    Buffered(Bytes),
+    /// Streamed through to a single backend.
+    Stream(Body),
+}
+
+impl RequestBody {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            RequestBody::Empty => true,
+            RequestBody::Buffered(b) => b.is_empty(),
+            RequestBody::Stream(_) => false,
+        }
+    }
+}
+
+/// What a pipe produces.
+#[derive(Default)]
+pub struct ProxyResponse {
+    pub data: Map<String, Value>,
+    pub is_complete: bool,
+    /// The raw upstream response of a `no-op` backend.
+    pub passthrough: Option<http::Response<Body>>,
+    /// The backend's JSON object already written as the `json` render writes it (`data` is
+    /// then empty): only on endpoints whose data nothing reads or changes, see
+    /// `Backend::set_canonical_json`.
+    pub canonical_json: Option<CanonicalJson>,
+}
+
+/// A JSON object written as the `json` render writes it.
+#[derive(Clone, Debug)]
+pub struct CanonicalJson {
+    /// The object; `{"<group>":<object>}` when it came from a backend with a `group`.
+    pub bytes: Bytes,
+    /// That group: the objects of backends with distinct groups merge by joining members.
+    pub group: Option<Arc<str>>,
+}
+
+impl ProxyResponse {
+    pub fn complete(data: Map<String, Value>) -> Self {
+        ProxyResponse {
+            data,
+            is_complete: true,
+            passthrough: None,
+            canonical_json: None,
+        }
+    }
+
+    /// Whether there is any data (`{}` counts as none).
+    pub fn has_data(&self) -> bool {
+        !self.data.is_empty()
+            || self
+                .canonical_json
+                .as_ref()
+                .is_some_and(|c| c.bytes.as_ref() != b"{}")
+    }
+}
+
+/// Why a pipe failed. The variant decides the status the client sees.
+#[derive(Debug, Clone)]
+pub enum ProxyError {
+    /// The backend answered with a status other than 200/201.
+    InvalidStatus {
+        status: u16,
+        prefix: Arc<str>,
+        url: String,
+    },
+    /// `backend/http.return_error_code`: the backend's status and body go to the client.
+    Response {
+        status: u16,
+        body: Bytes,
+        content_type: Option<String>,
+    },
+    /// Connection, protocol or decoding failure.
+    Backend(String),
+    /// The endpoint (or merge) deadline passed.
+    Timeout,
+    /// A component refused the request with a status (e.g. CEL, rate limit).
+    Rejected { status: u16, message: String },
+    /// Several backends failed.
+    Merge(Vec<ProxyError>),
+}
+
+impl std::fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyError::InvalidStatus {
+                status,
+                prefix,
+                url,
+            } => write!(f, "invalid status code {status} {prefix} {url}"),
+            ProxyError::Response { body, .. } => write!(f, "{}", String::from_utf8_lossy(body)),
+            ProxyError::Backend(msg) => f.write_str(msg),
+            ProxyError::Timeout => f.write_str("context deadline exceeded"),
+            ProxyError::Rejected { message, .. } => f.write_str(message),
+            ProxyError::Merge(errs) => {
+                for (i, e) in errs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("\n")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl ProxyError {
+    /// The status KrakenD answers with when this error leaves no data to render.
+    pub fn status(&self) -> u16 {
+        match self {
+            ProxyError::Response { status, .. } | ProxyError::Rejected { status, .. } => *status,
+            _ => 500,
+        }
+    }
+
+    /// The content type of an error body (`return_error_code` + `return_error_msg`).
+    pub fn content_type(&self) -> Option<&str> {
+        match self {
+            ProxyError::Response { content_type, .. } => content_type.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// One error per failed backend, for logging.
+    pub fn parts(&self) -> Vec<&ProxyError> {
+        match self {
+            ProxyError::Merge(errs) => errs.iter().collect(),
+            other => vec![other],
+        }
+    }
+}
+
+pub type ProxyResult = (Option<ProxyResponse>, Option<ProxyError>);
+
+/// One upstream HTTP request.
+pub struct OutRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: OutBody,
+}
