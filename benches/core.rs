@@ -11,7 +11,6 @@ use tentacle::config::{load_str, Format};
 use tentacle::encoding::{json as gojson, Decoder, Render};
 use tentacle::message::ProxyResponse;
 use tentacle::pipeline::merge::merge_all;
-use tentacle::router::Gateway;
 use tentacle::transform::{apply_flatmap, parse_flatmap, Formatter};
 
 fn config(endpoints: Value) -> tentacle::config::ServiceConfig {
@@ -110,7 +109,7 @@ fn benches(c: &mut Criterion) {
         .map(|i| json!({"endpoint": format!("/api/v1/resource{i}/{{id}}/items"), "backend": [{"url_pattern": "/x/{id}", "host": ["http://127.0.0.1:19"]}]}))
         .collect();
     let gw = rt
-        .block_on(async { Gateway::build(config(Value::Array(endpoints)), false) })
+        .block_on(async { tentacle::app::build(config(Value::Array(endpoints)), false) })
         .expect("gateway");
     let get = http::Method::GET;
     c.bench_function("route_match_50_endpoints", |b| {

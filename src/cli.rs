@@ -106,7 +106,7 @@ fn check(path: &std::path::Path, debug: bool, test_routes: bool, lint: bool) -> 
     }
     // every component, certificate and route is built as `run` builds them, so whatever
     // would stop `run` stops `check` too
-    if let Err(errs) = Gateway::build(loaded.config.clone(), debug) {
+    if let Err(errs) = crate::app::build(loaded.config.clone(), debug) {
         for e in &errs {
             eprintln!("ERROR: {}: {e}", path.display());
         }
@@ -293,7 +293,7 @@ fn run(path: Option<PathBuf>, debug: bool, port: Option<u16>) -> i32 {
         }
     };
     rt.block_on(async move {
-        let gw = match Gateway::build(loaded.config, debug) {
+        let gw = match crate::app::build(loaded.config, debug) {
             Ok(g) => Arc::new(g),
             Err(errs) => {
                 for e in &errs {

@@ -3,14 +3,18 @@
 //! # Layout
 //! Modules import only from the layers below them (no cycle between top-level modules):
 //! `vocab` at the bottom; `config`, `encoding`, `tls`, `wire`, `telemetry`, `transform`;
-//! `message`; `hooks`; `backend`; `pipeline` and `components`; `router`; `server`; `cli`.
+//! `message`; `hooks`; `backend`; `pipeline` and `components`; `router`; `app`; `server`;
+//! `cli`.
 //! ```text
 //! src/main.rs        the `tentacle` binary: argv → cli
 //! src/cli.rs         run | check | version (krakend's flags), the embedded default config
+//! src/app.rs         the composition root: builds the gateway from its config (client, TLS,
+//!                    every level's components in KrakenD CE's order, endpoints, routes)
 //! src/config/        typed service/endpoint/backend config, defaults, v2 → v3 names,
 //!                    KRAKEND_* overrides, errors with file:line:col and JSON path
-//! src/router/        route table ({param}), built-ins (/__health /__debug/ /__echo/),
-//!                    redirects, 404/405, the endpoint handler (forwarding, rendering)
+//! src/router/        route table ({param}), dispatch, built-ins (/__health /__debug/
+//!                    /__echo/), redirects, 404/405, the endpoint handler (forwarding,
+//!                    rendering)
 //! src/message.rs     ProxyRequest/ProxyResponse/ProxyError (Lura's proxy.Request and
 //!                    proxy.Response), OutRequest (one upstream HTTP request)
 //! src/hooks.rs       where components plug in: ServiceLayer, EndpointGuard, ProxyStage,
@@ -66,6 +70,7 @@
 //!      (a bare `no-op` answer: the backend's lines as they came, then the gateway's two)
 //! ```
 
+pub mod app;
 pub mod backend;
 pub mod cli;
 pub mod components;

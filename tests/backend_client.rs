@@ -267,7 +267,7 @@ async fn http_client_options_are_checked() {
         tentacle::config::load_str(&text, "k.json", tentacle::config::Format::Json, &|_| None)
             .unwrap()
             .config;
-    let err = tentacle::router::Gateway::build(cfg, false)
+    let err = tentacle::app::build(cfg, false)
         .err()
         .unwrap()
         .join("\n");

@@ -113,7 +113,7 @@ async fn krakend_timeout_applies_to_a_running_gateway() {
     .to_string();
     let env = |k: &str| (k == "KRAKEND_TIMEOUT").then(|| "200ms".to_string());
     let loaded = load_str(&text, "f.json", Format::Json, &env).unwrap();
-    let gw = std::sync::Arc::new(tentacle::router::Gateway::build(loaded.config, false).unwrap());
+    let gw = std::sync::Arc::new(tentacle::app::build(loaded.config, false).unwrap());
     let (l, url) = listener().await;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(tentacle::server::serve(gw, l, async move {

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use tentacle::config::{load_str, Format};
-use tentacle::router::Gateway;
 use tentacle::server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -38,7 +37,7 @@ async fn start(extra: &str, endpoints: &str) -> u16 {
         endpoints.replace("{port}", &port.to_string())
     );
     let loaded = load_str(&text, "test.json", Format::Json, &|_| None).expect("config");
-    let gw = match Gateway::build(loaded.config, true) {
+    let gw = match tentacle::app::build(loaded.config, true) {
         Ok(g) => Arc::new(g),
         Err(e) => panic!("gateway: {e:?}"),
     };
@@ -333,7 +332,7 @@ fn bad_configs_are_refused_with_the_field_named() {
     let text =
         r#"{"version": 3, "extra_config": {"security/cors": {"max_age": 12}}, "endpoints": []}"#;
     let loaded = load_str(text, "bad.json", Format::Json, &|_| None).expect("syntax");
-    let errs = match Gateway::build(loaded.config, false) {
+    let errs = match tentacle::app::build(loaded.config, false) {
         Ok(_) => panic!("must be refused"),
         Err(e) => e,
     };

@@ -22,7 +22,6 @@ use tokio::net::TcpListener;
 use common::tls_backend;
 use tentacle::components::jwt::jose::{self, Alg, Jwk};
 use tentacle::config::{self, Format};
-use tentacle::router::Gateway;
 
 const KEYS: &str = include_str!("fixtures/jwt/keys.json");
 const TOKENS: &str = include_str!("fixtures/jwt/tokens.json");
@@ -187,7 +186,7 @@ async fn start_upstream() -> Arc<Upstream> {
 async fn start_gateway(cfg: &str) -> SocketAddr {
     let loaded = config::load_str(cfg, "test.json", Format::Json, &|_| None)
         .unwrap_or_else(|e| panic!("config: {e}"));
-    let gw = Arc::new(Gateway::build(loaded.config, false).unwrap_or_else(|e| panic!("{e:?}")));
+    let gw = Arc::new(tentacle::app::build(loaded.config, false).unwrap_or_else(|e| panic!("{e:?}")));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(tentacle::server::serve(
@@ -201,7 +200,7 @@ async fn start_gateway(cfg: &str) -> SocketAddr {
 fn build_error(cfg: &str) -> String {
     let loaded = config::load_str(cfg, "test.json", Format::Json, &|_| None)
         .unwrap_or_else(|e| panic!("config: {e}"));
-    match Gateway::build(loaded.config, false) {
+    match tentacle::app::build(loaded.config, false) {
         Ok(_) => panic!("the gateway should not build"),
         Err(e) => e.join("\n"),
     }

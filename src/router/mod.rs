@@ -14,20 +14,15 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::future::Either;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use serde_json::Value;
 
-use crate::backend::{Backend, HttpClient};
-use crate::components::{self, BuildCx};
+use crate::components;
 use crate::config::{route_pattern, EndpointConfig, ServiceConfig};
-use crate::encoding::Render;
 use crate::hooks::{RequestHead, ServiceLayer};
-use crate::pipeline::merge::{Pipe, StaticStrategy};
-use crate::transform::parse_flatmap;
 use crate::vocab::body::{full_body, read_body, Body};
 use crate::vocab::percent::percent_decode;
-use endpoint::{ClientIp, EndpointHandler, HeaderFilter, QueryFilter};
+use endpoint::{ClientIp, EndpointHandler};
 pub use options::RouterOptions;
 
 /// The version this binary reports (`X-Krakend`, `User-Agent`).
@@ -122,61 +117,21 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Builds every endpoint's stack. Errors name the endpoint (route conflicts included).
-    pub fn build(config: ServiceConfig, debug: bool) -> Result<Gateway, Vec<String>> {
-        let mut errors = Vec::new();
-        let opts = match RouterOptions::from_extra(&config.extra_config) {
-            Ok(o) => o,
-            Err(e) => {
-                errors.push(e);
-                RouterOptions::default()
-            }
-        };
+    /// An empty gateway for `config`: no route yet (`add_builtins`, `add_endpoint`).
+    pub(crate) fn new(
+        config: ServiceConfig,
+        opts: RouterOptions,
+        layers: Vec<Arc<dyn ServiceLayer>>,
+        server_tls: Option<Arc<rustls::ServerConfig>>,
+        metrics: Option<Arc<components::metrics::Registry>>,
+    ) -> Gateway {
         let version_header = HeaderValue::from_str(&if opts.hide_version_header {
             "Version undefined".to_string()
         } else {
             format!("Version {VERSION}")
         })
         .unwrap_or(HeaderValue::from_static("Version undefined"));
-        let client = match HttpClient::new(&config) {
-            Ok(c) => c,
-            Err(e) => return Err(vec![e]),
-        };
-        let server_tls = match crate::tls::server_config(config.tls.as_ref()) {
-            Ok(t) => t.map(Arc::new),
-            Err(e) => {
-                errors.push(e);
-                None
-            }
-        };
-        let metrics = match components::metrics::Registry::from_service(&config) {
-            Ok(m) => m,
-            Err(e) => {
-                errors.push(e);
-                None
-            }
-        };
-        let jose = match components::jwt::JoseShared::from_service(&config) {
-            Ok(j) => j,
-            Err(e) => {
-                errors.push(e);
-                components::jwt::JoseShared::default()
-            }
-        };
-        let cx = BuildCx {
-            service: &config,
-            client: &client,
-            metrics: metrics.clone(),
-            jose: &jose,
-        };
-        let layers = match components::service_layers(&config, &cx) {
-            Ok(l) => l,
-            Err(e) => {
-                errors.push(e);
-                Vec::new()
-            }
-        };
-        let mut gw = Gateway {
+        Gateway {
             tables: Vec::new(),
             routes: Vec::new(),
             shared: Shared {
@@ -187,68 +142,61 @@ impl Gateway {
                     .unwrap_or(HeaderValue::from_static("Tentacle")),
                 started: Instant::now(),
             },
-            config: Arc::new(config.clone()),
+            config: Arc::new(config),
             layers,
             server_tls,
             metrics,
-        };
-        if !gw.shared.opts.disable_health {
-            let p = gw.shared.opts.health_path.clone();
-            gw.add(
+        }
+    }
+
+    /// Whether no service layer sees the answers on their way out.
+    pub(crate) fn bare_responses(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// Registers the built-in endpoints: `/__health` (unless disabled), `/__debug/` (with
+    /// `debug` or `debug_endpoint`), `/__echo/` (`echo_endpoint`).
+    pub(crate) fn add_builtins(&mut self, debug: bool, errors: &mut Vec<String>) {
+        if !self.shared.opts.disable_health {
+            let p = self.shared.opts.health_path.clone();
+            self.add(
                 &p,
                 Method::GET,
                 Target::Health,
                 false,
-                &mut errors,
+                errors,
                 "router.health_path",
             );
         }
-        if debug || config.debug_endpoint {
+        if debug || self.config.debug_endpoint {
             for p in ["/__debug", "/__debug/", "/__debug/{*rest}"] {
-                gw.add(
-                    p,
-                    Method::GET,
-                    Target::Debug,
-                    true,
-                    &mut errors,
-                    "debug_endpoint",
-                );
+                self.add(p, Method::GET, Target::Debug, true, errors, "debug_endpoint");
             }
         }
-        if config.echo_endpoint {
+        if self.config.echo_endpoint {
             for p in ["/__echo", "/__echo/", "/__echo/{*rest}"] {
-                gw.add(
-                    p,
-                    Method::GET,
-                    Target::Echo,
-                    true,
-                    &mut errors,
-                    "echo_endpoint",
-                );
+                self.add(p, Method::GET, Target::Echo, true, errors, "echo_endpoint");
             }
         }
-        for ep in &config.endpoints {
-            match build_endpoint(ep, &cx, gw.layers.is_empty()) {
-                Ok(h) => {
-                    let method = h.method.clone();
-                    let pattern = route_pattern(&ep.endpoint);
-                    gw.add(
-                        &pattern,
-                        method,
-                        Target::Endpoint(Arc::new(h)),
-                        false,
-                        &mut errors,
-                        &format!("{}.endpoint", ep.json_path),
-                    );
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-        if errors.is_empty() {
-            Ok(gw)
-        } else {
-            Err(errors)
-        }
+    }
+
+    /// Registers an endpoint's handler on its route.
+    pub(crate) fn add_endpoint(
+        &mut self,
+        ep: &EndpointConfig,
+        handler: EndpointHandler,
+        errors: &mut Vec<String>,
+    ) {
+        let method = handler.method.clone();
+        let pattern = route_pattern(&ep.endpoint);
+        self.add(
+            &pattern,
+            method,
+            Target::Endpoint(Arc::new(handler)),
+            false,
+            errors,
+            &format!("{}.endpoint", ep.json_path),
+        );
     }
 
     /// Registers `target` for `method` (every method of gin's `Any` when `any_method`).
@@ -778,185 +726,6 @@ fn clean_path(p: &str) -> String {
     out
 }
 
-/// One endpoint's handler. `bare_responses`: no service layer sees the responses on their way
-/// out.
-fn build_endpoint(
-    ep: &EndpointConfig,
-    cx: &BuildCx<'_>,
-    bare_responses: bool,
-) -> Result<EndpointHandler, String> {
-    let proxy = ep.extra_config.get("proxy");
-    let sequential = proxy
-        .and_then(|p| p.get("sequential"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let propagated: Vec<String> = proxy
-        .and_then(|p| p.get("sequential_propagated_params"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    let static_data = match proxy.and_then(|p| p.get("static")) {
-        Some(s) => {
-            let strategy = StaticStrategy::from_name(
-                s.get("strategy")
-                    .and_then(Value::as_str)
-                    .unwrap_or("always"),
-            );
-            let data = match s.get("data") {
-                Some(Value::Object(m)) => m.clone(),
-                None | Some(Value::Null) => serde_json::Map::new(),
-                Some(_) => {
-                    return Err(format!(
-                        "{}.extra_config.proxy.static.data: expected an object",
-                        ep.json_path
-                    ))
-                }
-            };
-            Some((strategy, data))
-        }
-        None => None,
-    };
-    let flatmap = match proxy.and_then(|p| p.get("flatmap_filter")) {
-        Some(v) => Some(
-            parse_flatmap(v)
-                .map_err(|e| format!("{}.extra_config.proxy.flatmap_filter{e}", ep.json_path))?,
-        ),
-        None => None,
-    };
-    let mut backends = Vec::new();
-    let mut shadows = Vec::new();
-    for b in &ep.backend {
-        let backend = Backend::build(
-            b,
-            cx.service.dns_cache_ttl,
-            components::executor(b, cx)?,
-            components::backend_stages(b, cx)?,
-        )?;
-        if backend.shadow {
-            shadows.push(Arc::new(backend));
-        } else {
-            backends.push(backend);
-        }
-    }
-    if backends.is_empty() {
-        return Err(format!(
-            "{}.backend: every backend is a shadow backend: at least one must answer",
-            ep.json_path
-        ));
-    }
-    let render = Render::from_name(&ep.output_encoding).unwrap_or(Render::Json);
-    let headers = if ep.input_headers.is_empty() {
-        HeaderFilter::ContentTypeOnly
-    } else if ep.input_headers.iter().any(|h| h == "*") {
-        HeaderFilter::All
-    } else {
-        HeaderFilter::List(
-            ep.input_headers
-                .iter()
-                .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
-                // hop-by-hop headers never travel upstream, even when listed
-                .filter(|h| {
-                    !matches!(
-                        h.as_str(),
-                        "host"
-                            | "connection"
-                            | "keep-alive"
-                            | "proxy-connection"
-                            | "te"
-                            | "trailer"
-                            | "transfer-encoding"
-                            | "upgrade"
-                    )
-                })
-                .collect(),
-        )
-    };
-    let query = if ep.input_query_strings.is_empty() {
-        QueryFilter::None
-    } else if ep.input_query_strings.iter().any(|q| q == "*") {
-        QueryFilter::All
-    } else {
-        QueryFilter::List(ep.input_query_strings.clone())
-    };
-    let cache_control = (!ep.cache_ttl.is_zero())
-        .then(|| HeaderValue::from_str(&format!("public, max-age={}", ep.cache_ttl.as_secs())).ok())
-        .flatten();
-    let quiet_errors = static_data
-        .as_ref()
-        .is_some_and(|(s, _)| *s == StaticStrategy::Always);
-    let buffer_body = backends.len() + shadows.len() > 1 || ep.concurrent_calls > 1;
-    let method = Method::from_bytes(ep.method.as_bytes())
-        .map_err(|_| format!("{}.method: invalid method", ep.json_path))?;
-    let guards = components::endpoint_guards(ep, cx)?;
-    let stages = components::proxy_stages(ep, cx)?;
-    // plain JSON backends whose objects nothing reads or changes on the way to the `json`
-    // render hand on the rendered bytes, no map is built: one backend, or several merged
-    // under distinct groups (their objects join without a key of one replacing another's)
-    let untouched = shadows.is_empty()
-        && !sequential
-        && static_data.is_none()
-        && flatmap.is_none()
-        && render == Render::Json
-        && stages.iter().all(|s| !s.reads_data());
-    if untouched && (backends.len() == 1 || distinct_groups(&backends)) {
-        for b in backends.iter_mut() {
-            b.set_canonical_json();
-        }
-    }
-    if let [only] = backends.as_mut_slice() {
-        // a `no-op` answer nothing reads or changes on its way out keeps its header lines
-        if bare_responses
-            && shadows.is_empty()
-            && !sequential
-            && static_data.is_none()
-            && flatmap.is_none()
-            && stages.is_empty()
-        {
-            only.set_raw_fields();
-        }
-    }
-    Ok(EndpointHandler {
-        endpoint: ep.endpoint.clone(),
-        log_prefix: format!("[ENDPOINT: {}]", ep.endpoint),
-        method,
-        pipe: Pipe::new(
-            backends.into_iter().map(Arc::new).collect(),
-            shadows,
-            ep.timeout,
-            ep.concurrent_calls,
-            sequential,
-            &propagated,
-            static_data,
-            flatmap,
-        ),
-        render,
-        headers,
-        query,
-        cache_control,
-        quiet_errors,
-        buffer_body,
-        guards,
-        stages,
-    })
-}
-
-/// Whether every backend has a `group` and no two share one.
-fn distinct_groups(backends: &[Backend]) -> bool {
-    let mut groups = Vec::with_capacity(backends.len());
-    for b in backends {
-        match b.group() {
-            Some(g) if !groups.contains(&g) => groups.push(g),
-            _ => return false,
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1162,7 +931,7 @@ mod tests {
                 &|_| None,
             )
             .unwrap();
-            Gateway::build(loaded.config, false).unwrap()
+            crate::app::build(loaded.config, false).unwrap()
         };
         // service-level metrics add a stage to every endpoint and backend: it only counts
         let metrics = serde_json::json!({"extra_config": {"telemetry/metrics": {"listen_address": "127.0.0.1:0"}}});
@@ -1245,7 +1014,7 @@ mod tests {
                 &|_| None,
             )
             .unwrap();
-            Gateway::build(loaded.config, false).unwrap()
+            crate::app::build(loaded.config, false).unwrap()
         };
         let raw = |gw: &Gateway, name: &str| {
             gw.routes

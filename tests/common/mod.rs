@@ -504,7 +504,7 @@ pub fn build_text(
 ) -> Result<tentacle::router::Gateway, String> {
     let loaded = tentacle::config::load_str(text, "test.json", format, &|_| None)
         .map_err(|e| e.to_string())?;
-    tentacle::router::Gateway::build(loaded.config, debug).map_err(|e| e.join("\n"))
+    tentacle::app::build(loaded.config, debug).map_err(|e| e.join("\n"))
 }
 
 /// Starts a gateway from config text on a given listener.
