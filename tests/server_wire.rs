@@ -742,3 +742,49 @@ async fn too_many_header_fields_get_431() {
     c.send(head(9).as_bytes()).await;
     assert_eq!(c.response("GET").await.status, 200);
 }
+
+/// The same heads are refused on the hyper-served listener (TLS, h2c): a gateway with
+/// `use_h2c` serves HTTP/1.1 on hyper.
+#[tokio::test]
+async fn the_hyper_listener_refuses_the_same_heads() {
+    let b = echo_backend().await;
+    let gw = gateway(&with(
+        config(json!([
+            {"endpoint": "/echo", "method": "POST", "backend": [{"url_pattern": "/e", "host": [b.url]}]},
+            {"endpoint": "/a/{x}", "backend": [{"url_pattern": "/a", "host": [b.url]}]}
+        ])),
+        json!({"use_h2c": true}),
+    ))
+    .await;
+    let mut many = String::from("GET /a/b HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..200 {
+        many.push_str(&format!("X-F{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    for (req, status) in [
+        (
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            501,
+        ),
+        (
+            "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            400,
+        ),
+        ("GET /a/b HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+        ("GET /a/%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (many.as_str(), 431),
+    ] {
+        let answer = raw(gw.addr, req.as_bytes(), Duration::from_millis(500)).await;
+        assert_eq!(raw_status(&answer), Some(status), "{req:.60}");
+    }
+    // Content-Length beside chunked: served, then the connection closes
+    let mut c = Conn::open(&gw).await;
+    c.send(
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n\
+          3\r\nabc\r\n0\r\n\r\nGET /a/smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await;
+    assert_eq!(c.response("POST").await.status, 200);
+    assert!(c.closed().await);
+    assert!(b.requests().iter().all(|r| !r.uri.contains("smuggled")));
+}

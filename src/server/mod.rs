@@ -145,23 +145,39 @@ pub async fn serve(
     }
 }
 
-/// The answer to a request hyper parsed that Go's server refuses (the gateway's own HTTP/1.1
-/// loop refuses the same heads before building a request): an invalid escape in the path, a
-/// malformed `Host`.
+/// The answer to a request hyper parsed that the gateway's own HTTP/1.1 loop refuses before
+/// building a request: a transfer coding other than `chunked` alone, an invalid escape in the
+/// path, a malformed `Host`.
 fn refuse<B>(req: &http::Request<B>) -> Option<http::Response<Body>> {
-    let text = if !crate::vocab::percent::valid_escapes(req.uri().path().as_bytes()) {
-        "400 Bad Request"
+    let mut codings = req.headers().get_all(http::header::TRANSFER_ENCODING).iter();
+    let unsupported = match (codings.next(), codings.next()) {
+        (None, _) => false,
+        (Some(one), None) => !crate::wire::is_chunked(one.as_bytes()),
+        _ => true,
+    };
+    let (status, text) = if unsupported {
+        // hyper frames `gzip, chunked` as chunked: the coding the gateway does not apply is
+        // refused, as on the plain listener
+        (
+            http::StatusCode::NOT_IMPLEMENTED,
+            "501 Not Implemented: unsupported transfer encoding",
+        )
+    } else if !crate::vocab::percent::valid_escapes(req.uri().path().as_bytes()) {
+        (http::StatusCode::BAD_REQUEST, "400 Bad Request")
     } else if req
         .headers()
         .get(http::header::HOST)
         .is_some_and(|h| !crate::wire::valid_host(h.as_bytes()))
     {
-        "400 Bad Request: malformed Host header"
+        (
+            http::StatusCode::BAD_REQUEST,
+            "400 Bad Request: malformed Host header",
+        )
     } else {
         return None;
     };
     let mut resp = http::Response::new(crate::vocab::body::full_body(text));
-    *resp.status_mut() = http::StatusCode::BAD_REQUEST;
+    *resp.status_mut() = status;
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("text/plain; charset=utf-8"),
