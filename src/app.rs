@@ -13,7 +13,7 @@ use crate::backend::{Backend, HttpClient};
 use crate::components::{self, BuildCx};
 use crate::config::{EndpointConfig, ServiceConfig};
 use crate::encoding::Render;
-use crate::pipeline::merge::{Pipe, StaticStrategy};
+use crate::pipeline::{Pipe, StaticStrategy};
 use crate::router::endpoint::{EndpointHandler, HeaderFilter, QueryFilter};
 use crate::router::{Gateway, RouterOptions};
 use crate::transform::parse_flatmap;

@@ -19,7 +19,9 @@
 //!                    proxy.Response), OutRequest (one upstream HTTP request)
 //! src/hooks.rs       where components plug in: ServiceLayer, EndpointGuard, ProxyStage,
 //!                    BackendStage
-//! src/pipeline/      merge, sequential, concurrent_calls, shadow, static, endpoint flatmap
+//! src/pipeline/      mod.rs: the endpoint's Pipe (one backend, shadows, flatmap, static);
+//!                    merge.rs (parallel merge), sequential.rs, concurrent.rs
+//!                    (concurrent_calls), static_data.rs (the static proxy's strategies)
 //! src/backend/       per-backend stack: url_pattern, filters, balancing, the client
 //!                    (client.rs: redirects, gzip, https via hyper; h1.rs: the inline
 //!                    HTTP/1.1 keep-alive pool for http://; proxy.rs: HTTP_PROXY,

@@ -15,7 +15,7 @@ use super::Shared;
 use crate::encoding::Render;
 use crate::hooks::{EndpointGuard, GuardRequest, ProxyStage};
 use crate::message::{ProxyError, ProxyRequest, RequestBody};
-use crate::pipeline::merge::Pipe;
+use crate::pipeline::Pipe;
 use crate::vocab::body::{empty_body, full_body, read_body, Body};
 use crate::wire::RawFields;
 
