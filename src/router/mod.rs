@@ -170,7 +170,14 @@ impl Gateway {
         }
         if debug || self.config.debug_endpoint {
             for p in ["/__debug", "/__debug/", "/__debug/{*rest}"] {
-                self.add(p, Method::GET, Target::Debug, true, errors, "debug_endpoint");
+                self.add(
+                    p,
+                    Method::GET,
+                    Target::Debug,
+                    true,
+                    errors,
+                    "debug_endpoint",
+                );
             }
         }
         if self.config.echo_endpoint {

@@ -149,7 +149,10 @@ pub async fn serve(
 /// building a request: a transfer coding other than `chunked` alone, an invalid escape in the
 /// path, a malformed `Host`.
 fn refuse<B>(req: &http::Request<B>) -> Option<http::Response<Body>> {
-    let mut codings = req.headers().get_all(http::header::TRANSFER_ENCODING).iter();
+    let mut codings = req
+        .headers()
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter();
     let unsupported = match (codings.next(), codings.next()) {
         (None, _) => false,
         (Some(one), None) => !crate::wire::is_chunked(one.as_bytes()),
