@@ -7,125 +7,6 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// One response as it came off the wire.
-#[derive(Debug)]
-struct Wire {
-    version: String,
-    status: u16,
-    /// Lower-case names, in order.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Wire {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A client connection that reads responses one at a time.
-struct Conn {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Conn {
-    async fn open(gw: &Gw) -> Conn {
-        Conn {
-            s: TcpStream::connect(gw.addr).await.unwrap(),
-            buf: Vec::new(),
-        }
-    }
-
-    async fn send(&mut self, bytes: &[u8]) {
-        self.s.write_all(bytes).await.unwrap();
-    }
-
-    async fn more(&mut self) -> bool {
-        let mut chunk = [0u8; 16 * 1024];
-        match soon(self.s.read(&mut chunk)).await {
-            Ok(0) | Err(_) => false,
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                true
-            }
-        }
-    }
-
-    async fn until(&mut self, pattern: &[u8]) -> usize {
-        loop {
-            if let Some(i) = self.buf.windows(pattern.len()).position(|w| w == pattern) {
-                return i;
-            }
-            assert!(self.more().await, "connection closed before {pattern:?}");
-        }
-    }
-
-    /// Reads one response to a request of `method`.
-    async fn response(&mut self, method: &str) -> Wire {
-        let end = self.until(b"\r\n\r\n").await;
-        let head = String::from_utf8(self.buf.drain(..end + 4).collect()).unwrap();
-        let mut lines = head.trim_end().split("\r\n");
-        let status_line = lines.next().unwrap();
-        let mut parts = status_line.splitn(3, ' ');
-        let version = parts.next().unwrap().to_string();
-        let status: u16 = parts.next().unwrap().parse().unwrap();
-        let headers: Vec<(String, String)> = lines
-            .map(|l| {
-                let (k, v) = l.split_once(':').unwrap();
-                (k.trim().to_ascii_lowercase(), v.trim().to_string())
-            })
-            .collect();
-        let mut w = Wire {
-            version,
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        if method == "HEAD" || status == 204 || status == 304 || status < 200 {
-            return w;
-        }
-        if let Some(n) = w.header("content-length") {
-            let n: usize = n.parse().unwrap();
-            while self.buf.len() < n {
-                assert!(self.more().await, "body cut short");
-            }
-            w.body = self.buf.drain(..n).collect();
-        } else if w.header("transfer-encoding") == Some("chunked") {
-            loop {
-                let line_end = self.until(b"\r\n").await;
-                let line: Vec<u8> = self.buf.drain(..line_end + 2).collect();
-                let size =
-                    usize::from_str_radix(std::str::from_utf8(&line).unwrap().trim(), 16).unwrap();
-                if size == 0 {
-                    self.until(b"\r\n").await;
-                    self.buf.drain(..2);
-                    break;
-                }
-                while self.buf.len() < size + 2 {
-                    assert!(self.more().await, "chunk cut short");
-                }
-                w.body.extend(self.buf.drain(..size));
-                self.buf.drain(..2);
-            }
-        } else {
-            while self.more().await {}
-            w.body = std::mem::take(&mut self.buf);
-        }
-        w
-    }
-
-    /// Whether the server closed the connection (EOF with nothing more to read).
-    async fn closed(&mut self) -> bool {
-        !self.more().await && self.buf.is_empty()
-    }
-}
 
 async fn echo_gateway() -> (FakeBackend, Gw) {
     let b = echo_backend().await;
@@ -141,7 +22,7 @@ async fn echo_gateway() -> (FakeBackend, Gw) {
 #[tokio::test]
 async fn keep_alive_and_pipelined_requests_are_answered_in_order() {
     let (b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a?n=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /a?n=2 HTTP/1.1\r\nHost: x\r\n\r\n")
         .await;
     for _ in 0..2 {
@@ -160,7 +41,7 @@ async fn keep_alive_and_pipelined_requests_are_answered_in_order() {
 #[tokio::test]
 async fn a_chunked_request_body_reaches_the_backend() {
     let (b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(
         b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\
           Content-Type: application/json\r\n\r\n5\r\n{\"a\":\r\n3;x=y\r\n 1}\r\n0\r\n\r\n",
@@ -177,7 +58,7 @@ async fn a_chunked_request_body_reaches_the_backend() {
 #[tokio::test]
 async fn a_body_that_arrives_later_is_streamed_in() {
     let (b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n{\"a\":")
         .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -189,7 +70,7 @@ async fn a_body_that_arrives_later_is_streamed_in() {
 #[tokio::test]
 async fn expect_100_continue_is_answered_before_the_body() {
     let (b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\nExpect: 100-continue\r\n\r\n")
         .await;
     let interim = c.response("POST").await;
@@ -203,14 +84,14 @@ async fn expect_100_continue_is_answered_before_the_body() {
 #[tokio::test]
 async fn http_1_0_closes_unless_asked_to_keep_alive() {
     let (_b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a HTTP/1.0\r\n\r\n").await;
     let r = c.response("GET").await;
     assert_eq!((r.version.as_str(), r.status), ("HTTP/1.0", 200));
     assert_eq!(r.header("connection"), Some("close"));
     assert!(c.closed().await);
 
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         .await;
     let r = c.response("GET").await;
@@ -223,7 +104,7 @@ async fn http_1_0_closes_unless_asked_to_keep_alive() {
 #[tokio::test]
 async fn connection_close_is_honoured() {
     let (_b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await;
     let r = c.response("GET").await;
@@ -235,7 +116,7 @@ async fn connection_close_is_honoured() {
 #[tokio::test]
 async fn an_unread_request_body_is_drained_and_the_connection_reused() {
     let (b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     // no such route: the body is never read by a handler
     let body = "x".repeat(100 * 1024);
     let req = format!(
@@ -266,7 +147,7 @@ async fn a_large_passthrough_body_keeps_its_exact_length() {
          "backend": [{"url_pattern": "/big", "encoding": "no-op", "host": [b.url]}]}
     ])))
     .await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let r = c.response("GET").await;
     assert_eq!(r.status, 200);
@@ -291,7 +172,7 @@ async fn bad_heads_get_go_statuses_and_close() {
         (b"GET /a HTTP/1.1\r\n\r\n", 400),
         (b"GET /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     ] {
-        let mut c = Conn::open(&gw).await;
+        let mut c = RawConn::open(gw.addr).await;
         c.send(req).await;
         let r = c.response("GET").await;
         assert_eq!(r.status, status, "{}", String::from_utf8_lossy(req));
@@ -307,7 +188,7 @@ async fn bad_heads_get_go_statuses_and_close() {
 #[tokio::test]
 async fn stopping_closes_idle_connections_at_once() {
     let (_b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(c.response("GET").await.status, 200);
     // the connection is idle: stopping does not wait for it
@@ -317,41 +198,22 @@ async fn stopping_closes_idle_connections_at_once() {
 
 #[tokio::test]
 async fn a_response_of_unknown_length_goes_out_chunked() {
-    // a raw backend answering every request with a chunked body
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut seen = Vec::new();
-                loop {
-                    let n = s.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    seen.extend_from_slice(&buf[..n]);
-                    while let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                        seen.drain(..i + 4);
-                        let _ = s
-                            .write_all(
-                                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\
-                                  Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
-                            )
-                            .await;
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        let _ = s.write_all(b"2\r\nde\r\n0\r\n\r\n").await;
-                    }
-                }
-            });
-        }
-    });
+    // a raw backend answering every request with a chunked body, in two writes
+    let b = raw_backend(vec![ScriptedAnswer::paced(
+        &[
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\
+             Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+            "2\r\nde\r\n0\r\n\r\n",
+        ],
+        Duration::from_millis(20),
+    )])
+    .await;
     let gw = gateway(&config(json!([
         {"endpoint": "/s", "output_encoding": "no-op",
-         "backend": [{"url_pattern": "/s", "encoding": "no-op", "host": [url]}]}
+         "backend": [{"url_pattern": "/s", "encoding": "no-op", "host": [b.url]}]}
     ])))
     .await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     for _ in 0..2 {
         c.send(b"GET /s HTTP/1.1\r\nHost: x\r\n\r\n").await;
         let r = c.response("GET").await;
@@ -360,7 +222,7 @@ async fn a_response_of_unknown_length_goes_out_chunked() {
         assert_eq!(r.body, b"abcde");
     }
     // HTTP/1.0 has no chunked coding: the body runs to the end of the connection
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /s HTTP/1.0\r\n\r\n").await;
     let r = c.response("GET").await;
     assert_eq!(r.header("transfer-encoding"), None);
@@ -370,7 +232,7 @@ async fn a_response_of_unknown_length_goes_out_chunked() {
 #[tokio::test]
 async fn a_head_answer_carries_no_body() {
     let (_b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     // whatever the route table answers to HEAD, no body bytes follow the head: the next
     // response on the connection parses cleanly
     c.send(b"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -389,7 +251,7 @@ async fn a_head_answer_carries_no_body() {
 #[tokio::test]
 async fn a_long_unread_body_ends_the_connection_after_the_answer() {
     let (_b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     let body = vec![b'z'; 600 * 1024];
     let head = format!(
         "POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
@@ -397,17 +259,10 @@ async fn a_long_unread_body_ends_the_connection_after_the_answer() {
     );
     c.send(head.as_bytes()).await;
     // the body goes out while the answer comes back
-    let (mut rd, mut wr) = c.s.into_split();
-    let writer = tokio::spawn(async move {
-        let _ = wr.write_all(&body).await;
-        wr
-    });
-    let mut answer = Vec::new();
-    let _ = soon(rd.read_to_end(&mut answer)).await;
+    let answer = c.send_reading_to_close(&body).await;
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 404 "), "{text}");
     assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
-    let _ = writer.await;
 }
 
 #[tokio::test]
@@ -423,7 +278,7 @@ async fn an_http_1_1_request_names_its_host_once() {
             "400 Bad Request: too many Host headers",
         ),
     ] {
-        let mut c = Conn::open(&gw).await;
+        let mut c = RawConn::open(gw.addr).await;
         c.send(req).await;
         let r = c.response("GET").await;
         assert_eq!(r.status, 400);
@@ -431,7 +286,7 @@ async fn an_http_1_1_request_names_its_host_once() {
         assert!(c.closed().await);
     }
     // HTTP/1.0 needs none
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a HTTP/1.0\r\n\r\n").await;
     assert_eq!(c.response("GET").await.status, 200);
 }
@@ -439,10 +294,10 @@ async fn an_http_1_1_request_names_its_host_once() {
 #[tokio::test]
 async fn response_header_names_are_written_as_go_writes_them() {
     let (_b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    let end = c.until(b"\r\n\r\n").await;
-    let head = String::from_utf8_lossy(&c.buf[..end]).to_string();
+    let r = c.response("GET").await;
+    let head = r.head.trim_end();
     for name in [
         "Content-Type",
         "X-Krakend",
@@ -480,7 +335,7 @@ async fn an_answer_ready_after_the_write_timeout_is_not_sent() {
     ))
     .await;
     // the deadline starts again with each request: a connection may live longer than it
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let first = c.response("GET").await;
     assert_eq!(
@@ -492,7 +347,11 @@ async fn an_answer_ready_after_the_write_timeout_is_not_sent() {
     assert_eq!(c.response("GET").await.status, 200);
     // the backend answers after the deadline: the client gets no byte, the connection closes
     c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    assert!(c.closed().await, "{:?}", String::from_utf8_lossy(&c.buf));
+    assert!(
+        c.closed().await,
+        "{:?}",
+        String::from_utf8_lossy(c.buffered())
+    );
     slow.wait_requests(1).await;
 }
 
@@ -504,7 +363,7 @@ async fn without_a_write_timeout_a_slow_answer_is_sent() {
          "backend": [{"url_pattern": "/s", "host": [slow.url]}]}
     ])))
     .await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let r = c.response("GET").await;
     assert_eq!(
@@ -522,13 +381,17 @@ async fn a_head_not_ended_within_read_header_timeout_closes_without_an_answer() 
     ))
     .await;
     // a whole head in time is answered
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(c.response("GET").await.status, 200);
     // half a head, and nothing more: as Go's server, no answer, the connection closes
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n").await;
-    assert!(c.closed().await, "{:?}", String::from_utf8_lossy(&c.buf));
+    assert!(
+        c.closed().await,
+        "{:?}",
+        String::from_utf8_lossy(c.buffered())
+    );
     assert_eq!(b.count(), 1);
 }
 
@@ -540,7 +403,7 @@ async fn an_idle_keep_alive_connection_closes_after_idle_timeout() {
         json!({"idle_timeout": "300ms"}),
     ))
     .await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(c.response("GET").await.status, 200);
     // a request within the idle time is served on the same connection
@@ -562,7 +425,7 @@ async fn length_beside_chunked_closes_after_the_answer() {
         "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n",
     ] {
         let before = b.count();
-        let mut c = Conn::open(&gw).await;
+        let mut c = RawConn::open(gw.addr).await;
         let req = format!(
             "POST /echo HTTP/1.1\r\nHost: x\r\n{fields}\r\n3\r\nabc\r\n0\r\n\r\n\
              GET /a?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -603,7 +466,7 @@ async fn transfer_codings_other_than_chunked_alone_are_refused() {
             400,
         ),
     ] {
-        let mut c = Conn::open(&gw).await;
+        let mut c = RawConn::open(gw.addr).await;
         c.send(req).await;
         let r = c.response("POST").await;
         assert_eq!(r.status, status, "{}", String::from_utf8_lossy(req));
@@ -625,7 +488,7 @@ async fn chunk_sizes_with_a_sign_or_a_space_are_refused() {
         b"3\nabc\r\n0\r\n\r\n",
         b"3\r\nabc\n0\r\n\r\n",
     ] {
-        let mut c = Conn::open(&gw).await;
+        let mut c = RawConn::open(gw.addr).await;
         let mut req =
             b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         req.extend_from_slice(body);
@@ -646,7 +509,7 @@ async fn chunk_sizes_with_a_sign_or_a_space_are_refused() {
 async fn a_malformed_host_is_refused() {
     let (b, gw) = echo_gateway().await;
     for host in ["a/b", "a@b", "a b", "x?y"] {
-        let mut c = Conn::open(&gw).await;
+        let mut c = RawConn::open(gw.addr).await;
         c.send(format!("GET /a HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
             .await;
         let r = c.response("GET").await;
@@ -658,7 +521,7 @@ async fn a_malformed_host_is_refused() {
     }
     // a host with a port, an IP literal: served
     for host in ["example.com:8080", "[::1]:80", "127.0.0.1"] {
-        let mut c = Conn::open(&gw).await;
+        let mut c = RawConn::open(gw.addr).await;
         c.send(format!("GET /a HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
             .await;
         assert_eq!(c.response("GET").await.status, 200, "{host}");
@@ -676,7 +539,7 @@ async fn invalid_escapes_in_the_path_are_refused() {
     ])))
     .await;
     for path in ["/a/%+0x", "/a/%zz", "/a/%2", "/a/x%"] {
-        let mut c = Conn::open(&gw).await;
+        let mut c = RawConn::open(gw.addr).await;
         c.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
             .await;
         let r = c.response("GET").await;
@@ -691,7 +554,7 @@ async fn invalid_escapes_in_the_path_are_refused() {
 #[tokio::test]
 async fn a_tls_handshake_on_the_plain_port_gets_400_at_once() {
     let (_b, gw) = echo_gateway().await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     // the start of a ClientHello: record type 0x16, TLS 1.0, no line feed anywhere
     c.send(&[
         0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
@@ -701,7 +564,7 @@ async fn a_tls_handshake_on_the_plain_port_gets_400_at_once() {
     assert_eq!(r.status, 400);
     assert_eq!(r.header("connection"), Some("close"));
     // a method with a byte no token holds, before any line feed
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(b"GE{T /a HTTP/1.1").await;
     assert_eq!(c.response("GET").await.status, 400);
 }
@@ -721,10 +584,10 @@ async fn too_many_header_fields_get_431() {
         req + "\r\n"
     };
     let gw = gateway(&config(endpoints.clone())).await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(head(99).as_bytes()).await;
     assert_eq!(c.response("GET").await.status, 200);
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(head(10_000).as_bytes()).await;
     let r = c.response("GET").await;
     assert_eq!(r.status, 431);
@@ -735,10 +598,10 @@ async fn too_many_header_fields_get_431() {
     assert_eq!(b.count(), 1);
     // a configured bound
     let gw = gateway(&with(config(endpoints), json!({"max_header_fields": 10}))).await;
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(head(10).as_bytes()).await;
     assert_eq!(c.response("GET").await.status, 431);
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(head(9).as_bytes()).await;
     assert_eq!(c.response("GET").await.status, 200);
 }
@@ -778,7 +641,7 @@ async fn the_hyper_listener_refuses_the_same_heads() {
         assert_eq!(raw_status(&answer), Some(status), "{req:.60}");
     }
     // Content-Length beside chunked: served, then the connection closes
-    let mut c = Conn::open(&gw).await;
+    let mut c = RawConn::open(gw.addr).await;
     c.send(
         b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n\
           3\r\nabc\r\n0\r\n\r\nGET /a/smuggled HTTP/1.1\r\nHost: x\r\n\r\n",

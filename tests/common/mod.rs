@@ -1,6 +1,7 @@
 //! Shared helpers for the black-box tests: fake backends (plain hyper servers on
 //! 127.0.0.1:0), the gateway started in-process on its own listener, a small HTTP client that
-//! never follows redirects, raw TCP access, and helpers for the `tentacle` binary.
+//! never follows redirects, raw HTTP/1.1 on both sides (`wire.rs`: a client connection and a
+//! scripted backend), and helpers for the `tentacle` binary.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -24,12 +25,15 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
 pub use tentacle::config::Format;
+
+mod wire;
+pub use wire::*;
 
 /// The version the gateway reports (`X-Krakend: Version <v>`, `User-Agent`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -502,27 +506,55 @@ pub fn build_text(
     format: Format,
     debug: bool,
 ) -> Result<tentacle::router::Gateway, String> {
-    let loaded = tentacle::config::load_str(text, "test.json", format, &|_| None)
-        .map_err(|e| e.to_string())?;
+    build_text_env(text, format, debug, &|_| None)
+}
+
+/// Loads config text with `env` as the environment (`KRAKEND_*` overrides) and builds the
+/// gateway; every error as text.
+pub fn build_text_env(
+    text: &str,
+    format: Format,
+    debug: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<tentacle::router::Gateway, String> {
+    let loaded =
+        tentacle::config::load_str(text, "test.json", format, env).map_err(|e| e.to_string())?;
     tentacle::app::build(loaded.config, debug).map_err(|e| e.join("\n"))
 }
 
-/// Starts a gateway from config text on a given listener.
-pub async fn start_on(listener: TcpListener, text: &str, format: Format, debug: bool) -> Gw {
-    let gw = match build_text(text, format, debug) {
-        Ok(g) => Arc::new(g),
-        Err(e) => panic!("the gateway did not start:\n{e}\nconfig:\n{text}"),
-    };
+/// The errors of a JSON config the gateway refuses (when loading it or building from it), as
+/// `build_text` gives them; fails when the gateway builds.
+pub fn build_error(text: &str) -> String {
+    match build_text(text, Format::Json, false) {
+        Ok(_) => panic!("accepted: {text}"),
+        Err(e) => e,
+    }
+}
+
+/// Serves a built gateway on `listener` until the returned `Gw` is dropped (or `stop`ped).
+pub fn serve_gateway(gw: tentacle::router::Gateway, listener: TcpListener) -> Gw {
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(tentacle::server::serve(gw, listener, async move {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(tentacle::server::serve(
+        Arc::new(gw),
+        listener,
+        async move {
+            let _ = rx.await;
+        },
+    ));
     Gw {
         addr,
         url: format!("http://{addr}"),
         stop: Some(tx),
         task: Some(task),
+    }
+}
+
+/// Starts a gateway from config text on a given listener.
+pub async fn start_on(listener: TcpListener, text: &str, format: Format, debug: bool) -> Gw {
+    match build_text(text, format, debug) {
+        Ok(gw) => serve_gateway(gw, listener),
+        Err(e) => panic!("the gateway did not start:\n{e}\nconfig:\n{text}"),
     }
 }
 
@@ -657,29 +689,6 @@ pub fn streamed_body() -> (tokio::sync::mpsc::Sender<Bytes>, ReqBody) {
         })
     });
     (tx, StreamBody::new(stream).boxed())
-}
-
-/// Writes raw bytes on a new connection and returns whatever comes back until the server
-/// closes the connection or `wait` passes without more data.
-pub async fn raw(addr: SocketAddr, bytes: &[u8], wait: Duration) -> Vec<u8> {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let _ = s.write_all(bytes).await;
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match tokio::time::timeout(wait, s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-    out
-}
-
-/// The status code of a raw HTTP/1.1 answer.
-pub fn raw_status(answer: &[u8]) -> Option<u16> {
-    let text = String::from_utf8_lossy(answer);
-    let line = text.lines().next()?;
-    line.split(' ').nth(1)?.parse().ok()
 }
 
 /// Runs a future that must finish soon.
