@@ -3,163 +3,14 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
-
-/// One scripted answer: the raw bytes, written in these pieces `gap` apart, then whether to
-/// close.
-#[derive(Clone)]
-struct Answer {
-    pieces: Vec<Vec<u8>>,
-    close: bool,
-    gap: Duration,
-}
-
-fn answer(raw: &str) -> Answer {
-    Answer {
-        pieces: vec![raw.as_bytes().to_vec()],
-        close: false,
-        gap: Duration::ZERO,
-    }
-}
-
-/// The pieces written `gap` apart.
-fn paced(pieces: &[&str], gap: Duration) -> Answer {
-    Answer {
-        pieces: pieces.iter().map(|p| p.as_bytes().to_vec()).collect(),
-        close: false,
-        gap,
-    }
-}
-
-fn closing(raw: &str) -> Answer {
-    Answer {
-        close: true,
-        ..answer(raw)
-    }
-}
-
-/// A backend that answers the n-th request with the n-th script entry (the last one repeats)
-/// and records the raw requests it read.
-struct RawBackend {
-    url: String,
-    requests: Arc<Mutex<Vec<String>>>,
-    connections: Arc<AtomicUsize>,
-    closed: Arc<Notify>,
-}
-
-async fn raw_backend(script: Vec<Answer>) -> RawBackend {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let connections = Arc::new(AtomicUsize::new(0));
-    let closed = Arc::new(Notify::new());
-    let served = Arc::new(AtomicUsize::new(0));
-    let script = Arc::new(script);
-    {
-        let (requests, connections, closed) =
-            (requests.clone(), connections.clone(), closed.clone());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                connections.fetch_add(1, Ordering::SeqCst);
-                let (requests, closed, served, script) = (
-                    requests.clone(),
-                    closed.clone(),
-                    served.clone(),
-                    script.clone(),
-                );
-                tokio::spawn(async move {
-                    serve_raw(stream, requests, served, script).await;
-                    closed.notify_one();
-                });
-            }
-        });
-    }
-    RawBackend {
-        url,
-        requests,
-        connections,
-        closed,
-    }
-}
-
-async fn serve_raw(
-    mut stream: TcpStream,
-    requests: Arc<Mutex<Vec<String>>>,
-    served: Arc<AtomicUsize>,
-    script: Arc<Vec<Answer>>,
-) {
-    let mut buf = Vec::new();
-    loop {
-        // one request: the head, then a Content-Length body when there is one
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-        let length = declared_length(&head);
-        let chunked = head
-            .to_ascii_lowercase()
-            .contains("\r\ntransfer-encoding: chunked\r\n");
-        let length = if chunked {
-            loop {
-                if let Some(i) = buf[head_end..].windows(5).position(|w| w == b"0\r\n\r\n") {
-                    break i + 5;
-                }
-                let mut chunk = [0u8; 4096];
-                match stream.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            }
-        } else {
-            length
-        };
-        while buf.len() < head_end + length {
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).to_string();
-        buf.drain(..head_end + length);
-        requests.lock().unwrap().push(head + &body);
-        let n = served.fetch_add(1, Ordering::SeqCst);
-        let a = script[n.min(script.len() - 1)].clone();
-        for (i, piece) in a.pieces.iter().enumerate() {
-            if i > 0 && !a.gap.is_zero() {
-                tokio::time::sleep(a.gap).await;
-            }
-            if stream.write_all(piece).await.is_err() {
-                return;
-            }
-            let _ = stream.flush().await;
-            tokio::task::yield_now().await;
-        }
-        if a.close {
-            let _ = stream.shutdown().await;
-            return;
-        }
-    }
-}
 
 #[tokio::test]
 async fn chunked_answers_are_decoded_and_the_connection_reused() {
-    let b = raw_backend(vec![answer(
+    let b = raw_backend(vec![ScriptedAnswer::new(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
          5;ext=1\r\n{\"a\":\r\n3\r\n1,\"\r\n9\r\nb\":[1,2]}\r\n0\r\nX-Trailer: t\r\n\r\n",
     )])
@@ -170,7 +21,7 @@ async fn chunked_answers_are_decoded_and_the_connection_reused() {
         assert_eq!(r.status, 200);
         assert_eq!(r.text(), r#"{"a":1,"b":[1,2]}"#);
     }
-    assert_eq!(b.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(b.connections(), 1);
 }
 
 #[tokio::test]
@@ -185,12 +36,7 @@ async fn a_body_split_across_writes_streams_through_no_op() {
         body.as_bytes()[7..70_000].to_vec(),
         body.as_bytes()[70_000..].to_vec(),
     ];
-    let b = raw_backend(vec![Answer {
-        pieces,
-        close: false,
-        gap: Duration::ZERO,
-    }])
-    .await;
+    let b = raw_backend(vec![ScriptedAnswer::in_pieces(pieces)]).await;
     let gw = gateway(&config(json!([{
         "endpoint": "/n", "output_encoding": "no-op",
         "backend": [{"url_pattern": "/", "host": [b.url], "encoding": "no-op"}]
@@ -201,12 +47,12 @@ async fn a_body_split_across_writes_streams_through_no_op() {
         assert_eq!(r.status, 200);
         assert_eq!(r.text(), body);
     }
-    assert_eq!(b.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(b.connections(), 1);
 }
 
 #[tokio::test]
 async fn a_body_delimited_by_close_is_read_whole_and_the_connection_not_reused() {
-    let b = raw_backend(vec![closing(
+    let b = raw_backend(vec![ScriptedAnswer::closing(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"until\":\"close\"}",
     )])
     .await;
@@ -216,13 +62,13 @@ async fn a_body_delimited_by_close_is_read_whole_and_the_connection_not_reused()
         assert_eq!(r.status, 200);
         assert_eq!(r.text(), r#"{"until":"close"}"#);
     }
-    assert_eq!(b.connections.load(Ordering::SeqCst), 2);
+    assert_eq!(b.connections(), 2);
 }
 
 #[tokio::test]
 async fn a_pooled_connection_the_backend_closed_is_replaced() {
     // keep-alive answers, but the backend closes the connection after each one
-    let b = raw_backend(vec![closing(
+    let b = raw_backend(vec![ScriptedAnswer::closing(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"ok\":1}",
     )])
     .await;
@@ -231,14 +77,14 @@ async fn a_pooled_connection_the_backend_closed_is_replaced() {
         let r = get(&gw.at("/s")).await;
         assert_eq!(r.status, 200, "request {i}");
         assert_eq!(r.text(), r#"{"ok":1}"#);
-        soon(b.closed.notified()).await;
+        b.wait_closed().await;
     }
-    assert_eq!(b.requests.lock().unwrap().len(), 3);
+    assert_eq!(b.count(), 3);
 }
 
 #[tokio::test]
 async fn a_truncated_body_is_a_backend_error() {
-    let b = raw_backend(vec![closing(
+    let b = raw_backend(vec![ScriptedAnswer::closing(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"short\":",
     )])
     .await;
@@ -250,8 +96,8 @@ async fn a_truncated_body_is_a_backend_error() {
 #[tokio::test]
 async fn no_content_and_head_answers_have_no_body() {
     let b = raw_backend(vec![
-        answer("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n"),
-        answer("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"ok\":2}"),
+        ScriptedAnswer::new("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n"),
+        ScriptedAnswer::new("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"ok\":2}"),
     ])
     .await;
     let gw = gateway(&config(json!([
@@ -267,7 +113,7 @@ async fn no_content_and_head_answers_have_no_body() {
     // the next answer is read from the same connection, so nothing was taken for a body
     let r = get(&gw.at("/after")).await;
     assert_eq!(r.text(), r#"{"ok":2}"#);
-    assert_eq!(b.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(b.connections(), 1);
 }
 
 #[tokio::test]
@@ -277,7 +123,7 @@ async fn interim_answers_are_skipped_and_many_headers_kept() {
         head.push_str(&format!("X-H{i}: v{i}\r\n"));
     }
     head.push_str("Content-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}");
-    let b = raw_backend(vec![answer(&head)]).await;
+    let b = raw_backend(vec![ScriptedAnswer::new(&head)]).await;
     let gw = single("/h", json!({"url_pattern": "/", "host": [b.url]})).await;
     let r = get(&gw.at("/h")).await;
     assert_eq!(r.status, 200);
@@ -286,7 +132,7 @@ async fn interim_answers_are_skipped_and_many_headers_kept() {
 
 #[tokio::test]
 async fn the_request_goes_out_with_host_first_and_go_header_names() {
-    let b = raw_backend(vec![answer(
+    let b = raw_backend(vec![ScriptedAnswer::new(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
     )])
     .await;
@@ -309,7 +155,7 @@ async fn the_request_goes_out_with_host_first_and_go_header_names() {
     )
     .await;
     assert_eq!(r.status, 200);
-    let seen = b.requests.lock().unwrap()[0].clone();
+    let seen = b.requests()[0].clone();
     let host = b.url.trim_start_matches("http://");
     assert!(
         seen.starts_with(&format!("POST /up?q=1 HTTP/1.1\r\nHost: {host}\r\n")),
@@ -322,7 +168,7 @@ async fn the_request_goes_out_with_host_first_and_go_header_names() {
     // does
     let r = send("POST", &gw.at("/chunked"), &[], r#"{"n":2}"#).await;
     assert_eq!(r.status, 200);
-    let seen = b.requests.lock().unwrap()[1].clone();
+    let seen = b.requests()[1].clone();
     assert!(
         seen.contains("\r\nTransfer-Encoding: chunked\r\n"),
         "{seen}"
@@ -336,7 +182,7 @@ async fn the_request_goes_out_with_host_first_and_go_header_names() {
 
 #[tokio::test]
 async fn a_malformed_answer_is_a_backend_error_not_a_crash() {
-    let b = raw_backend(vec![closing("NOT HTTP AT ALL\r\n\r\n")]).await;
+    let b = raw_backend(vec![ScriptedAnswer::closing("NOT HTTP AT ALL\r\n\r\n")]).await;
     let gw = single("/m", json!({"url_pattern": "/", "host": [b.url]})).await;
     assert_eq!(get(&gw.at("/m")).await.status, 500);
     assert_eq!(get(&gw.at("/m")).await.status, 500);
@@ -344,7 +190,7 @@ async fn a_malformed_answer_is_a_backend_error_not_a_crash() {
 
 #[tokio::test]
 async fn a_streamed_body_never_goes_on_a_connection_the_backend_closed() {
-    let b = raw_backend(vec![closing(
+    let b = raw_backend(vec![ScriptedAnswer::closing(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"ok\":1}",
     )])
     .await;
@@ -357,9 +203,9 @@ async fn a_streamed_body_never_goes_on_a_connection_the_backend_closed() {
         let r = send("POST", &gw.at("/up"), &[], &format!("{{\"n\":{i}}}")).await;
         assert_eq!(r.status, 200, "request {i}");
         assert_eq!(r.text(), r#"{"ok":1}"#);
-        soon(b.closed.notified()).await;
+        b.wait_closed().await;
     }
-    let seen = b.requests.lock().unwrap().clone();
+    let seen = b.requests();
     assert_eq!(seen.len(), 3);
     assert!(seen[2].contains("{\"n\":2}"), "{}", seen[2]);
 }
@@ -374,15 +220,11 @@ async fn a_modest_body_arriving_in_pieces_is_answered_whole() {
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         json.len()
     );
-    let b = raw_backend(vec![Answer {
-        pieces: vec![
-            head.into_bytes(),
-            json.as_bytes()[..10].to_vec(),
-            json.as_bytes()[10..].to_vec(),
-        ],
-        close: false,
-        gap: Duration::ZERO,
-    }])
+    let b = raw_backend(vec![ScriptedAnswer::in_pieces(vec![
+        head.into_bytes(),
+        json.as_bytes()[..10].to_vec(),
+        json.as_bytes()[10..].to_vec(),
+    ])])
     .await;
     let gw = gateway(&config(json!([
         {"endpoint": "/n", "output_encoding": "no-op",
@@ -398,55 +240,7 @@ async fn a_modest_body_arriving_in_pieces_is_answered_whole() {
     );
     let r = get(&gw.at("/j")).await;
     assert_eq!(r.json()["blob"], body);
-    assert_eq!(b.connections.load(Ordering::SeqCst), 1);
-}
-
-/// The `Content-Length` a head declares (0 without one).
-fn declared_length(head: &str) -> usize {
-    head.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0)
-}
-
-/// One request written raw to the gateway; the answer's head (up to the empty line) and body,
-/// read to its `Content-Length`.
-async fn raw_exchange(gw: &Gw, request: &str) -> (String, Vec<u8>) {
-    let mut s = TcpStream::connect(gw.addr).await.unwrap();
-    exchange_on(&mut s, request).await
-}
-
-/// One request on an open connection, and its answer as `raw_exchange` reads it.
-async fn exchange_on(s: &mut TcpStream, request: &str) -> (String, Vec<u8>) {
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
-            let length = declared_length(&head);
-            if buf.len() >= end + 4 + length || request.starts_with("HEAD") {
-                let body = buf[end + 4..(end + 4 + length).min(buf.len())].to_vec();
-                return (head, body);
-            }
-        }
-        let mut chunk = [0u8; 4096];
-        let n = s.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&buf));
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// How many lines of `head` carry the field `name` (any case).
-fn lines_named(head: &str, name: &str) -> usize {
-    head.lines()
-        .filter(|l| {
-            l.split_once(':')
-                .is_some_and(|(k, _)| k.eq_ignore_ascii_case(name))
-        })
-        .count()
+    assert_eq!(b.connections(), 1);
 }
 
 fn no_op(path: &str, url: &str) -> serde_json::Value {
@@ -456,7 +250,7 @@ fn no_op(path: &str, url: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn a_no_op_answer_keeps_the_backend_header_lines_as_written() {
-    let b = raw_backend(vec![answer(
+    let b = raw_backend(vec![ScriptedAnswer::new(
         "HTTP/1.1 201 Created\r\nServer: raw\r\ncontent-type: application/json\r\n\
          Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-Multi: 1\r\nX-Multi: 2\r\n\
          Content-Length: 8\r\nset-cookie: a=1; Path=/\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\n\r\n{\"ok\":1}",
@@ -464,7 +258,8 @@ async fn a_no_op_answer_keeps_the_backend_header_lines_as_written() {
     .await;
     let gw = gateway(&config(json!([no_op("/n", &b.url)]))).await;
     for _ in 0..2 {
-        let (head, body) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let RawResponse { head, body, .. } =
+            raw_exchange(gw.addr, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert!(head.starts_with("HTTP/1.1 201 Created\r\n"), "{head}");
         // the backend's lines in its order and spelling; the hop's own fields are gone
         assert!(
@@ -482,36 +277,43 @@ async fn a_no_op_answer_keeps_the_backend_header_lines_as_written() {
         assert_eq!(lines_named(&head, "x-krakend"), 1, "{head}");
         assert_eq!(body, b"{\"ok\":1}");
     }
-    assert_eq!(b.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(b.connections(), 1);
 }
 
 #[tokio::test]
 async fn a_no_op_answer_that_needs_a_map_still_gets_every_rule() {
     let b = raw_backend(vec![
         // the gateway's own header from the backend: replaced, not doubled
-        answer("HTTP/1.1 200 OK\r\nX-Krakend: Version 9\r\nX-A: 1\r\nContent-Length: 2\r\n\r\n{}"),
+        ScriptedAnswer::new(
+            "HTTP/1.1 200 OK\r\nX-Krakend: Version 9\r\nX-A: 1\r\nContent-Length: 2\r\n\r\n{}",
+        ),
         // a control byte in a value: that field is dropped, the rest kept
-        answer("HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nX-Good: c\r\nContent-Length: 2\r\n\r\n{}"),
+        ScriptedAnswer::new(
+            "HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nX-Good: c\r\nContent-Length: 2\r\n\r\n{}",
+        ),
         // lines ended by a bare LF
-        answer("HTTP/1.1 200 OK\nX-Lf: 1\nContent-Length: 2\n\n{}"),
+        ScriptedAnswer::new("HTTP/1.1 200 OK\nX-Lf: 1\nContent-Length: 2\n\n{}"),
     ])
     .await;
     let gw = gateway(&config(json!([no_op("/n", &b.url)]))).await;
-    let (head, _) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let RawResponse { head, .. } =
+        raw_exchange(gw.addr, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(lines_named(&head, "x-krakend"), 1, "{head}");
     assert!(!head.contains("Version 9"), "{head}");
     assert_eq!(lines_named(&head, "x-a"), 1, "{head}");
-    let (head, _) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let RawResponse { head, .. } =
+        raw_exchange(gw.addr, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(lines_named(&head, "x-bad"), 0, "{head}");
     assert_eq!(lines_named(&head, "x-good"), 1, "{head}");
-    let (head, body) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let RawResponse { head, body, .. } =
+        raw_exchange(gw.addr, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(lines_named(&head, "x-lf"), 1, "{head}");
     assert_eq!(body, b"{}");
 }
 
 #[tokio::test]
 async fn a_no_op_answer_that_goes_through_a_map_keeps_its_headers() {
-    let b = raw_backend(vec![answer(
+    let b = raw_backend(vec![ScriptedAnswer::new(
         "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-A: 2\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
     )])
     .await;
@@ -525,7 +327,8 @@ async fn a_no_op_answer_that_goes_through_a_map_keeps_its_headers() {
         (json!({"use_h2c": true}), None),
     ] {
         let gw = gateway(&with(config(json!([no_op("/n", &b.url)])), extra)).await;
-        let (head, body) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let RawResponse { head, body, .. } =
+            raw_exchange(gw.addr, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert_eq!(lines_named(&head, "x-a"), 2, "{head}");
         assert_eq!(lines_named(&head, "content-type"), 1, "{head}");
         assert_eq!(lines_named(&head, "x-krakend"), 1, "{head}");
@@ -550,10 +353,11 @@ async fn the_gateway_lines_follow_a_no_op_answers_own_lines() {
         // hyper writes the map: the same fields with the same values
         (json!({"use_h2c": true}), format!("Version {version}"), true),
     ] {
-        let b = raw_backend(vec![answer(own), answer(own)]).await;
+        let b = raw_backend(vec![ScriptedAnswer::new(own), ScriptedAnswer::new(own)]).await;
         let gw = gateway(&with(config(json!([no_op("/n", &b.url)])), extra)).await;
         for _ in 0..2 {
-            let (head, body) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            let RawResponse { head, body, .. } =
+                raw_exchange(gw.addr, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
             let lines: Vec<&str> = head.lines().collect();
             if h2c {
                 let lower: Vec<String> = lines.iter().map(|l| l.to_ascii_lowercase()).collect();
@@ -588,22 +392,28 @@ async fn the_gateway_lines_follow_a_no_op_answers_own_lines() {
 async fn the_transport_asks_for_gzip_once_on_every_hop_and_a_forwarded_ask_replaces_it() {
     let ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
     let moved = "HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n";
-    let b = raw_backend(vec![answer(moved), answer(ok), answer(ok)]).await;
+    let b = raw_backend(vec![
+        ScriptedAnswer::new(moved),
+        ScriptedAnswer::new(ok),
+        ScriptedAnswer::new(ok),
+    ])
+    .await;
     let gw = gateway(&config(json!([
         {"endpoint": "/r", "backend": [{"url_pattern": "/", "host": [b.url]}]},
         {"endpoint": "/f", "input_headers": ["Accept-Encoding"],
          "backend": [{"url_pattern": "/", "host": [b.url]}]}
     ])))
     .await;
-    let (head, _) = raw_exchange(&gw, "GET /r HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let RawResponse { head, .. } =
+        raw_exchange(gw.addr, "GET /r HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let (head, _) = raw_exchange(
-        &gw,
+    let RawResponse { head, .. } = raw_exchange(
+        gw.addr,
         "GET /f HTTP/1.1\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n",
     )
     .await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let requests = b.requests.lock().unwrap().clone();
+    let requests = b.requests();
     assert_eq!(requests.len(), 3, "{requests:?}");
     for hop in &requests[..2] {
         // the transport's own field, once, after the forwarded ones (Go's extra headers)
@@ -630,7 +440,7 @@ async fn the_transport_asks_for_gzip_once_on_every_hop_and_a_forwarded_ask_repla
 #[tokio::test]
 async fn each_request_on_a_connection_gets_its_own_deadline() {
     let ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-    let fast = raw_backend(vec![answer(ok)]).await;
+    let fast = raw_backend(vec![ScriptedAnswer::new(ok)]).await;
     let late = |ms: u64| slow_backend(std::time::Duration::from_millis(ms), "{}");
     let b250 = late(250).await;
     let b600 = late(600).await;
@@ -646,84 +456,49 @@ async fn each_request_on_a_connection_gets_its_own_deadline() {
         no_op("/slow600-short", &b600.url, "100ms"),
     ])))
     .await;
-    let mut conn = TcpStream::connect(gw.addr).await.unwrap();
+    let mut conn = RawConn::open(gw.addr).await;
     let ms = std::time::Duration::from_millis;
     // one request on the connection: its status and how long it took
     let mut timed = async |path: &str| {
         let started = std::time::Instant::now();
         let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
-        let (head, _) = exchange_on(&mut conn, &request).await;
-        let status = head.split(' ').nth(1).unwrap_or("").to_string();
+        let status = conn.exchange(&request).await.status;
         (status, started.elapsed())
     };
 
     // a quick request with a 300ms deadline, then, 200ms later, one that takes 250ms of its
     // own 300ms: it is answered, not cut at the earlier request's deadline
-    assert_eq!(timed("/fast").await.0, "200");
+    assert_eq!(timed("/fast").await.0, 200);
     tokio::time::sleep(ms(200)).await;
     let (status, took) = timed("/slow250").await;
-    assert_eq!(status, "200");
+    assert_eq!(status, 200);
     assert!(took >= ms(240), "{took:?}");
 
     // after an idle pause longer than any deadline, the next deadline still holds
     tokio::time::sleep(ms(400)).await;
     let (status, took) = timed("/slow600").await;
-    assert_eq!(status, "500");
+    assert_eq!(status, 500);
     assert!(took >= ms(290) && took < ms(550), "{took:?}");
 
     // after a request with a 5s deadline, a 100ms one is cut at 100ms
-    assert_eq!(timed("/fast-long").await.0, "200");
+    assert_eq!(timed("/fast-long").await.0, 200);
     let (status, took) = timed("/slow600-short").await;
-    assert_eq!(status, "500");
+    assert_eq!(status, 500);
     assert!(took >= ms(90) && took < ms(450), "{took:?}");
 }
 
 /// A backend that answers the n-th request on any connection with `r<n>` (a 2-byte
 /// `Content-Length` body) and then, 150 ms later, writes a second answer nobody asked for on
 /// the same connection: `intrude`.
-async fn intruding_backend() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let served = Arc::new(AtomicUsize::new(0));
-    let count = served.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let served = served.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                loop {
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        let mut chunk = [0u8; 4096];
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-                    let length = declared_length(&String::from_utf8_lossy(&buf[..end]));
-                    while buf.len() < end + length {
-                        let mut chunk = [0u8; 4096];
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    buf.drain(..end + length);
-                    let n = served.fetch_add(1, Ordering::SeqCst) + 1;
-                    let ok = format!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nr{n}");
-                    if stream.write_all(ok.as_bytes()).await.is_err() {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(150)).await;
-                    let extra = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nintrude";
-                    if stream.write_all(extra.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, count)
+async fn intruding_backend() -> RawBackend {
+    let script = (1..=32)
+        .map(|n| {
+            let ok = format!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nr{n}");
+            let extra = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nintrude";
+            ScriptedAnswer::paced(&[&ok, extra], Duration::from_millis(150))
+        })
+        .collect();
+    raw_backend(script).await
 }
 
 /// A pooled connection is reused only when it is clean: a backend that wrote an answer
@@ -731,13 +506,13 @@ async fn intruding_backend() -> (String, Arc<AtomicUsize>) {
 /// answer (the queue would stay shifted by one for every client after). For every method.
 #[tokio::test]
 async fn an_answer_nobody_asked_for_never_reaches_the_next_client() {
-    let (url, served) = intruding_backend().await;
+    let b = intruding_backend().await;
     let mut endpoints = Vec::new();
     for method in ["GET", "POST", "PUT", "DELETE"] {
         endpoints.push(json!({
             "endpoint": format!("/{}", method.to_lowercase()), "method": method,
             "output_encoding": "no-op",
-            "backend": [{"url_pattern": "/", "host": [url], "encoding": "no-op", "method": method}]
+            "backend": [{"url_pattern": "/", "host": [b.url], "encoding": "no-op", "method": method}]
         }));
     }
     let gw = gateway(&config(json!(endpoints))).await;
@@ -745,7 +520,7 @@ async fn an_answer_nobody_asked_for_never_reaches_the_next_client() {
         for method in ["GET", "POST", "PUT", "DELETE"] {
             let path = gw.at(&format!("/{}", method.to_lowercase()));
             let r = send(method, &path, &[], "").await;
-            let n = served.load(Ordering::SeqCst);
+            let n = b.count();
             assert_eq!(r.status, 200);
             assert_eq!(r.text(), format!("r{n}"), "{method}, round {round}");
             // the backend's extra answer arrives while the connection sits in the pool
@@ -761,15 +536,15 @@ async fn an_answer_nobody_asked_for_never_reaches_the_next_client() {
 async fn a_length_beside_chunked_in_an_answer_is_removed() {
     let raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\
                Transfer-Encoding: chunked\r\n\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n";
-    let b = raw_backend(vec![answer(raw)]).await;
+    let b = raw_backend(vec![ScriptedAnswer::new(raw)]).await;
     let gw = gateway(&config(json!([
         no_op("/n", &b.url),
         {"endpoint": "/j", "backend": [{"url_pattern": "/", "host": [b.url]}]}
     ])))
     .await;
     for path in ["/n", "/j", "/n"] {
-        let (head, _) = raw_exchange(
-            &gw,
+        let RawResponse { head, .. } = raw_exchange(
+            gw.addr,
             &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
         )
         .await;
@@ -779,10 +554,7 @@ async fn a_length_beside_chunked_in_an_answer_is_removed() {
         assert_eq!(r.text(), r#"{"a":1}"#, "{path}");
     }
     // every answer was on a connection of its own
-    assert_eq!(
-        b.connections.load(Ordering::SeqCst),
-        b.requests.lock().unwrap().len()
-    );
+    assert_eq!(b.connections(), b.count());
 }
 
 /// Transfer codings other than `chunked` alone, a coding on an HTTP/1.0 answer, a `101` the
@@ -802,7 +574,7 @@ async fn answers_with_ambiguous_framing_are_backend_errors() {
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n0\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
     ] {
-        let b = raw_backend(vec![answer(raw)]).await;
+        let b = raw_backend(vec![ScriptedAnswer::new(raw)]).await;
         let gw = gateway(&config(json!([
             no_op("/n", &b.url),
             {"endpoint": "/j", "backend": [{"url_pattern": "/", "host": [b.url]}]}
@@ -810,12 +582,17 @@ async fn answers_with_ambiguous_framing_are_backend_errors() {
         .await;
         let r = get(&gw.at("/j")).await;
         assert_eq!(r.status, 500, "{raw}");
-        let (head, body) = raw_exchange(&gw, "GET /n HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        // a streamed answer may be cut short: what came of its body is all there is
+        let mut c = RawConn::open(gw.addr).await;
+        c.send(b"GET /n HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await;
+        let r = c.read_response("GET").await;
         assert!(
-            head.starts_with("HTTP/1.1 500") || !body.ends_with(b"abc"),
-            "{raw}: {head}"
+            r.head.starts_with("HTTP/1.1 500") || !r.body.ends_with(b"abc"),
+            "{raw}: {}",
+            r.head
         );
-        assert_eq!(b.connections.load(Ordering::SeqCst), 2, "{raw}");
+        assert_eq!(b.connections(), 2, "{raw}");
     }
 }
 
@@ -826,24 +603,21 @@ async fn a_trickled_no_op_body_is_cut_at_the_endpoint_timeout() {
     let mut pieces = vec!["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"];
     pieces.extend(std::iter::repeat_n("1\r\nx\r\n", 40));
     pieces.push("0\r\n\r\n");
-    let b = raw_backend(vec![paced(&pieces, Duration::from_millis(250))]).await;
+    let b = raw_backend(vec![ScriptedAnswer::paced(
+        &pieces,
+        Duration::from_millis(250),
+    )])
+    .await;
     let gw = gateway(&config(json!([{
         "endpoint": "/slow", "output_encoding": "no-op", "timeout": "1s",
         "backend": [{"url_pattern": "/", "host": [b.url], "encoding": "no-op"}]
     }])))
     .await;
-    let mut s = TcpStream::connect(gw.addr).await.unwrap();
-    s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    let mut c = RawConn::open(gw.addr).await;
+    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;
     // the whole trickle takes ten seconds; the connection must end well before
-    let mut got = Vec::new();
-    let ended = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut got)).await;
-    assert!(
-        ended.is_ok(),
-        "still streaming: {}",
-        String::from_utf8_lossy(&got)
-    );
+    let (got, ended) = c.read_to_close(Duration::from_secs(5)).await;
+    assert!(ended, "still streaming: {}", String::from_utf8_lossy(&got));
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.contains("\r\n1\r\nx\r\n"), "{text}");
@@ -854,31 +628,16 @@ async fn a_trickled_no_op_body_is_cut_at_the_endpoint_timeout() {
 /// waiting for the next request to that host (no socket left in CLOSE-WAIT).
 #[tokio::test]
 async fn an_idle_connection_the_backend_closed_is_closed_soon() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let mut buf = Vec::new();
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-            let mut chunk = [0u8; 4096];
-            let n = stream.read(&mut chunk).await.unwrap();
-            assert!(n > 0);
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        stream
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-            .await
-            .unwrap();
-        // the backend ends the keep-alive connection, then waits for the gateway's end
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        stream.shutdown().await.unwrap();
-        let mut rest = Vec::new();
-        let _ = stream.read_to_end(&mut rest).await;
-        let _ = tx.send(rest);
-    });
-    let gw = single("/a", json!({"url_pattern": "/", "host": [url]})).await;
+    // the backend ends the keep-alive connection, then waits for the gateway's end
+    let b = raw_backend(vec![ScriptedAnswer::new(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    )
+    .then(AfterAnswer::HalfClose(Duration::from_millis(100)))])
+    .await;
+    let gw = single("/a", json!({"url_pattern": "/", "host": [b.url]})).await;
     assert_eq!(get(&gw.at("/a")).await.status, 200);
-    let rest = soon(rx).await.unwrap();
+    b.wait_closed().await;
+    let rest = b.after_half_close().concat();
+    assert_eq!(b.after_half_close().len(), 1);
     assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
 }
