@@ -1,108 +1,43 @@
 //! Black-box tests of the edge security components (`security/cors`, `security/http`,
 //! `security/bot-detector`): a gateway on 127.0.0.1 driven with raw HTTP/1.1 requests.
 
-use std::sync::Arc;
+mod common;
 
-use tentacle::config::{load_str, Format};
-use tentacle::server;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use common::*;
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-    fn has(&self, name: &str) -> bool {
-        !self.all(name).is_empty()
-    }
-}
-
-/// Starts a gateway with `extra` as the service `extra_config` and `endpoints`, where
-/// `{port}` is the gateway's own port (its `/__debug/` endpoint serves as the backend).
-async fn start(extra: &str, endpoints: &str) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
+/// Starts a gateway (its debug endpoints on) with `extra` as the service `extra_config` and
+/// `endpoints`, where `{port}` is the gateway's own port (its `/__debug/` endpoint serves as
+/// the backend).
+async fn start(extra: &str, endpoints: &str) -> Gw {
+    let (listener, _) = listener().await;
+    let port = listener.local_addr().unwrap().port();
     let text = format!(
         r#"{{"version": 3, "port": {port}, "extra_config": {extra}, "endpoints": {}}}"#,
         endpoints.replace("{port}", &port.to_string())
     );
-    let loaded = load_str(&text, "test.json", Format::Json, &|_| None).expect("config");
-    let gw = match tentacle::app::build(loaded.config, true) {
-        Ok(g) => Arc::new(g),
-        Err(e) => panic!("gateway: {e:?}"),
-    };
-    tokio::spawn(server::serve(gw, listener, std::future::pending()));
-    port
+    start_on(listener, &text, Format::Json, true).await
 }
 
-async fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut s = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
+/// One request on a new connection with `Connection: close` (and `Host: localhost:PORT`
+/// unless `headers` name a host); its answer, after which the gateway must close the
+/// connection with nothing more written.
+async fn send(gw: &Gw, method: &str, path: &str, headers: &[(&str, &str)]) -> RawResponse {
     let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        req.push_str(&format!("Host: localhost:{port}\r\n"));
+        req.push_str(&format!("Host: localhost:{}\r\n", gw.addr.port()));
     }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.expect("read");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .expect("status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    if chunked {
-        let mut out = Vec::new();
-        let mut rest = &body[..];
-        loop {
-            let eol = rest
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .expect("chunk size");
-            let size =
-                usize::from_str_radix(std::str::from_utf8(&rest[..eol]).expect("hex").trim(), 16)
-                    .expect("chunk size");
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
-            rest = &rest[eol + 2 + size + 2..];
-        }
-        body = out;
-    }
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    let mut c = RawConn::open(gw.addr).await;
+    let r = c.exchange(&req).await;
+    let rest = String::from_utf8_lossy(c.buffered()).into_owned();
+    assert!(
+        c.closed().await,
+        "{method} {path}: after the answer: {rest:?}"
+    );
+    r
 }
 
 const CORS_AND_BOTS: &str = r#"{
@@ -136,11 +71,11 @@ const ENDPOINTS: &str = r#"[
 
 #[tokio::test]
 async fn preflight_is_answered_before_routing() {
-    let port = start(CORS_AND_BOTS, ENDPOINTS).await;
+    let gw = start(CORS_AND_BOTS, ENDPOINTS).await;
     // No OPTIONS route exists, and the second path exists nowhere.
     for path in ["/ping", "/nowhere/at/all"] {
         let r = send(
-            port,
+            &gw,
             "OPTIONS",
             path,
             &[
@@ -153,15 +88,15 @@ async fn preflight_is_answered_before_routing() {
         .await;
         assert_eq!(r.status, 204, "{path}");
         assert!(r.body.is_empty());
-        assert_eq!(r.all("access-control-allow-origin"), ["*"]);
-        assert_eq!(r.all("access-control-allow-methods"), ["GET"]);
+        assert_eq!(r.header_all("access-control-allow-origin"), ["*"]);
+        assert_eq!(r.header_all("access-control-allow-methods"), ["GET"]);
         assert_eq!(
-            r.all("access-control-allow-headers"),
+            r.header_all("access-control-allow-headers"),
             ["content-type,origin"]
         );
-        assert_eq!(r.all("access-control-max-age"), ["43200"]);
+        assert_eq!(r.header_all("access-control-max-age"), ["43200"]);
         assert_eq!(
-            r.all("vary"),
+            r.header_all("vary"),
             ["Origin, Access-Control-Request-Method, Access-Control-Request-Headers"]
         );
         for absent in [
@@ -180,7 +115,7 @@ async fn preflight_is_answered_before_routing() {
 
 #[tokio::test]
 async fn refused_preflights_get_204_and_only_vary() {
-    let port = start(CORS_AND_BOTS, ENDPOINTS).await;
+    let gw = start(CORS_AND_BOTS, ENDPOINTS).await;
     let cases: [&[(&str, &str)]; 2] = [
         &[
             ("Origin", "http://foo.example.tld"),
@@ -193,7 +128,7 @@ async fn refused_preflights_get_204_and_only_vary() {
         ],
     ];
     for headers in cases {
-        let r = send(port, "OPTIONS", "/ping", headers).await;
+        let r = send(&gw, "OPTIONS", "/ping", headers).await;
         assert_eq!(r.status, 204);
         assert!(r.body.is_empty());
         assert!(!r.has("access-control-allow-origin"));
@@ -201,7 +136,7 @@ async fn refused_preflights_get_204_and_only_vary() {
         assert!(!r.has("access-control-allow-headers"));
         assert!(!r.has("content-type"));
         assert_eq!(
-            r.all("vary"),
+            r.header_all("vary"),
             ["Origin, Access-Control-Request-Method, Access-Control-Request-Headers"]
         );
     }
@@ -209,9 +144,9 @@ async fn refused_preflights_get_204_and_only_vary() {
 
 #[tokio::test]
 async fn actual_requests_carry_cors_and_security_headers() {
-    let port = start(CORS_AND_BOTS, ENDPOINTS).await;
+    let gw = start(CORS_AND_BOTS, ENDPOINTS).await;
     let r = send(
-        port,
+        &gw,
         "GET",
         "/ping",
         &[("User-Agent", "some"), ("Origin", "http://foo.example.tld")],
@@ -219,39 +154,42 @@ async fn actual_requests_carry_cors_and_security_headers() {
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, br#"{"message":"pong"}"#);
-    assert_eq!(r.all("vary"), ["Origin"]);
-    assert_eq!(r.all("access-control-allow-origin"), ["*"]);
-    assert_eq!(r.all("access-control-expose-headers"), ["Content-Length"]);
-    assert_eq!(r.all("x-krakend-completed"), ["true"]);
-    assert_eq!(r.all("x-frame-options"), ["DENY"]);
-    assert_eq!(r.all("x-content-type-options"), ["nosniff"]);
+    assert_eq!(r.header_all("vary"), ["Origin"]);
+    assert_eq!(r.header_all("access-control-allow-origin"), ["*"]);
+    assert_eq!(
+        r.header_all("access-control-expose-headers"),
+        ["Content-Length"]
+    );
+    assert_eq!(r.header_all("x-krakend-completed"), ["true"]);
+    assert_eq!(r.header_all("x-frame-options"), ["DENY"]);
+    assert_eq!(r.header_all("x-content-type-options"), ["nosniff"]);
     // Plain HTTP: no HSTS.
     assert!(!r.has("strict-transport-security"));
 
     // Behind a TLS proxy: HSTS.
     let r = send(
-        port,
+        &gw,
         "GET",
         "/ping",
         &[("User-Agent", "some"), ("X-Forwarded-Proto", "https")],
     )
     .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.all("strict-transport-security"), ["max-age=300"]);
-    assert_eq!(r.all("vary"), ["Origin"]);
+    assert_eq!(r.header_all("strict-transport-security"), ["max-age=300"]);
+    assert_eq!(r.header_all("vary"), ["Origin"]);
     assert!(!r.has("access-control-allow-origin"));
 
     // Router errors get them too.
-    let r = send(port, "GET", "/missing", &[("Origin", "http://x.test")]).await;
+    let r = send(&gw, "GET", "/missing", &[("Origin", "http://x.test")]).await;
     assert_eq!(r.status, 404);
-    assert_eq!(r.all("vary"), ["Origin"]);
-    assert_eq!(r.all("access-control-allow-origin"), ["*"]);
-    assert_eq!(r.all("x-frame-options"), ["DENY"]);
+    assert_eq!(r.header_all("vary"), ["Origin"]);
+    assert_eq!(r.header_all("access-control-allow-origin"), ["*"]);
+    assert_eq!(r.header_all("x-frame-options"), ["DENY"]);
 }
 
 #[tokio::test]
 async fn bots_get_an_empty_403() {
-    let port = start(CORS_AND_BOTS, ENDPOINTS).await;
+    let gw = start(CORS_AND_BOTS, ENDPOINTS).await;
     for ua in [
         "a",
         "b",
@@ -260,67 +198,70 @@ async fn bots_get_an_empty_403() {
     ] {
         // Twice: the second answer comes from the cache.
         for _ in 0..2 {
-            let r = send(port, "GET", "/ping", &[("User-Agent", ua)]).await;
+            let r = send(&gw, "GET", "/ping", &[("User-Agent", ua)]).await;
             assert_eq!(r.status, 403, "{ua}");
             assert!(r.body.is_empty(), "{ua}");
             assert!(!r.has("content-type"), "{ua}");
             assert!(!r.has("x-krakend-completed"), "{ua}");
-            assert_eq!(r.all("content-length"), ["0"]);
+            assert_eq!(r.header_all("content-length"), ["0"]);
             // Set by the layers that run before the bot detector.
-            assert_eq!(r.all("vary"), ["Origin"]);
-            assert_eq!(r.all("x-frame-options"), ["DENY"]);
+            assert_eq!(r.header_all("vary"), ["Origin"]);
+            assert_eq!(r.header_all("x-frame-options"), ["DENY"]);
         }
     }
     for ua in ["c", "Pingdom.com_bot_version_1.1", "Mozilla/5.0"] {
-        let r = send(port, "GET", "/ping", &[("User-Agent", ua)]).await;
+        let r = send(&gw, "GET", "/ping", &[("User-Agent", ua)]).await;
         assert_eq!(r.status, 200, "{ua}");
         assert_eq!(r.body, br#"{"message":"pong"}"#);
     }
     // No User-Agent: not a bot for the service-level detector.
-    let r = send(port, "GET", "/ping", &[]).await;
+    let r = send(&gw, "GET", "/ping", &[]).await;
     assert_eq!(r.status, 200);
 }
 
 #[tokio::test]
 async fn endpoint_level_detector() {
-    let port = start("{}", ENDPOINTS).await;
-    let r = send(port, "GET", "/guarded", &[("User-Agent", "endpoint-bot")]).await;
+    let gw = start("{}", ENDPOINTS).await;
+    let r = send(&gw, "GET", "/guarded", &[("User-Agent", "endpoint-bot")]).await;
     assert_eq!(r.status, 403);
     assert!(r.body.is_empty());
     assert!(!r.has("content-type"));
     assert!(!r.has("x-krakend-completed"));
-    let r = send(port, "GET", "/guarded", &[]).await;
+    let r = send(&gw, "GET", "/guarded", &[]).await;
     assert_eq!(r.status, 403);
-    let r = send(port, "GET", "/guarded", &[("User-Agent", "Mozilla/5.0")]).await;
+    let r = send(&gw, "GET", "/guarded", &[("User-Agent", "Mozilla/5.0")]).await;
     assert_eq!(r.status, 200);
     // Other endpoints are not guarded.
-    let r = send(port, "GET", "/ping", &[("User-Agent", "endpoint-bot")]).await;
+    let r = send(&gw, "GET", "/ping", &[("User-Agent", "endpoint-bot")]).await;
     assert_eq!(r.status, 200);
 }
 
 #[tokio::test]
 async fn allowed_hosts_and_ssl_redirect_over_the_wire() {
-    let port = start(
+    let gw = start(
         r#"{"security/http": {"allowed_hosts": ["api.example.com"], "frame_deny": true}}"#,
         ENDPOINTS,
     )
     .await;
-    let r = send(port, "GET", "/ping", &[("Host", "evil.test")]).await;
+    let r = send(&gw, "GET", "/ping", &[("Host", "evil.test")]).await;
     assert_eq!(r.status, 500);
     assert_eq!(r.body, b"Bad Host\n");
-    assert_eq!(r.all("content-type"), ["text/plain; charset=utf-8"]);
-    assert_eq!(r.all("x-content-type-options"), ["nosniff"]);
+    assert_eq!(r.header_all("content-type"), ["text/plain; charset=utf-8"]);
+    assert_eq!(r.header_all("x-content-type-options"), ["nosniff"]);
     assert!(!r.has("x-frame-options"));
     assert!(!r.has("x-krakend-completed"));
 
-    let port = start(
+    let gw = start(
         r#"{"security/http": {"ssl_redirect": true, "ssl_host": "secure.example.com"}}"#,
         ENDPOINTS,
     )
     .await;
-    let r = send(port, "GET", "/ping?a=1", &[]).await;
+    let r = send(&gw, "GET", "/ping?a=1", &[]).await;
     assert_eq!(r.status, 301);
-    assert_eq!(r.all("location"), ["https://secure.example.com/ping?a=1"]);
+    assert_eq!(
+        r.header_all("location"),
+        ["https://secure.example.com/ping?a=1"]
+    );
     assert_eq!(
         r.body,
         b"<a href=\"https://secure.example.com/ping?a=1\">Moved Permanently</a>.\n\n"
@@ -331,14 +272,10 @@ async fn allowed_hosts_and_ssl_redirect_over_the_wire() {
 fn bad_configs_are_refused_with_the_field_named() {
     let text =
         r#"{"version": 3, "extra_config": {"security/cors": {"max_age": 12}}, "endpoints": []}"#;
-    let loaded = load_str(text, "bad.json", Format::Json, &|_| None).expect("syntax");
-    let errs = match tentacle::app::build(loaded.config, false) {
-        Ok(_) => panic!("must be refused"),
-        Err(e) => e,
-    };
+    let err = build_error(text);
     assert!(
-        errs.iter()
+        err.lines()
             .any(|e| e.contains("security/cors") && e.contains("max_age")),
-        "{errs:?}"
+        "{err}"
     );
 }
