@@ -4,30 +4,27 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use common::*;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 
 /// A gateway plus its metrics listener (on 127.0.0.1:0).
 struct Stats {
-    gw_url: String,
+    gw: Gw,
+    /// `http://127.0.0.1:PORT` of the metrics listener.
     url: String,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Stats {
     fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
+        self.task.abort();
     }
 }
 
 impl Stats {
     fn at(&self, path: &str) -> String {
-        format!("{}{path}", self.gw_url)
+        self.gw.at(path)
     }
 
     async fn json(&self) -> BTreeMap<String, Value> {
@@ -60,19 +57,17 @@ async fn start(metrics: Value, endpoints: Value) -> Stats {
         json!({"extra_config": {"telemetry/metrics": metrics}}),
     );
     let gw = match build_text(&cfg.to_string(), Format::Json, false) {
-        Ok(g) => Arc::new(g),
+        Ok(g) => g,
         Err(e) => panic!("the gateway did not start: {e}"),
     };
     let reg = gw.metrics.clone().expect("a metrics registry");
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
+    let (l, url) = listener().await;
     let task = tokio::spawn(tentacle::components::metrics::serve(reg, l));
-    let (gl, gw_url) = listener().await;
-    let gw_task = tokio::spawn(tentacle::server::serve(gw, gl, std::future::pending()));
+    let (gl, _) = listener().await;
     Stats {
-        gw_url,
+        gw: serve_gateway(gw, gl),
         url,
-        tasks: vec![task, gw_task],
+        task,
     }
 }
 
@@ -249,10 +244,7 @@ async fn listener_paths() {
 async fn the_listener_starts_from_the_configuration_unless_disabled() {
     let ok = json_backend("{}").await;
     let eps = json!([{"endpoint": "/ok", "backend": [{"host": [ok.url], "url_pattern": "/"}]}]);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let cfg = with(
         config(eps.clone()),
         json!({"extra_config": {"telemetry/metrics": {"listen_address": format!("127.0.0.1:{port}")}}}),
@@ -284,9 +276,7 @@ async fn bad_configuration_is_refused_with_the_field() {
             json!({"extra_config": {"telemetry/metrics": cfg}}),
         )
         .to_string();
-        let e = build_text(&text, Format::Json, false)
-            .err()
-            .expect("refused");
+        let e = build_error(&text);
         assert!(e.contains("telemetry/metrics") && e.contains(field), "{e}");
     }
 }

@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 pub use tentacle::config::Format;
 
 mod wire;
+#[allow(unused_imports)] // a test file may use none of it
 pub use wire::*;
 
 /// The version the gateway reports (`X-Krakend: Version <v>`, `User-Agent`).
