@@ -4,24 +4,15 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use common::*;
 use serde_json::{json, Map, Value};
-use tokio::net::TcpListener;
-
-use common::tls_backend;
 use tentacle::components::jwt::jose::{self, Alg, Jwk};
-use tentacle::config::{self, Format};
 
 const KEYS: &str = include_str!("fixtures/jwt/keys.json");
 const TOKENS: &str = include_str!("fixtures/jwt/tokens.json");
@@ -103,140 +94,59 @@ fn hs(claims: Value) -> String {
     token_with(Alg::HS256, "hs", "hs", claims)
 }
 
-/// The fake JWK server and backend.
+/// The fake JWK server and backend: `/jwks` serves the set in `jwks` (503 while it is
+/// empty), `/hang` never answers, `/token` answers a token document, and every other path
+/// echoes the path and the claim headers it received.
 struct Upstream {
     addr: SocketAddr,
-    jwks: Mutex<String>,
-    jwks_hits: AtomicUsize,
+    jwks: Arc<Mutex<String>>,
+    backend: FakeBackend,
 }
 
-async fn upstream_handle(up: Arc<Upstream>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let path = req.uri().path().to_string();
-    let json_response = |v: Value| {
-        let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
-        r.headers_mut()
-            .insert("content-type", "application/json".parse().unwrap());
-        r
-    };
-    if path == "/jwks" {
-        up.jwks_hits.fetch_add(1, Ordering::SeqCst);
-        let doc = up.jwks.lock().unwrap().clone();
-        if doc.is_empty() {
-            // the JWK server is unavailable
-            let mut r = Response::new(Full::new(Bytes::new()));
-            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            return r;
-        }
-        let mut r = Response::new(Full::new(Bytes::from(doc)));
-        r.headers_mut()
-            .insert("content-type", "application/json".parse().unwrap());
-        return r;
-    }
-    if path == "/hang" {
-        std::future::pending::<()>().await;
-    }
-    if path == "/token" {
-        let v: Value = serde_json::from_str(TOKENS).unwrap();
-        return json_response(json!({"access_token": v["claims"], "other": 1}));
-    }
-    let h = |name: &str| {
-        req.headers()
-            .get_all(name)
+impl Upstream {
+    /// How many JWK sets were asked for.
+    fn jwks_hits(&self) -> usize {
+        self.backend
+            .requests()
             .iter()
-            .map(|v| v.to_str().unwrap_or("").to_string())
-            .collect::<Vec<_>>()
-    };
-    json_response(json!({
-        "path": path,
-        "x_user": h("x-user"),
-        "x_roles": h("x-roles"),
-        "x_team": h("x-team"),
-        "x_dropped": h("x-dropped"),
-    }))
+            .filter(|r| r.path == "/jwks")
+            .count()
+    }
 }
 
-async fn start_upstream() -> Arc<Upstream> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let up = Arc::new(Upstream {
-        addr: listener.local_addr().unwrap(),
-        jwks: Mutex::new(all_public()),
-        jwks_hits: AtomicUsize::new(0),
-    });
-    let srv = up.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let up = srv.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let up = up.clone();
-                    async move { Ok::<_, Infallible>(upstream_handle(up, req).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
+async fn start_upstream() -> Upstream {
+    let jwks = Arc::new(Mutex::new(all_public()));
+    let doc = jwks.clone();
+    let backend = backend_async(move |r: Recorded| {
+        let doc = doc.lock().unwrap().clone();
+        async move {
+            match r.path.as_str() {
+                // an empty set: the JWK server is unavailable
+                "/jwks" if doc.is_empty() => Reply::new(503),
+                "/jwks" => Reply::json(doc),
+                "/hang" => std::future::pending().await,
+                "/token" => {
+                    let v: Value = serde_json::from_str(TOKENS).unwrap();
+                    Reply::json(json!({"access_token": v["claims"], "other": 1}).to_string())
+                }
+                path => Reply::json(
+                    json!({
+                        "path": path,
+                        "x_user": r.header_all("x-user"),
+                        "x_roles": r.header_all("x-roles"),
+                        "x_team": r.header_all("x-team"),
+                        "x_dropped": r.header_all("x-dropped"),
+                    })
+                    .to_string(),
+                ),
+            }
         }
-    });
-    up
-}
-
-async fn start_gateway(cfg: &str) -> SocketAddr {
-    let loaded = config::load_str(cfg, "test.json", Format::Json, &|_| None)
-        .unwrap_or_else(|e| panic!("config: {e}"));
-    let gw = Arc::new(tentacle::app::build(loaded.config, false).unwrap_or_else(|e| panic!("{e:?}")));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(tentacle::server::serve(
-        gw,
-        listener,
-        std::future::pending::<()>(),
-    ));
-    addr
-}
-
-fn build_error(cfg: &str) -> String {
-    let loaded = config::load_str(cfg, "test.json", Format::Json, &|_| None)
-        .unwrap_or_else(|e| panic!("config: {e}"));
-    match tentacle::app::build(loaded.config, false) {
-        Ok(_) => panic!("the gateway should not build"),
-        Err(e) => e.join("\n"),
-    }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-async fn get(gw: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Answer {
-    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .build_http::<Full<Bytes>>();
-    let mut req = Request::get(format!("http://{gw}{path}"));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let call = client.request(req.body(Full::new(Bytes::new())).unwrap());
-    // a guard against hangs, not a timing assertion
-    let resp = tokio::time::timeout(Duration::from_secs(20), call)
-        .await
-        .expect("the gateway did not answer")
-        .unwrap();
-    let (parts, body) = resp.into_parts();
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await.unwrap().to_bytes(),
+    })
+    .await;
+    Upstream {
+        addr: backend.addr,
+        jwks,
+        backend,
     }
 }
 
@@ -244,7 +154,7 @@ fn bearer(t: &str) -> String {
     format!("Bearer {t}")
 }
 
-fn assert_refused(a: &Answer, status: StatusCode) {
+fn assert_refused(a: &Resp, status: u16) {
     assert_eq!(a.status, status, "{:?}", String::from_utf8_lossy(&a.body));
     assert!(a.body.is_empty());
     assert!(a.headers.get("content-type").is_none());
@@ -284,18 +194,18 @@ async fn every_algorithm_family() {
             endpoint(&path, up.addr, "/echo", validator(up.addr, a.name()))
         })
         .collect();
-    let gw = start_gateway(&gateway_config(eps)).await;
+    let gw = gateway_text(&gateway_config(eps), Format::Json).await;
     let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
     for alg in Alg::ALL {
         let path = format!("/alg/{}", alg.name());
         // signed by another implementation
         let theirs = fixtures["tokens"][alg.name()].as_str().unwrap();
-        let a = get(gw, &path, &[("authorization", &bearer(theirs))]).await;
-        assert_eq!(a.status, StatusCode::OK, "{} fixture token", alg.name());
+        let a = get_with(&gw.at(&path), &[("authorization", &bearer(theirs))]).await;
+        assert_eq!(a.status, 200, "{} fixture token", alg.name());
         // signed here
         let ours = token_with(alg, kid_for(alg), kid_for(alg), claims());
-        let a = get(gw, &path, &[("authorization", &bearer(&ours))]).await;
-        assert_eq!(a.status, StatusCode::OK, "{} own token", alg.name());
+        let a = get_with(&gw.at(&path), &[("authorization", &bearer(&ours))]).await;
+        assert_eq!(a.status, 200, "{} own token", alg.name());
         // a tampered signature
         let tampered = format!("{}.{}", &ours[..ours.rfind('.').unwrap()], {
             let sig = jose::b64_decode(&ours[ours.rfind('.').unwrap() + 1..]).unwrap();
@@ -303,26 +213,34 @@ async fn every_algorithm_family() {
             sig[0] ^= 1;
             jose::b64_encode(&sig)
         });
-        let a = get(gw, &path, &[("authorization", &bearer(&tampered))]).await;
-        assert_refused(&a, StatusCode::UNAUTHORIZED);
+        let a = get_with(&gw.at(&path), &[("authorization", &bearer(&tampered))]).await;
+        assert_refused(&a, 401);
     }
     // a token of another algorithm than the configured one
     let rs = token_with(Alg::RS256, "rsa", "rsa", claims());
     assert_refused(
-        &get(gw, "/alg/PS256", &[("authorization", &bearer(&rs))]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(&gw.at("/alg/PS256"), &[("authorization", &bearer(&rs))]).await,
+        401,
     );
     // an HS256 token on an RS256 endpoint
     let hs_token = hs(claims());
     assert_refused(
-        &get(gw, "/alg/RS256", &[("authorization", &bearer(&hs_token))]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(
+            &gw.at("/alg/RS256"),
+            &[("authorization", &bearer(&hs_token))],
+        )
+        .await,
+        401,
     );
     // a key of the wrong type under the announced kid
     let es_as_rsa = token_with(Alg::ES256, "es256", "rsa", claims());
     assert_refused(
-        &get(gw, "/alg/ES256", &[("authorization", &bearer(&es_as_rsa))]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(
+            &gw.at("/alg/ES256"),
+            &[("authorization", &bearer(&es_as_rsa))],
+        )
+        .await,
+        401,
     );
 }
 
@@ -346,32 +264,39 @@ async fn claims_roles_scopes_and_token_sources() {
     cookie["cookie_key"] = json!("session");
     let mut header = validator(up.addr, "HS256");
     header["auth_header_name"] = json!("X-Token");
-    let gw = start_gateway(&gateway_config(vec![
-        endpoint("/roles", up.addr, "/echo", roles),
-        endpoint("/other-roles", up.addr, "/echo", other_roles),
-        endpoint("/nested", up.addr, "/echo", nested),
-        endpoint("/scopes-any", up.addr, "/echo", scopes_any),
-        endpoint("/scopes-all", up.addr, "/echo", scopes_all),
-        endpoint("/cookie", up.addr, "/echo", cookie),
-        endpoint("/header", up.addr, "/echo", header),
-    ]))
+    let gw = gateway_text(
+        &gateway_config(vec![
+            endpoint("/roles", up.addr, "/echo", roles),
+            endpoint("/other-roles", up.addr, "/echo", other_roles),
+            endpoint("/nested", up.addr, "/echo", nested),
+            endpoint("/scopes-any", up.addr, "/echo", scopes_any),
+            endpoint("/scopes-all", up.addr, "/echo", scopes_all),
+            endpoint("/cookie", up.addr, "/echo", cookie),
+            endpoint("/header", up.addr, "/echo", header),
+        ]),
+        Format::Json,
+    )
     .await;
     let ok = hs(claims());
     let auth = bearer(&ok);
     assert_eq!(
-        get(gw, "/roles", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/roles"), &[("authorization", &auth)])
+            .await
+            .status,
+        200
     );
     // no token
-    assert_refused(&get(gw, "/roles", &[]).await, StatusCode::UNAUTHORIZED);
+    assert_refused(&get_with(&gw.at("/roles"), &[]).await, 401);
     assert_refused(
-        &get(gw, "/roles", &[("authorization", "Bearer ")]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(&gw.at("/roles"), &[("authorization", "Bearer ")]).await,
+        401,
     );
     // without the Bearer prefix the header still carries the token
     assert_eq!(
-        get(gw, "/roles", &[("authorization", &ok)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/roles"), &[("authorization", &ok)])
+            .await
+            .status,
+        200
     );
     let with = |f: &dyn Fn(&mut Map<String, Value>)| {
         let mut c = claims();
@@ -423,9 +348,9 @@ async fn claims_roles_scopes_and_token_sources() {
         ("not a JWS", "Bearer nothing".to_string()),
     ];
     for (what, h) in cases {
-        let a = get(gw, "/roles", &[("authorization", &h)]).await;
-        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{what}");
-        assert_refused(&a, StatusCode::UNAUTHORIZED);
+        let a = get_with(&gw.at("/roles"), &[("authorization", &h)]).await;
+        assert_eq!(a.status, 401, "{what}");
+        assert_refused(&a, 401);
     }
     // several audiences in the token, one required: fine
     let multi = with(&|c| {
@@ -435,102 +360,107 @@ async fn claims_roles_scopes_and_token_sources() {
         );
     });
     assert_eq!(
-        get(gw, "/roles", &[("authorization", &multi)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/roles"), &[("authorization", &multi)])
+            .await
+            .status,
+        200
     );
     // roles
     assert_refused(
-        &get(gw, "/other-roles", &[("authorization", &auth)]).await,
-        StatusCode::FORBIDDEN,
+        &get_with(&gw.at("/other-roles"), &[("authorization", &auth)]).await,
+        403,
     );
     let string_roles = with(&|c| {
         c.insert("roles".into(), json!("role_b role_x"));
     });
     assert_eq!(
-        get(gw, "/other-roles", &[("authorization", &string_roles)])
+        get_with(&gw.at("/other-roles"), &[("authorization", &string_roles)])
             .await
             .status,
-        StatusCode::OK
+        200
     );
     let no_roles = with(&|c| {
         c.remove("roles");
     });
     assert_refused(
-        &get(gw, "/roles", &[("authorization", &no_roles)]).await,
-        StatusCode::FORBIDDEN,
+        &get_with(&gw.at("/roles"), &[("authorization", &no_roles)]).await,
+        403,
     );
     assert_eq!(
-        get(gw, "/nested", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/nested"), &[("authorization", &auth)])
+            .await
+            .status,
+        200
     );
     let red = with(&|c| {
         c.insert("org".into(), json!({"team": "red"}));
     });
     assert_refused(
-        &get(gw, "/nested", &[("authorization", &red)]).await,
-        StatusCode::FORBIDDEN,
+        &get_with(&gw.at("/nested"), &[("authorization", &red)]).await,
+        403,
     );
     // scopes
     assert_eq!(
-        get(gw, "/scopes-any", &[("authorization", &auth)])
+        get_with(&gw.at("/scopes-any"), &[("authorization", &auth)])
             .await
             .status,
-        StatusCode::OK
+        200
     );
     assert_refused(
-        &get(gw, "/scopes-all", &[("authorization", &auth)]).await,
-        StatusCode::FORBIDDEN,
+        &get_with(&gw.at("/scopes-all"), &[("authorization", &auth)]).await,
+        403,
     );
     let admin = with(&|c| {
         c.insert("scope".into(), json!("write admin"));
     });
     assert_eq!(
-        get(gw, "/scopes-all", &[("authorization", &admin)])
+        get_with(&gw.at("/scopes-all"), &[("authorization", &admin)])
             .await
             .status,
-        StatusCode::OK
+        200
     );
     let read_only = with(&|c| {
         c.insert("scope".into(), json!("read"));
     });
     assert_refused(
-        &get(gw, "/scopes-any", &[("authorization", &read_only)]).await,
-        StatusCode::FORBIDDEN,
+        &get_with(&gw.at("/scopes-any"), &[("authorization", &read_only)]).await,
+        403,
     );
     // the token in a cookie
     let c = format!("theme=dark; session={ok}");
     assert_eq!(
-        get(gw, "/cookie", &[("cookie", &c)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/cookie"), &[("cookie", &c)]).await.status,
+        200
     );
     assert_refused(
-        &get(gw, "/cookie", &[("cookie", "session=a.bad.token")]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(&gw.at("/cookie"), &[("cookie", "session=a.bad.token")]).await,
+        401,
     );
     // a malformed header wins over a good cookie
     assert_refused(
-        &get(
-            gw,
-            "/cookie",
+        &get_with(
+            &gw.at("/cookie"),
             &[("authorization", "Bearer x.y.z"), ("cookie", &c)],
         )
         .await,
-        StatusCode::UNAUTHORIZED,
+        401,
     );
     // the default cookie is access_token
     let c = format!("access_token={ok}");
     assert_eq!(
-        get(gw, "/roles", &[("cookie", &c)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/roles"), &[("cookie", &c)]).await.status,
+        200
     );
     // auth_header_name
     assert_eq!(
-        get(gw, "/header", &[("x-token", &auth)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/header"), &[("x-token", &auth)])
+            .await
+            .status,
+        200
     );
     assert_refused(
-        &get(gw, "/header", &[("authorization", &auth)]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(&gw.at("/header"), &[("authorization", &auth)]).await,
+        401,
     );
 }
 
@@ -545,22 +475,25 @@ async fn scopes_in_a_json_array_claim() {
     let mut all = any.clone();
     all["scopes"] = json!(["read", "write"]);
     all["scopes_matcher"] = json!("all");
-    let gw = start_gateway(&gateway_config(vec![
-        endpoint("/any", up.addr, "/echo", any),
-        endpoint("/all", up.addr, "/echo", all),
-    ]))
+    let gw = gateway_text(
+        &gateway_config(vec![
+            endpoint("/any", up.addr, "/echo", any),
+            endpoint("/all", up.addr, "/echo", all),
+        ]),
+        Format::Json,
+    )
     .await;
     let token = |scp: Value| {
         let mut c = claims();
         c["scp"] = scp;
         bearer(&hs(c))
     };
-    let status = |a: Answer| a.status;
+    let status = |a: Resp| a.status;
     for scp in [json!(["write", "read"]), json!("write read")] {
         let auth = token(scp.clone());
         let h = [("authorization", auth.as_str())];
-        assert_eq!(status(get(gw, "/any", &h).await), StatusCode::OK, "{scp}");
-        assert_eq!(status(get(gw, "/all", &h).await), StatusCode::OK, "{scp}");
+        assert_eq!(status(get_with(&gw.at("/any"), &h).await), 200, "{scp}");
+        assert_eq!(status(get_with(&gw.at("/all"), &h).await), 200, "{scp}");
     }
     // the array lacks one of the scopes "all" needs, and every scope "any" accepts
     for (path, scp) in [
@@ -569,15 +502,15 @@ async fn scopes_in_a_json_array_claim() {
     ] {
         let auth = token(scp.clone());
         assert_refused(
-            &get(gw, path, &[("authorization", &auth)]).await,
-            StatusCode::FORBIDDEN,
+            &get_with(&gw.at(path), &[("authorization", &auth)]).await,
+            403,
         );
     }
     // an empty array holds no scope
     let auth = token(json!([]));
     assert_refused(
-        &get(gw, "/any", &[("authorization", &auth)]).await,
-        StatusCode::FORBIDDEN,
+        &get_with(&gw.at("/any"), &[("authorization", &auth)]).await,
+        403,
     );
 }
 
@@ -593,26 +526,28 @@ async fn claims_reach_the_backend() {
     ]);
     let mut arrays = v.clone();
     arrays["propagate_claims_preserve_array"] = json!(true);
-    let gw = start_gateway(&gateway_config(vec![
-        endpoint(
-            "/claims/{id}",
-            up.addr,
-            "/echo/{id}/{JWT.sub}/{JWT.http://example.com/custom}",
-            v,
-        ),
-        endpoint("/arrays", up.addr, "/echo", arrays),
-    ]))
+    let gw = gateway_text(
+        &gateway_config(vec![
+            endpoint(
+                "/claims/{id}",
+                up.addr,
+                "/echo/{id}/{JWT.sub}/{JWT.http://example.com/custom}",
+                v,
+            ),
+            endpoint("/arrays", up.addr, "/echo", arrays),
+        ]),
+        Format::Json,
+    )
     .await;
     let mut c = claims();
     c["roles"] = json!(["a", "b"]);
     let auth = bearer(&hs(c));
-    let a = get(
-        gw,
-        "/claims/7",
+    let a = get_with(
+        &gw.at("/claims/7"),
         &[("authorization", &auth), ("x-user", "mallory")],
     )
     .await;
-    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.status, 200);
     let body = a.json();
     assert_eq!(body["path"], "/echo/7/alice/cv");
     // the claim replaces what the client sent
@@ -621,7 +556,7 @@ async fn claims_reach_the_backend() {
     assert_eq!(body["x_team"], json!(["blue"]));
     // not in input_headers: not propagated
     assert_eq!(body["x_dropped"], json!([]));
-    let a = get(gw, "/arrays", &[("authorization", &auth)]).await;
+    let a = get_with(&gw.at("/arrays"), &[("authorization", &auth)]).await;
     assert_eq!(a.json()["x_roles"], json!(["a", "b"]));
 }
 
@@ -639,37 +574,34 @@ async fn claim_headers_replace_the_clients_before_the_rate_limit() {
         "client_max_rate": 2, "client_capacity": 2, "every": "1h",
         "strategy": "header", "key": "X-User"
     });
-    let gw = start_gateway(&gateway_config(vec![limited])).await;
+    let gw = gateway_text(&gateway_config(vec![limited]), Format::Json).await;
     let token = |sub: &str| {
         let mut c = claims();
         c["sub"] = json!(sub);
         bearer(&hs(c))
     };
     let (bob, carol) = (token("bob"), token("carol"));
-    let call = |auth: String| async move {
-        get(
-            gw,
-            "/limited",
-            &[("authorization", &auth), ("x-user", "carol")],
-        )
-        .await
+    let limited = gw.at("/limited");
+    let call = |auth: String| {
+        let url = limited.clone();
+        async move { get_with(&url, &[("authorization", &auth), ("x-user", "carol")]).await }
     };
     // bob names carol's bucket: his token decides, twice
     for _ in 0..2 {
         let a = call(bob.clone()).await;
-        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.status, 200);
         assert_eq!(a.json()["x_user"], json!(["bob"]));
     }
     // carol's bucket is untouched
     for _ in 0..2 {
         let a = call(carol.clone()).await;
-        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.status, 200);
         assert_eq!(a.json()["x_user"], json!(["carol"]));
     }
     // and each is refused once their own bucket is empty
     for auth in [&bob, &carol] {
         let a = call(auth.clone()).await;
-        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(a.status, 429);
         assert!(a.body.is_empty());
     }
 }
@@ -688,7 +620,7 @@ async fn a_claim_header_the_token_lacks_is_removed() {
     limited["extra_config"]["qos/ratelimit/router"] = json!({
         "client_max_rate": 100, "strategy": "header", "key": "X-Team"
     });
-    let gw = start_gateway(&gateway_config(vec![plain, limited])).await;
+    let gw = gateway_text(&gateway_config(vec![plain, limited]), Format::Json).await;
     let mut c = claims();
     c["groups"] = json!([]);
     let auth = bearer(&hs(c));
@@ -697,15 +629,12 @@ async fn a_claim_header_the_token_lacks_is_removed() {
         ("x-team", "red"),
         ("x-roles", "admin"),
     ];
-    let a = get(gw, "/plain", &forged).await;
-    assert_eq!(a.status, StatusCode::OK);
+    let a = get_with(&gw.at("/plain"), &forged).await;
+    assert_eq!(a.status, 200);
     let body = a.json();
     assert_eq!(body["x_team"], json!([]), "{body}");
     assert_eq!(body["x_roles"], json!([]), "{body}");
-    assert_eq!(
-        get(gw, "/limited", &forged).await.status,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    assert_eq!(get_with(&gw.at("/limited"), &forged).await.status, 429);
 }
 
 #[tokio::test]
@@ -715,80 +644,88 @@ async fn jwk_rotation_and_caching() {
     let mut cached = validator(up.addr, "HS256");
     cached["cache"] = json!(true);
     let uncached = validator(up.addr, "HS256");
-    let gw = start_gateway(&gateway_config(vec![
-        endpoint("/cached", up.addr, "/echo", cached),
-        endpoint("/uncached", up.addr, "/echo", uncached),
-    ]))
+    let gw = gateway_text(
+        &gateway_config(vec![
+            endpoint("/cached", up.addr, "/echo", cached),
+            endpoint("/uncached", up.addr, "/echo", uncached),
+        ]),
+        Format::Json,
+    )
     .await;
     let k1 = bearer(&token_with(Alg::HS256, "hs", "k1", claims()));
     let k2 = bearer(&token_with(Alg::HS256, "hs", "k2", claims()));
     for _ in 0..3 {
-        let a = get(gw, "/cached", &[("authorization", &k1)]).await;
-        assert_eq!(a.status, StatusCode::OK);
+        let a = get_with(&gw.at("/cached"), &[("authorization", &k1)]).await;
+        assert_eq!(a.status, 200);
     }
-    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(up.jwks_hits(), 1);
     // k2 is not published yet
     assert_refused(
-        &get(gw, "/cached", &[("authorization", &k2)]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(&gw.at("/cached"), &[("authorization", &k2)]).await,
+        401,
     );
-    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 2);
+    assert_eq!(up.jwks_hits(), 2);
     // rotation: k2 appears at the JWK URL and is picked up on first sight
     *up.jwks.lock().unwrap() = public_set(&[("hs", "k1"), ("hs", "k2")]);
     assert_eq!(
-        get(gw, "/cached", &[("authorization", &k2)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/cached"), &[("authorization", &k2)])
+            .await
+            .status,
+        200
     );
-    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 3);
+    assert_eq!(up.jwks_hits(), 3);
     assert_eq!(
-        get(gw, "/cached", &[("authorization", &k1)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/cached"), &[("authorization", &k1)])
+            .await
+            .status,
+        200
     );
-    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 3);
+    assert_eq!(up.jwks_hits(), 3);
     // k1 retired: without cache the set is read on every request
     *up.jwks.lock().unwrap() = public_set(&[("hs", "k2")]);
     assert_refused(
-        &get(gw, "/uncached", &[("authorization", &k1)]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(&gw.at("/uncached"), &[("authorization", &k1)]).await,
+        401,
     );
     assert_eq!(
-        get(gw, "/uncached", &[("authorization", &k2)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/uncached"), &[("authorization", &k2)])
+            .await
+            .status,
+        200
     );
-    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 5);
+    assert_eq!(up.jwks_hits(), 5);
 }
 
 #[tokio::test]
 async fn jwk_server_down_or_hanging() {
     let up = start_upstream().await;
     // a port nothing listens on
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
     let mut down = validator(up.addr, "HS256");
-    down["jwk_url"] = json!(format!("http://{closed}/jwks"));
+    down["jwk_url"] = json!(format!("{}/jwks", closed_url()));
     let mut hanging = validator(up.addr, "HS256");
     hanging["jwk_url"] = json!(format!("http://{}/hang", up.addr));
     let mut hang_ep = endpoint("/hanging", up.addr, "/echo", hanging);
     hang_ep["timeout"] = json!("300ms");
     let mut html = validator(up.addr, "HS256");
     html["jwk_url"] = json!(format!("http://{}/echo", up.addr));
-    let gw = start_gateway(&gateway_config(vec![
-        endpoint("/down", up.addr, "/echo", down),
-        hang_ep,
-        endpoint("/not-a-set", up.addr, "/echo", html),
-    ]))
+    let gw = gateway_text(
+        &gateway_config(vec![
+            endpoint("/down", up.addr, "/echo", down),
+            hang_ep,
+            endpoint("/not-a-set", up.addr, "/echo", html),
+        ]),
+        Format::Json,
+    )
     .await;
     let auth = bearer(&hs(claims()));
     for path in ["/down", "/hanging", "/not-a-set"] {
-        let a = get(gw, path, &[("authorization", &auth)]).await;
-        assert_refused(&a, StatusCode::UNAUTHORIZED);
+        let a = get_with(&gw.at(path), &[("authorization", &auth)]).await;
+        assert_refused(&a, 401);
     }
     // the gateway still serves
     assert_refused(
-        &get(gw, "/down", &[("authorization", &auth)]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(&gw.at("/down"), &[("authorization", &auth)]).await,
+        401,
     );
 }
 
@@ -800,21 +737,24 @@ async fn local_key_set() {
         "jwk_local_path": "tests/fixtures/jwt/keys.json",
         "key_identify_strategy": "kid",
     });
-    let gw = start_gateway(&gateway_config(vec![endpoint(
-        "/local", up.addr, "/echo", v,
-    )]))
+    let gw = gateway_text(
+        &gateway_config(vec![endpoint("/local", up.addr, "/echo", v)]),
+        Format::Json,
+    )
     .await;
     let t = bearer(&token_with(Alg::ES256, "es256", "es256", claims()));
     assert_eq!(
-        get(gw, "/local", &[("authorization", &t)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/local"), &[("authorization", &t)])
+            .await
+            .status,
+        200
     );
     let other = bearer(&token_with(Alg::ES256, "es256", "es384", claims()));
     assert_refused(
-        &get(gw, "/local", &[("authorization", &other)]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(&gw.at("/local"), &[("authorization", &other)]).await,
+        401,
     );
-    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 0);
+    assert_eq!(up.jwks_hits(), 0);
 }
 
 #[tokio::test]
@@ -837,27 +777,30 @@ async fn bad_configurations() {
         .remove("disable_jwk_security");
     let mut missing_file = validator(up.addr, "HS256");
     missing_file["jwk_local_path"] = json!("tests/fixtures/jwt/none.json");
-    let gw = start_gateway(&gateway_config(vec![
-        endpoint("/insecure", up.addr, "/echo", insecure),
-        endpoint("/no-source", up.addr, "/echo", json!({"alg": "HS256"})),
-        endpoint("/missing-file", up.addr, "/echo", missing_file),
-        signer_endpoint(
-            "/signer",
-            up.addr,
-            json!({"alg": "HS256", "kid": "hs", "keys_to_sign": ["access_token"],
+    let gw = gateway_text(
+        &gateway_config(vec![
+            endpoint("/insecure", up.addr, "/echo", insecure),
+            endpoint("/no-source", up.addr, "/echo", json!({"alg": "HS256"})),
+            endpoint("/missing-file", up.addr, "/echo", missing_file),
+            signer_endpoint(
+                "/signer",
+                up.addr,
+                json!({"alg": "HS256", "kid": "hs", "keys_to_sign": ["access_token"],
                    "jwk_url": format!("http://{}/jwks", up.addr)}),
-        ),
-    ]))
+            ),
+        ]),
+        Format::Json,
+    )
     .await;
     let auth = bearer(&hs(claims()));
     for path in ["/insecure", "/no-source", "/missing-file"] {
-        let a = get(gw, path, &[("authorization", &auth)]).await;
-        assert_refused(&a, StatusCode::UNAUTHORIZED);
+        let a = get_with(&gw.at(path), &[("authorization", &auth)]).await;
+        assert_refused(&a, 401);
     }
-    let a = get(gw, "/signer", &[]).await;
-    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let a = get_with(&gw.at("/signer"), &[]).await;
+    assert_eq!(a.status, 400);
     assert!(a.body.is_empty());
-    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 0);
+    assert_eq!(up.jwks_hits(), 0);
 }
 
 fn signer_endpoint(path: &str, up: SocketAddr, signer: Value) -> Value {
@@ -878,7 +821,7 @@ async fn signer() {
         json!({"keys": fixture_keys().into_iter().filter(|k| k["kid"] == "hs").collect::<Vec<_>>()})
     );
     *up.jwks.lock().unwrap() = private;
-    let gw = start_gateway(&gateway_config(vec![
+    let gw = gateway_text(&gateway_config(vec![
         signer_endpoint(
             "/hs",
             up.addr,
@@ -915,11 +858,11 @@ async fn signer() {
             json!({"alg": "HS256", "kid": "nope", "keys_to_sign": ["access_token"],
                    "jwk_url": url, "disable_jwk_security": true}),
         ),
-    ]))
+    ]), Format::Json)
     .await;
     let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
-    let a = get(gw, "/hs", &[]).await;
-    assert_eq!(a.status, StatusCode::OK);
+    let a = get_with(&gw.at("/hs"), &[]).await;
+    assert_eq!(a.status, 200);
     assert_eq!(a.headers["content-type"], "application/json; charset=utf-8");
     assert!(a.headers.get("x-krakend-completed").is_none());
     assert!(a.headers.get("cache-control").is_none());
@@ -929,7 +872,7 @@ async fn signer() {
     assert_eq!(body["other"], 1);
     assert!(body.get("missing").is_none());
     // JSON serialization
-    let full = get(gw, "/full", &[]).await.json();
+    let full = get_with(&gw.at("/full"), &[]).await.json();
     let jws: Value = serde_json::from_str(full["access_token"].as_str().unwrap()).unwrap();
     let compact = fixtures["tokens"]["HS256"].as_str().unwrap();
     let parts: Vec<&str> = compact.split('.').collect();
@@ -939,11 +882,11 @@ async fn signer() {
     );
     // deterministic signatures match the other implementation byte for byte
     for (path, alg) in [("/rs", "RS256"), ("/ed", "EdDSA")] {
-        let body = get(gw, path, &[]).await.json();
+        let body = get_with(&gw.at(path), &[]).await.json();
         assert_eq!(body["access_token"], fixtures["tokens"][alg], "{alg}");
     }
     // ECDSA is randomized: check it verifies
-    let es = get(gw, "/es", &[]).await.json();
+    let es = get_with(&gw.at("/es"), &[]).await.json();
     let t = es["access_token"].as_str().unwrap().to_string();
     let jws = jose::parse_compact(&t).unwrap();
     jose::verify(
@@ -954,22 +897,22 @@ async fn signer() {
     )
     .unwrap();
     // no such key: an empty 400
-    let a = get(gw, "/no-key", &[]).await;
-    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let a = get_with(&gw.at("/no-key"), &[]).await;
+    assert_eq!(a.status, 400);
     assert!(a.body.is_empty());
 }
 
 /// Waits (bounded) until `up` has served `n` JWK sets.
 async fn wait_jwks_hits(up: &Upstream, n: usize) {
     for _ in 0..2000 {
-        if up.jwks_hits.load(Ordering::SeqCst) >= n {
+        if up.jwks_hits() >= n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     panic!(
         "the JWK server saw {} downloads, expected {n}",
-        up.jwks_hits.load(Ordering::SeqCst)
+        up.jwks_hits()
     );
 }
 
@@ -978,19 +921,24 @@ async fn cached_jwk_sets_are_fetched_at_start_up() {
     let up = start_upstream().await;
     let mut cached = validator(up.addr, "HS256");
     cached["cache"] = json!(true);
-    let gw = start_gateway(&gateway_config(vec![
-        endpoint("/cached", up.addr, "/echo", cached),
-        endpoint("/uncached", up.addr, "/echo", validator(up.addr, "HS256")),
-    ]))
+    let gw = gateway_text(
+        &gateway_config(vec![
+            endpoint("/cached", up.addr, "/echo", cached),
+            endpoint("/uncached", up.addr, "/echo", validator(up.addr, "HS256")),
+        ]),
+        Format::Json,
+    )
     .await;
     // no request yet: the cached endpoint fetched its set, the uncached one did not
     wait_jwks_hits(&up, 1).await;
     let auth = bearer(&hs(claims()));
     assert_eq!(
-        get(gw, "/cached", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/cached"), &[("authorization", &auth)])
+            .await
+            .status,
+        200
     );
-    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(up.jwks_hits(), 1);
 }
 
 #[tokio::test]
@@ -1004,28 +952,30 @@ async fn a_jwk_server_down_at_start_up_is_retried() {
     hanging["jwk_url"] = json!(format!("http://{}/hang", up.addr));
     let mut hang_ep = endpoint("/hanging", up.addr, "/echo", hanging);
     hang_ep["timeout"] = json!("300ms");
-    let gw = start_gateway(&gateway_config(vec![
-        endpoint("/cached", up.addr, "/echo", cached),
-        hang_ep,
-    ]))
+    let gw = gateway_text(
+        &gateway_config(vec![endpoint("/cached", up.addr, "/echo", cached), hang_ep]),
+        Format::Json,
+    )
     .await;
     // the start-up fetch failed: the gateway serves anyway
     wait_jwks_hits(&up, 1).await;
-    assert_eq!(get(gw, "/__health", &[]).await.status, StatusCode::OK);
+    assert_eq!(get_with(&gw.at("/__health"), &[]).await.status, 200);
     let auth = bearer(&hs(claims()));
     assert_refused(
-        &get(gw, "/cached", &[("authorization", &auth)]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(&gw.at("/cached"), &[("authorization", &auth)]).await,
+        401,
     );
     assert_refused(
-        &get(gw, "/hanging", &[("authorization", &auth)]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(&gw.at("/hanging"), &[("authorization", &auth)]).await,
+        401,
     );
     // the JWK server is back: the next token downloads the set
     *up.jwks.lock().unwrap() = all_public();
     assert_eq!(
-        get(gw, "/cached", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/cached"), &[("authorization", &auth)])
+            .await
+            .status,
+        200
     );
 }
 
@@ -1043,30 +993,37 @@ async fn shared_jwk_cache_between_endpoints() {
     // with the service-level object, the endpoints share one download
     let shared = json!({"version": 3, "timeout": "3s", "endpoints": endpoints,
         "extra_config": {"auth/validator": {"shared_cache_duration": 300}}});
-    let gw = start_gateway(&shared.to_string()).await;
+    let gw = gateway_text(&shared.to_string(), Format::Json).await;
     for path in ["/one", "/two", "/one", "/two"] {
         assert_eq!(
-            get(gw, path, &[("authorization", &auth)]).await.status,
-            StatusCode::OK
+            get_with(&gw.at(path), &[("authorization", &auth)])
+                .await
+                .status,
+            200
         );
     }
-    assert_eq!(up.jwks_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(up.jwks_hits(), 1);
     // without it, each endpoint downloads the set
     let other = start_upstream().await;
     let mut cached = validator(other.addr, "HS256");
     cached["cache"] = json!(true);
-    let gw = start_gateway(&gateway_config(vec![
-        endpoint("/one", other.addr, "/echo", cached.clone()),
-        endpoint("/two", other.addr, "/echo", cached),
-    ]))
+    let gw = gateway_text(
+        &gateway_config(vec![
+            endpoint("/one", other.addr, "/echo", cached.clone()),
+            endpoint("/two", other.addr, "/echo", cached),
+        ]),
+        Format::Json,
+    )
     .await;
     for path in ["/one", "/two", "/one", "/two"] {
         assert_eq!(
-            get(gw, path, &[("authorization", &auth)]).await.status,
-            StatusCode::OK
+            get_with(&gw.at(path), &[("authorization", &auth)])
+                .await
+                .status,
+            200
         );
     }
-    assert_eq!(other.jwks_hits.load(Ordering::SeqCst), 2);
+    assert_eq!(other.jwks_hits(), 2);
     // a bad service-level object names its field
     let bad = json!({"version": 3, "endpoints": [],
         "extra_config": {"auth/validator": {"shared_cache_duration": "5m"}}});
@@ -1148,36 +1105,42 @@ async fn jwk_fingerprints_pin_the_jwk_server() {
             false,
         ),
     ];
-    let gw = start_gateway(&gateway_config(
-        cases
-            .iter()
-            .map(|(path, v, _)| endpoint(path, up.addr, "/echo", v.clone()))
-            .collect(),
-    ))
+    let gw = gateway_text(
+        &gateway_config(
+            cases
+                .iter()
+                .map(|(path, v, _)| endpoint(path, up.addr, "/echo", v.clone()))
+                .collect(),
+        ),
+        Format::Json,
+    )
     .await;
     let auth = bearer(&hs(claims()));
     for (path, _, accepted) in &cases {
         let before = hits.load(Ordering::SeqCst);
-        let a = get(gw, path, &[("authorization", &auth)]).await;
+        let a = get_with(&gw.at(path), &[("authorization", &auth)]).await;
         if *accepted {
-            assert_eq!(a.status, StatusCode::OK, "{path}");
+            assert_eq!(a.status, 200, "{path}");
             assert_eq!(hits.load(Ordering::SeqCst), before + 1, "{path}");
         } else {
-            assert_refused(&a, StatusCode::UNAUTHORIZED);
+            assert_refused(&a, 401);
             assert_eq!(hits.load(Ordering::SeqCst), before, "{path}");
         }
     }
     // a fingerprint that is not URL-safe base64: the endpoint refuses every token
-    let gw = start_gateway(&gateway_config(vec![endpoint(
-        "/bad-pin",
-        up.addr,
-        "/echo",
-        v(json!({"jwk_local_ca": ca, "jwk_fingerprints": ["not/base64+"]})),
-    )]))
+    let gw = gateway_text(
+        &gateway_config(vec![endpoint(
+            "/bad-pin",
+            up.addr,
+            "/echo",
+            v(json!({"jwk_local_ca": ca, "jwk_fingerprints": ["not/base64+"]})),
+        )]),
+        Format::Json,
+    )
     .await;
     assert_refused(
-        &get(gw, "/bad-pin", &[("authorization", &auth)]).await,
-        StatusCode::UNAUTHORIZED,
+        &get_with(&gw.at("/bad-pin"), &[("authorization", &auth)]).await,
+        401,
     );
 }
 
@@ -1254,37 +1217,39 @@ async fn encrypted_local_key_set() {
     signed["kid"] = json!("hs");
     signed["alg"] = json!("HS256");
     signed["keys_to_sign"] = json!(["access_token"]);
-    let gw = start_gateway(&gateway_config(vec![
-        endpoint("/encrypted", up.addr, "/echo", source(&path, &secret_url)),
-        endpoint(
-            "/wrong-keeper",
-            up.addr,
-            "/echo",
-            source(&path, &other_keeper),
-        ),
-        endpoint(
-            "/tampered",
-            up.addr,
-            "/echo",
-            source(&tampered_path, &secret_url),
-        ),
-        signer_endpoint("/signed", up.addr, signed),
-    ]))
+    let gw = gateway_text(
+        &gateway_config(vec![
+            endpoint("/encrypted", up.addr, "/echo", source(&path, &secret_url)),
+            endpoint(
+                "/wrong-keeper",
+                up.addr,
+                "/echo",
+                source(&path, &other_keeper),
+            ),
+            endpoint(
+                "/tampered",
+                up.addr,
+                "/echo",
+                source(&tampered_path, &secret_url),
+            ),
+            signer_endpoint("/signed", up.addr, signed),
+        ]),
+        Format::Json,
+    )
     .await;
     let t = bearer(&token_with(Alg::ES256, "es256", "es256", claims()));
     assert_eq!(
-        get(gw, "/encrypted", &[("authorization", &t)]).await.status,
-        StatusCode::OK
+        get_with(&gw.at("/encrypted"), &[("authorization", &t)])
+            .await
+            .status,
+        200
     );
     for path in ["/wrong-keeper", "/tampered"] {
-        assert_refused(
-            &get(gw, path, &[("authorization", &t)]).await,
-            StatusCode::UNAUTHORIZED,
-        );
+        assert_refused(&get_with(&gw.at(path), &[("authorization", &t)]).await, 401);
     }
     let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
-    let a = get(gw, "/signed", &[]).await;
-    assert_eq!(a.status, StatusCode::OK);
+    let a = get_with(&gw.at("/signed"), &[]).await;
+    assert_eq!(a.status, 200);
     assert_eq!(a.json()["access_token"], fixtures["tokens"]["HS256"]);
     // a cloud key keeper cannot be used by this build: the gateway does not start
     for scheme in ["awskms", "gcpkms", "azurekeyvault", "hashivault"] {
@@ -1329,10 +1294,13 @@ fn tamper_payload(token: &str, claims: &Value) -> String {
 #[tokio::test]
 async fn rsa_tokens_verify_and_tampered_ones_are_refused() {
     let up = start_upstream().await;
-    let gw = start_gateway(&gateway_config(vec![
-        endpoint("/rs256", up.addr, "/echo", validator(up.addr, "RS256")),
-        endpoint("/ps256", up.addr, "/echo", validator(up.addr, "PS256")),
-    ]))
+    let gw = gateway_text(
+        &gateway_config(vec![
+            endpoint("/rs256", up.addr, "/echo", validator(up.addr, "RS256")),
+            endpoint("/ps256", up.addr, "/echo", validator(up.addr, "PS256")),
+        ]),
+        Format::Json,
+    )
     .await;
     let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
     let mut admin = claims();
@@ -1341,16 +1309,16 @@ async fn rsa_tokens_verify_and_tampered_ones_are_refused() {
         let theirs = fixtures["tokens"][alg.name()].as_str().unwrap().to_string();
         let ours = token_with(alg, "rsa", "rsa", claims());
         for token in [&theirs, &ours] {
-            let a = get(gw, path, &[("authorization", &bearer(token))]).await;
-            assert_eq!(a.status, StatusCode::OK, "{}", alg.name());
+            let a = get_with(&gw.at(path), &[("authorization", &bearer(token))]).await;
+            assert_eq!(a.status, 200, "{}", alg.name());
             for bad in [
                 tamper_signature(token),
                 tamper_payload(token, &admin),
                 token[..token.len() - 4].to_string(),
             ] {
                 assert_refused(
-                    &get(gw, path, &[("authorization", &bearer(&bad))]).await,
-                    StatusCode::UNAUTHORIZED,
+                    &get_with(&gw.at(path), &[("authorization", &bearer(&bad))]).await,
+                    401,
                 );
             }
         }
@@ -1375,18 +1343,26 @@ async fn rsa_keys_of_1024_bits_verify_rs256_and_rs512_only() {
         .iter()
         .map(|a| endpoint(&format!("/{a}"), up.addr, "/echo", v(a)))
         .collect();
-    let gw = start_gateway(&gateway_config(eps)).await;
+    let gw = gateway_text(&gateway_config(eps), Format::Json).await;
     let small = small_rsa();
     for alg in algs {
         let token = small["tokens"][alg].as_str().unwrap();
-        let a = get(gw, &format!("/{alg}"), &[("authorization", &bearer(token))]).await;
+        let a = get_with(
+            &gw.at(&format!("/{alg}")),
+            &[("authorization", &bearer(token))],
+        )
+        .await;
         if alg == "RS256" || alg == "RS512" {
-            assert_eq!(a.status, StatusCode::OK, "{alg}");
+            assert_eq!(a.status, 200, "{alg}");
             let bad = tamper_signature(token);
-            let a = get(gw, &format!("/{alg}"), &[("authorization", &bearer(&bad))]).await;
-            assert_refused(&a, StatusCode::UNAUTHORIZED);
+            let a = get_with(
+                &gw.at(&format!("/{alg}")),
+                &[("authorization", &bearer(&bad))],
+            )
+            .await;
+            assert_refused(&a, 401);
         } else {
-            assert_refused(&a, StatusCode::UNAUTHORIZED);
+            assert_refused(&a, 401);
         }
     }
 }
@@ -1400,29 +1376,32 @@ async fn the_signers_rsa_tokens_verify_against_the_public_key() {
         json!({"alg": alg, "kid": "rsa", "keys_to_sign": ["access_token"],
                "jwk_local_path": "tests/fixtures/jwt/keys.json"})
     };
-    let gw = start_gateway(&gateway_config(vec![
-        signer_endpoint("/sign/RS256", up.addr, signer("RS256")),
-        signer_endpoint("/sign/PS256", up.addr, signer("PS256")),
-        endpoint(
-            "/check/RS256",
-            up.addr,
-            "/echo",
-            validator(up.addr, "RS256"),
-        ),
-        endpoint(
-            "/check/PS256",
-            up.addr,
-            "/echo",
-            validator(up.addr, "PS256"),
-        ),
-    ]))
+    let gw = gateway_text(
+        &gateway_config(vec![
+            signer_endpoint("/sign/RS256", up.addr, signer("RS256")),
+            signer_endpoint("/sign/PS256", up.addr, signer("PS256")),
+            endpoint(
+                "/check/RS256",
+                up.addr,
+                "/echo",
+                validator(up.addr, "RS256"),
+            ),
+            endpoint(
+                "/check/PS256",
+                up.addr,
+                "/echo",
+                validator(up.addr, "PS256"),
+            ),
+        ]),
+        Format::Json,
+    )
     .await;
     let public_set: Value = serde_json::from_str(&public_set(&[("rsa", "rsa")])).unwrap();
     let public = Jwk::from_json(&public_set["keys"][0]).unwrap();
     assert!(!public.is_private());
     for alg in [Alg::RS256, Alg::PS256] {
-        let a = get(gw, &format!("/sign/{}", alg.name()), &[]).await;
-        assert_eq!(a.status, StatusCode::OK, "{}", alg.name());
+        let a = get_with(&gw.at(&format!("/sign/{}", alg.name())), &[]).await;
+        assert_eq!(a.status, 200, "{}", alg.name());
         let token = a.json()["access_token"].as_str().unwrap().to_string();
         let jws = jose::parse_compact(&token).unwrap();
         assert_eq!(jws.header_str("alg"), alg.name());
@@ -1445,11 +1424,11 @@ async fn the_signers_rsa_tokens_verify_against_the_public_key() {
         .is_err());
         // the signed object holds the fixture claims, which a validator accepts
         let check = format!("/check/{}", alg.name());
-        let a = get(gw, &check, &[("authorization", &bearer(&token))]).await;
-        assert_eq!(a.status, StatusCode::OK, "{}", alg.name());
+        let a = get_with(&gw.at(&check), &[("authorization", &bearer(&token))]).await;
+        assert_eq!(a.status, 200, "{}", alg.name());
         assert_refused(
-            &get(gw, &check, &[("authorization", &bearer(&bad))]).await,
-            StatusCode::UNAUTHORIZED,
+            &get_with(&gw.at(&check), &[("authorization", &bearer(&bad))]).await,
+            401,
         );
     }
 }
@@ -1474,14 +1453,17 @@ async fn an_rsa_signing_key_under_2048_bits_is_a_configuration_error() {
     // from a JWK URL: the gateway starts, the endpoint refuses
     let small = small_rsa();
     *up.jwks.lock().unwrap() = json!({"keys": small["keys"]}).to_string();
-    let gw = start_gateway(&gateway_config(vec![signer_endpoint(
-        "/remote",
-        up.addr,
-        json!({"alg": "RS256", "kid": "rsa1024", "keys_to_sign": ["access_token"],
+    let gw = gateway_text(
+        &gateway_config(vec![signer_endpoint(
+            "/remote",
+            up.addr,
+            json!({"alg": "RS256", "kid": "rsa1024", "keys_to_sign": ["access_token"],
                "jwk_url": format!("http://{}/jwks", up.addr), "disable_jwk_security": true}),
-    )]))
+        )]),
+        Format::Json,
+    )
     .await;
-    let a = get(gw, "/remote", &[]).await;
-    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let a = get_with(&gw.at("/remote"), &[]).await;
+    assert_eq!(a.status, 400);
     assert!(a.body.is_empty());
 }
