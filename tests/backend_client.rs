@@ -263,13 +263,6 @@ async fn http_client_options_are_checked() {
         {"url_pattern": "/", "host": ["http://127.0.0.1:19"],
          "extra_config": {"backend/http/client": {"no_redirect": "yes"}}}]}]})
     .to_string();
-    let cfg =
-        tentacle::config::load_str(&text, "k.json", tentacle::config::Format::Json, &|_| None)
-            .unwrap()
-            .config;
-    let err = tentacle::app::build(cfg, false)
-        .err()
-        .unwrap()
-        .join("\n");
+    let err = build_error(&text);
     assert!(err.contains("backend/http/client.no_redirect"), "{err}");
 }

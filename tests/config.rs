@@ -112,17 +112,12 @@ async fn krakend_timeout_applies_to_a_running_gateway() {
         {"endpoint": "/a", "backend": [{"url_pattern": "/", "host": [slow.url]}]}]})
     .to_string();
     let env = |k: &str| (k == "KRAKEND_TIMEOUT").then(|| "200ms".to_string());
-    let loaded = load_str(&text, "f.json", Format::Json, &env).unwrap();
-    let gw = std::sync::Arc::new(tentacle::app::build(loaded.config, false).unwrap());
-    let (l, url) = listener().await;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(tentacle::server::serve(gw, l, async move {
-        let _ = rx.await;
-    }));
-    let r = get(&format!("{url}/a")).await;
+    let gw = build_text_env(&text, Format::Json, false, &env).unwrap();
+    let (l, _) = listener().await;
+    let gw = serve_gateway(gw, l);
+    let r = get(&gw.at("/a")).await;
     assert_eq!(r.status, 500, "the 30s timeout of the file was used");
-    let _ = tx.send(());
-    let _ = task.await;
+    gw.stop().await;
 }
 
 #[tokio::test]
@@ -306,11 +301,7 @@ fn syntax_errors_name_line_and_column() {
 // ---------------------------------------------------------------------------------------------
 
 fn build_err(endpoints: serde_json::Value) -> String {
-    let text = config(endpoints).to_string();
-    match build_text(&text, Format::Json, false) {
-        Ok(_) => panic!("accepted: {text}"),
-        Err(e) => e,
-    }
+    build_error(&config(endpoints).to_string())
 }
 
 #[test]

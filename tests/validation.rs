@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use tentacle::config::Format;
 
 fn error_msgs(endpoints: Value) -> Value {
     with(
@@ -147,9 +146,7 @@ mod cel {
                 ]}}]
         }]))
         .to_string();
-        let err = build_text(&text, Format::Json, false)
-            .err()
-            .expect("the configuration is refused");
+        let err = build_error(&text);
         assert!(
             err.contains("endpoints[0].backend[0].extra_config.validation/cel[1].check_expr"),
             "{err}"
@@ -280,9 +277,7 @@ fn a_bad_schema_fails_the_configuration() {
         "extra_config": {"validation/json-schema": {"type": "string", "pattern": "(["}}
     }]))
     .to_string();
-    let err = build_text(&text, Format::Json, false)
-        .err()
-        .expect("the configuration is refused");
+    let err = build_error(&text);
     assert!(
         err.contains("endpoints[0].extra_config.validation/json-schema"),
         "{err}"
