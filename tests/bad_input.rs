@@ -92,13 +92,11 @@ async fn a_client_that_disconnects_cancels_its_backend_call() {
     let gw = gateway(&config(json!([{"endpoint": "/hang", "timeout": "60s",
         "backend": [{"url_pattern": "/", "host": [url]}]}])))
     .await;
-    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut s, b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    let mut c = RawConn::open(gw.addr).await;
+    c.send(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n").await;
     // let the request reach the backend, then hang up
     tokio::time::sleep(Duration::from_millis(300)).await;
-    drop(s);
+    drop(c);
     let cancelled = tokio::time::timeout(Duration::from_secs(30), closed)
         .await
         .expect("backend never reported")
