@@ -161,10 +161,10 @@ async fn only_200_and_201_are_success() {
 #[tokio::test]
 async fn a_redirect_without_location_is_an_invalid_status() {
     let b = backend(|_| Reply::new(302)).await;
-    let gw = gateway(&with(
-        config(json!([{"endpoint": "/s", "backend": [{"url_pattern": "/loc", "host": [b.url]}]}])),
-        json!({"extra_config": {"router": {"return_error_msg": true}}}),
-    ))
+    let gw = router_gateway(
+        json!([{"endpoint": "/s", "backend": [{"url_pattern": "/loc", "host": [b.url]}]}]),
+        json!({"return_error_msg": true}),
+    )
     .await;
     let r = get(&gw.at("/s")).await;
     assert_eq!(r.status, 500);

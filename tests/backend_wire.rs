@@ -37,11 +37,7 @@ async fn a_body_split_across_writes_streams_through_no_op() {
         body.as_bytes()[70_000..].to_vec(),
     ];
     let b = raw_backend(vec![ScriptedAnswer::in_pieces(pieces)]).await;
-    let gw = gateway(&config(json!([{
-        "endpoint": "/n", "output_encoding": "no-op",
-        "backend": [{"url_pattern": "/", "host": [b.url], "encoding": "no-op"}]
-    }])))
-    .await;
+    let gw = endpoint_gateway(no_op_endpoint("/n", "/", &b.url)).await;
     for _ in 0..2 {
         let r = get(&gw.at("/n")).await;
         assert_eq!(r.status, 200);
@@ -101,8 +97,7 @@ async fn no_content_and_head_answers_have_no_body() {
     ])
     .await;
     let gw = gateway(&config(json!([
-        {"endpoint": "/none", "output_encoding": "no-op",
-         "backend": [{"url_pattern": "/", "host": [b.url], "encoding": "no-op"}]},
+        no_op_endpoint("/none", "/", &b.url),
         {"endpoint": "/after", "backend": [{"url_pattern": "/", "host": [b.url]}]}
     ])))
     .await;
@@ -227,8 +222,7 @@ async fn a_modest_body_arriving_in_pieces_is_answered_whole() {
     ])])
     .await;
     let gw = gateway(&config(json!([
-        {"endpoint": "/n", "output_encoding": "no-op",
-         "backend": [{"url_pattern": "/", "host": [b.url], "encoding": "no-op"}]},
+        no_op_endpoint("/n", "/", &b.url),
         {"endpoint": "/j", "backend": [{"url_pattern": "/", "host": [b.url]}]}
     ])))
     .await;
@@ -243,11 +237,6 @@ async fn a_modest_body_arriving_in_pieces_is_answered_whole() {
     assert_eq!(b.connections(), 1);
 }
 
-fn no_op(path: &str, url: &str) -> serde_json::Value {
-    json!({"endpoint": path, "output_encoding": "no-op",
-           "backend": [{"url_pattern": "/", "host": [url], "encoding": "no-op"}]})
-}
-
 #[tokio::test]
 async fn a_no_op_answer_keeps_the_backend_header_lines_as_written() {
     let b = raw_backend(vec![ScriptedAnswer::new(
@@ -256,7 +245,7 @@ async fn a_no_op_answer_keeps_the_backend_header_lines_as_written() {
          Content-Length: 8\r\nset-cookie: a=1; Path=/\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\n\r\n{\"ok\":1}",
     )])
     .await;
-    let gw = gateway(&config(json!([no_op("/n", &b.url)]))).await;
+    let gw = endpoint_gateway(no_op_endpoint("/n", "/", &b.url)).await;
     for _ in 0..2 {
         let RawResponse { head, body, .. } =
             raw_exchange(gw.addr, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
@@ -295,7 +284,7 @@ async fn a_no_op_answer_that_needs_a_map_still_gets_every_rule() {
         ScriptedAnswer::new("HTTP/1.1 200 OK\nX-Lf: 1\nContent-Length: 2\n\n{}"),
     ])
     .await;
-    let gw = gateway(&config(json!([no_op("/n", &b.url)]))).await;
+    let gw = endpoint_gateway(no_op_endpoint("/n", "/", &b.url)).await;
     let RawResponse { head, .. } =
         raw_exchange(gw.addr, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(lines_named(&head, "x-krakend"), 1, "{head}");
@@ -326,7 +315,11 @@ async fn a_no_op_answer_that_goes_through_a_map_keeps_its_headers() {
         // h2c connections (HTTP/1.1 too) are served by hyper, which writes the map
         (json!({"use_h2c": true}), None),
     ] {
-        let gw = gateway(&with(config(json!([no_op("/n", &b.url)])), extra)).await;
+        let gw = gateway(&with(
+            config(json!([no_op_endpoint("/n", "/", &b.url)])),
+            extra,
+        ))
+        .await;
         let RawResponse { head, body, .. } =
             raw_exchange(gw.addr, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert_eq!(lines_named(&head, "x-a"), 2, "{head}");
@@ -354,7 +347,11 @@ async fn the_gateway_lines_follow_a_no_op_answers_own_lines() {
         (json!({"use_h2c": true}), format!("Version {version}"), true),
     ] {
         let b = raw_backend(vec![ScriptedAnswer::new(own), ScriptedAnswer::new(own)]).await;
-        let gw = gateway(&with(config(json!([no_op("/n", &b.url)])), extra)).await;
+        let gw = gateway(&with(
+            config(json!([no_op_endpoint("/n", "/", &b.url)])),
+            extra,
+        ))
+        .await;
         for _ in 0..2 {
             let RawResponse { head, body, .. } =
                 raw_exchange(gw.addr, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
@@ -445,8 +442,7 @@ async fn each_request_on_a_connection_gets_its_own_deadline() {
     let b250 = late(250).await;
     let b600 = late(600).await;
     let no_op = |path: &str, url: &str, timeout: &str| {
-        json!({"endpoint": path, "timeout": timeout, "output_encoding": "no-op",
-               "backend": [{"url_pattern": "/", "host": [url], "encoding": "no-op"}]})
+        with(no_op_endpoint(path, "/", url), json!({"timeout": timeout}))
     };
     let gw = gateway(&config(json!([
         no_op("/fast", &fast.url, "300ms"),
@@ -538,7 +534,7 @@ async fn a_length_beside_chunked_in_an_answer_is_removed() {
                Transfer-Encoding: chunked\r\n\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n";
     let b = raw_backend(vec![ScriptedAnswer::new(raw)]).await;
     let gw = gateway(&config(json!([
-        no_op("/n", &b.url),
+        no_op_endpoint("/n", "/", &b.url),
         {"endpoint": "/j", "backend": [{"url_pattern": "/", "host": [b.url]}]}
     ])))
     .await;
@@ -576,7 +572,7 @@ async fn answers_with_ambiguous_framing_are_backend_errors() {
     ] {
         let b = raw_backend(vec![ScriptedAnswer::new(raw)]).await;
         let gw = gateway(&config(json!([
-            no_op("/n", &b.url),
+            no_op_endpoint("/n", "/", &b.url),
             {"endpoint": "/j", "backend": [{"url_pattern": "/", "host": [b.url]}]}
         ])))
         .await;
@@ -608,10 +604,10 @@ async fn a_trickled_no_op_body_is_cut_at_the_endpoint_timeout() {
         Duration::from_millis(250),
     )])
     .await;
-    let gw = gateway(&config(json!([{
-        "endpoint": "/slow", "output_encoding": "no-op", "timeout": "1s",
-        "backend": [{"url_pattern": "/", "host": [b.url], "encoding": "no-op"}]
-    }])))
+    let gw = endpoint_gateway(with(
+        no_op_endpoint("/slow", "/", &b.url),
+        json!({"timeout": "1s"}),
+    ))
     .await;
     let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;

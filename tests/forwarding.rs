@@ -10,15 +10,15 @@ use serde_json::{json, Value};
 /// A gateway with one endpoint (extra endpoint fields merged in) over an echo backend.
 async fn setup(endpoint_fields: Value, backend_fields: Value) -> (Gw, FakeBackend) {
     let b = echo_backend().await;
-    let mut be = json!({"url_pattern": "/echo", "host": [b.url]});
-    for (k, v) in backend_fields.as_object().unwrap() {
-        be[k] = v.clone();
-    }
-    let mut ep = json!({"endpoint": "/e", "method": "GET", "backend": [be]});
-    for (k, v) in endpoint_fields.as_object().unwrap() {
-        ep[k] = v.clone();
-    }
-    let gw = gateway(&config(json!([ep]))).await;
+    let be = with(
+        json!({"url_pattern": "/echo", "host": [b.url]}),
+        backend_fields,
+    );
+    let ep = with(
+        json!({"endpoint": "/e", "method": "GET", "backend": [be]}),
+        endpoint_fields,
+    );
+    let gw = endpoint_gateway(ep).await;
     (gw, b)
 }
 

@@ -5,11 +5,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
-
-async fn endpoint(ep: Value) -> Gw {
-    gateway(&config(json!([ep]))).await
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn backend_pre_rewrites_the_upstream_request() {
@@ -22,7 +18,7 @@ async fn backend_pre_rewrites_the_upstream_request() {
         r:method("POST")
         r:body("from lua")
     "#;
-    let gw = endpoint(json!({
+    let gw = endpoint_gateway(json!({
         "endpoint": "/items/{id}",
         "input_headers": ["X-Drop"],
         "backend": [{"url_pattern": "/base", "host": [b.url],
@@ -59,7 +55,7 @@ async fn backend_post_and_proxy_post_modify_the_response() {
         d:del("items")
         d:set("complete", resp:isComplete())
     "#;
-    let gw = endpoint(json!({
+    let gw = endpoint_gateway(json!({
         "endpoint": "/r",
         "backend": [{"url_pattern": "/", "host": [b.url],
                      "extra_config": {"modifier/lua-backend": {"post": backend_post}}}],
@@ -84,7 +80,7 @@ async fn proxy_pre_changes_what_every_backend_gets() {
         r:headers("X-From-Lua", r:method())
         r:query("q=lua")
     "#;
-    let gw = endpoint(json!({
+    let gw = endpoint_gateway(json!({
         "endpoint": "/p/{id}",
         "input_query_strings": ["q"],
         "backend": [{"url_pattern": "/x/{id}", "host": [b.url]}],
@@ -101,15 +97,15 @@ async fn proxy_pre_changes_what_every_backend_gets() {
 #[tokio::test]
 async fn custom_error_aborts_with_its_status_and_message() {
     let b = json_backend(r#"{"a":1}"#).await;
-    let gw = gateway(&with(
-        config(json!([{
+    let gw = router_gateway(
+        json!([{
             "endpoint": "/teapot",
             "backend": [{"url_pattern": "/", "host": [b.url],
                          "extra_config": {"modifier/lua-backend": {
                              "pre": "custom_error('{\"msg\":\"no coffee\"}', 418)"}}}]
-        }])),
-        json!({"extra_config": {"router": {"return_error_msg": true}}}),
-    ))
+        }]),
+        json!({"return_error_msg": true}),
+    )
     .await;
     let r = get(&gw.at("/teapot")).await;
     assert_eq!(r.status, 418);
@@ -120,7 +116,7 @@ async fn custom_error_aborts_with_its_status_and_message() {
 #[tokio::test]
 async fn proxy_post_custom_error_replaces_the_response() {
     let b = json_backend(r#"{"a":1}"#).await;
-    let gw = endpoint(json!({
+    let gw = endpoint_gateway(json!({
         "endpoint": "/denied",
         "backend": [{"url_pattern": "/", "host": [b.url]}],
         "extra_config": {"modifier/lua-proxy": {"post": "custom_error('nope', 403)"}}
@@ -134,7 +130,7 @@ async fn proxy_post_custom_error_replaces_the_response() {
 #[tokio::test]
 async fn a_lua_runtime_error_fails_the_request_and_the_gateway_keeps_serving() {
     let b = json_backend(r#"{"a":1}"#).await;
-    let gw = endpoint(json!({
+    let gw = endpoint_gateway(json!({
         "endpoint": "/boom",
         "backend": [{"url_pattern": "/", "host": [b.url],
                      "extra_config": {"modifier/lua-backend": {
@@ -151,7 +147,7 @@ async fn a_lua_runtime_error_fails_the_request_and_the_gateway_keeps_serving() {
 #[tokio::test]
 async fn a_syntax_error_fails_the_request() {
     let b = json_backend(r#"{"a":1}"#).await;
-    let gw = endpoint(json!({
+    let gw = endpoint_gateway(json!({
         "endpoint": "/syntax",
         "backend": [{"url_pattern": "/", "host": [b.url]}],
         "extra_config": {"modifier/lua-proxy": {"post": "this is not lua"}}
@@ -164,7 +160,7 @@ async fn a_syntax_error_fails_the_request() {
 #[tokio::test]
 async fn skip_next_answers_without_calling_the_backend() {
     let b = json_backend(r#"{"a":1}"#).await;
-    let gw = endpoint(json!({
+    let gw = endpoint_gateway(json!({
         "endpoint": "/skip",
         "backend": [{"url_pattern": "/", "host": [b.url],
                      "extra_config": {"modifier/lua-backend": {
@@ -250,7 +246,7 @@ async fn sequential_params_reach_lua_including_a_whole_no_op_body() {
         backend(|_| Reply::text(200, r#"{"id":5}"#).header("Content-Type", "application/json"))
             .await;
     let second = echo_backend().await;
-    let gw = endpoint(json!({
+    let gw = endpoint_gateway(json!({
         "endpoint": "/seq",
         "extra_config": {"proxy": {"sequential": true,
                                    "sequential_propagated_params": ["resp0"]}},

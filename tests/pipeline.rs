@@ -20,18 +20,6 @@ fn grouped(host: &str, group: &str) -> Value {
     json!({"url_pattern": "/", "host": [host], "group": group})
 }
 
-async fn endpoint(ep: Value) -> Gw {
-    gateway(&config(json!([ep]))).await
-}
-
-async fn with_router(ep: Value, router: Value) -> Gw {
-    gateway(&with(
-        config(json!([ep])),
-        json!({"extra_config": {"router": router}}),
-    ))
-    .await
-}
-
 /// Two backends that only answer once both have been called: a sequential pipe would
 /// never get the first answer.
 #[tokio::test]
@@ -51,7 +39,7 @@ async fn backends_are_called_in_parallel_and_merged() {
     };
     let a = mk(r#"{"a":1,"shared":"x"}"#).await;
     let b = mk(r#"{"b":2}"#).await;
-    let gw = endpoint(json!({"endpoint": "/m", "timeout": "20s",
+    let gw = endpoint_gateway(json!({"endpoint": "/m", "timeout": "20s",
                              "backend": [be(&a.url, "/"), be(&b.url, "/")]}))
     .await;
     let r = get(&gw.at("/m")).await;
@@ -65,7 +53,7 @@ async fn colliding_keys_the_last_arrival_wins() {
     let fast = json_backend(r#"{"k":"fast","f":1}"#).await;
     let slow = slow_backend(Duration::from_millis(500), r#"{"k":"slow","s":1}"#).await;
     // the slow backend is listed first: arrival order decides, not config order
-    let gw = endpoint(json!({"endpoint": "/m", "timeout": "20s",
+    let gw = endpoint_gateway(json!({"endpoint": "/m", "timeout": "20s",
                              "backend": [be(&slow.url, "/"), be(&fast.url, "/")]}))
     .await;
     let r = get(&gw.at("/m")).await;
@@ -76,7 +64,7 @@ async fn colliding_keys_the_last_arrival_wins() {
 async fn a_failing_backend_gives_a_partial_200_without_cache_control() {
     let ok = json_backend(r#"{"ok":true}"#).await;
     let bad = status_backend(500, "boom").await;
-    let gw = endpoint(json!({"endpoint": "/m", "cache_ttl": "1h",
+    let gw = endpoint_gateway(json!({"endpoint": "/m", "cache_ttl": "1h",
         "backend": [grouped(&ok.url, "good"), grouped(&bad.url, "bad")]}))
     .await;
     let r = get(&gw.at("/m")).await;
@@ -90,7 +78,7 @@ async fn a_failing_backend_gives_a_partial_200_without_cache_control() {
 async fn a_slow_backend_gives_a_partial_200() {
     let ok = json_backend(r#"{"ok":true}"#).await;
     let slow = slow_backend(Duration::from_secs(5), r#"{"late":true}"#).await;
-    let gw = endpoint(
+    let gw = endpoint_gateway(
         json!({"endpoint": "/m", "timeout": "300ms", "cache_ttl": "10s",
         "backend": [grouped(&ok.url, "first"), grouped(&slow.url, "second")]}),
     )
@@ -106,7 +94,7 @@ async fn a_slow_backend_gives_a_partial_200() {
 async fn nothing_back_is_500_with_an_empty_body() {
     let bad1 = status_backend(503, "down").await;
     let bad2 = status_backend(404, "missing").await;
-    let gw = endpoint(json!({"endpoint": "/m", "cache_ttl": "1h",
+    let gw = endpoint_gateway(json!({"endpoint": "/m", "cache_ttl": "1h",
         "backend": [grouped(&bad1.url, "a"), grouped(&bad2.url, "b")]}))
     .await;
     let r = get(&gw.at("/m")).await;
@@ -149,8 +137,10 @@ async fn no_cache_control_without_cache_ttl() {
 #[tokio::test]
 async fn an_empty_object_is_200_but_not_completed() {
     let b = json_backend("{}").await;
-    let gw =
-        endpoint(json!({"endpoint": "/a", "cache_ttl": "1h", "backend": [be(&b.url, "/")]})).await;
+    let gw = endpoint_gateway(
+        json!({"endpoint": "/a", "cache_ttl": "1h", "backend": [be(&b.url, "/")]}),
+    )
+    .await;
     let r = get(&gw.at("/a")).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "{}");
@@ -165,7 +155,7 @@ async fn the_merge_deadline_is_85_percent_of_the_timeout() {
     let ok = json_backend(r#"{"ok":1}"#).await;
     // timeout 4s: merge deadline 3.4s, the late backend answers at 3.7s
     let late = slow_backend(Duration::from_millis(3700), r#"{"late":1}"#).await;
-    let gw = endpoint(json!({"endpoint": "/m", "timeout": "4s",
+    let gw = endpoint_gateway(json!({"endpoint": "/m", "timeout": "4s",
         "backend": [grouped(&ok.url, "a"), grouped(&late.url, "b")]}))
     .await;
     let r = get(&gw.at("/m")).await;
@@ -177,8 +167,8 @@ async fn the_merge_deadline_is_85_percent_of_the_timeout() {
 #[tokio::test]
 async fn endpoint_timeout_with_nothing_back_is_500() {
     let slow = slow_backend(Duration::from_secs(5), r#"{"late":1}"#).await;
-    let gw = with_router(
-        json!({"endpoint": "/a", "timeout": "200ms", "backend": [be(&slow.url, "/")]}),
+    let gw = router_gateway(
+        json!([{"endpoint": "/a", "timeout": "200ms", "backend": [be(&slow.url, "/")]}]),
         json!({"return_error_msg": true}),
     )
     .await;
@@ -203,9 +193,10 @@ async fn service_timeout_is_the_default_endpoint_timeout() {
 #[tokio::test]
 async fn concurrent_calls_fire_the_request_n_times() {
     let b = json_backend(r#"{"a":1}"#).await;
-    let gw =
-        endpoint(json!({"endpoint": "/a", "concurrent_calls": 3, "backend": [be(&b.url, "/")]}))
-            .await;
+    let gw = endpoint_gateway(
+        json!({"endpoint": "/a", "concurrent_calls": 3, "backend": [be(&b.url, "/")]}),
+    )
+    .await;
     let r = get(&gw.at("/a")).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), r#"{"a":1}"#);
@@ -223,7 +214,7 @@ async fn concurrent_calls_the_first_complete_answer_wins() {
         _ => Reply::json(r#"{"winner":true}"#).delay(Duration::from_millis(100)),
     })
     .await;
-    let gw = endpoint(
+    let gw = endpoint_gateway(
         json!({"endpoint": "/a", "concurrent_calls": 3, "timeout": "10s",
                              "backend": [be(&b.url, "/")]}),
     )
@@ -253,7 +244,7 @@ async fn static_case(strategy: &str, situation: Situation) -> Resp {
         Situation::Failed => json!([be(&bad.url, "/")]),
         Situation::Partial => json!([be(&ok.url, "/"), be(&bad.url, "/")]),
     };
-    let gw = endpoint(json!({"endpoint": "/s", "backend": backends,
+    let gw = endpoint_gateway(json!({"endpoint": "/s", "backend": backends,
         "extra_config": {"proxy": {"static": {"strategy": strategy,
             "data": {"static": true, "over": "static"}}}}}))
     .await;
@@ -290,7 +281,7 @@ async fn static_without_or_with_an_unknown_strategy_is_always() {
         if !strategy.is_null() {
             st["strategy"] = strategy.clone();
         }
-        let gw = endpoint(json!({"endpoint": "/s", "backend": [be(&bad.url, "/")],
+        let gw = endpoint_gateway(json!({"endpoint": "/s", "backend": [be(&bad.url, "/")],
             "extra_config": {"proxy": {"static": st}}}))
         .await;
         let r = get(&gw.at("/s")).await;
@@ -379,7 +370,7 @@ async fn static_incomplete() {
 #[tokio::test]
 async fn static_data_with_cache_ttl_when_complete() {
     let ok = json_backend(r#"{"real":1}"#).await;
-    let gw = endpoint(
+    let gw = endpoint_gateway(
         json!({"endpoint": "/s", "cache_ttl": "3600s", "backend": [be(&ok.url, "/")],
         "extra_config": {"proxy": {"static": {"strategy": "always", "data": {"foo": 42}}}}}),
     )
@@ -398,7 +389,7 @@ async fn sequential_uses_values_of_earlier_responses() {
     let first = json_backend(r#"{"id":7,"nested":{"slug":"abc"},"tags":["x","y"]}"#).await;
     let second = echo_backend().await;
     let third = echo_backend().await;
-    let gw = endpoint(json!({"endpoint": "/seq/{who}", "extra_config": {"proxy": {"sequential": true}},
+    let gw = endpoint_gateway(json!({"endpoint": "/seq/{who}", "extra_config": {"proxy": {"sequential": true}},
         "backend": [
             {"url_pattern": "/first/{who}", "host": [first.url]},
             {"url_pattern": "/items/{resp0_id}/{resp0_nested.slug}", "host": [second.url], "group": "second"},
@@ -422,7 +413,7 @@ async fn sequential_uses_values_of_earlier_responses() {
 async fn sequential_reads_through_the_group() {
     let first = json_backend(r#"{"id":7}"#).await;
     let second = echo_backend().await;
-    let gw = endpoint(
+    let gw = endpoint_gateway(
         json!({"endpoint": "/seq", "extra_config": {"proxy": {"sequential": true}},
         "backend": [
             {"url_pattern": "/a", "host": [first.url], "group": "g"},
@@ -438,7 +429,7 @@ async fn sequential_reads_through_the_group() {
 async fn sequential_first_backend_failure_fails_the_request() {
     let first = status_backend(500, "x").await;
     let second = echo_backend().await;
-    let gw = endpoint(
+    let gw = endpoint_gateway(
         json!({"endpoint": "/seq", "extra_config": {"proxy": {"sequential": true}},
         "backend": [be(&first.url, "/first"), be(&second.url, "/second/{resp0_id}")]}),
     )
@@ -454,7 +445,7 @@ async fn sequential_later_failure_stops_the_chain_with_partial_data() {
     let first = json_backend(r#"{"id":1}"#).await;
     let second = status_backend(404, "x").await;
     let third = echo_backend().await;
-    let gw = endpoint(
+    let gw = endpoint_gateway(
         json!({"endpoint": "/seq", "extra_config": {"proxy": {"sequential": true}},
         "backend": [
             {"url_pattern": "/a", "host": [first.url], "group": "a"},
@@ -475,7 +466,7 @@ async fn sequential_later_failure_stops_the_chain_with_partial_data() {
 async fn without_sequential_the_second_backend_does_not_wait_for_the_first() {
     let first = slow_backend(Duration::from_secs(5), r#"{"id":1}"#).await;
     let second = echo_backend().await;
-    let gw = endpoint(json!({"endpoint": "/p", "timeout": "300ms",
+    let gw = endpoint_gateway(json!({"endpoint": "/p", "timeout": "300ms",
         "backend": [be(&first.url, "/a"), {"url_pattern": "/b/{resp0_id}", "host": [second.url], "group": "b"}]}))
     .await;
     let r = get(&gw.at("/p")).await;
@@ -492,7 +483,7 @@ async fn without_sequential_the_second_backend_does_not_wait_for_the_first() {
 async fn shadow_backends_are_called_but_ignored() {
     let main = json_backend(r#"{"main":1}"#).await;
     let shadow = json_backend(r#"{"shadow":1}"#).await;
-    let gw = endpoint(
+    let gw = endpoint_gateway(
         json!({"endpoint": "/s", "input_query_strings": ["q"], "backend": [
             be(&main.url, "/main"),
             {"url_pattern": "/shadow", "host": [shadow.url],
@@ -512,7 +503,7 @@ async fn shadow_backends_are_called_but_ignored() {
 async fn a_failing_shadow_backend_does_not_matter() {
     let main = json_backend(r#"{"main":1}"#).await;
     let shadow = status_backend(500, "x").await;
-    let gw = endpoint(json!({"endpoint": "/s", "backend": [
+    let gw = endpoint_gateway(json!({"endpoint": "/s", "backend": [
         be(&main.url, "/main"),
         {"url_pattern": "/shadow", "host": [shadow.url],
          "extra_config": {"github.com/devopsfaith/krakend/proxy": {"shadow": true}}}
@@ -527,7 +518,7 @@ async fn a_failing_shadow_backend_does_not_matter() {
 async fn endpoint_flatmap_runs_after_the_merge() {
     let a = json_backend(r#"{"a":{"x":1,"y":2}}"#).await;
     let b = json_backend(r#"{"b":[{"id":1,"n":"one"},{"id":2,"n":"two"}]}"#).await;
-    let gw = endpoint(
+    let gw = endpoint_gateway(
         json!({"endpoint": "/f", "backend": [be(&a.url, "/"), be(&b.url, "/")],
         "extra_config": {"proxy": {"flatmap_filter": [
             {"type": "move", "args": ["a.x", "ax"]},
@@ -542,7 +533,7 @@ async fn endpoint_flatmap_runs_after_the_merge() {
 #[tokio::test]
 async fn endpoint_flatmap_is_ignored_with_a_single_backend() {
     let a = json_backend(r#"{"a":{"x":1}}"#).await;
-    let gw = endpoint(json!({"endpoint": "/f", "backend": [be(&a.url, "/")],
+    let gw = endpoint_gateway(json!({"endpoint": "/f", "backend": [be(&a.url, "/")],
         "extra_config": {"proxy": {"flatmap_filter": [{"type": "del", "args": ["a"]}]}}}))
     .await;
     assert_eq!(get(&gw.at("/f")).await.text(), r#"{"a":{"x":1}}"#);
@@ -556,7 +547,7 @@ async fn endpoint_flatmap_is_ignored_with_a_single_backend() {
 async fn return_error_details_puts_the_failure_in_the_data() {
     let ok = json_backend(r#"{"foo":42}"#).await;
     let bad = status_backend(404, "404 page not found\n").await;
-    let gw = endpoint(json!({"endpoint": "/d", "backend": [
+    let gw = endpoint_gateway(json!({"endpoint": "/d", "backend": [
         be(&ok.url, "/"),
         {"url_pattern": "/missing", "host": [bad.url],
          "extra_config": {"backend/http": {"return_error_details": "backend_b"}}}
@@ -581,7 +572,7 @@ async fn return_error_details_with_a_single_backend() {
             .body(r#"{"e":1}"#)
     })
     .await;
-    let gw = endpoint(json!({"endpoint": "/d", "backend": [
+    let gw = endpoint_gateway(json!({"endpoint": "/d", "backend": [
         {"url_pattern": "/", "host": [bad.url],
          "extra_config": {"github.com/devopsfaith/krakend/http": {"return_error_details": "x"}}}
     ]}))
@@ -604,7 +595,7 @@ async fn return_error_code_passes_the_status_with_an_empty_body() {
             .body(r#"{"teapot":true}"#)
     })
     .await;
-    let gw = endpoint(json!({"endpoint": "/c", "backend": [
+    let gw = endpoint_gateway(json!({"endpoint": "/c", "backend": [
         {"url_pattern": "/", "host": [bad.url],
          "extra_config": {"backend/http": {"return_error_code": true}}}
     ]}))
@@ -624,11 +615,11 @@ async fn return_error_code_with_return_error_msg_writes_the_backend_body() {
             .body(r#"{"invalid":"name"}"#)
     })
     .await;
-    let gw = with_router(
-        json!({"endpoint": "/c", "backend": [
+    let gw = router_gateway(
+        json!([{"endpoint": "/c", "backend": [
             {"url_pattern": "/", "host": [bad.url],
              "extra_config": {"backend/http": {"return_error_code": true}}}
-        ]}),
+        ]}]),
         json!({"return_error_msg": true}),
     )
     .await;
@@ -641,7 +632,7 @@ async fn return_error_code_with_return_error_msg_writes_the_backend_body() {
 #[tokio::test]
 async fn return_error_details_wins_over_return_error_code() {
     let bad = status_backend(400, "bad").await;
-    let gw = endpoint(json!({"endpoint": "/c", "backend": [
+    let gw = endpoint_gateway(json!({"endpoint": "/c", "backend": [
         {"url_pattern": "/", "host": [bad.url],
          "extra_config": {"backend/http": {"return_error_code": true, "return_error_details": "b"}}}
     ]}))

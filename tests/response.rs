@@ -17,15 +17,12 @@ async fn shaped(body: &str, backend_fields: Value, endpoint_fields: Value) -> (G
 }
 
 async fn shaped_on(b: &FakeBackend, backend_fields: Value, endpoint_fields: Value) -> Gw {
-    let mut be = json!({"url_pattern": "/", "host": [b.url]});
-    for (k, v) in backend_fields.as_object().unwrap() {
-        be[k] = v.clone();
-    }
-    let mut ep = json!({"endpoint": "/r", "backend": [be]});
-    for (k, v) in endpoint_fields.as_object().unwrap() {
-        ep[k] = v.clone();
-    }
-    gateway(&config(json!([ep]))).await
+    let be = with(json!({"url_pattern": "/", "host": [b.url]}), backend_fields);
+    endpoint_gateway(with(
+        json!({"endpoint": "/r", "backend": [be]}),
+        endpoint_fields,
+    ))
+    .await
 }
 
 async fn body_of(body: &str, backend_fields: Value) -> String {

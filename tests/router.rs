@@ -6,14 +6,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-async fn gw_with_router(endpoints: Value, router: Value) -> Gw {
-    gateway(&with(
-        config(endpoints),
-        json!({"extra_config": {"router": router}}),
-    ))
-    .await
-}
-
 fn ep(path: &str, method: &str, host: &str, url_pattern: &str) -> Value {
     json!({"endpoint": path, "method": method,
            "backend": [{"url_pattern": url_pattern, "host": [host]}]})
@@ -133,7 +125,7 @@ async fn wrong_method_is_405_method_not_allowed() {
 #[tokio::test]
 async fn disable_handle_method_not_allowed_gives_404() {
     let b = echo_backend().await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/a", "GET", &b.url, "/")]),
         json!({"disable_handle_method_not_allowed": true}),
     )
@@ -146,7 +138,7 @@ async fn disable_handle_method_not_allowed_gives_404() {
 #[tokio::test]
 async fn custom_error_bodies() {
     let b = echo_backend().await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/a", "GET", &b.url, "/")]),
         json!({"error_body": {"404": {"error": "no such route", "code": 404},
                                "405": {"error": "wrong method"}}}),
@@ -191,7 +183,7 @@ async fn trailing_slash_redirects() {
 #[tokio::test]
 async fn disable_redirect_trailing_slash() {
     let b = echo_backend().await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/get", "GET", &b.url, "/")]),
         json!({"disable_redirect_trailing_slash": true}),
     )
@@ -225,7 +217,7 @@ async fn case_fix_redirects() {
 #[tokio::test]
 async fn disable_redirect_fixed_path() {
     let b = echo_backend().await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/static", "GET", &b.url, "/")]),
         json!({"disable_redirect_fixed_path": true}),
     )
@@ -256,7 +248,7 @@ async fn encoded_params_are_rejected_with_400() {
 #[tokio::test]
 async fn disable_path_decoding_lets_encoded_params_through() {
     let b = echo_backend().await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/users/{id}", "GET", &b.url, "/u/{id}")]),
         json!({"disable_path_decoding": true}),
     )
@@ -269,7 +261,7 @@ async fn disable_path_decoding_lets_encoded_params_through() {
 #[tokio::test]
 async fn return_error_msg_writes_the_error_as_body() {
     let b = status_backend(404, "not here").await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/a", "GET", &b.url, "/unknown")]),
         json!({"return_error_msg": true}),
     )
@@ -300,7 +292,7 @@ async fn without_return_error_msg_the_error_body_is_empty() {
 #[tokio::test]
 async fn hide_version_header() {
     let b = json_backend(r#"{"a":1}"#).await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/a", "GET", &b.url, "/")]),
         json!({"hide_version_header": true}),
     )
@@ -327,7 +319,7 @@ async fn version_header_by_default() {
 #[tokio::test]
 async fn auto_options_lists_the_methods_of_the_path() {
     let b = echo_backend().await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([
             ep("/thing", "POST", &b.url, "/"),
             ep("/thing", "GET", &b.url, "/"),
@@ -361,7 +353,7 @@ async fn without_auto_options_options_is_405() {
 #[tokio::test]
 async fn remove_extra_slash() {
     let b = echo_backend().await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/users/{id}", "GET", &b.url, "/u/{id}")]),
         json!({"remove_extra_slash": true}),
     )
@@ -390,7 +382,7 @@ async fn extra_slashes_are_redirected_by_default() {
 #[tokio::test]
 async fn forwarded_by_client_ip_takes_the_client_address_from_headers() {
     let b = echo_backend().await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/a", "GET", &b.url, "/")]),
         json!({"forwarded_by_client_ip": true, "trusted_proxies": ["127.0.0.1"]}),
     )
@@ -410,7 +402,7 @@ async fn forwarded_by_client_ip_takes_the_client_address_from_headers() {
 #[tokio::test]
 async fn forwarded_by_client_ip_with_custom_headers() {
     let b = echo_backend().await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/a", "GET", &b.url, "/")]),
         json!({"forwarded_by_client_ip": true, "remote_ip_headers": ["X-Client"],
                "trusted_proxies": ["127.0.0.0/8"]}),
@@ -433,7 +425,7 @@ async fn forwarded_by_client_ip_with_custom_headers() {
 #[tokio::test]
 async fn client_ip_headers_are_ignored_unless_enabled() {
     let b = echo_backend().await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/a", "GET", &b.url, "/")]),
         json!({"forwarded_by_client_ip": false}),
     )
@@ -445,7 +437,7 @@ async fn client_ip_headers_are_ignored_unless_enabled() {
 #[tokio::test]
 async fn untrusted_proxies_are_not_believed() {
     let b = echo_backend().await;
-    let gw = gw_with_router(
+    let gw = router_gateway(
         json!([ep("/a", "GET", &b.url, "/")]),
         json!({"forwarded_by_client_ip": true, "trusted_proxies": ["10.0.0.0/8"]}),
     )

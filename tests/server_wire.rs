@@ -142,11 +142,7 @@ async fn a_large_passthrough_body_keeps_its_exact_length() {
         }
     })
     .await;
-    let gw = gateway(&config(json!([
-        {"endpoint": "/big", "output_encoding": "no-op",
-         "backend": [{"url_pattern": "/big", "encoding": "no-op", "host": [b.url]}]}
-    ])))
-    .await;
+    let gw = endpoint_gateway(no_op_endpoint("/big", "/big", &b.url)).await;
     let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let r = c.response("GET").await;
@@ -208,11 +204,7 @@ async fn a_response_of_unknown_length_goes_out_chunked() {
         Duration::from_millis(20),
     )])
     .await;
-    let gw = gateway(&config(json!([
-        {"endpoint": "/s", "output_encoding": "no-op",
-         "backend": [{"url_pattern": "/s", "encoding": "no-op", "host": [b.url]}]}
-    ])))
-    .await;
+    let gw = endpoint_gateway(no_op_endpoint("/s", "/s", &b.url)).await;
     let mut c = RawConn::open(gw.addr).await;
     for _ in 0..2 {
         c.send(b"GET /s HTTP/1.1\r\nHost: x\r\n\r\n").await;

@@ -594,6 +594,26 @@ pub async fn single(endpoint: &str, backend: Value) -> Gw {
     .await
 }
 
+/// A gateway with this one endpoint.
+pub async fn endpoint_gateway(endpoint: Value) -> Gw {
+    gateway(&config(json!([endpoint]))).await
+}
+
+/// A gateway with these endpoints under these `router` options.
+pub async fn router_gateway(endpoints: Value, router: Value) -> Gw {
+    gateway(&with(
+        config(endpoints),
+        json!({"extra_config": {"router": router}}),
+    ))
+    .await
+}
+
+/// An endpoint that passes its one backend's answer through as it came (`no-op` both ways).
+pub fn no_op_endpoint(path: &str, url_pattern: &str, host: &str) -> Value {
+    json!({"endpoint": path, "output_encoding": "no-op",
+           "backend": [{"url_pattern": url_pattern, "host": [host], "encoding": "no-op"}]})
+}
+
 // ---------------------------------------------------------------------------------------------
 // client
 // ---------------------------------------------------------------------------------------------
