@@ -279,189 +279,152 @@ async fn claims_roles_scopes_and_token_sources() {
     .await;
     let ok = hs(claims());
     let auth = bearer(&ok);
-    assert_eq!(
-        get_with(&gw.at("/roles"), &[("authorization", &auth)])
-            .await
-            .status,
-        200
-    );
-    // no token
-    assert_refused(&get_with(&gw.at("/roles"), &[]).await, 401);
-    assert_refused(
-        &get_with(&gw.at("/roles"), &[("authorization", "Bearer ")]).await,
-        401,
-    );
-    // without the Bearer prefix the header still carries the token
-    assert_eq!(
-        get_with(&gw.at("/roles"), &[("authorization", &ok)])
-            .await
-            .status,
-        200
-    );
-    let with = |f: &dyn Fn(&mut Map<String, Value>)| {
+    // the claims with one change, as a bearer token
+    let changed = |f: &dyn Fn(&mut Map<String, Value>)| {
         let mut c = claims();
         f(c.as_object_mut().unwrap());
         bearer(&hs(c))
     };
-    let cases: Vec<(&str, String)> = vec![
+    let set = |k: &str, v: Value| {
+        changed(&|c| {
+            c.insert(k.into(), v.clone());
+        })
+    };
+    let unset = |k: &str| {
+        changed(&|c| {
+            c.remove(k);
+        })
+    };
+    let authz = |v: &str| vec![("authorization", v.to_string())];
+    let cookie = |v: &str| vec![("cookie", v.to_string())];
+    let session = format!("theme=dark; session={ok}");
+    let other_kid = bearer(&token_with(Alg::HS256, "hs", "nope", claims()));
+    // what, path, request headers, and the status: 200, or a refusal with an empty answer
+    let cases: Vec<(&str, &str, Vec<(&str, String)>, u16)> = vec![
+        ("a valid token", "/roles", authz(&auth), 200),
+        ("no token", "/roles", vec![], 401),
+        ("an empty bearer", "/roles", authz("Bearer "), 401),
+        // without the Bearer prefix the header still carries the token
+        ("no Bearer prefix", "/roles", authz(&ok), 200),
         (
             "expired",
-            with(&|c| {
-                c.insert("exp".into(), json!(1_000_000_000));
-            }),
+            "/roles",
+            authz(&set("exp", json!(1_000_000_000))),
+            401,
         ),
         (
             "not yet valid",
-            with(&|c| {
-                c.insert("nbf".into(), json!(FAR));
-            }),
+            "/roles",
+            authz(&set("nbf", json!(FAR))),
+            401,
         ),
         (
             "issued in the future",
-            with(&|c| {
-                c.insert("iat".into(), json!(FAR));
-            }),
+            "/roles",
+            authz(&set("iat", json!(FAR))),
+            401,
         ),
         (
             "wrong audience",
-            with(&|c| {
-                c.insert("aud".into(), json!(["http://other.example.com"]));
-            }),
+            "/roles",
+            authz(&set("aud", json!(["http://other.example.com"]))),
+            401,
         ),
-        (
-            "no audience",
-            with(&|c| {
-                c.remove("aud");
-            }),
-        ),
+        ("no audience", "/roles", authz(&unset("aud")), 401),
         (
             "wrong issuer",
-            with(&|c| {
-                c.insert("iss".into(), json!("https://evil.test"));
-            }),
+            "/roles",
+            authz(&set("iss", json!("https://evil.test"))),
+            401,
+        ),
+        ("unknown kid", "/roles", authz(&other_kid), 401),
+        ("malformed", "/roles", authz("Bearer a.bad.token"), 401),
+        ("not a JWS", "/roles", authz("Bearer nothing"), 401),
+        (
+            "several audiences in the token, one required",
+            "/roles",
+            authz(&set(
+                "aud",
+                json!(["http://x.example.com", "http://api.example.com"]),
+            )),
+            200,
+        ),
+        // roles
+        ("no required role", "/other-roles", authz(&auth), 403),
+        (
+            "roles in a string",
+            "/other-roles",
+            authz(&set("roles", json!("role_b role_x"))),
+            200,
+        ),
+        ("no roles", "/roles", authz(&unset("roles")), 403),
+        ("a nested role", "/nested", authz(&auth), 200),
+        (
+            "another nested role",
+            "/nested",
+            authz(&set("org", json!({"team": "red"}))),
+            403,
+        ),
+        // scopes
+        ("any scope", "/scopes-any", authz(&auth), 200),
+        ("not all scopes", "/scopes-all", authz(&auth), 403),
+        (
+            "all scopes",
+            "/scopes-all",
+            authz(&set("scope", json!("write admin"))),
+            200,
         ),
         (
-            "unknown kid",
-            bearer(&token_with(Alg::HS256, "hs", "nope", claims())),
+            "no required scope",
+            "/scopes-any",
+            authz(&set("scope", json!("read"))),
+            403,
         ),
-        ("malformed", "Bearer a.bad.token".to_string()),
-        ("not a JWS", "Bearer nothing".to_string()),
+        // the token in a cookie
+        ("the session cookie", "/cookie", cookie(&session), 200),
+        (
+            "a bad session cookie",
+            "/cookie",
+            cookie("session=a.bad.token"),
+            401,
+        ),
+        (
+            "a malformed header wins over a good cookie",
+            "/cookie",
+            vec![
+                ("authorization", "Bearer x.y.z".to_string()),
+                ("cookie", session.clone()),
+            ],
+            401,
+        ),
+        (
+            "the default cookie is access_token",
+            "/roles",
+            cookie(&format!("access_token={ok}")),
+            200,
+        ),
+        // auth_header_name
+        (
+            "the named header",
+            "/header",
+            vec![("x-token", auth.clone())],
+            200,
+        ),
+        (
+            "Authorization beside a named header",
+            "/header",
+            authz(&auth),
+            401,
+        ),
     ];
-    for (what, h) in cases {
-        let a = get_with(&gw.at("/roles"), &[("authorization", &h)]).await;
-        assert_eq!(a.status, 401, "{what}");
-        assert_refused(&a, 401);
+    for (what, path, headers, status) in cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let a = get_with(&gw.at(path), &headers).await;
+        assert_eq!(a.status, status, "{what}: {}", a.text());
+        if status != 200 {
+            assert_refused(&a, status);
+        }
     }
-    // several audiences in the token, one required: fine
-    let multi = with(&|c| {
-        c.insert(
-            "aud".into(),
-            json!(["http://x.example.com", "http://api.example.com"]),
-        );
-    });
-    assert_eq!(
-        get_with(&gw.at("/roles"), &[("authorization", &multi)])
-            .await
-            .status,
-        200
-    );
-    // roles
-    assert_refused(
-        &get_with(&gw.at("/other-roles"), &[("authorization", &auth)]).await,
-        403,
-    );
-    let string_roles = with(&|c| {
-        c.insert("roles".into(), json!("role_b role_x"));
-    });
-    assert_eq!(
-        get_with(&gw.at("/other-roles"), &[("authorization", &string_roles)])
-            .await
-            .status,
-        200
-    );
-    let no_roles = with(&|c| {
-        c.remove("roles");
-    });
-    assert_refused(
-        &get_with(&gw.at("/roles"), &[("authorization", &no_roles)]).await,
-        403,
-    );
-    assert_eq!(
-        get_with(&gw.at("/nested"), &[("authorization", &auth)])
-            .await
-            .status,
-        200
-    );
-    let red = with(&|c| {
-        c.insert("org".into(), json!({"team": "red"}));
-    });
-    assert_refused(
-        &get_with(&gw.at("/nested"), &[("authorization", &red)]).await,
-        403,
-    );
-    // scopes
-    assert_eq!(
-        get_with(&gw.at("/scopes-any"), &[("authorization", &auth)])
-            .await
-            .status,
-        200
-    );
-    assert_refused(
-        &get_with(&gw.at("/scopes-all"), &[("authorization", &auth)]).await,
-        403,
-    );
-    let admin = with(&|c| {
-        c.insert("scope".into(), json!("write admin"));
-    });
-    assert_eq!(
-        get_with(&gw.at("/scopes-all"), &[("authorization", &admin)])
-            .await
-            .status,
-        200
-    );
-    let read_only = with(&|c| {
-        c.insert("scope".into(), json!("read"));
-    });
-    assert_refused(
-        &get_with(&gw.at("/scopes-any"), &[("authorization", &read_only)]).await,
-        403,
-    );
-    // the token in a cookie
-    let c = format!("theme=dark; session={ok}");
-    assert_eq!(
-        get_with(&gw.at("/cookie"), &[("cookie", &c)]).await.status,
-        200
-    );
-    assert_refused(
-        &get_with(&gw.at("/cookie"), &[("cookie", "session=a.bad.token")]).await,
-        401,
-    );
-    // a malformed header wins over a good cookie
-    assert_refused(
-        &get_with(
-            &gw.at("/cookie"),
-            &[("authorization", "Bearer x.y.z"), ("cookie", &c)],
-        )
-        .await,
-        401,
-    );
-    // the default cookie is access_token
-    let c = format!("access_token={ok}");
-    assert_eq!(
-        get_with(&gw.at("/roles"), &[("cookie", &c)]).await.status,
-        200
-    );
-    // auth_header_name
-    assert_eq!(
-        get_with(&gw.at("/header"), &[("x-token", &auth)])
-            .await
-            .status,
-        200
-    );
-    assert_refused(
-        &get_with(&gw.at("/header"), &[("authorization", &auth)]).await,
-        401,
-    );
 }
 
 /// A scopes claim written as a JSON array (`"scp": ["write", "read"]`) holds its scopes as
