@@ -251,26 +251,43 @@ async fn static_case(strategy: &str, situation: Situation) -> Resp {
     get(&gw.at("/s")).await
 }
 
+/// Each strategy in each situation: the status, the body and `X-Krakend-Completed` (`None`:
+/// not looked at).
 #[tokio::test]
-async fn static_always() {
-    let r = static_case("always", Situation::Ok).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"static","real":1,"static":true}"#)
-    );
-    assert_eq!(r.completed(), Some("true"));
-    let r = static_case("always", Situation::Failed).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"static","static":true}"#)
-    );
-    assert_eq!(r.completed(), Some("false"));
-    let r = static_case("always", Situation::Partial).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"static","real":1,"static":true}"#)
-    );
-    assert_eq!(r.completed(), Some("false"));
+async fn static_strategies() {
+    let (ok, failed, partial) = (Situation::Ok, Situation::Failed, Situation::Partial);
+    let both = Some(r#"{"over":"static","real":1,"static":true}"#);
+    let real = Some(r#"{"over":"backend","real":1}"#);
+    let data = Some(r#"{"over":"static","static":true}"#);
+    let (yes, no) = (Some("true"), Some("false"));
+    let cases = [
+        ("always", ok, 200, both, yes),
+        ("always", failed, 200, data, no),
+        ("always", partial, 200, both, no),
+        ("success", ok, 200, both, None),
+        ("success", failed, 500, Some(""), None),
+        ("success", partial, 200, real, None),
+        ("complete", ok, 200, both, yes),
+        ("complete", failed, 500, None, None),
+        ("complete", partial, 200, real, None),
+        ("errored", ok, 200, real, yes),
+        ("errored", failed, 200, data, no),
+        ("errored", partial, 200, both, None),
+        ("incomplete", ok, 200, real, None),
+        ("incomplete", failed, 200, data, no),
+        ("incomplete", partial, 200, both, None),
+    ];
+    for (strategy, situation, status, body, completed) in cases {
+        let r = static_case(strategy, situation).await;
+        let case = format!("{strategy}, {situation:?}");
+        assert_eq!(r.status, status, "{case}");
+        if let Some(body) = body {
+            assert_eq!(r.text(), body, "{case}");
+        }
+        if let Some(completed) = completed {
+            assert_eq!(r.completed(), Some(completed), "{case}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -291,80 +308,6 @@ async fn static_without_or_with_an_unknown_strategy_is_always() {
             "{strategy}"
         );
     }
-}
-
-#[tokio::test]
-async fn static_success() {
-    let r = static_case("success", Situation::Ok).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"static","real":1,"static":true}"#)
-    );
-    let r = static_case("success", Situation::Failed).await;
-    assert_eq!((r.status, r.text().as_str()), (500, ""));
-    let r = static_case("success", Situation::Partial).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"backend","real":1}"#)
-    );
-}
-
-#[tokio::test]
-async fn static_complete() {
-    let r = static_case("complete", Situation::Ok).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"static","real":1,"static":true}"#)
-    );
-    assert_eq!(r.completed(), Some("true"));
-    let r = static_case("complete", Situation::Failed).await;
-    assert_eq!(r.status, 500);
-    let r = static_case("complete", Situation::Partial).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"backend","real":1}"#)
-    );
-}
-
-#[tokio::test]
-async fn static_errored() {
-    let r = static_case("errored", Situation::Ok).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"backend","real":1}"#)
-    );
-    assert_eq!(r.completed(), Some("true"));
-    let r = static_case("errored", Situation::Failed).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"static","static":true}"#)
-    );
-    assert_eq!(r.completed(), Some("false"));
-    let r = static_case("errored", Situation::Partial).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"static","real":1,"static":true}"#)
-    );
-}
-
-#[tokio::test]
-async fn static_incomplete() {
-    let r = static_case("incomplete", Situation::Ok).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"backend","real":1}"#)
-    );
-    let r = static_case("incomplete", Situation::Failed).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"static","static":true}"#)
-    );
-    assert_eq!(r.completed(), Some("false"));
-    let r = static_case("incomplete", Situation::Partial).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (200, r#"{"over":"static","real":1,"static":true}"#)
-    );
 }
 
 #[tokio::test]
