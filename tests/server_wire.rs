@@ -19,6 +19,15 @@ async fn echo_gateway() -> (FakeBackend, Gw) {
     (b, gw)
 }
 
+/// `GET /a` over a backend answering `{}`, with these service options.
+async fn options_gateway(options: serde_json::Value) -> (FakeBackend, Gw) {
+    let b = json_backend("{}").await;
+    let endpoints =
+        json!([{"endpoint": "/a", "backend": [{"url_pattern": "/a", "host": [b.url]}]}]);
+    let gw = gateway(&with(config(endpoints), options)).await;
+    (b, gw)
+}
+
 #[tokio::test]
 async fn keep_alive_and_pipelined_requests_are_answered_in_order() {
     let (b, gw) = echo_gateway().await;
@@ -366,12 +375,7 @@ async fn without_a_write_timeout_a_slow_answer_is_sent() {
 
 #[tokio::test]
 async fn a_head_not_ended_within_read_header_timeout_closes_without_an_answer() {
-    let b = json_backend("{}").await;
-    let gw = gateway(&with(
-        config(json!([{"endpoint": "/a", "backend": [{"url_pattern": "/a", "host": [b.url]}]}])),
-        json!({"read_header_timeout": "300ms"}),
-    ))
-    .await;
+    let (b, gw) = options_gateway(json!({"read_header_timeout": "300ms"})).await;
     // a whole head in time is answered
     let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
@@ -389,12 +393,7 @@ async fn a_head_not_ended_within_read_header_timeout_closes_without_an_answer() 
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_closes_after_idle_timeout() {
-    let b = json_backend("{}").await;
-    let gw = gateway(&with(
-        config(json!([{"endpoint": "/a", "backend": [{"url_pattern": "/a", "host": [b.url]}]}])),
-        json!({"idle_timeout": "300ms"}),
-    ))
-    .await;
+    let (_b, gw) = options_gateway(json!({"idle_timeout": "300ms"})).await;
     let mut c = RawConn::open(gw.addr).await;
     c.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(c.response("GET").await.status, 200);
