@@ -14,12 +14,12 @@ fn ep(path: &str, method: &str, host: &str, url_pattern: &str) -> Value {
 #[tokio::test]
 async fn params_are_substituted_into_the_url_pattern() {
     let b = echo_backend().await;
-    let gw = gateway(&config(json!([ep(
+    let gw = endpoint_gateway(ep(
         "/users/{id}/posts/{post_id}",
         "GET",
         &b.url,
-        "/u/{id}/p/{post_id}"
-    )])))
+        "/u/{id}/p/{post_id}",
+    ))
     .await;
     let r = get(&gw.at("/users/42/posts/abc-1")).await;
     assert_eq!(r.status, 200);
@@ -95,7 +95,7 @@ async fn each_method_has_its_own_route_tree() {
 #[tokio::test]
 async fn unknown_path_is_404_page_not_found() {
     let b = echo_backend().await;
-    let gw = gateway(&config(json!([ep("/a", "GET", &b.url, "/")]))).await;
+    let gw = endpoint_gateway(ep("/a", "GET", &b.url, "/")).await;
     for method in ["GET", "POST", "DELETE"] {
         let r = send(method, &gw.at("/nope/nothing"), &[], "").await;
         assert_eq!(r.status, 404, "{method}");
@@ -113,7 +113,7 @@ async fn unknown_path_is_404_page_not_found() {
 #[tokio::test]
 async fn wrong_method_is_405_method_not_allowed() {
     let b = echo_backend().await;
-    let gw = gateway(&config(json!([ep("/a", "GET", &b.url, "/")]))).await;
+    let gw = endpoint_gateway(ep("/a", "GET", &b.url, "/")).await;
     let r = send("POST", &gw.at("/a"), &[], "").await;
     assert_eq!(r.status, 405);
     assert_eq!(r.text(), "405 method not allowed");
@@ -229,13 +229,7 @@ async fn disable_redirect_fixed_path() {
 #[tokio::test]
 async fn encoded_params_are_rejected_with_400() {
     let b = echo_backend().await;
-    let gw = gateway(&config(json!([ep(
-        "/users/{id}",
-        "GET",
-        &b.url,
-        "/u/{id}"
-    )])))
-    .await;
+    let gw = endpoint_gateway(ep("/users/{id}", "GET", &b.url, "/u/{id}")).await;
     for path in ["/users/..%252Fadmin", "/users/a%3Fb", "/users/a%23b"] {
         let r = get(&gw.at(path)).await;
         assert_eq!(r.status, 400, "{path}");
@@ -278,7 +272,7 @@ async fn return_error_msg_writes_the_error_as_body() {
 #[tokio::test]
 async fn without_return_error_msg_the_error_body_is_empty() {
     let b = status_backend(404, "not here").await;
-    let gw = gateway(&config(json!([ep("/a", "GET", &b.url, "/unknown")]))).await;
+    let gw = endpoint_gateway(ep("/a", "GET", &b.url, "/unknown")).await;
     let r = get(&gw.at("/a")).await;
     assert_eq!(r.status, 500);
     assert_eq!(r.text(), "");
@@ -307,7 +301,7 @@ async fn hide_version_header() {
 #[tokio::test]
 async fn version_header_by_default() {
     let b = json_backend(r#"{"a":1}"#).await;
-    let gw = gateway(&config(json!([ep("/a", "GET", &b.url, "/")]))).await;
+    let gw = endpoint_gateway(ep("/a", "GET", &b.url, "/")).await;
     let r = get(&gw.at("/a")).await;
     assert_eq!(
         r.header("x-krakend"),
@@ -344,7 +338,7 @@ async fn auto_options_lists_the_methods_of_the_path() {
 #[tokio::test]
 async fn without_auto_options_options_is_405() {
     let b = echo_backend().await;
-    let gw = gateway(&config(json!([ep("/thing", "GET", &b.url, "/")]))).await;
+    let gw = endpoint_gateway(ep("/thing", "GET", &b.url, "/")).await;
     let r = send("OPTIONS", &gw.at("/thing"), &[], "").await;
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), None);
@@ -366,13 +360,7 @@ async fn remove_extra_slash() {
 #[tokio::test]
 async fn extra_slashes_are_redirected_by_default() {
     let b = echo_backend().await;
-    let gw = gateway(&config(json!([ep(
-        "/users/{id}",
-        "GET",
-        &b.url,
-        "/u/{id}"
-    )])))
-    .await;
+    let gw = endpoint_gateway(ep("/users/{id}", "GET", &b.url, "/u/{id}")).await;
     let r = get(&gw.at("/users//42")).await;
     assert_eq!(r.status, 301);
     assert_eq!(r.header("location"), Some("/users/42"));
