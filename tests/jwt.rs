@@ -150,6 +150,11 @@ async fn start_upstream() -> Upstream {
     }
 }
 
+/// `GET path` with this `Authorization` value.
+async fn get_auth(gw: &Gw, path: &str, authorization: &str) -> Resp {
+    get_with(&gw.at(path), &[("authorization", authorization)]).await
+}
+
 fn bearer(t: &str) -> String {
     format!("Bearer {t}")
 }
@@ -200,7 +205,7 @@ async fn every_algorithm_family() {
         let path = format!("/alg/{}", alg.name());
         // signed by another implementation
         let theirs = fixtures["tokens"][alg.name()].as_str().unwrap();
-        let a = get_with(&gw.at(&path), &[("authorization", &bearer(theirs))]).await;
+        let a = get_auth(&gw, &path, &bearer(theirs)).await;
         assert_eq!(a.status, 200, "{} fixture token", alg.name());
         // signed here
         let ours = token_with(alg, kid_for(alg), kid_for(alg), claims());
@@ -464,17 +469,11 @@ async fn scopes_in_a_json_array_claim() {
         ("/any", json!(["write", "other"])),
     ] {
         let auth = token(scp.clone());
-        assert_refused(
-            &get_with(&gw.at(path), &[("authorization", &auth)]).await,
-            403,
-        );
+        assert_refused(&get_auth(&gw, path, &auth).await, 403);
     }
     // an empty array holds no scope
     let auth = token(json!([]));
-    assert_refused(
-        &get_with(&gw.at("/any"), &[("authorization", &auth)]).await,
-        403,
-    );
+    assert_refused(&get_auth(&gw, "/any", &auth).await, 403);
 }
 
 #[tokio::test]
@@ -519,7 +518,7 @@ async fn claims_reach_the_backend() {
     assert_eq!(body["x_team"], json!(["blue"]));
     // not in input_headers: not propagated
     assert_eq!(body["x_dropped"], json!([]));
-    let a = get_with(&gw.at("/arrays"), &[("authorization", &auth)]).await;
+    let a = get_auth(&gw, "/arrays", &auth).await;
     assert_eq!(a.json()["x_roles"], json!(["a", "b"]));
 }
 
@@ -618,44 +617,23 @@ async fn jwk_rotation_and_caching() {
     let k1 = bearer(&token_with(Alg::HS256, "hs", "k1", claims()));
     let k2 = bearer(&token_with(Alg::HS256, "hs", "k2", claims()));
     for _ in 0..3 {
-        let a = get_with(&gw.at("/cached"), &[("authorization", &k1)]).await;
+        let a = get_auth(&gw, "/cached", &k1).await;
         assert_eq!(a.status, 200);
     }
     assert_eq!(up.jwks_hits(), 1);
     // k2 is not published yet
-    assert_refused(
-        &get_with(&gw.at("/cached"), &[("authorization", &k2)]).await,
-        401,
-    );
+    assert_refused(&get_auth(&gw, "/cached", &k2).await, 401);
     assert_eq!(up.jwks_hits(), 2);
     // rotation: k2 appears at the JWK URL and is picked up on first sight
     *up.jwks.lock().unwrap() = public_set(&[("hs", "k1"), ("hs", "k2")]);
-    assert_eq!(
-        get_with(&gw.at("/cached"), &[("authorization", &k2)])
-            .await
-            .status,
-        200
-    );
+    assert_eq!(get_auth(&gw, "/cached", &k2).await.status, 200);
     assert_eq!(up.jwks_hits(), 3);
-    assert_eq!(
-        get_with(&gw.at("/cached"), &[("authorization", &k1)])
-            .await
-            .status,
-        200
-    );
+    assert_eq!(get_auth(&gw, "/cached", &k1).await.status, 200);
     assert_eq!(up.jwks_hits(), 3);
     // k1 retired: without cache the set is read on every request
     *up.jwks.lock().unwrap() = public_set(&[("hs", "k2")]);
-    assert_refused(
-        &get_with(&gw.at("/uncached"), &[("authorization", &k1)]).await,
-        401,
-    );
-    assert_eq!(
-        get_with(&gw.at("/uncached"), &[("authorization", &k2)])
-            .await
-            .status,
-        200
-    );
+    assert_refused(&get_auth(&gw, "/uncached", &k1).await, 401);
+    assert_eq!(get_auth(&gw, "/uncached", &k2).await.status, 200);
     assert_eq!(up.jwks_hits(), 5);
 }
 
@@ -682,14 +660,11 @@ async fn jwk_server_down_or_hanging() {
     .await;
     let auth = bearer(&hs(claims()));
     for path in ["/down", "/hanging", "/not-a-set"] {
-        let a = get_with(&gw.at(path), &[("authorization", &auth)]).await;
+        let a = get_auth(&gw, path, &auth).await;
         assert_refused(&a, 401);
     }
     // the gateway still serves
-    assert_refused(
-        &get_with(&gw.at("/down"), &[("authorization", &auth)]).await,
-        401,
-    );
+    assert_refused(&get_auth(&gw, "/down", &auth).await, 401);
 }
 
 #[tokio::test]
@@ -706,17 +681,9 @@ async fn local_key_set() {
     )
     .await;
     let t = bearer(&token_with(Alg::ES256, "es256", "es256", claims()));
-    assert_eq!(
-        get_with(&gw.at("/local"), &[("authorization", &t)])
-            .await
-            .status,
-        200
-    );
+    assert_eq!(get_auth(&gw, "/local", &t).await.status, 200);
     let other = bearer(&token_with(Alg::ES256, "es256", "es384", claims()));
-    assert_refused(
-        &get_with(&gw.at("/local"), &[("authorization", &other)]).await,
-        401,
-    );
+    assert_refused(&get_auth(&gw, "/local", &other).await, 401);
     assert_eq!(up.jwks_hits(), 0);
 }
 
@@ -757,7 +724,7 @@ async fn bad_configurations() {
     .await;
     let auth = bearer(&hs(claims()));
     for path in ["/insecure", "/no-source", "/missing-file"] {
-        let a = get_with(&gw.at(path), &[("authorization", &auth)]).await;
+        let a = get_auth(&gw, path, &auth).await;
         assert_refused(&a, 401);
     }
     let a = get_with(&gw.at("/signer"), &[]).await;
@@ -895,12 +862,7 @@ async fn cached_jwk_sets_are_fetched_at_start_up() {
     // no request yet: the cached endpoint fetched its set, the uncached one did not
     wait_jwks_hits(&up, 1).await;
     let auth = bearer(&hs(claims()));
-    assert_eq!(
-        get_with(&gw.at("/cached"), &[("authorization", &auth)])
-            .await
-            .status,
-        200
-    );
+    assert_eq!(get_auth(&gw, "/cached", &auth).await.status, 200);
     assert_eq!(up.jwks_hits(), 1);
 }
 
@@ -924,22 +886,11 @@ async fn a_jwk_server_down_at_start_up_is_retried() {
     wait_jwks_hits(&up, 1).await;
     assert_eq!(get_with(&gw.at("/__health"), &[]).await.status, 200);
     let auth = bearer(&hs(claims()));
-    assert_refused(
-        &get_with(&gw.at("/cached"), &[("authorization", &auth)]).await,
-        401,
-    );
-    assert_refused(
-        &get_with(&gw.at("/hanging"), &[("authorization", &auth)]).await,
-        401,
-    );
+    assert_refused(&get_auth(&gw, "/cached", &auth).await, 401);
+    assert_refused(&get_auth(&gw, "/hanging", &auth).await, 401);
     // the JWK server is back: the next token downloads the set
     *up.jwks.lock().unwrap() = all_public();
-    assert_eq!(
-        get_with(&gw.at("/cached"), &[("authorization", &auth)])
-            .await
-            .status,
-        200
-    );
+    assert_eq!(get_auth(&gw, "/cached", &auth).await.status, 200);
 }
 
 #[tokio::test]
@@ -958,12 +909,7 @@ async fn shared_jwk_cache_between_endpoints() {
         "extra_config": {"auth/validator": {"shared_cache_duration": 300}}});
     let gw = gateway_text(&shared.to_string(), Format::Json).await;
     for path in ["/one", "/two", "/one", "/two"] {
-        assert_eq!(
-            get_with(&gw.at(path), &[("authorization", &auth)])
-                .await
-                .status,
-            200
-        );
+        assert_eq!(get_auth(&gw, path, &auth).await.status, 200);
     }
     assert_eq!(up.jwks_hits(), 1);
     // without it, each endpoint downloads the set
@@ -979,12 +925,7 @@ async fn shared_jwk_cache_between_endpoints() {
     )
     .await;
     for path in ["/one", "/two", "/one", "/two"] {
-        assert_eq!(
-            get_with(&gw.at(path), &[("authorization", &auth)])
-                .await
-                .status,
-            200
-        );
+        assert_eq!(get_auth(&gw, path, &auth).await.status, 200);
     }
     assert_eq!(other.jwks_hits(), 2);
     // a bad service-level object names its field
@@ -1081,7 +1022,7 @@ async fn jwk_fingerprints_pin_the_jwk_server() {
     let auth = bearer(&hs(claims()));
     for (path, _, accepted) in &cases {
         let before = hits.load(Ordering::SeqCst);
-        let a = get_with(&gw.at(path), &[("authorization", &auth)]).await;
+        let a = get_auth(&gw, path, &auth).await;
         if *accepted {
             assert_eq!(a.status, 200, "{path}");
             assert_eq!(hits.load(Ordering::SeqCst), before + 1, "{path}");
@@ -1101,10 +1042,7 @@ async fn jwk_fingerprints_pin_the_jwk_server() {
         Format::Json,
     )
     .await;
-    assert_refused(
-        &get_with(&gw.at("/bad-pin"), &[("authorization", &auth)]).await,
-        401,
-    );
+    assert_refused(&get_auth(&gw, "/bad-pin", &auth).await, 401);
 }
 
 /// Encrypts a JWK file as KrakenD's JOSE components read it: the data key sealed by the
@@ -1201,14 +1139,9 @@ async fn encrypted_local_key_set() {
     )
     .await;
     let t = bearer(&token_with(Alg::ES256, "es256", "es256", claims()));
-    assert_eq!(
-        get_with(&gw.at("/encrypted"), &[("authorization", &t)])
-            .await
-            .status,
-        200
-    );
+    assert_eq!(get_auth(&gw, "/encrypted", &t).await.status, 200);
     for path in ["/wrong-keeper", "/tampered"] {
-        assert_refused(&get_with(&gw.at(path), &[("authorization", &t)]).await, 401);
+        assert_refused(&get_auth(&gw, path, &t).await, 401);
     }
     let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
     let a = get_with(&gw.at("/signed"), &[]).await;
@@ -1272,7 +1205,7 @@ async fn rsa_tokens_verify_and_tampered_ones_are_refused() {
         let theirs = fixtures["tokens"][alg.name()].as_str().unwrap().to_string();
         let ours = token_with(alg, "rsa", "rsa", claims());
         for token in [&theirs, &ours] {
-            let a = get_with(&gw.at(path), &[("authorization", &bearer(token))]).await;
+            let a = get_auth(&gw, path, &bearer(token)).await;
             assert_eq!(a.status, 200, "{}", alg.name());
             for bad in [
                 tamper_signature(token),
