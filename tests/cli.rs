@@ -335,49 +335,40 @@ fn check_names_each_misspelt_key_inside_a_namespace() {
     assert!(stderr.contains("lint: 5 problem(s) found"), "{stderr}");
 }
 
-/// A KrakenD 1.x file names its namespaces by their 1.x names: the warning's path and line are
-/// the file's.
+/// A misspelt key is named in every file format: a KrakenD 1.x file names its namespaces by
+/// their 1.x names (the warning's path and line are the file's); a YAML file has no positions
+/// (the warning names the file and the path).
 #[test]
-fn check_names_misspelt_keys_under_krakend_1_names() {
-    let dir = TempDir::new("check-keys-v2");
-    let text = "{\n  \"version\": 2,\n  \"endpoints\": [{\n    \"endpoint\": \"/a\",\n    \"extra_config\": {\n      \"github.com/devopsfaith/krakend-ratelimit/juju/router\": {\"maxRate\": 10, \"clientMaxRte\": 1}\n    },\n    \"backend\": [{\"url_pattern\": \"/\", \"host\": [\"h:80\"]}]\n  }]\n}\n";
-    let f = dir.write("krakend.json", text);
-    let path = f.to_str().unwrap();
-    let (code, stdout, stderr) = output(&["check", "-c", path]);
-    assert_eq!(code, Some(0), "{stdout}{stderr}");
-    let lines = key_lines(&stdout);
-    assert_eq!(lines.len(), 1, "{stdout}");
-    assert!(
-        lines[0].starts_with(&format!(
+fn check_names_misspelt_keys_under_krakend_1_names_and_in_yaml() {
+    for (tag, name, text, warning) in [
+        (
+            "check-keys-v2",
+            "krakend.json",
+            "{\n  \"version\": 2,\n  \"endpoints\": [{\n    \"endpoint\": \"/a\",\n    \"extra_config\": {\n      \"github.com/devopsfaith/krakend-ratelimit/juju/router\": {\"maxRate\": 10, \"clientMaxRte\": 1}\n    },\n    \"backend\": [{\"url_pattern\": \"/\", \"host\": [\"h:80\"]}]\n  }]\n}\n",
             "WARNING: {path}:6:95: endpoint GET /a (endpoints[0].extra_config.\
              github.com/devopsfaith/krakend-ratelimit/juju/router.clientMaxRte): unknown key \
-             \"clientMaxRte\" in \"qos/ratelimit/router\" (did you mean \"clientMaxRate\"?)"
-        )),
-        "{}",
-        lines[0]
-    );
-}
-
-/// A YAML file has no positions: the warning names the file and the path.
-#[test]
-fn check_names_misspelt_keys_in_yaml() {
-    let dir = TempDir::new("check-keys-yaml");
-    let f = dir.write(
-        "krakend.yaml",
-        "version: 3\nendpoints:\n  - endpoint: /a\n    extra_config:\n      qos/ratelimit/router:\n        max_rte: 10\n    backend:\n      - url_pattern: /\n        host: [\"h:80\"]\n",
-    );
-    let path = f.to_str().unwrap();
-    let (code, stdout, stderr) = output(&["check", "-c", path]);
-    assert_eq!(code, Some(0), "{stdout}{stderr}");
-    let lines = key_lines(&stdout);
-    assert_eq!(lines.len(), 1, "{stdout}");
-    assert!(
-        lines[0].starts_with(&format!(
-            "WARNING: {path}: endpoint GET /a (endpoints[0].extra_config.qos/ratelimit/router.max_rte)"
-        )),
-        "{}",
-        lines[0]
-    );
+             \"clientMaxRte\" in \"qos/ratelimit/router\" (did you mean \"clientMaxRate\"?)",
+        ),
+        (
+            "check-keys-yaml",
+            "krakend.yaml",
+            "version: 3\nendpoints:\n  - endpoint: /a\n    extra_config:\n      qos/ratelimit/router:\n        max_rte: 10\n    backend:\n      - url_pattern: /\n        host: [\"h:80\"]\n",
+            "WARNING: {path}: endpoint GET /a (endpoints[0].extra_config.qos/ratelimit/router.max_rte)",
+        ),
+    ] {
+        let dir = TempDir::new(tag);
+        let f = dir.write(name, text);
+        let path = f.to_str().unwrap();
+        let (code, stdout, stderr) = output(&["check", "-c", path]);
+        assert_eq!(code, Some(0), "{stdout}{stderr}");
+        let lines = key_lines(&stdout);
+        assert_eq!(lines.len(), 1, "{stdout}");
+        assert!(
+            lines[0].starts_with(&warning.replace("{path}", path)),
+            "{}",
+            lines[0]
+        );
+    }
 }
 
 /// Enterprise namespaces are accepted and ignored, as KrakenD CE does: a warning, even with
