@@ -305,7 +305,8 @@ async fn claims_roles_scopes_and_token_sources() {
     let session = format!("theme=dark; session={ok}");
     let other_kid = bearer(&token_with(Alg::HS256, "hs", "nope", claims()));
     // what, path, request headers, and the status: 200, or a refusal with an empty answer
-    let cases: Vec<(&str, &str, Vec<(&str, String)>, u16)> = vec![
+    type Headers = Vec<(&'static str, String)>;
+    let cases: Vec<(&str, &str, Headers, u16)> = vec![
         ("a valid token", "/roles", authz(&auth), 200),
         ("no token", "/roles", vec![], 401),
         ("an empty bearer", "/roles", authz("Bearer "), 401),
