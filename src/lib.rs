@@ -53,6 +53,7 @@
 //!                    body.rs (the body type every layer passes, its error, Deadline for a
 //!                    streamed answer), go.rs (Go's spellings of header names and times),
 //!                    percent.rs (%XX escapes, a path's escapes checked as Go's)
+//! src/fuzzing.rs     the fuzz targets' checks (fuzz/ runs them, tests/fuzz_replay.rs replays)
 //! ```
 //!
 //! # Request flow
@@ -78,6 +79,8 @@ pub mod cli;
 pub mod components;
 pub mod config;
 pub mod encoding;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hooks;
 pub mod message;
 pub mod pipeline;
