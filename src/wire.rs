@@ -180,6 +180,7 @@ pub fn invalid(what: &str) -> BoxError {
 /// two different bodies).
 fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, BoxError> {
     match memchr::memchr(b'\n', buf) {
+        Some(i) if i > MAX_LINE => Err(invalid("chunked line too long")),
         Some(i) => {
             if i == 0 || buf[i - 1] != b'\r' || buf[..i - 1].contains(&b'\r') {
                 return Err(invalid("malformed chunked encoding"));
@@ -586,15 +587,27 @@ pub fn make_room(buf: &mut BytesMut, chunk: usize) {
 
 /// The first line of a head (a request or status line), empty lines before it skipped: where
 /// it starts, the line without its `\r`, and where the next line starts. `None` while it is
-/// incomplete.
+/// incomplete. Only whole empty lines (CRLF or LF, RFC 9112 §2.2) are skipped: a bare CR
+/// stays, and the line that starts with it is malformed.
 pub fn first_line(buf: &[u8]) -> Option<(usize, &[u8], usize)> {
-    let start = buf
-        .iter()
-        .position(|b| *b != b'\r' && *b != b'\n')
-        .unwrap_or(buf.len());
+    let start = empty_lines(buf)?;
     let eol = find_nl(buf, start)?;
     let line = &buf[start..eol];
     Some((start, line.strip_suffix(b"\r").unwrap_or(line), eol + 1))
+}
+
+/// How many bytes of empty lines (CRLF or LF) `buf` starts with; `None` when it ends in a CR
+/// that may yet be one.
+pub fn empty_lines(buf: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        match &buf[at..] {
+            [b'\n', ..] => at += 1,
+            [b'\r', b'\n', ..] => at += 2,
+            [b'\r'] => return None,
+            _ => return Some(at),
+        }
+    }
 }
 
 /// One line of a head's field block, as positions in the buffer.
@@ -814,6 +827,11 @@ mod tests {
         assert!(decode_all(Decoder::Length(5), &[b"ab"]).is_err());
         assert!(decode_all(Decoder::chunked(), &[b"zz\r\n"]).is_err());
         assert!(decode_all(Decoder::chunked(), &[b"2\r\nabXX"]).is_err());
+        // a line longer than the bound is refused whether it arrives whole or in pieces
+        let long = format!("1;{}\r\na\r\n0\r\n\r\n", "x".repeat(MAX_LINE));
+        assert!(decode_all(Decoder::chunked(), &[long.as_bytes()]).is_err());
+        let (head, tail) = long.as_bytes().split_at(MAX_LINE / 2);
+        assert!(decode_all(Decoder::chunked(), &[head, tail]).is_err());
         // 1*HEXDIG and CRLF line ends only: no sign, no leading space, no bare LF or CR
         for bad in [
             &b"+0\r\n\r\n"[..],

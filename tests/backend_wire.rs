@@ -637,3 +637,24 @@ async fn an_idle_connection_the_backend_closed_is_closed_soon() {
     assert_eq!(b.after_half_close().len(), 1);
     assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
 }
+
+/// A `no-op` answer whose head ends in a bare LF still reaches the client with every header
+/// line ended by CRLF (its lines are not written through as they came).
+#[tokio::test]
+async fn a_head_ended_by_a_bare_line_feed_is_not_written_through() {
+    let b = raw_backend(vec![ScriptedAnswer::new(
+        "HTTP/1.1 200 OK\r\nX-A: b\r\nContent-Length: 2\r\n\n{}",
+    )])
+    .await;
+    let gw = gateway(&config(json!([no_op_endpoint("/n", "/", &b.url)]))).await;
+    let r = raw_exchange(gw.addr, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"{}");
+    let head = r.head.as_bytes();
+    for (i, byte) in head.iter().enumerate() {
+        if *byte == b'\r' {
+            assert_eq!(head.get(i + 1), Some(&b'\n'), "bare CR in {:?}", r.head);
+        }
+    }
+    assert!(r.head.contains("\r\nX-A: b\r\n"), "{}", r.head);
+}

@@ -642,3 +642,28 @@ async fn the_hyper_listener_refuses_the_same_heads() {
     assert!(c.closed().await);
     assert!(b.requests().iter().all(|r| !r.uri.contains("smuggled")));
 }
+
+/// A request target with a fragment (`#`) is refused: no target form holds one (RFC 9112
+/// §3.2), and what follows it would be cut off unseen. A bare CR before the request line is
+/// no empty line (RFC 9112 §2.2): refused too, where whole empty lines are skipped.
+#[tokio::test]
+async fn fragments_and_bare_carriage_returns_are_refused() {
+    let (b, gw) = echo_gateway().await;
+    for req in [
+        &b"GET /a#/../echo HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"GET /#\xff HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"\rGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"\r\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let mut c = RawConn::open(gw.addr).await;
+        c.send(req).await;
+        let r = c.response("GET").await;
+        assert_eq!(r.status, 400, "{:?}", String::from_utf8_lossy(req));
+        assert_eq!(r.header("connection"), Some("close"));
+    }
+    assert_eq!(b.count(), 0);
+    // whole empty lines before the request line are still skipped
+    let mut c = RawConn::open(gw.addr).await;
+    c.send(b"\r\n\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(c.response("GET").await.status, 200);
+}

@@ -1071,6 +1071,8 @@ pub(crate) fn parse_head(buf: &[u8], head: &mut RawHead) -> Result<bool, SendErr
         match field_line(buf, at) {
             None => return Ok(false),
             Some(Line::End { next }) => {
+                // lines written through end in CRLF, the empty line too
+                head.clean &= next - at == 2;
                 head.len = next;
                 return Ok(true);
             }

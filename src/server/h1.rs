@@ -353,9 +353,9 @@ pub(crate) fn parse(
 /// Whether the bytes of an incomplete first line can still become a request line: empty
 /// lines, then a method (token bytes), then a space.
 fn could_start_request(buf: &[u8]) -> bool {
-    let rest = match buf.iter().position(|b| *b != b'\r' && *b != b'\n') {
-        Some(start) => &buf[start..],
-        None => return true,
+    let rest = match crate::wire::empty_lines(buf) {
+        Some(start) if start < buf.len() => &buf[start..],
+        _ => return true,
     };
     match rest.iter().position(|b| !TOKEN[usize::from(*b)]) {
         None => true,
@@ -380,6 +380,11 @@ pub(crate) fn build(
     let method =
         Method::from_bytes(&head[p.method.0..p.method.1]).map_err(|_| bad("invalid method"))?;
     let target = head.slice(p.target.0..p.target.1);
+    // no request-target form holds a fragment (RFC 9112 §3.2): what follows a `#` would be
+    // cut off unseen, and route somewhere else than the client wrote
+    if target.contains(&b'#') {
+        return Err(bad("malformed request URI"));
+    }
     // the usual origin form (`/path?query`) skips the full URI grammar
     let uri = if target.starts_with(b"/") {
         PathAndQuery::from_maybe_shared(target)
