@@ -415,9 +415,35 @@ fn stricter_by_rfc(status: u16, why: &str, head: &ReferenceHead) -> Option<&'sta
 /// and a line is judged once it is whole, so the server may wait where the reference
 /// already refused. Any other disagreement panics, the server more lenient first of all.
 ///
-/// `reference`: `None` runs only the server's own checks (the replay on stable, where the
-/// reference crate is not built).
+/// `reference`: `None` runs only the server's own checks; the fuzz target and the replay pass
+/// [`httparse_reference`].
 pub fn request_head_httparse(data: &[u8], reference: Option<ReferenceParser<'_>>) {
+    request_head_against(data, reference)
+}
+
+/// The `httparse` crate's reading of a request head, with as many header slots as the
+/// server's default bound on fields.
+pub fn httparse_reference(data: &[u8]) -> Reference {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_FIELDS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(data) {
+        Ok(httparse::Status::Partial) => Reference::Partial,
+        Err(e) => Reference::Invalid(e.to_string()),
+        Ok(httparse::Status::Complete(len)) => Reference::Complete(ReferenceHead {
+            len,
+            method: req.method.unwrap_or_default().as_bytes().to_vec(),
+            target: req.path.unwrap_or_default().as_bytes().to_vec(),
+            minor_version: req.version.unwrap_or_default(),
+            fields: req
+                .headers
+                .iter()
+                .map(|h| (h.name.as_bytes().to_vec(), h.value.to_vec()))
+                .collect(),
+        }),
+    }
+}
+
+fn request_head_against(data: &[u8], reference: Option<ReferenceParser<'_>>) {
     let ours = server_request(data);
     let Some(reference) = reference else {
         return;

@@ -3,8 +3,7 @@
 //! (`tentacle::fuzzing`), so a fixed crash stays fixed and a seed that stops passing fails
 //! the build. A target without seeds fails too.
 //!
-//! `request_head_httparse` runs without its reference parser here (the `httparse` crate is a
-//! dependency of `fuzz/` only): the server's own checks still run on its corpus.
+//! `request_head_httparse` runs against its reference parser (`httparse`) here too.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -54,7 +53,9 @@ macro_rules! replay {
 
 replay! {
     request_head => fuzzing::request_head,
-    request_head_httparse => |data| fuzzing::request_head_httparse(data, None),
+    request_head_httparse => |data| {
+        fuzzing::request_head_httparse(data, Some(&fuzzing::httparse_reference))
+    },
     response_head => fuzzing::response_head,
     body_decoder => fuzzing::body_decoder,
     path_query => fuzzing::path_query,
