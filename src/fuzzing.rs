@@ -337,6 +337,24 @@ fn request_target_form(target: &[u8]) -> bool {
     absolute || authority
 }
 
+/// Whether an absolute-form or authority-form target names an authority the server's URI
+/// type refuses (a percent-escape in the host, a port that is not digits, ...): such a
+/// target is refused with 400, as Go's `url.ParseRequestURI` refuses most of them.
+fn refused_authority(target: &[u8]) -> bool {
+    if target == b"*" || target.starts_with(b"/") {
+        return false;
+    }
+    let rest = match target.windows(3).position(|w| w == b"://") {
+        Some(at) => &target[at + 3..],
+        None => target,
+    };
+    let end = rest
+        .iter()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    http::uri::Authority::try_from(&rest[..end]).is_err()
+}
+
 /// The field values named `name` in a reference head, trimmed.
 fn reference_values<'a>(head: &'a ReferenceHead, name: &'a str) -> Vec<&'a [u8]> {
     head.fields
@@ -379,7 +397,11 @@ fn stricter_by_rfc(status: u16, why: &str, head: &ReferenceHead) -> Option<&'sta
         }
         // RFC 9112 §3.2: the target is a URI reference (RFC 3986); 400 for one that is not
         (400, "malformed request URI") | (400, "") => {
-            not_rfc3986(&head.target) || !request_target_form(&head.target)
+            not_rfc3986(&head.target)
+                || !request_target_form(&head.target)
+                // RFC 9112 §3.2: no request-target form holds a fragment
+                || head.target.contains(&b'#')
+                || refused_authority(&head.target)
         }
         _ => false,
     };
@@ -409,6 +431,9 @@ fn stricter_by_rfc(status: u16, why: &str, head: &ReferenceHead) -> Option<&'sta
 ///   `"`, `<`, `{`, ...) or a `%` without two hex digits, or none of the forms of a
 ///   request-target an HTTP server serves (`%25/a`, `a:b/c`: not `/...`, `*`,
 ///   `scheme://authority...` or `host:port`) (RFC 9112 §3.2, RFC 9110 §4.2: 400);
+/// * a target with a fragment (`#`), which no request-target form holds (RFC 9112 §3.2:
+///   400), or an absolute-form or authority-form target whose authority the server's URI type
+///   refuses (a percent-escape in the host, a port that is not digits: 400);
 /// * input that cannot start a request line, or a head over `MAX_FIELDS` fields, refused
 ///   before the reference has seen a whole head (it waits for more);
 ///
