@@ -1202,6 +1202,69 @@ pub fn json_canonical(data: &[u8]) {
     }
 }
 
+/// The fixture key set: one key of every kind the validator verifies with (oct, RSA 2048,
+/// P-256, P-384, Ed25519), private parts included.
+fn fixture_keys() -> &'static [crate::components::jwt::jose::Jwk] {
+    static KEYS: OnceLock<Vec<crate::components::jwt::jose::Jwk>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let set = include_bytes!("../tests/fixtures/jwt/keys.json");
+        match crate::components::jwt::jose::parse_set(set) {
+            Ok((keys, _)) => keys,
+            Err(e) => panic!("the fixture key set: {e}"),
+        }
+    })
+}
+
+/// A JWT as a client sends it (`Authorization: Bearer ...`), parsed as a compact JWS and
+/// checked with every fixture key under every algorithm: nothing panics, and a signature an
+/// HMAC key verifies is the one that key makes for the same input (a verification that
+/// passes for anything else would be a forgery).
+pub fn jwt_token(data: &[u8]) {
+    use crate::components::jwt::jose::{parse_compact, sign, verify, Alg, KeyMaterial};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(jws) = parse_compact(text) else {
+        return;
+    };
+    let _ = Alg::parse(jws.header_str("alg"));
+    let input = jws.signing_input.as_bytes();
+    assert!(
+        text.starts_with(jws.signing_input),
+        "the signed bytes are the token's start"
+    );
+    for key in fixture_keys() {
+        for alg in Alg::ALL {
+            if verify(alg, &key.key, input, &jws.signature).is_ok() {
+                if let KeyMaterial::Oct(_) = key.key {
+                    let tag = sign(alg, &key.key, input).expect("an HMAC key signs");
+                    assert_eq!(tag, jws.signature, "{} verified another tag", alg.name());
+                }
+            }
+        }
+    }
+}
+
+/// A JWK set as a JWK server (or a local file) sends it: parsing never panics, and every key
+/// it yields verifies a fixed input under every algorithm without panicking (a key of the
+/// wrong kind is an error, never a pass).
+pub fn jwk_set(data: &[u8]) {
+    use crate::components::jwt::jose::{parse_set, verify, Alg};
+    let Ok((keys, _skipped)) = parse_set(data) else {
+        return;
+    };
+    for key in &keys {
+        for alg in Alg::ALL {
+            let signature = [0u8; 64];
+            assert!(
+                verify(alg, &key.key, b"eyJhbGciOiJIUzI1NiJ9.e30", &signature).is_err(),
+                "a key verified a zero signature under {}",
+                alg.name()
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,4 +64,6 @@ replay! {
     config_yaml => fuzzing::config_yaml,
     flatmap => fuzzing::flatmap,
     json_canonical => fuzzing::json_canonical,
+    jwt_token => fuzzing::jwt_token,
+    jwk_set => fuzzing::jwk_set,
 }
