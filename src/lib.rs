@@ -44,10 +44,12 @@
 //! src/server/        listener, graceful shutdown; h1.rs: the HTTP/1.1 connection loop for
 //!                    plain connections (parse, run the gateway in place, write); TLS and
 //!                    h2c connections on hyper
-//! src/wire.rs        HTTP/1.1 body framing (length, chunked, until close), shared by the
-//!                    server and the backend client; the per-thread header-map pool;
-//!                    RawFields (a bare `no-op` answer's header lines, written through by
-//!                    server/h1.rs, put into the map by `Gateway::dispatch` for hyper)
+//! src/wire/         HTTP/1.1 on the wire, shared by server/h1.rs and backend/h1.rs: head.rs
+//!                    (first and field lines), framing.rs (length, chunked, until close),
+//!                    fields.rs (Content-Length, Connection, Host values), names.rs (Go's
+//!                    header names), raw_fields.rs (a bare `no-op` answer's lines, written
+//!                    through by server/h1.rs, put into the map by `Gateway::dispatch` for
+//!                    hyper), pool.rs (per-thread maps and buffers), socket.rs
 //! src/tls.rs         rustls configs: backend client (client_tls) and server (tls)
 //! src/vocab/         the shared HTTP vocabulary, below every other module (imports none):
 //!                    body.rs (the body type every layer passes, its error, Deadline for a
