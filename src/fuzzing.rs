@@ -337,22 +337,15 @@ fn request_target_form(target: &[u8]) -> bool {
     absolute || authority
 }
 
-/// Whether an absolute-form or authority-form target names an authority the server's URI
-/// type refuses (a percent-escape in the host, a port that is not digits, ...): such a
-/// target is refused with 400, as Go's `url.ParseRequestURI` refuses most of them.
+/// Whether a target other than origin-form (`/...`) or `*` is one the server's URI type
+/// (`http::Uri`) refuses: an authority with a percent-escape in the host, a port that is not
+/// digits, a `/` in an authority-form target, a scheme over 64 bytes, ... Such a target is
+/// refused with 400, as Go's `url.ParseRequestURI` refuses most of them.
 fn refused_authority(target: &[u8]) -> bool {
     if target == b"*" || target.starts_with(b"/") {
         return false;
     }
-    let rest = match target.windows(3).position(|w| w == b"://") {
-        Some(at) => &target[at + 3..],
-        None => target,
-    };
-    let end = rest
-        .iter()
-        .position(|b| matches!(b, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
-    http::uri::Authority::try_from(&rest[..end]).is_err()
+    http::Uri::try_from(target).is_err()
 }
 
 /// The field values named `name` in a reference head, trimmed.
@@ -432,8 +425,8 @@ fn stricter_by_rfc(status: u16, why: &str, head: &ReferenceHead) -> Option<&'sta
 ///   request-target an HTTP server serves (`%25/a`, `a:b/c`: not `/...`, `*`,
 ///   `scheme://authority...` or `host:port`) (RFC 9112 §3.2, RFC 9110 §4.2: 400);
 /// * a target with a fragment (`#`), which no request-target form holds (RFC 9112 §3.2:
-///   400), or an absolute-form or authority-form target whose authority the server's URI type
-///   refuses (a percent-escape in the host, a port that is not digits: 400);
+///   400), or a target other than origin-form or `*` that the server's URI type refuses (a
+///   percent-escape in the host, a port that is not digits, a scheme over 64 bytes: 400);
 /// * input that cannot start a request line, or a head over `MAX_FIELDS` fields, refused
 ///   before the reference has seen a whole head (it waits for more);
 ///
