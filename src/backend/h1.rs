@@ -1146,7 +1146,7 @@ pub(crate) fn framing(
             delimiters.content_length = None;
             delimiters.bad_length = None;
             delimiters.close = true;
-            head.headers_mut().remove(header::CONTENT_LENGTH);
+            remove_keeping_order(head.headers_mut(), &header::CONTENT_LENGTH);
             if let Some(raw) = head.extensions_mut().get_mut::<RawFields>() {
                 raw.content_length = None;
             }
@@ -1159,6 +1159,24 @@ pub(crate) fn framing(
     Ok(delimiters
         .content_length
         .map_or(Framing::Eof, Framing::Length))
+}
+
+/// Removes every field named `name`, the others kept in their order (`HeaderMap::remove`
+/// moves the last field into the removed one's place). For the rare answer that needs it.
+fn remove_keeping_order(headers: &mut HeaderMap, name: &HeaderName) {
+    if !headers.contains_key(name) {
+        return;
+    }
+    let old = std::mem::take(headers);
+    let mut current: Option<HeaderName> = None;
+    for (key, value) in old {
+        if key.is_some() {
+            current = key;
+        }
+        if let Some(key) = current.as_ref().filter(|k| *k != name) {
+            headers.append(key.clone(), value);
+        }
+    }
 }
 
 pub(crate) fn keeps_alive(head: &Response<()>, delimiters: &Delimiters) -> bool {
