@@ -1028,8 +1028,12 @@ fn config(data: &[u8], format: Format) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    // lines as YAML counts them (a CR alone breaks a line too), at least as many as JSON's
-    let lines = text.replace("\r\n", "\n").split(['\n', '\r']).count();
+    // lines as YAML counts them (a CR alone, NEL, LS and PS break a line too), at least as
+    // many as JSON's
+    let lines = text
+        .replace("\r\n", "\n")
+        .split(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
+        .count();
     match load_str(text, "fuzz", format, &fuzz_env) {
         Ok(loaded) => {
             for w in &loaded.warnings {
