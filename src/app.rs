@@ -95,16 +95,8 @@ fn build_endpoint(
         .and_then(|p| p.get("sequential"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let propagated: Vec<String> = proxy
-        .and_then(|p| p.get("sequential_propagated_params"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let propagated =
+        crate::config::strings(proxy.and_then(|p| p.get("sequential_propagated_params")));
     let static_data = match proxy.and_then(|p| p.get("static")) {
         Some(s) => {
             let strategy = StaticStrategy::from_name(

@@ -37,16 +37,7 @@ pub fn parse_flatmap(v: &Value) -> Result<Vec<FlatmapOp>, String> {
     let mut ops = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
-        let args: Vec<String> = item
-            .get("args")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let args = crate::config::strings(item.get("args"));
         let op = match (kind, args.len()) {
             ("move", 2) => FlatmapOp::Move(split(&args[0]), split(&args[1])),
             ("append", 2) => FlatmapOp::Append(split(&args[0]), split(&args[1])),

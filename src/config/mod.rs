@@ -86,6 +86,18 @@ pub fn route_pattern(endpoint: &str) -> String {
         .join("/")
 }
 
+/// The strings of a JSON array (other items skipped); empty when `v` is no array.
+pub fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The default bound on a request's header fields (as Envoy's and hyper's).
 pub const DEFAULT_MAX_HEADER_FIELDS: u64 = 100;
 

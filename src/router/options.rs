@@ -115,17 +115,7 @@ impl RouterOptions {
                 };
             }
         }
-        let list = |k: &str| -> Vec<String> {
-            m.get(k)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let list = |k: &str| crate::config::strings(m.get(k));
         o.logger_skip_paths = list("logger_skip_paths");
         let headers = list("remote_ip_headers");
         if !headers.is_empty() {
