@@ -49,17 +49,6 @@ pub(crate) fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, Str
     Ok(certs)
 }
 
-fn str_list(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Accepts any certificate: `allow_insecure_connections`.
 #[derive(Debug)]
 pub(crate) struct NoVerify(pub(crate) Arc<rustls::crypto::CryptoProvider>);
@@ -141,7 +130,7 @@ pub fn client_config(
                 let _ = roots.add(cert);
             }
         }
-        for path in str_list(get("ca_certs")) {
+        for path in crate::config::strings(get("ca_certs")) {
             for cert in load_certs(&path).map_err(|e| format!("client_tls.ca_certs: {e}"))? {
                 roots
                     .add(cert)
@@ -227,7 +216,7 @@ pub fn server_config(tls: Option<&Value>) -> Result<Option<ServerConfig>, String
         .unwrap_or(false)
     {
         let mut roots = RootCertStore::empty();
-        for path in str_list(tls.get("ca_certs")) {
+        for path in crate::config::strings(tls.get("ca_certs")) {
             for cert in load_certs(&path).map_err(|e| format!("tls.ca_certs: {e}"))? {
                 roots
                     .add(cert)
