@@ -41,18 +41,18 @@ pub fn build(config: ServiceConfig, debug: bool) -> Result<Gateway, Vec<String>>
             None
         }
     };
-    let metrics = match components::metrics::Registry::from_service(&config) {
+    let metrics = match components::telemetry::metrics::Registry::from_service(&config) {
         Ok(m) => m,
         Err(e) => {
             errors.push(e);
             None
         }
     };
-    let jose = match components::jwt::JoseShared::from_service(&config) {
+    let jose = match components::auth::jwt::JoseShared::from_service(&config) {
         Ok(j) => j,
         Err(e) => {
             errors.push(e);
-            components::jwt::JoseShared::default()
+            components::auth::jwt::JoseShared::default()
         }
     };
     let cx = BuildCx {

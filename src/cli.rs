@@ -227,13 +227,13 @@ pub async fn start_metrics(
     if reg.config.endpoint_disabled {
         return None;
     }
-    match components::metrics::bind(&reg).await {
+    match components::telemetry::metrics::bind(&reg).await {
         Ok(listener) => {
             let addr = listener.local_addr().ok()?;
             tracing::info!("[SERVICE: Stats] Listening on {addr}");
             Some((
                 addr,
-                tokio::spawn(components::metrics::serve(reg, listener)),
+                tokio::spawn(components::telemetry::metrics::serve(reg, listener)),
             ))
         }
         Err(e) => {

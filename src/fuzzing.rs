@@ -1201,11 +1201,11 @@ pub fn json_canonical(data: &[u8]) {
 
 /// The fixture key set: one key of every kind the validator verifies with (oct, RSA 2048,
 /// P-256, P-384, Ed25519), private parts included.
-fn fixture_keys() -> &'static [crate::components::jwt::jose::Jwk] {
-    static KEYS: OnceLock<Vec<crate::components::jwt::jose::Jwk>> = OnceLock::new();
+fn fixture_keys() -> &'static [crate::components::auth::jwt::jose::Jwk] {
+    static KEYS: OnceLock<Vec<crate::components::auth::jwt::jose::Jwk>> = OnceLock::new();
     KEYS.get_or_init(|| {
         let set = include_bytes!("../tests/fixtures/jwt/keys.json");
-        match crate::components::jwt::jose::parse_set(set) {
+        match crate::components::auth::jwt::jose::parse_set(set) {
             Ok((keys, _)) => keys,
             Err(e) => panic!("the fixture key set: {e}"),
         }
@@ -1217,7 +1217,7 @@ fn fixture_keys() -> &'static [crate::components::jwt::jose::Jwk] {
 /// HMAC key verifies is the one that key makes for the same input (a verification that
 /// passes for anything else would be a forgery).
 pub fn jwt_token(data: &[u8]) {
-    use crate::components::jwt::jose::{parse_compact, sign, verify, Alg, KeyMaterial};
+    use crate::components::auth::jwt::jose::{parse_compact, sign, verify, Alg, KeyMaterial};
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -1246,7 +1246,7 @@ pub fn jwt_token(data: &[u8]) {
 /// it yields verifies a fixed input under every algorithm without panicking (a key of the
 /// wrong kind is an error, never a pass).
 pub fn jwk_set(data: &[u8]) {
-    use crate::components::jwt::jose::{parse_set, verify, Alg};
+    use crate::components::auth::jwt::jose::{parse_set, verify, Alg};
     let Ok((keys, _skipped)) = parse_set(data) else {
         return;
     };

@@ -34,12 +34,13 @@
 //!                    groups, skip the map); XML; YAML
 //! src/components/    mod.rs: the namespace registry (active / not yet / Enterprise) and
 //!                    the builders that instantiate components in KrakenD CE's order (a
-//!                    backend's stages and executor too); one file (or folder) per
-//!                    component: cors, httpsecure,
-//!                    botdetector, jwt/ (validator, signer, JWK cache), ratelimit,
-//!                    ratelimit_proxy, breaker, httpcache, client_credentials, cel
-//!                    (feature), jsonschema, lua/ (feature), martian, metrics;
-//!                    keys.rs: the keys each namespace reads (unknown ones are warned about)
+//!                    backend's stages and executor too); keys.rs: the keys each namespace
+//!                    reads (unknown ones are warned about); one folder per family, one
+//!                    file (or folder) per component:
+//!                    security/ (cors, httpsecure, botdetector), auth/ (jwt/: validator,
+//!                    signer, JWK cache; client_credentials), qos/ (ratelimit,
+//!                    ratelimit_proxy, breaker, httpcache), validation/ (cel (feature),
+//!                    jsonschema), modifier/ (lua/ (feature), martian), telemetry/ (metrics)
 //! src/telemetry.rs   telemetry/logging
 //! src/server/        listener, graceful shutdown; h1.rs: the HTTP/1.1 connection loop for
 //!                    plain connections (parse, run the gateway in place, write); TLS and

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::*;
 use serde_json::{json, Map, Value};
-use tentacle::components::jwt::jose::{self, Alg, Jwk};
+use tentacle::components::auth::jwt::jose::{self, Alg, Jwk};
 
 const KEYS: &str = include_str!("fixtures/jwt/keys.json");
 const TOKENS: &str = include_str!("fixtures/jwt/tokens.json");

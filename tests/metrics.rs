@@ -62,7 +62,7 @@ async fn start(metrics: Value, endpoints: Value) -> Stats {
     };
     let reg = gw.metrics.clone().expect("a metrics registry");
     let (l, url) = listener().await;
-    let task = tokio::spawn(tentacle::components::metrics::serve(reg, l));
+    let task = tokio::spawn(tentacle::components::telemetry::metrics::serve(reg, l));
     let (gl, _) = listener().await;
     Stats {
         gw: serve_gateway(gw, gl),

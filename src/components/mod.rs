@@ -7,24 +7,24 @@
 //! Enterprise ones. Inside the namespaces it acts on, every key its component does not read
 //! gets one too, and fails `check --lint` (see `keys`).
 
-pub mod botdetector;
-pub mod breaker;
-#[cfg(feature = "cel")]
-pub mod cel;
-pub mod client_credentials;
-pub mod cors;
-
-pub mod httpcache;
-pub mod httpsecure;
-pub mod jsonschema;
-pub mod jwt;
+pub mod auth;
 pub mod keys;
+pub mod modifier;
+pub mod qos;
+pub mod security;
+pub mod telemetry;
+pub mod validation;
+
+use auth::{client_credentials, jwt};
 #[cfg(feature = "lua")]
-pub mod lua;
-pub mod martian;
-pub mod metrics;
-pub mod ratelimit;
-pub mod ratelimit_proxy;
+use modifier::lua;
+use modifier::martian;
+use qos::{breaker, httpcache, ratelimit, ratelimit_proxy};
+use security::{botdetector, cors, httpsecure};
+use telemetry::metrics;
+#[cfg(feature = "cel")]
+use validation::cel;
+use validation::jsonschema;
 
 use std::sync::Arc;
 

@@ -113,7 +113,7 @@ pub struct Gateway {
     /// The server's TLS configuration (`tls`).
     pub server_tls: Option<Arc<rustls::ServerConfig>>,
     /// The metrics registry (`telemetry/metrics`), served on its own listener.
-    pub metrics: Option<Arc<components::metrics::Registry>>,
+    pub metrics: Option<Arc<components::telemetry::metrics::Registry>>,
 }
 
 impl Gateway {
@@ -123,7 +123,7 @@ impl Gateway {
         opts: RouterOptions,
         layers: Vec<Arc<dyn ServiceLayer>>,
         server_tls: Option<Arc<rustls::ServerConfig>>,
-        metrics: Option<Arc<components::metrics::Registry>>,
+        metrics: Option<Arc<components::telemetry::metrics::Registry>>,
     ) -> Gateway {
         let version_header = HeaderValue::from_str(&if opts.hide_version_header {
             "Version undefined".to_string()

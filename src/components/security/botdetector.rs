@@ -15,7 +15,7 @@ use http::{Response, StatusCode};
 use regex::Regex;
 use serde_json::Value;
 
-use super::{config_object, field};
+use crate::components::{config_object, field};
 use crate::hooks::{
     BoxFuture, EndpointGuard, GuardEffects, GuardRequest, RequestHead, ServiceLayer,
 };
@@ -34,8 +34,12 @@ const KEYS: &[&str] = &[
 ];
 
 /// Checks the keys of a `security/bot-detector` object against [`KEYS`].
-pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
-    super::keys::object(out, "", v, KEYS);
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    crate::components::keys::object(out, "", v, KEYS);
 }
 
 /// The typed `security/bot-detector` object.

@@ -47,8 +47,12 @@ pub struct ClientCredentialsConfig {
 
 /// Checks the keys of an `auth/client-credentials` object against
 /// [`ClientCredentialsConfig`]'s fields.
-pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
-    super::keys::of_struct::<ClientCredentialsConfig>(out, "", v);
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    crate::components::keys::of_struct::<ClientCredentialsConfig>(out, "", v);
 }
 
 #[derive(Debug, Clone)]

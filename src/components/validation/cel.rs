@@ -41,9 +41,13 @@ struct Definition {
 }
 
 /// Checks the keys of each [`Definition`] in a `validation/cel` list.
-pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
-    super::keys::list(out, "", v, |out, at, def| {
-        super::keys::of_struct::<Definition>(out, at, def)
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    crate::components::keys::list(out, "", v, |out, at, def| {
+        crate::components::keys::of_struct::<Definition>(out, at, def)
     });
 }
 

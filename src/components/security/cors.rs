@@ -19,7 +19,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use serde_json::Value;
 
-use super::{config_object, field};
+use crate::components::{config_object, field};
 use crate::config::duration::parse_go_duration;
 use crate::hooks::{RequestHead, ServiceLayer};
 use crate::vocab::body::{empty_body, Body};
@@ -51,8 +51,12 @@ const KEYS: &[&str] = &[
 ];
 
 /// Checks the keys of a `security/cors` object against [`KEYS`].
-pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
-    super::keys::object(out, "", v, KEYS);
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    crate::components::keys::object(out, "", v, KEYS);
 }
 
 /// The typed `security/cors` object, with KrakenD's defaults.

@@ -254,12 +254,16 @@ const PRIORITY_ENTRY_KEYS: &[&str] = &["priority", "modifier"];
 
 /// Checks the keys of the namespace's modifier and of every modifier nested in it (an unknown
 /// modifier type is the parser's error).
-pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
     check_modifier_keys(out, "", v);
 }
 
-fn check_modifier_keys(out: &mut Vec<super::keys::UnknownKey>, at: &str, v: &Value) {
-    use super::keys::{child, list, object};
+fn check_modifier_keys(out: &mut Vec<crate::components::keys::UnknownKey>, at: &str, v: &Value) {
+    use crate::components::keys::{child, list, object};
     for (ty, body) in v.as_object().into_iter().flatten() {
         let Some((_, known)) = MODIFIER_KEYS.iter().find(|(t, _)| t == ty) else {
             continue;

@@ -26,8 +26,8 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::ratelimit::Num;
 use crate::backend::executor::Executor;
+use crate::components::qos::ratelimit::Num;
 use crate::config::BackendConfig;
 use crate::hooks::BoxFuture;
 use crate::message::OutRequest;
@@ -52,8 +52,12 @@ pub struct HttpCacheConfig {
 }
 
 /// Checks the keys of a `qos/http-cache` object against [`HttpCacheConfig`]'s fields.
-pub fn check_keys(_: super::Scope, v: &serde_json::Value, out: &mut Vec<super::keys::UnknownKey>) {
-    super::keys::of_struct::<HttpCacheConfig>(out, "", v);
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &serde_json::Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    crate::components::keys::of_struct::<HttpCacheConfig>(out, "", v);
 }
 
 /// One stored response.

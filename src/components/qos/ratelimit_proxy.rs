@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::ratelimit::{default_capacity, Num, SharedBucket};
+use crate::components::qos::ratelimit::{default_capacity, Num, SharedBucket};
 use crate::config::duration::parse_go_duration;
 use crate::config::BackendConfig;
 use crate::hooks::BackendStage;
@@ -30,8 +30,12 @@ pub struct ProxyRateLimitConfig {
 }
 
 /// Checks the keys of a `qos/ratelimit/proxy` object against [`ProxyRateLimitConfig`]'s fields.
-pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
-    super::keys::of_struct::<ProxyRateLimitConfig>(out, "", v);
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    crate::components::keys::of_struct::<ProxyRateLimitConfig>(out, "", v);
 }
 
 /// The backend rate limit stage.

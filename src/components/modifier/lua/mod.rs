@@ -56,22 +56,23 @@ pub struct LuaConfig {
 
 impl LuaConfig {
     pub fn parse(namespace: &str, v: &Value) -> Result<LuaConfig, String> {
-        let obj = super::config_object(namespace, v)?;
+        let obj = crate::components::config_object(namespace, v)?;
         let mut cfg = LuaConfig::default();
-        if let Some(s) = super::field::<Vec<String>>(namespace, obj, "sources")? {
+        if let Some(s) = crate::components::field::<Vec<String>>(namespace, obj, "sources")? {
             cfg.sources = s;
         }
-        if let Some(s) = super::field::<String>(namespace, obj, "pre")? {
+        if let Some(s) = crate::components::field::<String>(namespace, obj, "pre")? {
             cfg.pre = s;
         }
-        if let Some(s) = super::field::<String>(namespace, obj, "post")? {
+        if let Some(s) = crate::components::field::<String>(namespace, obj, "post")? {
             cfg.post = s;
         }
-        cfg.live = super::field::<bool>(namespace, obj, "live")?.unwrap_or(false);
+        cfg.live = crate::components::field::<bool>(namespace, obj, "live")?.unwrap_or(false);
         cfg.allow_open_libs =
-            super::field::<bool>(namespace, obj, "allow_open_libs")?.unwrap_or(false);
-        cfg.skip_next = super::field::<bool>(namespace, obj, "skip_next")?.unwrap_or(false);
-        if let Some(m) = super::field::<Map<String, Value>>(namespace, obj, "md5")? {
+            crate::components::field::<bool>(namespace, obj, "allow_open_libs")?.unwrap_or(false);
+        cfg.skip_next =
+            crate::components::field::<bool>(namespace, obj, "skip_next")?.unwrap_or(false);
+        if let Some(m) = crate::components::field::<Map<String, Value>>(namespace, obj, "md5")? {
             cfg.md5 = m;
         }
         Ok(cfg)
@@ -80,8 +81,12 @@ impl LuaConfig {
 
 /// Checks the keys of a `modifier/lua-proxy` or `modifier/lua-backend` object against
 /// [`LuaConfig`]'s fields.
-pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
-    super::keys::of_struct::<LuaConfig>(out, "", v);
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    crate::components::keys::of_struct::<LuaConfig>(out, "", v);
 }
 
 /// Why a script failed.

@@ -650,8 +650,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const KEYS: &str = include_str!("../../../tests/fixtures/jwt/keys.json");
-    const TOKENS: &str = include_str!("../../../tests/fixtures/jwt/tokens.json");
+    const KEYS: &str = include_str!("../../../../tests/fixtures/jwt/keys.json");
+    const TOKENS: &str = include_str!("../../../../tests/fixtures/jwt/tokens.json");
 
     /// The fixture's 2048-bit RSA JWK, private members and all.
     fn rsa_jwk() -> Map<String, Value> {

@@ -38,7 +38,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use super::{config_object, field};
+use crate::components::{config_object, field};
 use crate::config::{parse_go_duration, BackendConfig, EndpointConfig, ServiceConfig};
 use crate::hooks::{BackendStage, ProxyStage, RequestHead, ServiceLayer};
 use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
@@ -58,8 +58,12 @@ const KEYS: &[&str] = &[
 ];
 
 /// Checks the keys of a `telemetry/metrics` object against [`KEYS`].
-pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
-    super::keys::object(out, "", v, KEYS);
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    crate::components::keys::object(out, "", v, KEYS);
 }
 
 /// The component's configuration, with KrakenD's defaults.

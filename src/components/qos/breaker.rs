@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::ratelimit::Num;
+use crate::components::qos::ratelimit::Num;
 use crate::config::BackendConfig;
 use crate::hooks::BackendStage;
 use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
@@ -48,8 +48,12 @@ pub struct BreakerConfig {
 }
 
 /// Checks the keys of a `qos/circuit-breaker` object against [`BreakerConfig`]'s fields.
-pub fn check_keys(_: super::Scope, v: &serde_json::Value, out: &mut Vec<super::keys::UnknownKey>) {
-    super::keys::of_struct::<BreakerConfig>(out, "", v);
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &serde_json::Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    crate::components::keys::of_struct::<BreakerConfig>(out, "", v);
 }
 
 /// The breaker's state.

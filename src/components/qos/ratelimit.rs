@@ -87,8 +87,12 @@ pub struct RouterRateLimitConfig {
 }
 
 /// Checks the keys of a `qos/ratelimit/router` object against [`RouterRateLimitConfig`]'s fields.
-pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
-    super::keys::of_struct::<RouterRateLimitConfig>(out, "", v);
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    crate::components::keys::of_struct::<RouterRateLimitConfig>(out, "", v);
 }
 
 /// A token bucket as KrakenD's: full at start; refilled only when empty, by whole tokens, one

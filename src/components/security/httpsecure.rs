@@ -21,8 +21,8 @@ use http::{Method, Response, StatusCode};
 use regex::Regex;
 use serde_json::Value;
 
-use super::cors::{preset_headers, PreflightAnswer};
-use super::{config_object, field};
+use crate::components::security::cors::{preset_headers, PreflightAnswer};
+use crate::components::{config_object, field};
 use crate::hooks::{RequestHead, ServiceLayer};
 use crate::vocab::body::{empty_body, full_body, Body};
 
@@ -52,8 +52,12 @@ const KEYS: &[&str] = &[
 ];
 
 /// Checks the keys of a `security/http` object against [`KEYS`].
-pub fn check_keys(_: super::Scope, v: &Value, out: &mut Vec<super::keys::UnknownKey>) {
-    super::keys::object(out, "", v, KEYS);
+pub fn check_keys(
+    _: crate::components::Scope,
+    v: &Value,
+    out: &mut Vec<crate::components::keys::UnknownKey>,
+) {
+    crate::components::keys::object(out, "", v, KEYS);
 }
 
 /// The typed `security/http` object (every field defaults to off / empty).
