@@ -74,6 +74,26 @@ fn u16_at(msg: &[u8], pos: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*msg.get(pos)?, *msg.get(pos + 1)?]))
 }
 
+/// The header flag of a response (QR).
+const RESPONSE: u16 = 0x8000;
+/// The header flag of a truncated answer (TC).
+const TRUNCATED: u16 = 0x0200;
+
+/// Whether `msg` answers `query`, as Go's resolver checks it: a response (QR set) with the
+/// query's id and the query's question (name compared without case, type and class).
+fn answers(msg: &[u8], query: &[u8]) -> bool {
+    let Some(flags) = u16_at(msg, 2) else {
+        return false;
+    };
+    if msg.get(..2) != query.get(..2) || flags & RESPONSE == 0 || u16_at(msg, 4) != Some(1) {
+        return false;
+    }
+    // the question as the query holds it: from offset 12 to its end
+    let question = &query[12..];
+    msg.get(12..12 + question.len())
+        .is_some_and(|q| q.eq_ignore_ascii_case(question))
+}
+
 /// Parses the SRV answers of a DNS response to query `id`.
 pub fn parse_response(msg: &[u8], id: u16) -> Result<Vec<Srv>, String> {
     let bad = || "malformed DNS response".to_string();
@@ -121,27 +141,83 @@ pub fn parse_response(msg: &[u8], id: u16) -> Result<Vec<Srv>, String> {
     Ok(out)
 }
 
-/// Asks one name server for the SRV records of `name`.
+/// How long one attempt waits for its answer, and how many attempts a name server gets.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+const ATTEMPTS: usize = 2;
+
+/// Asks one name server for the SRV records of `name`: over UDP with a random query id
+/// (datagrams that do not answer the query are ignored), then over TCP when the UDP answer is
+/// truncated, as Go's resolver does.
 pub async fn lookup_srv(server: SocketAddr, name: &str) -> Result<Vec<Srv>, String> {
-    let id: u16 = (std::process::id() as u16) ^ (name.len() as u16).rotate_left(7) ^ 0x5a5a;
+    use rand_core::RngCore;
+    let id = rand_core::OsRng.next_u32() as u16;
     let query = encode_query(id, name)?;
+    let fail = |e: &dyn std::fmt::Display| format!("lookup {name} on {server}: {e}");
+    let answer = exchange_udp(server, &query).await.map_err(|e| fail(&e))?;
+    let flags = u16_at(&answer, 2).unwrap_or_default();
+    if flags & TRUNCATED == 0 {
+        return parse_response(&answer, id);
+    }
+    let answer = exchange_tcp(server, &query).await.map_err(|e| fail(&e))?;
+    parse_response(&answer, id)
+}
+
+async fn exchange_udp(server: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
     let bind: SocketAddr = if server.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let sock = UdpSocket::bind(bind).await.map_err(|e| e.to_string())?;
-    sock.connect(server).await.map_err(|e| e.to_string())?;
+    let sock = UdpSocket::bind(bind).await?;
+    sock.connect(server).await?;
     let mut buf = vec![0u8; 4096];
-    for _ in 0..2 {
-        sock.send(&query).await.map_err(|e| e.to_string())?;
-        match tokio::time::timeout(Duration::from_secs(2), sock.recv(&mut buf)).await {
-            Ok(Ok(n)) => return parse_response(&buf[..n], id),
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => continue,
+    for _ in 0..ATTEMPTS {
+        sock.send(query).await?;
+        let deadline = tokio::time::Instant::now() + ATTEMPT_TIMEOUT;
+        loop {
+            match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
+                Ok(Ok(n)) if answers(&buf[..n], query) => return Ok(buf[..n].to_vec()),
+                // not an answer to this query (a late or forged one): wait on
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => break,
+            }
         }
     }
-    Err(format!("lookup {name} on {server}: i/o timeout"))
+    Err(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "i/o timeout",
+    ))
+}
+
+/// The query over TCP (RFC 7766): each message after its length in two bytes.
+async fn exchange_tcp(server: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut conn = tokio::net::TcpStream::connect(server).await?;
+        let mut msg = Vec::with_capacity(query.len() + 2);
+        msg.extend_from_slice(&(query.len() as u16).to_be_bytes());
+        msg.extend_from_slice(query);
+        conn.write_all(&msg).await?;
+        let len = conn.read_u16().await? as usize;
+        let mut answer = vec![0u8; len];
+        conn.read_exact(&mut answer).await?;
+        if !answers(&answer, query) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the answer over TCP is not to the query",
+            ));
+        }
+        Ok(answer)
+    };
+    tokio::time::timeout(ATTEMPT_TIMEOUT * ATTEMPTS as u32, exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "i/o timeout",
+            ))
+        })
 }
 
 fn gcd(a: u16, b: u16) -> u16 {
@@ -274,5 +350,89 @@ mod tests {
         let recs = lookup_srv(addr, "_svc._tcp.local").await.unwrap();
         assert_eq!(recs[0].port, 9000);
         assert_eq!(recs[0].target, "127.0.0.1.nip");
+    }
+
+    /// A reply to the query in `buf` with `records`, with the query's id moved by `shift`.
+    fn reply_to(buf: &[u8], shift: u16, records: &[(u16, u16, u16, &str)]) -> Vec<u8> {
+        let id = u16::from_be_bytes([buf[0], buf[1]]).wrapping_add(shift);
+        srv_answer(id, "_svc._tcp.local", records)
+    }
+
+    #[tokio::test]
+    async fn query_ids_are_random_and_checked_on_the_answer() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let ids = tokio::spawn(async move {
+            let mut ids = Vec::new();
+            let mut buf = [0u8; 512];
+            for _ in 0..3 {
+                let (n, peer) = server.recv_from(&mut buf).await.unwrap();
+                ids.push(u16::from_be_bytes([buf[0], buf[1]]));
+                // a forged answer first (another id), then the real one
+                let forged = reply_to(&buf[..n], 1, &[(1, 1, 6666, "evil.example")]);
+                server.send_to(&forged, peer).await.unwrap();
+                let real = reply_to(&buf[..n], 0, &[(1, 1, 9000, "good.example")]);
+                server.send_to(&real, peer).await.unwrap();
+            }
+            ids
+        });
+        for _ in 0..3 {
+            let recs = lookup_srv(addr, "_svc._tcp.local").await.unwrap();
+            assert_eq!(recs.len(), 1);
+            assert_eq!(
+                (recs[0].port, recs[0].target.as_str()),
+                (9000, "good.example")
+            );
+        }
+        let ids = ids.await.unwrap();
+        assert!(ids.iter().any(|id| *id != ids[0]), "{ids:?}");
+    }
+
+    #[tokio::test]
+    async fn a_truncated_answer_is_asked_again_over_tcp() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // one port for both transports, as a name server listens
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let port = udp.local_addr().unwrap().port();
+            if let Ok(tcp) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                break (udp, tcp);
+            }
+        };
+        let addr = udp.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            let (n, peer) = udp.recv_from(&mut buf).await.unwrap();
+            let mut truncated = reply_to(&buf[..n], 0, &[]);
+            truncated[2] |= 0x02; // TC
+            udp.send_to(&truncated, peer).await.unwrap();
+        });
+        let many: Vec<(u16, u16, u16, String)> = (0..40)
+            .map(|i| {
+                (
+                    1,
+                    1,
+                    9000 + i,
+                    format!("host-{i}.a-rather-long-name.example"),
+                )
+            })
+            .collect();
+        tokio::spawn(async move {
+            let (mut conn, _) = tcp.accept().await.unwrap();
+            let len = conn.read_u16().await.unwrap() as usize;
+            let mut query = vec![0u8; len];
+            conn.read_exact(&mut query).await.unwrap();
+            let records: Vec<(u16, u16, u16, &str)> = many
+                .iter()
+                .map(|(p, w, port, t)| (*p, *w, *port, t.as_str()))
+                .collect();
+            let answer = reply_to(&query, 0, &records);
+            assert!(answer.len() > 512);
+            conn.write_u16(answer.len() as u16).await.unwrap();
+            conn.write_all(&answer).await.unwrap();
+        });
+        let recs = lookup_srv(addr, "_svc._tcp.local").await.unwrap();
+        assert_eq!(recs.len(), 40);
+        assert_eq!(recs[39].port, 9039);
     }
 }
