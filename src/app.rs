@@ -61,7 +61,7 @@ pub fn build(config: ServiceConfig, debug: bool) -> Result<Gateway, Vec<String>>
         metrics: metrics.clone(),
         jose: &jose,
     };
-    let layers = match components::service_layers(&config, &cx) {
+    let layers = match components::service_layers(&cx) {
         Ok(l) => l,
         Err(e) => {
             errors.push(e);

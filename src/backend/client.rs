@@ -44,6 +44,35 @@ impl HttpClient {
         Ok(HttpClient::with_tls(svc, tls))
     }
 
+    /// This client with a backend's `backend/http/client` options (`no_redirect`,
+    /// `send_body_on_redirect`).
+    pub fn for_backend(&self, b: &crate::config::BackendConfig) -> Result<HttpClient, String> {
+        let mut client = self.clone();
+        if let Some(opts) = b.extra_config.get("backend/http/client") {
+            let Some(opts) = opts.as_object() else {
+                return Err(format!(
+                    "{}.extra_config.backend/http/client: expected an object",
+                    b.json_path
+                ));
+            };
+            for (key, value) in opts {
+                let flag = match key.as_str() {
+                    "send_body_on_redirect" => &mut client.send_body_on_redirect,
+                    "no_redirect" => &mut client.follow_redirects,
+                    _ => continue,
+                };
+                let Some(on) = value.as_bool() else {
+                    return Err(format!(
+                        "{}.extra_config.backend/http/client.{key}: expected true or false",
+                        b.json_path
+                    ));
+                };
+                *flag = if key == "no_redirect" { !on } else { on };
+            }
+        }
+        Ok(client)
+    }
+
     /// A client with the service's connection settings and its own TLS configuration.
     pub fn with_tls(svc: &ServiceConfig, tls: rustls::ClientConfig) -> HttpClient {
         let tcp_keepalive = if svc.dialer_keep_alive.is_zero() {

@@ -1,11 +1,59 @@
 //! The component registry: every `extra_config` namespace Tentacle knows, keyed by its v3
 //! name (legacy names are renamed on load, see `config::legacy`), with the scopes it may
-//! appear in and whether this build acts on it. Every namespace a configuration has that this
-//! build does not act on where it is written (an unknown one, with the closest known name; a
-//! known one in the wrong `extra_config`; a KrakenD CE one not implemented; an Enterprise one)
-//! gets one warning from `run` and from `check`; `check --lint` fails on all but the
-//! Enterprise ones. Inside the namespaces it acts on, every key its component does not read
-//! gets one too, and fails `check --lint` (see `keys`).
+//! appear in, whether this build acts on it, how its keys are checked and what it builds.
+//! Every namespace a configuration has that this build does not act on where it is written
+//! (an unknown one, with the closest known name; a known one in the wrong `extra_config`; a
+//! KrakenD CE one not implemented; an Enterprise one) gets one warning from `run` and from
+//! `check`; `check --lint` fails on all but the Enterprise ones. Inside the namespaces it acts
+//! on, every key its component does not read gets one too, and fails `check --lint` (see
+//! `keys`).
+//!
+//! # Components
+//! One folder per family (`security/`, `auth/`, `qos/`, `validation/`, `modifier/`,
+//! `telemetry/`), one file (or folder) per component. A component file holds its
+//! `NAMESPACE`, its registry entry (`SPEC`), its key check and its builders; [`REGISTRY`]
+//! lists the entry. Each [`Build`] names the hook it plugs into (see `crate::hooks`) and its
+//! rank there: KrakenD CE's fixed order, lowest first (outermost):
+//!
+//! | hook | ranks |
+//! |---|---|
+//! | service layer | 10 CORS, 20 `security/http`, 30 bot detector, 90 metrics (observes) |
+//! | endpoint guard | 10 bot detector, 20 JWT validator, 30 rate limit |
+//! | proxy stage | 10 metrics, 20 Lua, 30 CEL, 40 JSON schema, 50 JWT signer |
+//! | backend stage | 10 metrics, 20 circuit breaker, 30 rate limit, 40 Lua, 50 CEL |
+//! | executor (wraps the client) | 10 client credentials, 20 HTTP cache, 30 Martian |
+//!
+//! A new component is one file and one line in [`REGISTRY`]; for example an endpoint guard
+//! that refuses requests without an `X-Tenant` header, in `security/tenant.rs`:
+//!
+//! ```ignore
+//! pub const NAMESPACE: &str = "security/tenant";
+//!
+//! pub const SPEC: ComponentSpec = ComponentSpec {
+//!     namespace: NAMESPACE,
+//!     scopes: &[Scope::Endpoint],
+//!     support: Support::Active,
+//!     keys: None,
+//!     builds: &[Build::Guard(15, guard)], // after the bot detector, before JWT
+//! };
+//!
+//! struct Tenant;
+//!
+//! impl EndpointGuard for Tenant {
+//!     fn check<'a>(&'a self, req: &'a GuardRequest<'a>)
+//!         -> BoxFuture<'a, Result<GuardEffects, Response<Body>>> {
+//!         let found = req.headers.contains_key("x-tenant");
+//!         Box::pin(async move {
+//!             if found { Ok(GuardEffects::default()) } else { Err(forbidden()) }
+//!         })
+//!     }
+//! }
+//!
+//! fn guard(ep: &EndpointConfig, _: &BuildCx<'_>) -> Built<dyn EndpointGuard> {
+//!     Ok(ep.extra_config.contains_key(NAMESPACE).then(|| Arc::new(Tenant) as _))
+//! }
+//! ```
+//! and `pub mod tenant;` in `security/mod.rs`, `security::tenant::SPEC,` in [`REGISTRY`].
 
 pub mod auth;
 pub mod keys;
@@ -16,15 +64,11 @@ pub mod telemetry;
 pub mod validation;
 
 use auth::{client_credentials, jwt};
-#[cfg(feature = "lua")]
-use modifier::lua;
-use modifier::martian;
+use modifier::{lua, martian};
 use qos::{breaker, httpcache, ratelimit, ratelimit_proxy};
 use security::{botdetector, cors, httpsecure};
 use telemetry::metrics;
-#[cfg(feature = "cel")]
-use validation::cel;
-use validation::jsonschema;
+use validation::{cel, jsonschema};
 
 use std::sync::Arc;
 
@@ -56,325 +100,140 @@ pub enum Support {
     Enterprise,
 }
 
-/// One registry entry.
+/// What a component builds, each at its rank in KrakenD CE's fixed order for that hook (lower
+/// runs first, outermost): see the table in the module doc.
+#[derive(Clone, Copy)]
+pub enum Build {
+    /// A service layer, from the service's configuration.
+    Service(u8, fn(&BuildCx<'_>) -> Built<dyn ServiceLayer>),
+    /// An endpoint guard.
+    Guard(
+        u8,
+        fn(&EndpointConfig, &BuildCx<'_>) -> Built<dyn EndpointGuard>,
+    ),
+    /// A proxy stage around the endpoint's pipe.
+    Proxy(
+        u8,
+        fn(&EndpointConfig, &BuildCx<'_>) -> Built<dyn ProxyStage>,
+    ),
+    /// A stage around each call of a backend.
+    Backend(
+        u8,
+        fn(&BackendConfig, &BuildCx<'_>) -> Built<dyn BackendStage>,
+    ),
+    /// A decorator of a backend's HTTP executor (the lowest rank wraps the client first).
+    Executor(
+        u8,
+        fn(&BackendConfig, Arc<dyn Executor>) -> Result<Arc<dyn Executor>, String>,
+    ),
+}
+
+/// A built component, or `None` where its configuration asks for nothing.
+pub type Built<T> = Result<Option<Arc<T>>, String>;
+
+/// One registry entry: the namespace, where it may be written, what this build does with it,
+/// how its keys are checked and what it builds.
 pub struct ComponentSpec {
     pub namespace: &'static str,
     pub scopes: &'static [Scope],
     pub support: Support,
+    /// The keys its component reads (`None`: any, e.g. a JSON schema's own keywords).
+    pub keys: Option<KeyCheck>,
+    pub builds: &'static [Build],
+}
+
+impl ComponentSpec {
+    /// A namespace this build accepts and ignores (`support` says why).
+    const fn ignored(
+        namespace: &'static str,
+        scopes: &'static [Scope],
+        support: Support,
+    ) -> ComponentSpec {
+        ComponentSpec {
+            namespace,
+            scopes,
+            support,
+            keys: None,
+            builds: &[],
+        }
+    }
+
+    /// A namespace the core reads itself (router, proxy, backend options): nothing to build.
+    const fn core(namespace: &'static str, scopes: &'static [Scope], keys: KeyCheck) -> Self {
+        ComponentSpec {
+            namespace,
+            scopes,
+            support: Active,
+            keys: Some(keys),
+            builds: &[],
+        }
+    }
 }
 
 use Scope::{Backend as B, Endpoint as E, Service as S};
 use Support::{Active, Enterprise, NotImplemented};
 
-/// `validation/cel` is acted on only in builds with the `cel` feature (the default).
-#[cfg(feature = "cel")]
-const CEL_SUPPORT: Support = Active;
-#[cfg(not(feature = "cel"))]
-const CEL_SUPPORT: Support = NotImplemented;
-/// The Lua modifiers are acted on when the `lua` feature is built in.
-const LUA_SUPPORT: Support = if cfg!(feature = "lua") {
-    Active
-} else {
-    NotImplemented
-};
-
 /// Every namespace Tentacle knows.
 pub const REGISTRY: &[ComponentSpec] = &[
-    ComponentSpec {
-        namespace: "router",
-        scopes: &[S],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "proxy",
-        scopes: &[E, B],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "backend/http",
-        scopes: &[B],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "telemetry/logging",
-        scopes: &[S],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "auth/validator",
-        scopes: &[S, E],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "auth/signer",
-        scopes: &[E],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "auth/revoker",
-        scopes: &[S],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "auth/client-credentials",
-        scopes: &[B],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "security/cors",
-        scopes: &[S, E],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "security/http",
-        scopes: &[S],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "security/bot-detector",
-        scopes: &[S, E],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "qos/ratelimit/router",
-        scopes: &[E],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "qos/ratelimit/proxy",
-        scopes: &[B],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "qos/circuit-breaker",
-        scopes: &[B],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "qos/http-cache",
-        scopes: &[B],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "validation/cel",
-        scopes: &[E, B],
-        support: CEL_SUPPORT,
-    },
-    ComponentSpec {
-        namespace: "validation/json-schema",
-        scopes: &[E],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "modifier/lua-endpoint",
-        scopes: &[S, E],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "modifier/lua-proxy",
-        scopes: &[E],
-        support: LUA_SUPPORT,
-    },
-    ComponentSpec {
-        namespace: "modifier/lua-backend",
-        scopes: &[B],
-        support: LUA_SUPPORT,
-    },
-    ComponentSpec {
-        namespace: "modifier/martian",
-        scopes: &[B],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "telemetry/metrics",
-        scopes: &[S],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "telemetry/opentelemetry",
-        scopes: &[S, E, B],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "telemetry/opencensus",
-        scopes: &[S, E, B],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "telemetry/influx",
-        scopes: &[S],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "telemetry/gelf",
-        scopes: &[S],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "telemetry/logstash",
-        scopes: &[S],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "plugin/http-server",
-        scopes: &[S],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "plugin/http-client",
-        scopes: &[B],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "plugin/req-resp-modifier",
-        scopes: &[E, B],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "backend/graphql",
-        scopes: &[B],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "backend/amqp/consumer",
-        scopes: &[B],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "backend/amqp/producer",
-        scopes: &[B],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "backend/lambda",
-        scopes: &[B],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "backend/pubsub/publisher",
-        scopes: &[B],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "backend/pubsub/subscriber",
-        scopes: &[B],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "backend/http/client",
-        scopes: &[B],
-        support: Active,
-    },
-    ComponentSpec {
-        namespace: "async/amqp",
-        scopes: &[S],
-        support: NotImplemented,
-    },
-    ComponentSpec {
-        namespace: "documentation/openapi",
-        scopes: &[S, E],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "auth/api-keys",
-        scopes: &[S, E],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "auth/basic",
-        scopes: &[E],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "telemetry/instana",
-        scopes: &[S],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "telemetry/newrelic",
-        scopes: &[S],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "telemetry/moesif",
-        scopes: &[S],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "websocket",
-        scopes: &[E],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "modifier/jmespath",
-        scopes: &[E, B],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "modifier/response-body",
-        scopes: &[E, B],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "modifier/request-body-generator",
-        scopes: &[E, B],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "modifier/response-headers",
-        scopes: &[E],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "validation/response-json-schema",
-        scopes: &[E, B],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "qos/ratelimit/router/redis",
-        scopes: &[E],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "qos/ratelimit/service",
-        scopes: &[S],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "qos/ratelimit/tiered",
-        scopes: &[E],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "security/policies",
-        scopes: &[S, E, B],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "server/static-filesystem",
-        scopes: &[S, E],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "server/virtualhost",
-        scopes: &[S],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "backend/grpc",
-        scopes: &[B],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "backend/soap",
-        scopes: &[B],
-        support: Enterprise,
-    },
-    ComponentSpec {
-        namespace: "grpc",
-        scopes: &[S],
-        support: Enterprise,
-    },
+    ComponentSpec::core("router", &[S], keys::router),
+    ComponentSpec::core("proxy", &[E, B], keys::proxy),
+    ComponentSpec::core("backend/http", &[B], keys::backend_http),
+    ComponentSpec::core("backend/http/client", &[B], keys::backend_http_client),
+    ComponentSpec::core("telemetry/logging", &[S], keys::telemetry_logging),
+    jwt::validator::SPEC,
+    jwt::signer::SPEC,
+    client_credentials::SPEC,
+    cors::SPEC,
+    httpsecure::SPEC,
+    botdetector::SPEC,
+    ratelimit::SPEC,
+    ratelimit_proxy::SPEC,
+    breaker::SPEC,
+    httpcache::SPEC,
+    cel::SPEC,
+    jsonschema::SPEC,
+    lua::PROXY_SPEC,
+    lua::BACKEND_SPEC,
+    martian::SPEC,
+    metrics::SPEC,
+    ComponentSpec::ignored("auth/revoker", &[S], NotImplemented),
+    ComponentSpec::ignored("modifier/lua-endpoint", &[S, E], NotImplemented),
+    ComponentSpec::ignored("telemetry/opentelemetry", &[S, E, B], NotImplemented),
+    ComponentSpec::ignored("telemetry/opencensus", &[S, E, B], NotImplemented),
+    ComponentSpec::ignored("telemetry/influx", &[S], NotImplemented),
+    ComponentSpec::ignored("telemetry/gelf", &[S], NotImplemented),
+    ComponentSpec::ignored("telemetry/logstash", &[S], NotImplemented),
+    ComponentSpec::ignored("plugin/http-server", &[S], NotImplemented),
+    ComponentSpec::ignored("plugin/http-client", &[B], NotImplemented),
+    ComponentSpec::ignored("plugin/req-resp-modifier", &[E, B], NotImplemented),
+    ComponentSpec::ignored("backend/graphql", &[B], NotImplemented),
+    ComponentSpec::ignored("backend/amqp/consumer", &[B], NotImplemented),
+    ComponentSpec::ignored("backend/amqp/producer", &[B], NotImplemented),
+    ComponentSpec::ignored("backend/lambda", &[B], NotImplemented),
+    ComponentSpec::ignored("backend/pubsub/publisher", &[B], NotImplemented),
+    ComponentSpec::ignored("backend/pubsub/subscriber", &[B], NotImplemented),
+    ComponentSpec::ignored("async/amqp", &[S], NotImplemented),
+    ComponentSpec::ignored("documentation/openapi", &[S, E], Enterprise),
+    ComponentSpec::ignored("auth/api-keys", &[S, E], Enterprise),
+    ComponentSpec::ignored("auth/basic", &[E], Enterprise),
+    ComponentSpec::ignored("telemetry/instana", &[S], Enterprise),
+    ComponentSpec::ignored("telemetry/newrelic", &[S], Enterprise),
+    ComponentSpec::ignored("telemetry/moesif", &[S], Enterprise),
+    ComponentSpec::ignored("websocket", &[E], Enterprise),
+    ComponentSpec::ignored("modifier/jmespath", &[E, B], Enterprise),
+    ComponentSpec::ignored("modifier/response-body", &[E, B], Enterprise),
+    ComponentSpec::ignored("modifier/request-body-generator", &[E, B], Enterprise),
+    ComponentSpec::ignored("modifier/response-headers", &[E], Enterprise),
+    ComponentSpec::ignored("validation/response-json-schema", &[E, B], Enterprise),
+    ComponentSpec::ignored("qos/ratelimit/router/redis", &[E], Enterprise),
+    ComponentSpec::ignored("qos/ratelimit/service", &[S], Enterprise),
+    ComponentSpec::ignored("qos/ratelimit/tiered", &[E], Enterprise),
+    ComponentSpec::ignored("security/policies", &[S, E, B], Enterprise),
+    ComponentSpec::ignored("server/static-filesystem", &[S, E], Enterprise),
+    ComponentSpec::ignored("server/virtualhost", &[S], Enterprise),
+    ComponentSpec::ignored("backend/grpc", &[B], Enterprise),
+    ComponentSpec::ignored("backend/soap", &[B], Enterprise),
+    ComponentSpec::ignored("grpc", &[S], Enterprise),
 ];
 
 pub fn find(namespace: &str) -> Option<&'static ComponentSpec> {
@@ -567,37 +426,6 @@ pub fn unsupported(cfg: &ServiceConfig) -> Vec<Unsupported> {
     out
 }
 
-/// How the keys of each namespace this build acts on are checked: by the component that reads
-/// it, from its config struct or the key list beside its parser (see `keys`).
-fn key_check(namespace: &str) -> Option<KeyCheck> {
-    let check: KeyCheck = match namespace {
-        "router" => keys::router,
-        "proxy" => keys::proxy,
-        "backend/http" => keys::backend_http,
-        "backend/http/client" => keys::backend_http_client,
-        "telemetry/logging" => keys::telemetry_logging,
-        jwt::validator::NAMESPACE => jwt::validator::check_keys,
-        jwt::signer::NAMESPACE => jwt::signer::check_keys,
-        client_credentials::NAMESPACE => client_credentials::check_keys,
-        cors::NAMESPACE => cors::check_keys,
-        httpsecure::NAMESPACE => httpsecure::check_keys,
-        botdetector::NAMESPACE => botdetector::check_keys,
-        ratelimit::NAMESPACE => ratelimit::check_keys,
-        ratelimit_proxy::NAMESPACE => ratelimit_proxy::check_keys,
-        breaker::NAMESPACE => breaker::check_keys,
-        httpcache::NAMESPACE => httpcache::check_keys,
-        #[cfg(feature = "cel")]
-        cel::NAMESPACE => cel::check_keys,
-        #[cfg(feature = "lua")]
-        lua::PROXY_NAMESPACE | lua::BACKEND_NAMESPACE => lua::check_keys,
-        martian::NAMESPACE => martian::check_keys,
-        metrics::NAMESPACE => metrics::check_keys,
-        // the value is a JSON schema: its keywords are the user's
-        _ => return None,
-    };
-    Some(check)
-}
-
 /// A key inside a namespace that its component does not read: KrakenD ignores it, and so does
 /// the gateway, but a misspelt `roles` leaves an endpoint checking no role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -655,7 +483,7 @@ pub fn unknown_keys(cfg: &ServiceConfig) -> Vec<UnknownNamespaceKey> {
             if spec.support != Active || !spec.scopes.contains(&scope) {
                 continue;
             }
-            let Some(check) = key_check(ns) else { continue };
+            let Some(check) = spec.keys else { continue };
             let mut found = Vec::new();
             check(scope, v, &mut found);
             out.extend(found.into_iter().map(|key| UnknownNamespaceKey {
@@ -691,6 +519,18 @@ pub fn field<T: DeserializeOwned>(
     }
 }
 
+/// The service's object of `namespace`, when it has one, built into a service layer.
+pub fn service_namespace<T: ServiceLayer + 'static>(
+    cx: &BuildCx<'_>,
+    namespace: &str,
+    build: fn(&Value) -> Result<T, String>,
+) -> Built<dyn ServiceLayer> {
+    match cx.service.extra_config.get(namespace) {
+        Some(v) => Ok(Some(Arc::new(build(v)?))),
+        None => Ok(None),
+    }
+}
+
 /// What component builders may use.
 pub struct BuildCx<'a> {
     pub service: &'a ServiceConfig,
@@ -701,128 +541,83 @@ pub struct BuildCx<'a> {
     pub jose: &'a jwt::JoseShared,
 }
 
-/// Service-scope components, outermost first: CORS wraps the whole router, then the gin
-/// middlewares in KrakenD CE's order (HTTP security, bot detector), then the router metrics
-/// (they only observe).
-pub fn service_layers(
-    cfg: &ServiceConfig,
-    cx: &BuildCx<'_>,
-) -> Result<Vec<Arc<dyn ServiceLayer>>, String> {
-    let mut layers: Vec<Arc<dyn ServiceLayer>> = Vec::new();
-    if let Some(v) = cfg.extra_config.get(cors::NAMESPACE) {
-        layers.push(Arc::new(cors::build(v)?));
-    }
-    if let Some(v) = cfg.extra_config.get(httpsecure::NAMESPACE) {
-        layers.push(Arc::new(httpsecure::build(v)?));
-    }
-    if let Some(v) = cfg.extra_config.get(botdetector::NAMESPACE) {
-        layers.push(Arc::new(botdetector::build(v)?));
-    }
-    layers.extend(metrics::service_layer(&cx.metrics));
-    Ok(layers)
+/// The builders of one hook, from every registry entry, in their rank's order.
+fn ranked<F: Copy>(pick: impl Fn(&Build) -> Option<(u8, F)>) -> Vec<F> {
+    let mut found: Vec<(u8, F)> = REGISTRY
+        .iter()
+        .flat_map(|c| c.builds)
+        .filter_map(pick)
+        .collect();
+    found.sort_by_key(|(rank, _)| *rank);
+    found.into_iter().map(|(_, f)| f).collect()
 }
 
-/// Endpoint guards in KrakenD CE's order (bot detector, JWT, rate limit).
+/// Every `Some` of `built`, in order; the first error stops.
+fn collect<T: ?Sized>(built: impl Iterator<Item = Built<T>>) -> Result<Vec<Arc<T>>, String> {
+    let mut out = Vec::new();
+    for b in built {
+        out.extend(b?);
+    }
+    Ok(out)
+}
+
+/// Service-scope components, outermost first.
+pub fn service_layers(cx: &BuildCx<'_>) -> Result<Vec<Arc<dyn ServiceLayer>>, String> {
+    let builders = ranked(|b| match *b {
+        Build::Service(rank, f) => Some((rank, f)),
+        _ => None,
+    });
+    collect(builders.into_iter().map(|f| f(cx)))
+}
+
+/// An endpoint's guards, in KrakenD CE's order.
 pub fn endpoint_guards(
     ep: &EndpointConfig,
     cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn EndpointGuard>>, String> {
-    let mut guards: Vec<Arc<dyn EndpointGuard>> = Vec::new();
-    if let Some(v) = ep.extra_config.get(botdetector::NAMESPACE) {
-        guards.push(Arc::new(
-            botdetector::build(v).map_err(|e| format!("{}: {e}", ep.json_path))?,
-        ));
-    }
-    guards.extend(jwt::validator::guard(ep, cx)?);
-    guards.extend(ratelimit::guard(ep)?);
-    Ok(guards)
+    let builders = ranked(|b| match *b {
+        Build::Guard(rank, f) => Some((rank, f)),
+        _ => None,
+    });
+    collect(builders.into_iter().map(|f| f(ep, cx)))
 }
 
-/// Proxy stages around the pipe, outermost first, in KrakenD CE's order (metrics, Lua, CEL,
-/// JSON schema).
+/// The proxy stages around an endpoint's pipe, outermost first.
 pub fn proxy_stages(
     ep: &EndpointConfig,
     cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn ProxyStage>>, String> {
-    let mut stages: Vec<Arc<dyn ProxyStage>> = Vec::new();
-    stages.extend(metrics::proxy_stage(&cx.metrics, ep));
-    #[cfg(feature = "lua")]
-    if let Some(v) = ep.extra_config.get(lua::PROXY_NAMESPACE) {
-        stages.push(Arc::new(
-            lua::build_proxy(v).map_err(|e| format!("{}.extra_config.{e}", ep.json_path))?,
-        ));
-    }
-    #[cfg(feature = "cel")]
-    if let Some(v) = ep.extra_config.get(cel::NAMESPACE) {
-        if let Some(stage) = cel::build_endpoint(ep, v)? {
-            stages.push(Arc::new(stage));
-        }
-    }
-    if let Some(v) = ep.extra_config.get(jsonschema::NAMESPACE) {
-        stages.push(Arc::new(
-            jsonschema::build(v).map_err(|e| format!("{}.extra_config.{e}", ep.json_path))?,
-        ));
-    }
-    stages.extend(jwt::signer::stage(ep, cx)?);
-    Ok(stages)
+    let builders = ranked(|b| match *b {
+        Build::Proxy(rank, f) => Some((rank, f)),
+        _ => None,
+    });
+    collect(builders.into_iter().map(|f| f(ep, cx)))
 }
 
-/// Backend stages around each call, outermost first: KrakenD CE wraps the metrics around the
-/// circuit breaker, that around the rate limit, and both around Lua and CEL.
+/// The stages around each call of a backend, outermost first.
 pub fn backend_stages(
     b: &BackendConfig,
     cx: &BuildCx<'_>,
 ) -> Result<Vec<Arc<dyn BackendStage>>, String> {
-    let mut stages: Vec<Arc<dyn BackendStage>> = Vec::new();
-    stages.extend(metrics::backend_stage(&cx.metrics, b));
-    stages.extend(breaker::build(b)?);
-    stages.extend(ratelimit_proxy::build(b)?);
-    #[cfg(feature = "lua")]
-    if let Some(v) = b.extra_config.get(lua::BACKEND_NAMESPACE) {
-        stages.push(Arc::new(
-            lua::build_backend(v).map_err(|e| format!("{}.extra_config.{e}", b.json_path))?,
-        ));
-    }
-    #[cfg(feature = "cel")]
-    if let Some(v) = b.extra_config.get(cel::NAMESPACE) {
-        if let Some(stage) = cel::build_backend(b, v)? {
-            stages.push(Arc::new(stage));
-        }
-    }
-    Ok(stages)
+    let builders = ranked(|build| match *build {
+        Build::Backend(rank, f) => Some((rank, f)),
+        _ => None,
+    });
+    collect(builders.into_iter().map(|f| f(b, cx)))
 }
 
-/// The HTTP executor of a backend: the shared client, wrapped by executor components (the
-/// HTTP cache outside the client credentials, and the Martian modifiers around both, as
-/// KrakenD CE stacks them).
+/// The HTTP executor of a backend: the shared client with the backend's
+/// `backend/http/client` options, wrapped by the executor components in their rank's order
+/// (the lowest wraps the client first).
 pub fn executor(b: &BackendConfig, cx: &BuildCx<'_>) -> Result<Arc<dyn Executor>, String> {
-    let mut client = cx.client.clone();
-    if let Some(opts) = b.extra_config.get("backend/http/client") {
-        let Some(opts) = opts.as_object() else {
-            return Err(format!(
-                "{}.extra_config.backend/http/client: expected an object",
-                b.json_path
-            ));
-        };
-        for (key, value) in opts {
-            let flag = match key.as_str() {
-                "send_body_on_redirect" => &mut client.send_body_on_redirect,
-                "no_redirect" => &mut client.follow_redirects,
-                _ => continue,
-            };
-            let Some(on) = value.as_bool() else {
-                return Err(format!(
-                    "{}.extra_config.backend/http/client.{key}: expected true or false",
-                    b.json_path
-                ));
-            };
-            *flag = if key == "no_redirect" { !on } else { on };
-        }
+    let mut exec: Arc<dyn Executor> = Arc::new(cx.client.for_backend(b)?);
+    let wrappers = ranked(|build| match *build {
+        Build::Executor(rank, f) => Some((rank, f)),
+        _ => None,
+    });
+    for wrap in wrappers {
+        exec = wrap(b, exec)?;
     }
-    let exec: Arc<dyn Executor> = Arc::new(client);
-    let exec = client_credentials::wrap(b, exec)?;
-    let exec = httpcache::wrap(b, exec)?;
-    let exec = martian::wrap(b, exec)?;
     Ok(exec)
 }
 

@@ -28,6 +28,15 @@ use crate::vocab::body::OutBody;
 
 pub const NAMESPACE: &str = "auth/client-credentials";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[crate::components::Scope::Backend],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Executor(10, wrap)],
+};
+
 /// Tokens are renewed this long before they expire (oauth2's `expiryDelta`).
 const EXPIRY_DELTA: Duration = Duration::from_secs(10);
 /// The largest token response read.

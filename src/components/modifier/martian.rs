@@ -34,6 +34,15 @@ use crate::vocab::body::{full_body, Body};
 
 pub const NAMESPACE: &str = "modifier/martian";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[crate::components::Scope::Backend],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Executor(30, wrap)],
+};
+
 const ID_HEADER: &str = "x-martian-id";
 
 /// Where a modifier acts.

@@ -3,3 +3,26 @@
 #[cfg(feature = "lua")]
 pub mod lua;
 pub mod martian;
+
+/// Without the `lua` feature the namespaces are known but not acted on.
+#[cfg(not(feature = "lua"))]
+pub mod lua {
+    use crate::components::{ComponentSpec, Scope, Support};
+
+    /// The registry entry of `modifier/lua-proxy` in a build without the feature.
+    pub const PROXY_SPEC: ComponentSpec = ComponentSpec {
+        namespace: "modifier/lua-proxy",
+        scopes: &[Scope::Endpoint],
+        support: Support::NotImplemented,
+        keys: None,
+        builds: &[],
+    };
+    /// The registry entry of `modifier/lua-backend` in a build without the feature.
+    pub const BACKEND_SPEC: ComponentSpec = ComponentSpec {
+        namespace: "modifier/lua-backend",
+        scopes: &[Scope::Backend],
+        support: Support::NotImplemented,
+        keys: None,
+        builds: &[],
+    };
+}

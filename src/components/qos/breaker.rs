@@ -24,6 +24,15 @@ use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 
 pub const NAMESPACE: &str = "qos/circuit-breaker";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[crate::components::Scope::Backend],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Backend(20, |b, _| build(b))],
+};
+
 /// gobreaker's errors.
 pub const ERR_OPEN: &str = "circuit breaker is open";
 pub const ERR_TOO_MANY: &str = "too many requests";

@@ -36,6 +36,15 @@ use crate::vocab::body::{full_body, Body, BoxError};
 
 pub const NAMESPACE: &str = "qos/http-cache";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[crate::components::Scope::Backend],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Executor(20, wrap)],
+};
+
 /// The cap when the configuration sets none.
 pub const DEFAULT_MAX_ITEMS: usize = 4096;
 pub const DEFAULT_MAX_SIZE: usize = 32 * 1024 * 1024;

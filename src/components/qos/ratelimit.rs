@@ -26,6 +26,15 @@ use crate::vocab::body::{empty_body, Body};
 
 pub const NAMESPACE: &str = "qos/ratelimit/router";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[crate::components::Scope::Endpoint],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Guard(30, |ep, _| guard(ep))],
+};
+
 /// How long an idle client bucket is kept (KrakenD's `DataTTL`).
 const DATA_TTL: Duration = Duration::from_secs(600);
 /// KrakenD's default number of shards.

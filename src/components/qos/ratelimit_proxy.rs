@@ -16,6 +16,15 @@ use crate::message::{ProxyError, ProxyRequest};
 
 pub const NAMESPACE: &str = "qos/ratelimit/proxy";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[crate::components::Scope::Backend],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Backend(30, |b, _| build(b))],
+};
+
 /// KrakenD's error when the limit is hit.
 pub const ERR_LIMITED: &str = "rate limit exceded";
 

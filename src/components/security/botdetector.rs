@@ -23,6 +23,38 @@ use crate::vocab::body::{empty_body, Body};
 
 pub const NAMESPACE: &str = "security/bot-detector";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[
+        crate::components::Scope::Service,
+        crate::components::Scope::Endpoint,
+    ],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[
+        crate::components::Build::Service(30, service_layer),
+        crate::components::Build::Guard(10, guard),
+    ],
+};
+
+fn service_layer(
+    cx: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn ServiceLayer> {
+    crate::components::service_namespace(cx, NAMESPACE, build)
+}
+
+fn guard(
+    ep: &crate::config::EndpointConfig,
+    _: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn EndpointGuard> {
+    let Some(v) = ep.extra_config.get(NAMESPACE) else {
+        return Ok(None);
+    };
+    let detector = build(v).map_err(|e| format!("{}: {e}", ep.json_path))?;
+    Ok(Some(std::sync::Arc::new(detector)))
+}
+
 /// The keys of a `security/bot-detector` object, as KrakenD documents them: the ones the
 /// parser below reads.
 const KEYS: &[&str] = &[

@@ -27,6 +27,24 @@ use crate::vocab::go::canonical_header;
 
 pub const NAMESPACE: &str = "security/cors";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[
+        crate::components::Scope::Service,
+        crate::components::Scope::Endpoint,
+    ],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Service(10, service_layer)],
+};
+
+fn service_layer(
+    cx: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn ServiceLayer> {
+    crate::components::service_namespace(cx, NAMESPACE, build)
+}
+
 /// Marks a response that is a preflight answered by this layer (no other layer touches it:
 /// in KrakenD the preflight never reaches the router and its middlewares).
 #[derive(Debug, Clone, Copy)]

@@ -28,6 +28,21 @@ use crate::vocab::body::{empty_body, full_body, Body};
 
 pub const NAMESPACE: &str = "security/http";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[crate::components::Scope::Service],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Service(20, service_layer)],
+};
+
+fn service_layer(
+    cx: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn ServiceLayer> {
+    crate::components::service_namespace(cx, NAMESPACE, build)
+}
+
 /// The keys of a `security/http` object, as KrakenD documents them: the ones the
 /// parser below reads, and `hpkp_public_key`, accepted but not acted on (browsers dropped
 /// public key pinning).

@@ -46,6 +46,19 @@ use crate::vocab::body::Body;
 
 pub const NAMESPACE: &str = "telemetry/metrics";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[crate::components::Scope::Service],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[
+        crate::components::Build::Service(90, |cx| Ok(service_layer(&cx.metrics))),
+        crate::components::Build::Proxy(10, |ep, cx| Ok(proxy_stage(&cx.metrics, ep))),
+        crate::components::Build::Backend(10, |b, cx| Ok(backend_stage(&cx.metrics, b))),
+    ],
+};
+
 /// The keys of a `telemetry/metrics` object, as KrakenD documents them: the ones
 /// [`MetricsConfig::parse`] reads.
 const KEYS: &[&str] = &[

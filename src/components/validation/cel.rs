@@ -34,6 +34,41 @@ use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 
 pub const NAMESPACE: &str = "validation/cel";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[
+        crate::components::Scope::Endpoint,
+        crate::components::Scope::Backend,
+    ],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[
+        crate::components::Build::Proxy(30, proxy_stage),
+        crate::components::Build::Backend(50, backend_stage),
+    ],
+};
+
+fn proxy_stage(
+    ep: &EndpointConfig,
+    _: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn ProxyStage> {
+    let Some(v) = ep.extra_config.get(NAMESPACE) else {
+        return Ok(None);
+    };
+    Ok(build_endpoint(ep, v)?.map(|s| Arc::new(s) as Arc<dyn ProxyStage>))
+}
+
+fn backend_stage(
+    b: &BackendConfig,
+    _: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn BackendStage> {
+    let Some(v) = b.extra_config.get(NAMESPACE) else {
+        return Ok(None);
+    };
+    Ok(build_backend(b, v)?.map(|s| Arc::new(s) as Arc<dyn BackendStage>))
+}
+
 #[derive(Deserialize)]
 struct Definition {
     #[serde(default)]

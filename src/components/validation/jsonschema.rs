@@ -26,6 +26,26 @@ use crate::vocab::body::read_body;
 
 pub const NAMESPACE: &str = "validation/json-schema";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[crate::components::Scope::Endpoint],
+    support: crate::components::Support::Active,
+    keys: None,
+    builds: &[crate::components::Build::Proxy(40, proxy_stage)],
+};
+
+fn proxy_stage(
+    ep: &crate::config::EndpointConfig,
+    _: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn ProxyStage> {
+    let Some(v) = ep.extra_config.get(NAMESPACE) else {
+        return Ok(None);
+    };
+    let stage = build(v).map_err(|e| format!("{}.extra_config.{e}", ep.json_path))?;
+    Ok(Some(Arc::new(stage)))
+}
+
 /// Largest body read for validation.
 const MAX_BODY: usize = 64 << 20;
 

@@ -3,3 +3,18 @@
 #[cfg(feature = "cel")]
 pub mod cel;
 pub mod jsonschema;
+
+/// Without the `cel` feature the namespace is known but not acted on.
+#[cfg(not(feature = "cel"))]
+pub mod cel {
+    use crate::components::{ComponentSpec, Scope, Support};
+
+    /// The registry entry of `validation/cel` in a build without the feature.
+    pub const SPEC: ComponentSpec = ComponentSpec {
+        namespace: "validation/cel",
+        scopes: &[Scope::Endpoint, Scope::Backend],
+        support: Support::NotImplemented,
+        keys: None,
+        builds: &[],
+    };
+}

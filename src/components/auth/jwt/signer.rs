@@ -25,6 +25,15 @@ use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 
 pub const NAMESPACE: &str = "auth/signer";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[crate::components::Scope::Endpoint],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Proxy(50, stage)],
+};
+
 /// The `auth/signer` object.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

@@ -23,6 +23,18 @@ use crate::vocab::body::{empty_body, Body};
 
 pub const NAMESPACE: &str = "auth/validator";
 
+/// This component's registry entry.
+pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: NAMESPACE,
+    scopes: &[
+        crate::components::Scope::Service,
+        crate::components::Scope::Endpoint,
+    ],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Guard(20, guard)],
+};
+
 /// Default `cache_duration`.
 const DEFAULT_CACHE_DURATION: u64 = 900;
 

@@ -34,6 +34,46 @@ use api::{CallCtx, ReqData, RespData};
 pub const PROXY_NAMESPACE: &str = "modifier/lua-proxy";
 pub const BACKEND_NAMESPACE: &str = "modifier/lua-backend";
 
+/// The registry entry of `modifier/lua-proxy`.
+pub const PROXY_SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: PROXY_NAMESPACE,
+    scopes: &[crate::components::Scope::Endpoint],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Proxy(20, proxy_stage)],
+};
+
+/// The registry entry of `modifier/lua-backend`.
+pub const BACKEND_SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+    namespace: BACKEND_NAMESPACE,
+    scopes: &[crate::components::Scope::Backend],
+    support: crate::components::Support::Active,
+    keys: Some(check_keys),
+    builds: &[crate::components::Build::Backend(40, backend_stage)],
+};
+
+fn proxy_stage(
+    ep: &crate::config::EndpointConfig,
+    _: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn ProxyStage> {
+    let Some(v) = ep.extra_config.get(PROXY_NAMESPACE) else {
+        return Ok(None);
+    };
+    let stage = build_proxy(v).map_err(|e| format!("{}.extra_config.{e}", ep.json_path))?;
+    Ok(Some(std::sync::Arc::new(stage)))
+}
+
+fn backend_stage(
+    b: &crate::config::BackendConfig,
+    _: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn BackendStage> {
+    let Some(v) = b.extra_config.get(BACKEND_NAMESPACE) else {
+        return Ok(None);
+    };
+    let stage = build_backend(v).map_err(|e| format!("{}.extra_config.{e}", b.json_path))?;
+    Ok(Some(std::sync::Arc::new(stage)))
+}
+
 /// The largest request body a script may read.
 const MAX_BODY: usize = 64 << 20;
 /// States kept for reuse per component.
