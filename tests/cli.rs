@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
@@ -12,12 +11,50 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn output(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = tentacle(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    tentacle_output(args)
+}
+
+/// `tentacle check FLAGS -c PATH`: its exit code, stdout and stderr.
+fn check(flags: &[&str], path: &str) -> (Option<i32>, String, String) {
+    output(&[&["check"][..], flags, &["-c", path]].concat())
+}
+
+/// The first line of `text` holding `needle`; fails naming it when there is none.
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle}:\n{text}"))
+}
+
+/// `check` on `path` passes: its stdout.
+fn check_ok(path: &str) -> String {
+    let (code, stdout, stderr) = check(&[], path);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("Syntax OK!"), "{stdout}");
+    stdout
+}
+
+/// `check --lint` on `path` fails: its stderr.
+fn lint_fails(path: &str) -> String {
+    let (code, stdout, stderr) = check(&["--lint"], path);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(!stdout.contains("Syntax OK!"), "{stdout}");
+    stderr
+}
+
+/// A config whose one endpoint `path` passes `b`'s answer on.
+fn one_endpoint(path: &str, b: &FakeBackend) -> serde_json::Value {
+    config(json!([{"endpoint": path, "backend": [{"url_pattern": "/", "host": [b.url]}]}]))
+}
+
+/// A one-endpoint config (`/a`) with these endpoint-level fields, written to a file.
+fn endpoint_file(fields: serde_json::Value) -> (TempDir, String) {
+    let mut endpoint =
+        json!({"endpoint": "/a", "backend": [{"url_pattern": "/", "host": ["h:80"]}]});
+    for (k, v) in fields.as_object().unwrap() {
+        endpoint[k] = v.clone();
+    }
+    temp_file("krakend.json", &config(json!([endpoint])).to_string())
 }
 
 #[test]
@@ -29,27 +66,19 @@ fn version_prints_the_version() {
 
 #[test]
 fn check_accepts_a_valid_file() {
-    let dir = TempDir::new("check-ok");
-    let f = dir.write(
-        "krakend.json",
-        &config(json!([{"endpoint": "/a", "backend": [{"url_pattern": "/", "host": ["h:80"]}]}]))
-            .to_string(),
-    );
-    let (code, stdout, stderr) = output(&["check", "-c", f.to_str().unwrap()]);
-    assert_eq!(code, Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("Syntax OK!"), "{stdout}");
-    let (code, stdout, _) = output(&["check", "-t", "-c", f.to_str().unwrap()]);
-    assert_eq!(code, Some(0));
-    assert!(stdout.contains("Syntax OK!"), "{stdout}");
+    let (_dir, path) = endpoint_file(json!({}));
+    for flags in [&[][..], &["-t"]] {
+        let (code, stdout, stderr) = check(flags, &path);
+        assert_eq!(code, Some(0), "{flags:?}: {stdout}{stderr}");
+        assert!(stdout.contains("Syntax OK!"), "{flags:?}: {stdout}");
+    }
 }
 
 #[test]
 fn check_reports_every_error_with_file_line_column_and_path() {
-    let dir = TempDir::new("check-bad");
     let text = "{\n  \"version\": 3,\n  \"timeout\": \"fast\",\n  \"endpoints\": [\n    {\n      \"endpoint\": \"/a/{id}\",\n      \"backend\": [{\"url_pattern\": \"/b/{other}\", \"host\": [\"h:80\"]}]\n    }\n  ]\n}\n";
-    let f = dir.write("krakend.json", text);
-    let path = f.to_str().unwrap();
-    let (code, stdout, stderr) = output(&["check", "-c", path]);
+    let (_dir, path) = temp_file("krakend.json", text);
+    let (code, stdout, stderr) = check(&[], &path);
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert!(stderr.contains(&format!("{path}:3:")), "{stderr}");
     assert!(stderr.contains("timeout"), "{stderr}");
@@ -63,21 +92,18 @@ fn check_reports_every_error_with_file_line_column_and_path() {
 
 #[test]
 fn check_reports_syntax_errors_with_position() {
-    let dir = TempDir::new("check-syntax");
-    let f = dir.write(
+    let (_dir, path) = temp_file(
         "krakend.json",
         "{\n  \"version\": 3,\n  \"port\": 80 80\n}\n",
     );
-    let path = f.to_str().unwrap();
-    let (code, _, stderr) = output(&["check", "-c", path]);
+    let (code, _, stderr) = check(&[], &path);
     assert_eq!(code, Some(1));
     assert!(stderr.contains(&format!("{path}:3:")), "{stderr}");
 }
 
 #[test]
 fn check_with_routes_catches_conflicts() {
-    let dir = TempDir::new("check-routes");
-    let f = dir.write(
+    let (_dir, path) = temp_file(
         "krakend.json",
         &config(json!([
             {"endpoint": "/a", "backend": [{"url_pattern": "/", "host": ["h:80"]}]},
@@ -85,7 +111,7 @@ fn check_with_routes_catches_conflicts() {
         ]))
         .to_string(),
     );
-    let (code, _, stderr) = output(&["check", "-t", "-c", f.to_str().unwrap()]);
+    let (code, _, stderr) = check(&["-t"], &path);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("endpoints[1]"), "{stderr}");
 }
@@ -107,20 +133,13 @@ fn misspelt_namespaces(port: u16, backend: &str) -> String {
 
 #[test]
 fn check_lint_fails_on_unknown_and_unimplemented_namespaces() {
-    let dir = TempDir::new("lint-ns");
-    let f = dir.write(
+    let (_dir, path) = temp_file(
         "krakend.json",
         &misspelt_namespaces(8080, "http://127.0.0.1:9000"),
     );
-    let path = f.to_str().unwrap();
     // plain check: the file is valid, every namespace that does nothing is named
-    let (code, stdout, stderr) = output(&["check", "-c", path]);
-    assert_eq!(code, Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("Syntax OK!"), "{stdout}");
-    let warning = stdout
-        .lines()
-        .find(|l| l.contains("\"auth/validatr\""))
-        .unwrap_or_else(|| panic!("no warning about auth/validatr:\n{stdout}"));
+    let stdout = check_ok(&path);
+    let warning = line_with(&stdout, "\"auth/validatr\"");
     assert!(
         warning.starts_with(&format!("WARNING: {path}:")),
         "{warning}"
@@ -135,23 +154,15 @@ fn check_lint_fails_on_unknown_and_unimplemented_namespaces() {
         "{warning}"
     );
     // a name close to none gets no suggestion
-    let far = stdout
-        .lines()
-        .find(|l| l.contains("\"x-company/quota\""))
-        .unwrap_or_else(|| panic!("no warning about x-company/quota:\n{stdout}"));
+    let far = line_with(&stdout, "\"x-company/quota\"");
     assert!(!far.contains("did you mean"), "{far}");
-    let opencensus = stdout
-        .lines()
-        .find(|l| l.contains("\"telemetry/opencensus\""))
-        .unwrap_or_else(|| panic!("no warning about telemetry/opencensus:\n{stdout}"));
+    let opencensus = line_with(&stdout, "\"telemetry/opencensus\"");
     assert!(
         opencensus.contains("backend 0 (/) of endpoint GET /secure"),
         "{opencensus}"
     );
     // --lint: each one is a problem, and the check fails
-    let (code, stdout, stderr) = output(&["check", "--lint", "-c", path]);
-    assert_eq!(code, Some(1), "{stdout}{stderr}");
-    assert!(!stdout.contains("Syntax OK!"), "{stdout}");
+    let stderr = lint_fails(&path);
     for ns in ["auth/validatr", "x-company/quota", "telemetry/opencensus"] {
         assert!(
             stderr
@@ -165,29 +176,17 @@ fn check_lint_fails_on_unknown_and_unimplemented_namespaces() {
 
 #[test]
 fn check_lint_fails_on_unknown_keys_and_misplaced_namespaces() {
-    let dir = TempDir::new("lint-keys");
-    let f = dir.write(
-        "krakend.json",
-        &config(json!([{
-            "endpoint": "/a",
-            "backend": [{"url_pattern": "/", "host": ["h:80"], "url_patern": "/x",
-                         "extra_config": {"auth/validator": {"alg": "HS256"}}}]
-        }]))
-        .to_string(),
-    );
-    let path = f.to_str().unwrap();
-    let (code, stdout, stderr) = output(&["check", "-c", path]);
-    assert_eq!(code, Some(0), "{stdout}{stderr}");
-    let (code, stdout, stderr) = output(&["check", "--lint", "-c", path]);
-    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let (_dir, path) = endpoint_file(json!({
+        "backend": [{"url_pattern": "/", "host": ["h:80"], "url_patern": "/x",
+                     "extra_config": {"auth/validator": {"alg": "HS256"}}}]
+    }));
+    check_ok(&path);
+    let stderr = lint_fails(&path);
     assert!(
         stderr.contains("endpoints[0].backend[0].url_patern: unknown key"),
         "{stderr}"
     );
-    let misplaced = stderr
-        .lines()
-        .find(|l| l.contains("\"auth/validator\""))
-        .unwrap_or_else(|| panic!("no line about auth/validator:\n{stderr}"));
+    let misplaced = line_with(&stderr, "\"auth/validator\"");
     assert!(
         misplaced.contains("is only read in the service's or an endpoint's extra_config"),
         "{misplaced}"
@@ -249,16 +248,12 @@ fn key_lines(text: &str) -> Vec<&str> {
 
 #[test]
 fn check_names_each_misspelt_key_inside_a_namespace() {
-    let dir = TempDir::new("check-keys");
-    let f = dir.write(
+    let (_dir, path) = temp_file(
         "krakend.json",
         &misspelt_keys(8080, "http://127.0.0.1:9000"),
     );
-    let path = f.to_str().unwrap();
     // KrakenD ignores such keys: the file is valid, each key is named once
-    let (code, stdout, stderr) = output(&["check", "-c", path]);
-    assert_eq!(code, Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("Syntax OK!"), "{stdout}");
+    let stdout = check_ok(&path);
     let lines = key_lines(&stdout);
     assert_eq!(lines.len(), 5, "{stdout}");
     let line = |needle: &str| {
@@ -326,9 +321,7 @@ fn check_names_each_misspelt_key_inside_a_namespace() {
         "{stdout}"
     );
     // --lint: each one is a problem, one line each, and the check fails
-    let (code, stdout, stderr) = output(&["check", "--lint", "-c", path]);
-    assert_eq!(code, Some(1), "{stdout}{stderr}");
-    assert!(!stdout.contains("Syntax OK!"), "{stdout}");
+    let stderr = lint_fails(&path);
     let lint = key_lines(&stderr);
     assert_eq!(lint.len(), 5, "{stderr}");
     assert!(lint.iter().all(|l| l.starts_with("lint: ")), "{stderr}");
@@ -356,15 +349,13 @@ fn check_names_misspelt_keys_under_krakend_1_names_and_in_yaml() {
             "WARNING: {path}: endpoint GET /a (endpoints[0].extra_config.qos/ratelimit/router.max_rte)",
         ),
     ] {
-        let dir = TempDir::new(tag);
-        let f = dir.write(name, text);
-        let path = f.to_str().unwrap();
-        let (code, stdout, stderr) = output(&["check", "-c", path]);
-        assert_eq!(code, Some(0), "{stdout}{stderr}");
+        let (_dir, path) = temp_file(name, text);
+        let (code, stdout, stderr) = check(&[], &path);
+        assert_eq!(code, Some(0), "{tag}: {stdout}{stderr}");
         let lines = key_lines(&stdout);
-        assert_eq!(lines.len(), 1, "{stdout}");
+        assert_eq!(lines.len(), 1, "{tag}: {stdout}");
         assert!(
-            lines[0].starts_with(&warning.replace("{path}", path)),
+            lines[0].starts_with(&warning.replace("{path}", &path)),
             "{}",
             lines[0]
         );
@@ -375,23 +366,12 @@ fn check_names_misspelt_keys_under_krakend_1_names_and_in_yaml() {
 /// --lint.
 #[test]
 fn check_lint_warns_about_enterprise_namespaces_without_failing() {
-    let dir = TempDir::new("lint-ee");
-    let f = dir.write(
-        "krakend.json",
-        &config(json!([{
-            "endpoint": "/a",
-            "extra_config": {"auth/api-keys": {"roles": ["admin"]}},
-            "backend": [{"url_pattern": "/", "host": ["h:80"]}]
-        }]))
-        .to_string(),
-    );
-    let (code, stdout, stderr) = output(&["check", "--lint", "-c", f.to_str().unwrap()]);
+    let (_dir, path) =
+        endpoint_file(json!({"extra_config": {"auth/api-keys": {"roles": ["admin"]}}}));
+    let (code, stdout, stderr) = check(&["--lint"], &path);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("Syntax OK!"), "{stdout}");
-    let warning = stdout
-        .lines()
-        .find(|l| l.contains("\"auth/api-keys\""))
-        .unwrap_or_else(|| panic!("no warning about auth/api-keys:\n{stdout}"));
+    let warning = line_with(&stdout, "\"auth/api-keys\"");
     assert!(warning.starts_with("WARNING: "), "{warning}");
     assert!(warning.contains("KrakenD Enterprise"), "{warning}");
     assert!(
@@ -402,42 +382,31 @@ fn check_lint_warns_about_enterprise_namespaces_without_failing() {
 
 #[test]
 fn check_on_a_missing_file_fails_cleanly() {
-    let (code, _, stderr) = output(&["check", "-c", "/nonexistent/krakend.json"]);
+    let (code, _, stderr) = check(&[], "/nonexistent/krakend.json");
     assert_eq!(code, Some(1));
     assert!(stderr.contains("/nonexistent/krakend.json"), "{stderr}");
 }
 
 #[test]
 fn check_reads_yaml() {
-    let dir = TempDir::new("check-yaml");
-    let f = dir.write(
+    let (_dir, path) = temp_file(
         "krakend.yaml",
         "version: 3\nendpoints:\n  - endpoint: /a\n    backend:\n      - url_pattern: /\n        host: [\"h:80\"]\n",
     );
-    let (code, stdout, stderr) = output(&["check", "-c", f.to_str().unwrap()]);
+    let (code, stdout, stderr) = check(&[], &path);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
 }
 
 #[tokio::test]
 async fn run_serves_a_config_file_on_its_port() {
     let b = json_backend(r#"{"hello":"world"}"#).await;
-    let port = free_port();
-    let dir = TempDir::new("run");
-    let f = dir.write(
-        "krakend.json",
-        &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1", "endpoints": [
-            {"endpoint": "/hello", "backend": [{"url_pattern": "/", "host": [b.url]}]}]})
-        .to_string(),
-    );
-    let mut p = Proc::spawn(tentacle(&["run", "-c", f.to_str().unwrap()]), port);
-    p.wait_ready().await;
+    let p = Proc::run_config(one_endpoint("/hello", &b), &[]).await;
     let r = get(&p.url("/hello")).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), r#"{"hello":"world"}"#);
     assert_eq!(get(&p.url("/__health")).await.status, 200);
     assert_eq!(get(&p.url("/__debug/")).await.status, 404);
-    p.term();
-    assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
+    p.stop().await;
 }
 
 /// `run` never refuses a config for a namespace it does not act on (KrakenD ignores them), but
@@ -446,15 +415,9 @@ async fn run_serves_a_config_file_on_its_port() {
 async fn run_warns_about_a_misspelt_namespace_and_serves() {
     let b = json_backend(r#"{"open":true}"#).await;
     let port = free_port();
-    let dir = TempDir::new("run-ns");
-    let f = dir.write("krakend.json", &misspelt_namespaces(port, &b.url));
-    let mut p = Proc::spawn(tentacle(&["run", "-c", f.to_str().unwrap()]), port);
-    p.wait_ready().await;
+    let p = Proc::run_file(&misspelt_namespaces(port, &b.url), &[], &[], port).await;
     let log = p.output();
-    let warning = log
-        .lines()
-        .find(|l| l.contains("\"auth/validatr\""))
-        .unwrap_or_else(|| panic!("no warning about auth/validatr:\n{log}"));
+    let warning = line_with(&log, "\"auth/validatr\"");
     assert!(warning.contains("WARN"), "{warning}");
     assert!(warning.contains("endpoint GET /secure"), "{warning}");
     assert!(
@@ -473,8 +436,7 @@ async fn run_warns_about_a_misspelt_namespace_and_serves() {
     // as the warning says: no token needed
     let r = get(&p.url("/secure")).await;
     assert_eq!((r.status, r.text().as_str()), (200, r#"{"open":true}"#));
-    p.term();
-    assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
+    p.stop().await;
 }
 
 /// `run` never refuses a config for a key it does not read (KrakenD ignores them), but warns
@@ -483,11 +445,8 @@ async fn run_warns_about_a_misspelt_namespace_and_serves() {
 async fn run_warns_about_each_misspelt_key_and_serves() {
     let b = json_backend(r#"{"open":true}"#).await;
     let port = free_port();
-    let dir = TempDir::new("run-keys");
-    let f = dir.write("krakend.json", &misspelt_keys(port, &b.url));
-    let path = f.to_str().unwrap();
-    let mut p = Proc::spawn(tentacle(&["run", "-c", path]), port);
-    p.wait_ready().await;
+    let p = Proc::run_file(&misspelt_keys(port, &b.url), &[], &[], port).await;
+    let path = p.config_path();
     let log = p.output();
     let lines = key_lines(&log);
     assert_eq!(lines.len(), 5, "{log}");
@@ -511,61 +470,42 @@ async fn run_warns_about_each_misspelt_key_and_serves() {
         "{}",
         r.text()
     );
-    p.term();
-    assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
+    p.stop().await;
 }
 
 #[tokio::test]
 async fn run_with_debug_flag_and_port_override() {
     let port = free_port();
-    let dir = TempDir::new("run-d");
-    let f = dir.write(
-        "krakend.json",
-        &json!({"version": 3, "port": 1, "listen_ip": "127.0.0.1", "endpoints": []}).to_string(),
-    );
-    let mut p = Proc::spawn(
-        tentacle(&[
-            "run",
-            "-d",
-            "-p",
-            &port.to_string(),
-            "-c",
-            f.to_str().unwrap(),
-        ]),
+    let text = json!({"version": 3, "port": 1, "listen_ip": "127.0.0.1", "endpoints": []});
+    let p = Proc::run_file(
+        &text.to_string(),
+        &["-d", "-p", &port.to_string()],
+        &[],
         port,
-    );
-    p.wait_ready().await;
+    )
+    .await;
     let r = get(&p.url("/__debug/x")).await;
     assert_eq!(
         (r.status, r.text().as_str()),
         (200, r#"{"message":"pong"}"#)
     );
-    p.term();
-    assert_eq!(p.wait_exit().await, Some(0));
+    p.stop().await;
 }
 
 #[tokio::test]
 async fn krakend_port_overrides_the_file() {
     let port = free_port();
-    let dir = TempDir::new("run-env");
-    let f = dir.write(
-        "krakend.json",
-        &json!({"version": 3, "port": 1, "listen_ip": "127.0.0.1"}).to_string(),
-    );
-    let mut cmd = tentacle(&["run", "-c", f.to_str().unwrap()]);
-    cmd.env("KRAKEND_PORT", port.to_string());
-    let mut p = Proc::spawn(cmd, port);
-    p.wait_ready().await;
+    let text = json!({"version": 3, "port": 1, "listen_ip": "127.0.0.1"});
+    let env_port = port.to_string();
+    let p = Proc::run_file(&text.to_string(), &[], &[("KRAKEND_PORT", &env_port)], port).await;
     assert_eq!(get(&p.url("/__health")).await.status, 200);
-    p.term();
-    assert_eq!(p.wait_exit().await, Some(0));
+    p.stop().await;
 }
 
 #[tokio::test]
 async fn run_without_config_serves_the_embedded_default() {
     let port = free_port();
-    let mut p = Proc::spawn(tentacle(&["run", "-p", &port.to_string()]), port);
-    p.wait_ready().await;
+    let p = Proc::ready(tentacle(&["run", "-p", &port.to_string()]), port).await;
     let r = get(&p.url("/__health")).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["status"], "ok");
@@ -575,8 +515,7 @@ async fn run_without_config_serves_the_embedded_default() {
     assert_eq!(v["gateway"], "tentacle");
     assert_eq!(v["debug"], json!({"message": "pong"}));
     assert_eq!(v["echo"]["req_method"], "GET");
-    p.term();
-    assert_eq!(p.wait_exit().await, Some(0));
+    p.stop().await;
 }
 
 /// Threads of a running process, from `/proc`.
@@ -590,24 +529,16 @@ fn threads(pid: u32) -> usize {
 async fn gomaxprocs_one_serves_on_a_single_thread() {
     let b = json_backend(r#"{"one":"thread"}"#).await;
     for (procs, single) in [("1", true), ("2", false)] {
-        let port = free_port();
-        let dir = TempDir::new("run-procs");
-        let f = dir.write(
-            "krakend.json",
-            &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1", "endpoints": [
-                {"endpoint": "/one", "backend": [{"url_pattern": "/", "host": [b.url]}]}]})
-            .to_string(),
-        );
-        let mut cmd = tentacle(&["run", "-c", f.to_str().unwrap()]);
-        cmd.env("GOMAXPROCS", procs);
-        let mut p = Proc::spawn(cmd, port);
-        p.wait_ready().await;
+        let p = Proc::run_config(one_endpoint("/one", &b), &[("GOMAXPROCS", procs)]).await;
         let r = get(&p.url("/one")).await;
-        assert_eq!((r.status, r.text().as_str()), (200, r#"{"one":"thread"}"#));
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, r#"{"one":"thread"}"#),
+            "GOMAXPROCS={procs}"
+        );
         let n = threads(p.child.id());
         assert_eq!(n == 1, single, "GOMAXPROCS={procs}: {n} threads");
-        p.term();
-        assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
+        p.stop().await;
     }
 }
 
@@ -617,25 +548,22 @@ async fn backends_are_called_through_the_proxy_the_environment_names() {
     let proxy =
         backend(|r| Reply::json(json!({"via": "proxy", "target": r.target}).to_string())).await;
     let direct = json_backend(r#"{"via":"direct"}"#).await;
-    let port = free_port();
-    let dir = TempDir::new("run-proxy");
-    let f = dir.write(
-        "krakend.json",
-        &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1", "endpoints": [
+    let proxy_addr = proxy.url.trim_start_matches("http://");
+    let http_proxy = format!("http://gw:s3cr%40t@{proxy_addr}");
+    let p = Proc::run_config(
+        json!({"version": 3, "endpoints": [
             {"endpoint": "/named",
              "backend": [{"url_pattern": "/x?y=1", "host": ["http://backend.test:8080"]}]},
             {"endpoint": "/excepted", "timeout": "1s",
              "backend": [{"url_pattern": "/x", "host": ["http://skip.test"]}]},
             {"endpoint": "/loopback", "backend": [{"url_pattern": "/", "host": [direct.url]}]}
-        ]})
-        .to_string(),
-    );
-    let mut cmd = tentacle(&["run", "-c", f.to_str().unwrap()]);
-    let proxy_addr = proxy.url.trim_start_matches("http://");
-    cmd.env("HTTP_PROXY", format!("http://gw:s3cr%40t@{proxy_addr}"));
-    cmd.env("NO_PROXY", "other.example, skip.test");
-    let mut p = Proc::spawn(cmd, port);
-    p.wait_ready().await;
+        ]}),
+        &[
+            ("HTTP_PROXY", &http_proxy),
+            ("NO_PROXY", "other.example, skip.test"),
+        ],
+    )
+    .await;
     // the backend's absolute URL goes to the proxy, with the proxy's credentials
     let r = get(&p.url("/named")).await;
     assert_eq!(r.status, 200, "{}", p.output());
@@ -658,67 +586,52 @@ async fn backends_are_called_through_the_proxy_the_environment_names() {
     assert_eq!(direct.count(), 1);
     assert_eq!(get(&p.url("/excepted")).await.status, 500);
     assert_eq!(proxy.count(), 1);
-    p.term();
-    assert_eq!(p.wait_exit().await, Some(0));
+    p.stop().await;
 }
 
 /// A proxy that opens `CONNECT` tunnels, all of them to `to`; the heads it was sent.
-async fn connect_proxy(to: std::net::SocketAddr) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let heads = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                continue;
-            };
-            let heads = heads.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                while !head.ends_with(b"\r\n\r\n") {
-                    let Ok(b) = s.read_u8().await else { return };
-                    head.push(b);
-                }
-                heads
-                    .lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&head).into_owned());
-                s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .await
-                    .unwrap();
-                let mut up = tokio::net::TcpStream::connect(to).await.unwrap();
-                let _ = tokio::io::copy_bidirectional(&mut s, &mut up).await;
-            });
+async fn connect_proxy(to: std::net::SocketAddr) -> (TcpServer, Log<String>) {
+    let heads = Log::new();
+    let seen = heads.clone();
+    let server = tcp_server(move |mut s| {
+        let heads = seen.clone();
+        async move {
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                let Ok(b) = s.read_u8().await else { return };
+                head.push(b);
+            }
+            heads.push(String::from_utf8_lossy(&head).into_owned());
+            s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .await
+                .unwrap();
+            let mut up = tokio::net::TcpStream::connect(to).await.unwrap();
+            let _ = tokio::io::copy_bidirectional(&mut s, &mut up).await;
         }
-    });
-    (addr.to_string(), seen)
+    })
+    .await;
+    (server, heads)
 }
 
 #[tokio::test]
 async fn https_backends_are_called_through_a_connect_tunnel() {
     let tls = tls_backend(|| bytes::Bytes::from_static(br#"{"over":"tls"}"#)).await;
-    let (proxy, heads) = connect_proxy(tls).await;
-    let port = free_port();
-    let dir = TempDir::new("run-tunnel");
-    let f = dir.write(
-        "krakend.json",
-        &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1",
+    let (proxy, heads) = connect_proxy(tls.addr).await;
+    let https_proxy = format!("http://gw:pw@{}", proxy.addr);
+    let p = Proc::run_config(
+        json!({"version": 3,
         "client_tls": {"allow_insecure_connections": true},
         "endpoints": [
             {"endpoint": "/t",
              "backend": [{"url_pattern": "/x", "host": ["https://backend.test:8443"]}]}
-        ]})
-        .to_string(),
-    );
-    let mut cmd = tentacle(&["run", "-c", f.to_str().unwrap()]);
-    cmd.env("HTTPS_PROXY", format!("http://gw:pw@{proxy}"));
-    let mut p = Proc::spawn(cmd, port);
-    p.wait_ready().await;
+        ]}),
+        &[("HTTPS_PROXY", &https_proxy)],
+    )
+    .await;
     let r = get(&p.url("/t")).await;
     assert_eq!(r.status, 200, "{}", p.output());
     assert_eq!(r.json(), json!({"over": "tls"}));
-    let heads = heads.lock().unwrap().clone();
+    let heads = heads.all();
     assert_eq!(
         heads,
         vec![
@@ -727,38 +640,26 @@ async fn https_backends_are_called_through_a_connect_tunnel() {
                 .to_string()
         ]
     );
-    p.term();
-    assert_eq!(p.wait_exit().await, Some(0));
+    p.stop().await;
 }
 
 #[tokio::test]
 async fn run_with_an_invalid_config_exits_1() {
-    let dir = TempDir::new("run-bad");
-    let f = dir.write(
+    let (_dir, path) = temp_file(
         "krakend.json",
         r#"{"version": 3, "endpoints": [{"endpoint": "/a"}]}"#,
     );
-    let out = tentacle(&["run", "-c", f.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (code, _, err) = output(&["run", "-c", &path]);
+    assert_eq!(code, Some(1));
     assert!(err.contains("endpoints[0].backend"), "{err}");
 }
 
 #[tokio::test]
 async fn sigterm_finishes_the_request_in_flight() {
     let b = slow_backend(Duration::from_millis(1500), r#"{"slow":"but complete"}"#).await;
-    let port = free_port();
-    let dir = TempDir::new("run-term");
-    let f = dir.write(
-        "krakend.json",
-        &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1", "timeout": "20s", "endpoints": [
-            {"endpoint": "/slow", "backend": [{"url_pattern": "/", "host": [b.url]}]}]})
-        .to_string(),
-    );
-    let mut p = Proc::spawn(tentacle(&["run", "-c", f.to_str().unwrap()]), port);
-    p.wait_ready().await;
+    let config = with(one_endpoint("/slow", &b), json!({"timeout": "20s"}));
+    let mut p = Proc::run_config(config, &[]).await;
+    let port = p.port;
     let url = p.url("/slow");
     let call = tokio::spawn(async move { get(&url).await });
     b.wait_heads(1).await;
@@ -868,11 +769,11 @@ async fn real_world_configs_check_and_run() {
     for f in passing {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         let port = free_port();
-        let mut p = Proc::spawn(
+        let mut p = Proc::ready(
             tentacle(&["run", "-p", &port.to_string(), "-c", f.to_str().unwrap()]),
             port,
-        );
-        p.wait_ready().await;
+        )
+        .await;
         assert_eq!(get(&p.url("/__nothing-here")).await.status, 404, "{name}");
         p.term();
         let code = p.wait_exit().await;
@@ -992,16 +893,7 @@ fn krakend_configs_raise_no_warning_for_documented_keys() {
 #[tokio::test]
 async fn a_hangup_signal_is_logged_and_the_gateway_keeps_serving() {
     let b = json_backend(r#"{"still":"here"}"#).await;
-    let port = free_port();
-    let dir = TempDir::new("run-hup");
-    let f = dir.write(
-        "krakend.json",
-        &json!({"version": 3, "port": port, "listen_ip": "127.0.0.1", "endpoints": [
-            {"endpoint": "/a", "backend": [{"url_pattern": "/", "host": [b.url]}]}]})
-        .to_string(),
-    );
-    let mut p = Proc::spawn(tentacle(&["run", "-c", f.to_str().unwrap()]), port);
-    p.wait_ready().await;
+    let mut p = Proc::run_config(one_endpoint("/a", &b), &[]).await;
     for n in 1..=2 {
         p.signal("HUP");
         soon(async {
@@ -1015,6 +907,5 @@ async fn a_hangup_signal_is_logged_and_the_gateway_keeps_serving() {
         assert_eq!(r.text(), r#"{"still":"here"}"#);
     }
     assert!(p.child.try_wait().unwrap().is_none(), "{}", p.output());
-    p.term();
-    assert_eq!(p.wait_exit().await, Some(0), "{}", p.output());
+    p.stop().await;
 }

@@ -938,15 +938,15 @@ async fn shared_jwk_cache_between_endpoints() {
 const TLS_DIR: &str = "tests/fixtures/jwt/tls";
 
 /// A JWK server over HTTPS presenting tests/fixtures/jwt/tls/chain.pem; counts the sets served.
-async fn start_tls_jwks() -> (SocketAddr, Arc<AtomicUsize>) {
+async fn start_tls_jwks() -> (TcpServer, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
-    let addr = tls_backend(move || {
+    let server = tls_backend(move || {
         counter.fetch_add(1, Ordering::SeqCst);
         Bytes::from(all_public())
     })
     .await;
-    (addr, hits)
+    (server, hits)
 }
 
 fn pin(name: &str) -> String {
@@ -960,7 +960,7 @@ fn pin(name: &str) -> String {
 async fn jwk_fingerprints_pin_the_jwk_server() {
     let up = start_upstream().await;
     let (jwks, hits) = start_tls_jwks().await;
-    let url = format!("https://{jwks}/jwks");
+    let url = format!("https://{}/jwks", jwks.addr);
     // the pin of a key that is not in the chain
     let stranger = jose::b64_encode(&[7u8; 32]) + "=";
     let v = |extra: Value| {

@@ -62,16 +62,26 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        first_value(&self.headers, name)
     }
 
     pub fn header_all(&self, name: &str) -> Vec<String> {
-        self.headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect()
+        every_value(&self.headers, name)
     }
+}
+
+/// The first value of the field `name` when it is text.
+fn first_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Every value of the field `name`, in order (lossy text).
+fn every_value(headers: &HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect()
 }
 
 /// What a fake backend answers.
@@ -130,33 +140,104 @@ impl Reply {
 type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
 type Handler = Arc<dyn Fn(Recorded) -> BoxFuture<Reply> + Send + Sync>;
 
-/// A fake backend: a hyper HTTP/1.1 server on 127.0.0.1:0 that records every request.
-pub struct FakeBackend {
+/// A TCP server on 127.0.0.1:0 that runs a handler on each connection it accepts, until
+/// dropped: the core of every fake backend and proxy.
+pub struct TcpServer {
     pub addr: SocketAddr,
     /// `http://127.0.0.1:PORT`
     pub url: String,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    /// Request heads seen (counted before the body is read).
-    heads: Arc<AtomicUsize>,
-    head_notify: Arc<Notify>,
     connections: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
-impl Drop for FakeBackend {
+impl Drop for TcpServer {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
+impl TcpServer {
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// Starts a `TcpServer` running `on_conn` on each accepted connection (each in its own task).
+pub async fn tcp_server<F, Fut>(on_conn: F) -> TcpServer
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let accepted = connections.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            accepted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(on_conn(stream));
+        }
+    });
+    TcpServer {
+        addr,
+        url: format!("http://{addr}"),
+        connections,
+        task,
+    }
+}
+
+/// What a fake backend recorded, shared with its connections.
+pub struct Log<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Clone for Log<T> {
+    fn clone(&self) -> Self {
+        Log(self.0.clone())
+    }
+}
+
+impl<T: Clone> Log<T> {
+    pub fn new() -> Log<T> {
+        Log(Arc::new(Mutex::new(Vec::new())))
+    }
+
+    pub fn push(&self, entry: T) {
+        self.0.lock().unwrap().push(entry);
+    }
+
+    /// Every entry so far.
+    pub fn all(&self) -> Vec<T> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// A fake backend: a hyper HTTP/1.1 server on 127.0.0.1:0 that records every request.
+pub struct FakeBackend {
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    requests: Log<Recorded>,
+    /// Request heads seen (counted before the body is read).
+    heads: Arc<AtomicUsize>,
+    head_notify: Arc<Notify>,
+    server: TcpServer,
+}
+
 impl FakeBackend {
     /// Every request received so far (bodies fully read).
     pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
+        self.requests.all()
     }
 
     pub fn count(&self) -> usize {
-        self.requests.lock().unwrap().len()
+        self.requests.len()
     }
 
     /// The only request received; fails when there were none or several.
@@ -168,7 +249,7 @@ impl FakeBackend {
 
     /// TCP connections accepted so far.
     pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
+        self.server.connections()
     }
 
     pub fn heads(&self) -> usize {
@@ -213,6 +294,61 @@ pub async fn backend(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'stati
     .await
 }
 
+/// The request as a fake backend records it, its body read whole.
+async fn recorded(req: Request<hyper::body::Incoming>) -> Recorded {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    Recorded {
+        method: parts.method.clone(),
+        uri: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+        target: parts.uri.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// The response a `Reply` makes, after its delay.
+async fn respond(reply: Reply) -> Response<Full<Bytes>> {
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let mut resp = Response::new(Full::new(reply.body));
+    *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap();
+    for (k, v) in reply.headers {
+        resp.headers_mut().append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(&v).unwrap(),
+        );
+    }
+    resp
+}
+
+/// Serves HTTP/1.1 on `io` with `answer` until the connection ends.
+async fn serve_http1<I, F, Fut>(io: I, answer: F)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    F: Fn(Request<hyper::body::Incoming>) -> Fut + Send + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let answer = answer(req);
+        async move { Ok::<_, Infallible>(answer.await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), svc)
+        .await;
+}
+
 /// Starts a fake backend whose handler may wait for something before answering.
 pub async fn backend_async<F, Fut>(handler: F) -> FakeBackend
 where
@@ -220,81 +356,31 @@ where
     Fut: Future<Output = Reply> + Send + 'static,
 {
     let handler: Handler = Arc::new(move |r| Box::pin(handler(r)));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let requests = Arc::new(Mutex::new(Vec::new()));
+    let requests = Log::new();
     let heads = Arc::new(AtomicUsize::new(0));
     let head_notify = Arc::new(Notify::new());
-    let connections = Arc::new(AtomicUsize::new(0));
-    let (reqs, hs, hn, conns) = (
-        requests.clone(),
-        heads.clone(),
-        head_notify.clone(),
-        connections.clone(),
-    );
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            conns.fetch_add(1, Ordering::SeqCst);
+    let (reqs, hs, hn) = (requests.clone(), heads.clone(), head_notify.clone());
+    let server = tcp_server(move |stream| {
+        let (handler, reqs, hs, hn) = (handler.clone(), reqs.clone(), hs.clone(), hn.clone());
+        serve_http1(stream, move |req| {
             let (handler, reqs, hs, hn) = (handler.clone(), reqs.clone(), hs.clone(), hn.clone());
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let (handler, reqs, hs, hn) =
-                        (handler.clone(), reqs.clone(), hs.clone(), hn.clone());
-                    async move {
-                        hs.fetch_add(1, Ordering::SeqCst);
-                        hn.notify_waiters();
-                        let (parts, body) = req.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map(|c| c.to_bytes())
-                            .unwrap_or_default();
-                        let rec = Recorded {
-                            method: parts.method.clone(),
-                            uri: parts
-                                .uri
-                                .path_and_query()
-                                .map(|p| p.as_str().to_string())
-                                .unwrap_or_default(),
-                            target: parts.uri.to_string(),
-                            path: parts.uri.path().to_string(),
-                            query: parts.uri.query().map(str::to_string),
-                            headers: parts.headers.clone(),
-                            body,
-                        };
-                        reqs.lock().unwrap().push(rec.clone());
-                        let reply = handler(rec).await;
-                        if !reply.delay.is_zero() {
-                            tokio::time::sleep(reply.delay).await;
-                        }
-                        let mut resp = Response::new(Full::new(reply.body));
-                        *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap();
-                        for (k, v) in reply.headers {
-                            resp.headers_mut().append(
-                                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                                HeaderValue::from_str(&v).unwrap(),
-                            );
-                        }
-                        Ok::<_, Infallible>(resp)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+            async move {
+                hs.fetch_add(1, Ordering::SeqCst);
+                hn.notify_waiters();
+                let rec = recorded(req).await;
+                reqs.push(rec.clone());
+                respond(handler(rec).await).await
+            }
+        })
+    })
+    .await;
     FakeBackend {
-        addr,
-        url: format!("http://{addr}"),
+        addr: server.addr,
+        url: server.url.clone(),
         requests,
         heads,
         head_notify,
-        connections,
-        task,
+        server,
     }
 }
 
@@ -318,8 +404,8 @@ pub async fn slow_backend(delay: Duration, body: &str) -> FakeBackend {
 
 /// An HTTPS server on 127.0.0.1 presenting tests/fixtures/jwt/tls/chain.pem (a certificate for
 /// 127.0.0.1 under tests/fixtures/jwt/tls/ca.pem), answering every request with `body()` as
-/// JSON.
-pub async fn tls_backend(body: impl Fn() -> Bytes + Send + Sync + 'static) -> SocketAddr {
+/// JSON, until dropped.
+pub async fn tls_backend(body: impl Fn() -> Bytes + Send + Sync + 'static) -> TcpServer {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let dir = "tests/fixtures/jwt/tls";
@@ -337,33 +423,22 @@ pub async fn tls_backend(body: impl Fn() -> Bytes + Send + Sync + 'static) -> So
     .with_single_cert(chain, key)
     .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let body = Arc::new(body);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+    tcp_server(move |stream| {
+        let (acceptor, body) = (acceptor.clone(), body.clone());
+        async move {
+            // a client that refuses the certificate ends the handshake here
+            let Ok(tls) = acceptor.accept(stream).await else {
+                return;
             };
-            let (acceptor, body) = (acceptor.clone(), body.clone());
-            tokio::spawn(async move {
-                // a client that refuses the certificate ends the handshake here
-                let Ok(tls) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let svc = service_fn(move |_req: Request<hyper::body::Incoming>| {
-                    let mut r = Response::new(Full::new(body()));
-                    r.headers_mut()
-                        .insert("content-type", HeaderValue::from_static("application/json"));
-                    async move { Ok::<_, Infallible>(r) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), svc)
-                    .await;
-            });
+            serve_http1(tls, move |_req| {
+                let reply = Reply::json("").body(body());
+                respond(reply)
+            })
+            .await;
         }
-    });
-    addr
+    })
+    .await
 }
 
 /// Go's canonical header key.
@@ -639,15 +714,11 @@ impl Resp {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        first_value(&self.headers, name)
     }
 
     pub fn header_all(&self, name: &str) -> Vec<String> {
-        self.headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect()
+        every_value(&self.headers, name)
     }
 
     /// `X-Krakend-Completed`.
@@ -775,6 +846,24 @@ impl Drop for TempDir {
     }
 }
 
+/// `text` written to the file `name` in a temporary directory of its own; the directory
+/// (removed on drop) and the file's path.
+pub fn temp_file(name: &str, text: &str) -> (TempDir, String) {
+    let dir = TempDir::new("file");
+    let path = dir.write(name, text).to_str().unwrap().to_string();
+    (dir, path)
+}
+
+/// The exit code, stdout and stderr of the binary run with `args` to its end.
+pub fn tentacle_output(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = tentacle(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -789,6 +878,8 @@ pub struct Proc {
     pub child: Child,
     pub port: u16,
     log: PathBuf,
+    /// The config file `run_file` wrote, kept while the process runs.
+    config: Option<(TempDir, String)>,
 }
 
 impl Proc {
@@ -807,7 +898,46 @@ impl Proc {
             child: cmd.spawn().unwrap(),
             port,
             log,
+            config: None,
         }
+    }
+
+    /// Spawns the binary and waits until its port accepts connections.
+    pub async fn ready(cmd: Command, port: u16) -> Proc {
+        let mut p = Proc::spawn(cmd, port);
+        p.wait_ready().await;
+        p
+    }
+
+    /// `tentacle run ARGS -c FILE` with `text` as the file and `env` set, serving on `port`
+    /// (which the text or the arguments name); waits until it is ready.
+    pub async fn run_file(text: &str, args: &[&str], env: &[(&str, &str)], port: u16) -> Proc {
+        let (dir, path) = temp_file("krakend.json", text);
+        let mut cmd = tentacle(&[&["run"][..], args, &["-c", path.as_str()]].concat());
+        cmd.envs(env.iter().copied());
+        let mut p = Proc::ready(cmd, port).await;
+        p.config = Some((dir, path));
+        p
+    }
+
+    /// `tentacle run -c FILE` with `config` (its `port` a free port, its `listen_ip`
+    /// 127.0.0.1) as the file and `env` set; waits until it is ready.
+    pub async fn run_config(config: Value, env: &[(&str, &str)]) -> Proc {
+        let port = free_port();
+        let config = with(config, json!({"port": port, "listen_ip": "127.0.0.1"}));
+        Proc::run_file(&config.to_string(), &[], env, port).await
+    }
+
+    /// The path of the config file `run_file` wrote.
+    pub fn config_path(&self) -> &str {
+        &self.config.as_ref().expect("a config file").1
+    }
+
+    /// Sends SIGTERM and expects the process to exit with 0.
+    pub async fn stop(mut self) {
+        self.term();
+        let code = self.wait_exit().await;
+        assert_eq!(code, Some(0), "{}", self.output());
     }
 
     pub fn url(&self, path: &str) -> String {

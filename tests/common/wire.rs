@@ -4,15 +4,14 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
-use super::soon;
+use super::{soon, tcp_server, Log, TcpServer};
 
 // ---------------------------------------------------------------------------------------------
 // the client side
@@ -351,33 +350,26 @@ impl ScriptedAnswer {
 pub struct RawBackend {
     /// `http://127.0.0.1:PORT`
     pub url: String,
-    requests: Arc<Mutex<Vec<String>>>,
-    connections: Arc<AtomicUsize>,
+    requests: Log<String>,
     closed: Arc<Notify>,
-    after_half_close: Arc<Mutex<Vec<Vec<u8>>>>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for RawBackend {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    after_half_close: Log<Vec<u8>>,
+    server: TcpServer,
 }
 
 impl RawBackend {
     /// Every request read so far: its head and body as they came (a chunked body with its
     /// framing).
     pub fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
+        self.requests.all()
     }
 
     pub fn count(&self) -> usize {
-        self.requests.lock().unwrap().len()
+        self.requests.len()
     }
 
     /// TCP connections accepted so far.
     pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
+        self.server.connections()
     }
 
     /// Waits (bounded by `PATIENCE`) until one more connection has ended, the backend's
@@ -388,63 +380,50 @@ impl RawBackend {
 
     /// What clients wrote after a `HalfClose`, one entry per such connection.
     pub fn after_half_close(&self) -> Vec<Vec<u8>> {
-        self.after_half_close.lock().unwrap().clone()
+        self.after_half_close.all()
     }
 }
 
 /// Starts a raw backend answering by `script` (see `RawBackend`).
 pub async fn raw_backend(script: Vec<ScriptedAnswer>) -> RawBackend {
     assert!(!script.is_empty(), "a script needs an answer");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let connections = Arc::new(AtomicUsize::new(0));
+    let requests = Log::new();
     let closed = Arc::new(Notify::new());
-    let after_half_close = Arc::new(Mutex::new(Vec::new()));
+    let after_half_close = Log::new();
     let served = Arc::new(AtomicUsize::new(0));
     let script = Arc::new(script);
-    let task = {
-        let (requests, connections, closed, after_half_close) = (
-            requests.clone(),
-            connections.clone(),
-            closed.clone(),
-            after_half_close.clone(),
-        );
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                connections.fetch_add(1, Ordering::SeqCst);
-                let conn = ScriptedConn {
-                    stream,
-                    requests: requests.clone(),
-                    served: served.clone(),
-                    script: script.clone(),
-                    after_half_close: after_half_close.clone(),
-                };
-                let closed = closed.clone();
-                tokio::spawn(async move {
-                    conn.serve().await;
-                    closed.notify_one();
-                });
-            }
-        })
-    };
+    let (reqs, ended, half) = (requests.clone(), closed.clone(), after_half_close.clone());
+    let server = tcp_server(move |stream| {
+        let conn = ScriptedConn {
+            stream,
+            requests: reqs.clone(),
+            served: served.clone(),
+            script: script.clone(),
+            after_half_close: half.clone(),
+        };
+        let closed = ended.clone();
+        async move {
+            conn.serve().await;
+            closed.notify_one();
+        }
+    })
+    .await;
     RawBackend {
-        url,
+        url: server.url.clone(),
         requests,
-        connections,
         closed,
         after_half_close,
-        task,
+        server,
     }
 }
 
 /// One connection of a `raw_backend`.
 struct ScriptedConn {
     stream: TcpStream,
-    requests: Arc<Mutex<Vec<String>>>,
+    requests: Log<String>,
     served: Arc<AtomicUsize>,
     script: Arc<Vec<ScriptedAnswer>>,
-    after_half_close: Arc<Mutex<Vec<Vec<u8>>>>,
+    after_half_close: Log<Vec<u8>>,
 }
 
 impl ScriptedConn {
@@ -503,7 +482,7 @@ impl ScriptedConn {
             }
             let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).to_string();
             buf.drain(..head_end + length);
-            self.requests.lock().unwrap().push(head + &body);
+            self.requests.push(head + &body);
             let n = self.served.fetch_add(1, Ordering::SeqCst);
             let answer = self.script[n.min(self.script.len() - 1)].clone();
             for (i, piece) in answer.pieces.iter().enumerate() {
@@ -526,7 +505,7 @@ impl ScriptedConn {
                     tokio::time::sleep(wait).await;
                     let _ = self.stream.shutdown().await;
                     let _ = self.stream.read_to_end(&mut buf).await;
-                    self.after_half_close.lock().unwrap().push(buf);
+                    self.after_half_close.push(buf);
                     return;
                 }
             }
