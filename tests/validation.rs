@@ -283,3 +283,23 @@ fn a_bad_schema_fails_the_configuration() {
         "{err}"
     );
 }
+
+#[test]
+fn a_schema_keyword_the_validator_would_ignore_fails_the_configuration() {
+    let text = config(json!([{
+        "endpoint": "/x",
+        "method": "POST",
+        "backend": [{"host": ["http://127.0.0.1:8080"], "url_pattern": "/"}],
+        "extra_config": {"validation/json-schema": {
+            "type": "object",
+            "properties": {"a": {"type": "string"}},
+            "unevaluatedProperties": false
+        }}
+    }]))
+    .to_string();
+    let err = build_error(&text);
+    assert!(
+        err.contains("validation/json-schema") && err.contains("unevaluatedProperties"),
+        "{err}"
+    );
+}

@@ -9,10 +9,28 @@
 //! `exclusiveMinimum`/`exclusiveMaximum`, `multipleOf`, `minLength`/`maxLength`, `pattern`,
 //! `allOf`/`anyOf`/`oneOf`/`not`, `if`/`then`/`else`, boolean schemas and local `$ref`s
 //! (`#`, `#/definitions/...`, `#/$defs/...`, JSON pointers). Remote references are refused at
-//! start-up (nothing is fetched). `format` is an annotation here.
+//! start-up (nothing is fetched). `format` is an annotation here. A keyword of the 2019-09 /
+//! 2020-12 vocabularies it does not implement (`unevaluatedProperties`, `unevaluatedItems`,
+//! `prefixItems`, `minContains`/`maxContains`, `$dynamicRef`, ...) is refused at start-up,
+//! naming it, never silently ignored; with a 2019-09 or 2020-12 `$schema`, the siblings of a
+//! `$ref` apply as well.
 //!
 //! The error text (shown with `router.return_error_msg`) lists every failure as
-//! `- field: description`, as KrakenD does.
+//! `- field: description`, in a fixed order (the schema's own checks, then
+//! `required`, then each property, then `additionalProperties`).
+//!
+//! Why hand-written and not the `jsonschema` crate (measured 2026-12-07, 2 cores, release
+//! profile with fat LTO, a scratch binary validating one body either way): `jsonschema` 0.61
+//! without default features (no HTTP or file resolving) brings 31 crates this gateway does
+//! not already build (fancy-regex, referencing, fraction and the num family, uuid-simd,
+//! email_address, strum, ahash, ...), adds 3.2 MB to the stripped binary (1.5 MB → 4.7 MB)
+//! and takes a clean build from 18 s to 152 s. It validates faster (an address schema with
+//! ten keywords: 150-270 ns per valid body against 1.1-1.4 µs here, 400-500 ns against 1.5 µs
+//! per invalid one), a cost that stays far under a backend call. Its error texts and their
+//! order are its own; the KrakenD texts above would have to be rebuilt from its error kinds
+//! anyway. The gain it would bring is the newer drafts (2019-09, 2020-12), `format`
+//! assertions and `unevaluated*`: until they are wanted enough to pay for the crates, the
+//! keywords they need are refused at start-up rather than ignored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,16 +71,52 @@ const MAX_BODY: usize = 64 << 20;
 pub struct Schema {
     root: Value,
     regexes: HashMap<String, Regex>,
+    /// Drafts 4 to 7: `$ref` replaces its siblings; from 2019-09 on they apply as well.
+    ref_alone: bool,
 }
 
+/// Keywords of the 2019-09 and 2020-12 vocabularies that this validator does not implement.
+/// A schema using one is refused at start-up, naming it: ignoring it would let through bodies
+/// the schema forbids.
+const UNSUPPORTED: &[&str] = &[
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "prefixItems",
+    "minContains",
+    "maxContains",
+    "contentSchema",
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "$recursiveRef",
+    "$recursiveAnchor",
+    "$vocabulary",
+];
+
+/// Keywords whose value maps names (of properties, of definitions) to schemas.
+const NAMED_SCHEMAS: &[&str] = &[
+    "properties",
+    "patternProperties",
+    "definitions",
+    "$defs",
+    "dependencies",
+    "dependentSchemas",
+];
+
 /// Checks a schema document: every `pattern`/`patternProperties` compiles, every `$ref` is
-/// local and resolves.
+/// local and resolves, and no keyword is one this validator would have to ignore.
 pub fn compile(root: Value) -> Result<Schema, String> {
     let mut regexes = HashMap::new();
     walk(&root, &root, "", &mut regexes)?;
-    Ok(Schema { root, regexes })
+    let draft = root.get("$schema").and_then(Value::as_str).unwrap_or("");
+    let ref_alone = !(draft.contains("2019-09") || draft.contains("2020-12"));
+    Ok(Schema {
+        root,
+        regexes,
+        ref_alone,
+    })
 }
 
+/// Walks a schema (`node` is in a schema position).
 fn walk(
     node: &Value,
     root: &Value,
@@ -78,6 +132,7 @@ fn walk(
                         if let Some(p) = v.as_str() {
                             add_regex(p, &here, regexes)?;
                         }
+                        continue;
                     }
                     "patternProperties" => {
                         if let Some(props) = v.as_object() {
@@ -92,10 +147,25 @@ fn walk(
                                 format!("{here}: cannot resolve {r:?} (only local references)")
                             })?;
                         }
+                        continue;
                     }
-                    // literal values: not schemas
-                    "enum" | "const" | "examples" | "default" => continue,
+                    // literal values and lists of names: not schemas
+                    "enum" | "const" | "examples" | "default" | "required"
+                    | "dependentRequired" => continue,
+                    kw if UNSUPPORTED.contains(&kw) => {
+                        return Err(format!(
+                            "{here}: the keyword {kw} is not supported (drafts 4, 6 and 7 are)"
+                        ));
+                    }
                     _ => {}
+                }
+                if NAMED_SCHEMAS.contains(&k.as_str()) {
+                    if let Some(named) = v.as_object() {
+                        for (name, sub) in named {
+                            walk(sub, root, &format!("{here}.{name}"), regexes)?;
+                        }
+                        continue;
+                    }
                 }
                 walk(v, root, &here, regexes)?;
             }
@@ -244,7 +314,6 @@ impl Validator<'_> {
             return;
         }
         if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-            // draft-04..07: `$ref` replaces its siblings
             match resolve(&self.schema.root, r) {
                 Some(target) => {
                     self.depth += 1;
@@ -253,7 +322,9 @@ impl Validator<'_> {
                 }
                 None => self.fail(path, format!("Unresolvable reference {r}")),
             }
-            return;
+            if self.schema.ref_alone {
+                return;
+            }
         }
         self.depth += 1;
         self.generic(schema, v, path);
@@ -757,6 +828,33 @@ mod tests {
         assert!(build(&json!("number")).is_err());
         // literal values are not schemas
         assert!(compile(json!({"enum": [{"pattern": "("}]})).is_ok());
+        // a keyword this validator would ignore is refused, named; a property of that name is not
+        let err = compile(json!({"properties": {"a": {"unevaluatedProperties": false}}}))
+            .err()
+            .expect("refused");
+        assert!(err.contains(".properties.a.unevaluatedProperties"), "{err}");
+        for kw in [
+            "prefixItems",
+            "unevaluatedItems",
+            "$dynamicRef",
+            "minContains",
+        ] {
+            assert!(compile(json!({ kw: 1 })).is_err(), "{kw}");
+        }
+        assert!(
+            compile(json!({"properties": {"unevaluatedProperties": {"type": "string"}}})).is_ok()
+        );
+        assert!(compile(json!({"required": ["prefixItems"]})).is_ok());
+    }
+
+    #[test]
+    fn ref_siblings_apply_from_draft_2019_09_on() {
+        let mut s =
+            json!({"$defs": {"o": {"type": "object"}}, "$ref": "#/$defs/o", "required": ["a"]});
+        assert!(ok(s.clone(), json!({})), "draft 7: $ref alone");
+        s["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+        assert!(!ok(s.clone(), json!({})));
+        assert!(ok(s, json!({"a": 1})));
     }
 
     #[tokio::test]
