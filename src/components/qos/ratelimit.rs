@@ -7,6 +7,22 @@
 //! The per-client table is sharded (`num_shards`); a shard drops the buckets idle for longer
 //! than the data TTL every `cleanup_period`, and never holds more than its share of a hard cap,
 //! evicting the least recently used bucket when full.
+//!
+//! Why hand-written and not `governor` (measured 2026-12-07, 2 cores, release profile with fat
+//! LTO, a scratch binary with one global and one keyed limiter either way): the bucket here is
+//! KrakenD's (krakend-ratelimit v3), not a GCRA. It starts full at `capacity` (the first
+//! `capacity` requests pass at once), refills only once empty, by whole tokens, and a refill
+//! that would overflow fills it and lets that request through free: after a long pause a
+//! client with `capacity: 5` gets 6 requests, where `governor` gives 5 and spreads the
+//! replenishment continuously; the tests here pin KrakenD's counts. `governor`'s keyed store
+//! (a DashMap) has no cap and forgets idle keys only when `retain_recent` is called, where
+//! KrakenD drops buckets idle past its TTL on a schedule; the store here does that per shard and
+//! caps the table. It runs on tokio's clock, so the tests drive time; `governor` reads quanta's.
+//! It would add 17 crates (dashmap, quanta, raw-cpuid, rand and rand_chacha, futures-timer,
+//! portable-atomic, ...), 37 KB of stripped binary and 28 s of clean build; it decides faster
+//! (16 ns against 55 ns for the global bucket, 49 ns against 169 ns per client among 10,000,
+//! one thread), a difference four orders of magnitude under a proxied request. Neither answer
+//! carries `X-RateLimit-*` headers: KrakenD CE sends none, only the empty 503 / 429.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
