@@ -270,51 +270,50 @@ fn check_names_each_misspelt_key_inside_a_namespace() {
              \"auth/validator\" (did you mean \"roles\"?): ignored"
         )
     );
-    let ratelimit = line("\"max_rte\"");
-    assert!(
-        ratelimit.starts_with(&format!("WARNING: {path}:15:")),
-        "{ratelimit}"
-    );
-    assert!(
-        ratelimit.contains("(endpoints[0].extra_config.qos/ratelimit/router.max_rte)"),
-        "{ratelimit}"
-    );
-    assert!(
-        ratelimit.contains("did you mean \"max_rate\"?"),
-        "{ratelimit}"
-    );
-    let cors = line("\"allow_origin\"");
-    assert!(cors.starts_with(&format!("WARNING: {path}:6:")), "{cors}");
-    assert!(
-        cors.contains("service (extra_config.security/cors.allow_origin)"),
-        "{cors}"
-    );
-    assert!(cors.contains("did you mean \"allow_origins\"?"), "{cors}");
-    let nested = line("\"strategie\"");
-    assert!(
-        nested.starts_with(&format!("WARNING: {path}:22:")),
-        "{nested}"
-    );
-    assert!(
-        nested.contains("endpoint GET /static (endpoints[1].extra_config.proxy.static.strategie)"),
-        "{nested}"
-    );
-    assert!(
-        nested.contains("in \"proxy\" (did you mean \"strategy\"?)"),
-        "{nested}"
-    );
-    let martian = line("\"nmae\"");
-    assert!(
-        martian.starts_with(&format!("WARNING: {path}:26:")),
-        "{martian}"
-    );
-    assert!(
-        martian.contains(
-            "backend 0 (/) of endpoint GET /static (endpoints[1].backend[0].extra_config.\
-             modifier/martian.fifo.Group.modifiers[0].header.Modifier.nmae)"
+    // each key: its line in the file, then what the warning says
+    for (key, line_no, says) in [
+        (
+            "max_rte",
+            15,
+            &[
+                "(endpoints[0].extra_config.qos/ratelimit/router.max_rte)",
+                "did you mean \"max_rate\"?",
+            ][..],
         ),
-        "{martian}"
-    );
+        (
+            "allow_origin",
+            6,
+            &[
+                "service (extra_config.security/cors.allow_origin)",
+                "did you mean \"allow_origins\"?",
+            ],
+        ),
+        (
+            "strategie",
+            22,
+            &[
+                "endpoint GET /static (endpoints[1].extra_config.proxy.static.strategie)",
+                "in \"proxy\" (did you mean \"strategy\"?)",
+            ],
+        ),
+        (
+            "nmae",
+            26,
+            &[
+                "backend 0 (/) of endpoint GET /static (endpoints[1].backend[0].extra_config.\
+               modifier/martian.fifo.Group.modifiers[0].header.Modifier.nmae)",
+            ],
+        ),
+    ] {
+        let warning = line(&format!("\"{key}\""));
+        assert!(
+            warning.starts_with(&format!("WARNING: {path}:{line_no}:")),
+            "{key}: {warning}"
+        );
+        for part in says {
+            assert!(warning.contains(part), "{key}: {part} not in {warning}");
+        }
+    }
     // neither the comment nor the static data is a mistake
     assert!(
         !stdout.contains("@comment") && !stdout.contains("anything"),
