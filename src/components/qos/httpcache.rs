@@ -1,6 +1,16 @@
 //! `qos/http-cache`: an in-memory HTTP cache in front of a backend's HTTP client, as KrakenD's
 //! krakend-httpcache (a private cache, RFC 9111 freshness).
 //!
+//! Why the cache rules are written here and not taken from `http-cache-semantics` (measured
+//! 2026-12-07, 2 cores, release profile with fat LTO, a scratch binary deciding on one
+//! response either way): KrakenD's cache is gregjones/httpcache, which stores a response of any
+//! status that no `no-store` forbids; the crate stores only the statuses it understands (a 500,
+//! 201 or 418 with `max-age=60` is refused, checked), and adds no `X-From-Cache`. It is a
+//! policy object only: the store, its bounds, revalidation and body buffering stay here. It
+//! would add 6 crates (http-cache-semantics, time and its 4 helpers), 51 KB of stripped binary
+//! and 11 s of clean build, and decides slower: 1.1-1.2 µs per response against 0.3 µs here
+//! (private cache, heuristics off).
+//!
 //! * Only GET and HEAD requests without `Range` are cached; the key is the method (HEAD only)
 //!   and URL, and an entry is only used when the request's values of the headers the response
 //!   named in `Vary` match (`Vary: *` never matches).
