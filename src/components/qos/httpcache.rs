@@ -22,6 +22,13 @@
 //!   The request's `no-cache` and `max-age` are honoured.
 //! * Memory is bounded: `max_items` and `max_size` (bytes) with LRU eviction; without them, a
 //!   default cap applies. `shared: true` makes every backend with it use one cache.
+//!
+//! The LRU is the `lru` crate (without its `hashbrown` feature: std's `HashMap`, one crate new
+//! to the tree); the size in bytes is counted beside it. Measured 2026-12-07 on the 2-core
+//! machine, 2^20 lookups (95 % hits, 4096 entries, puts on misses) under the mutex: about
+//! 950 ns per operation with the former hand-written map + ordered tick index (a key copied
+//! on each hit), about 260 ns with the crate (150 ns with its hashbrown feature, left off: it
+//! would bring a second hashbrown and foldhash).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
