@@ -8,18 +8,18 @@
 //! The `fuzz/` crate (cargo-fuzz, libFuzzer) calls them, one target each, and
 //! `tests/fuzz_replay.rs` replays every seed and every kept reproducer through them on stable.
 //!
-//! | target                  | code                                                     |
-//! |-------------------------|----------------------------------------------------------|
-//! | `request_head`          | `server::h1::parse` + `build`                            |
-//! | `request_head_httparse` | the same, against the `httparse` crate                  |
-//! | `response_head`         | `backend::h1::parse_head` + `RawHead::build`, `framing`  |
-//! | `body_decoder`          | `wire::Decoder` (length, chunked, until close)           |
-//! | `path_query`            | `vocab::percent::percent_decode`, routes, query pairs    |
-//! | `url_pattern`           | `backend::url::UrlTemplate`                              |
-//! | `config_json`           | `config::load_str` (JSON), what `tentacle check` reads   |
-//! | `config_yaml`           | `config::load_str` (YAML)                                |
-//! | `flatmap`               | `transform::parse_flatmap` + `apply_flatmap`             |
-//! | `json_canonical`        | `encoding::json::canonicalize` against `parse` + write   |
+//! | target                  | code                                                      |
+//! |-------------------------|-----------------------------------------------------------|
+//! | `request_head`          | `http1::server::parse` + `build`                          |
+//! | `request_head_httparse` | the same, against the `httparse` crate                    |
+//! | `response_head`         | `http1::client::parse_head` + `RawHead::build`, `framing` |
+//! | `body_decoder`          | `http1::Decoder` (length, chunked, until close)           |
+//! | `path_query`            | `vocab::percent::percent_decode`, routes, query pairs     |
+//! | `url_pattern`           | `backend::url::UrlTemplate`                               |
+//! | `config_json`           | `config::load_str` (JSON), what `tentacle check` reads    |
+//! | `config_yaml`           | `config::load_str` (YAML)                                 |
+//! | `flatmap`               | `transform::parse_flatmap` + `apply_flatmap`              |
+//! | `json_canonical`        | `encoding::json::canonicalize` against `parse` + write    |
 
 use std::fmt::Debug;
 use std::sync::OnceLock;
@@ -29,12 +29,12 @@ use http::header::{self, HeaderName};
 use http::{Method, Version};
 use serde_json::{Map, Value};
 
-use crate::backend::h1::{framing, keeps_alive, parse_head, Framing, RawHead};
 use crate::backend::url::{param_key, query_escape, UrlTemplate};
 use crate::config::{load_str, Format};
 use crate::encoding::json;
-use crate::server::h1::{self as server_h1, Field, HeadError, Parsed};
-use crate::wire::{content_length, Chunk, Decoder, RawFields, Step};
+use crate::http1::client::{framing, keeps_alive, parse_head, Framing, RawHead};
+use crate::http1::server::{self as server_h1, Field, HeadError, Parsed};
+use crate::http1::{content_length, Chunk, Decoder, RawFields, Step};
 
 /// The bound on a request's header fields the request-head targets parse with (the
 /// service's default `max_header_fields`, and the reference parser's table size).
@@ -100,7 +100,7 @@ fn check_request_positions(
     assert!(method.0 < method.1 && method.1 < target.0 && target.0 < target.1 && target.1 < len);
     assert!(buf[method.0..method.1]
         .iter()
-        .all(|b| crate::wire::TOKEN[usize::from(*b)]));
+        .all(|b| crate::http1::TOKEN[usize::from(*b)]));
     assert_eq!(buf[method.1], b' ');
     assert_eq!(buf[target.1], b' ');
     assert!(buf[target.0..target.1]
@@ -116,7 +116,7 @@ fn check_request_positions(
         assert_eq!(buf[ne], b':');
         assert!(buf[ns..ne]
             .iter()
-            .all(|b| crate::wire::TOKEN[usize::from(*b)]));
+            .all(|b| crate::http1::TOKEN[usize::from(*b)]));
         assert!(!buf[vs..ve].contains(&b'\n'));
         for edge in [buf[vs..ve].first(), buf[vs..ve].last()]
             .into_iter()
@@ -248,7 +248,7 @@ fn check_prefix_stable<T: PartialEq + Debug>(
     }
 }
 
-/// The server's request head parser and request builder (`server::h1`): positions inside
+/// The server's request head parser and request builder (`http1::server`): positions inside
 /// the head and on the right bytes; the built request carries the method, version, target
 /// and every field as sent, one `Host` for HTTP/1.1, the body framing the fields announce;
 /// the parse of any prefix is "incomplete" or the parse of the whole, and bytes after a
@@ -586,7 +586,7 @@ fn pairs_without_length(map: &http::HeaderMap) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// The backend client's response head parser (`backend::h1::parse_head`) and builder
+/// The backend client's response head parser (`http1::client::parse_head`) and builder
 /// (`RawHead::build`, `framing`, `keeps_alive`): positions inside the head; a prefix is
 /// "incomplete" or the whole's result; the two ways of building a head (a header map, or the
 /// lines kept as they came for a `no-op` answer) give the same status, fields, framing and
@@ -767,7 +767,7 @@ fn chunk_encode(body: &[u8], sizes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The body decoder (`wire::Decoder`). The first byte picks the framing (chunked, a length
+/// The body decoder (`http1::Decoder`). The first byte picks the framing (chunked, a length
 /// from the next two bytes, until close); the rest is the input. The body and what follows
 /// it are the same whether the input arrives whole, in two pieces cut anywhere or byte by
 /// byte; a length body is the first `n` bytes; a chunked body, encoded again in other chunk

@@ -2,9 +2,10 @@
 //!
 //! # Layout
 //! Modules import only from the layers below them (no cycle between top-level modules):
-//! `vocab` at the bottom; `config`, `encoding`, `tls`, `wire`, `telemetry`, `transform`;
+//! `vocab` at the bottom; `config`, `encoding`, `tls`, `http1`, `telemetry`, `transform`;
 //! `message`; `hooks`; `backend`; `pipeline` and `components`; `router`; `app`; `server`;
-//! `cli`.
+//! `cli`. `http1` calls the gateway only through its `server::Dispatch` trait, which
+//! `server/dispatch.rs` implements for the router's `Gateway`.
 //! ```text
 //! src/main.rs        the `tentacle` binary: argv → cli
 //! src/cli.rs         run | check | version (krakend's flags), the embedded default config
@@ -23,11 +24,11 @@
 //!                    merge.rs (parallel merge), sequential.rs, concurrent.rs
 //!                    (concurrent_calls), static_data.rs (the static proxy's strategies)
 //! src/backend/       per-backend stack: url_pattern, filters, balancing, the client
-//!                    (client.rs: redirects, gzip, https via hyper; h1.rs: the inline
-//!                    HTTP/1.1 keep-alive pool for http://; proxy.rs: HTTP_PROXY,
-//!                    HTTPS_PROXY tunnels, NO_PROXY; executor.rs: the Executor trait the
-//!                    client and the components around it implement), status handling
-//!                    (backend/http), decode + format
+//!                    (client.rs: redirects, gzip, https via hyper, http:// through
+//!                    http1::client's pool; proxy.rs: HTTP_PROXY, HTTPS_PROXY tunnels,
+//!                    NO_PROXY; executor.rs: the Executor trait the client and the
+//!                    components around it implement), status handling (backend/http),
+//!                    decode + format
 //! src/transform.rs   target → allow|deny → mapping → group; flatmap operations
 //! src/encoding/      decoders and renders; the Go-compatible JSON writer and its streaming
 //!                    canonicaliser (plain JSON endpoints, and merges under distinct
@@ -42,34 +43,41 @@
 //!                    ratelimit_proxy, breaker, httpcache), validation/ (cel (feature),
 //!                    jsonschema), modifier/ (lua/ (feature), martian), telemetry/ (metrics)
 //! src/telemetry.rs   telemetry/logging
-//! src/server/        listener, graceful shutdown; h1.rs: the HTTP/1.1 connection loop for
-//!                    plain connections (parse, run the gateway in place, write); TLS and
-//!                    h2c connections on hyper
-//! src/wire/         HTTP/1.1 on the wire, shared by server/h1.rs and backend/h1.rs: head.rs
+//! src/server/        listener, accept, graceful shutdown: plain connections to
+//!                    http1::server's loop, TLS and h2c connections on hyper; dispatch.rs:
+//!                    the gateway as the loop's `Dispatch`
+//! src/http1/         HTTP/1.1, hand-written (mod.rs: why, with the measured figures):
+//!                    server.rs (the connection loop for plain connections: parse, run the
+//!                    gateway in place through `Dispatch`, write), client.rs (the inline
+//!                    keep-alive pool for http:// backends: one exchange, the response head
+//!                    scanner, framing, the idle sweep); the wire code both share: head.rs
 //!                    (first and field lines), framing.rs (length, chunked, until close),
 //!                    fields.rs (Content-Length, Connection, Host values), names.rs (Go's
 //!                    header names), raw_fields.rs (a bare `no-op` answer's lines, written
-//!                    through by server/h1.rs, put into the map by `Gateway::dispatch` for
+//!                    through by server.rs, put into the map by `Gateway::dispatch` for
 //!                    hyper), pool.rs (per-thread maps and buffers), socket.rs
 //! src/tls.rs         rustls configs: backend client (client_tls) and server (tls)
 //! src/vocab/         the shared HTTP vocabulary, below every other module (imports none):
 //!                    body.rs (the body type every layer passes, its error, Deadline for a
 //!                    streamed answer), go.rs (Go's spellings of header names and times),
-//!                    percent.rs (%XX escapes, a path's escapes checked as Go's)
+//!                    percent.rs (%XX escapes, a path's escapes checked as Go's),
+//!                    authority.rs (a URL authority's host and port, for Host and pools)
 //! src/fuzzing.rs     the fuzz targets' checks (fuzz/ runs them, tests/fuzz_replay.rs replays)
 //! ```
 //!
 //! # Request flow
 //! ```text
-//! client ─▶ server (h1 loop │ hyper for TLS/h2c) ─▶ Gateway::dispatch ─▶ service layers (CORS, security/http, bots,
-//!          metrics) ─▶ route table (per method) ─▶ EndpointHandler
+//! client ─▶ server (http1::server loop │ hyper for TLS/h2c) ─▶ Gateway::dispatch ─▶ service
+//!          layers (CORS, security/http, bots, metrics) ─▶ route table (per method)
+//!          ─▶ EndpointHandler
 //!   EndpointHandler: guards (bots, JWT, rate limit) ─▶ filter headers/query (zero trust)
 //!     ─▶ proxy stages (Lua, CEL, JSON schema, signer) around Pipe::run (endpoint timeout)
 //!     Pipe: 1 backend │ parallel merge (85 %) │ sequential ─▶ flatmap ─▶ static
 //!       (a pipe that is one plain call has its backend called without the pipe's layers)
 //!       Backend: stages (breaker, rate limit, Lua, CEL) ─▶ url_pattern ─▶ host
 //!                ─▶ executor (martian, HTTP cache, client credentials, HTTP client:
-//!                   redirects, gzip; http:// inline h1 pool, https:// hyper + rustls)
+//!                   redirects, gzip; http:// http1::client's inline pool, https:// hyper
+//!                   + rustls)
 //!                ─▶ status ─▶ decode (encoding)
 //!                ─▶ target ─▶ allow|deny ─▶ mapping ─▶ group
 //!   ◀─ render (output_encoding), X-Krakend, X-Krakend-Completed, Cache-Control
@@ -85,6 +93,7 @@ pub mod encoding;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hooks;
+pub mod http1;
 pub mod message;
 pub mod pipeline;
 pub mod router;
@@ -93,4 +102,3 @@ pub mod telemetry;
 pub mod tls;
 pub mod transform;
 pub mod vocab;
-pub mod wire;

@@ -16,9 +16,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::h1::{Exchange, H1Client, SendError, Settings};
 use super::proxy::{Proxy, ProxyEnv, TunnelConnector};
 use crate::config::ServiceConfig;
+use crate::http1::client::{Exchange, H1Client, SendError, Settings};
 use crate::vocab::body::{boxed, empty_body, full_body, Body, OutBody};
 
 /// The shared outbound client.
@@ -128,7 +128,7 @@ impl HttpClient {
     /// Sends a request and follows up to 10 redirects as Go's `http.Client` does.
     /// `added_gzip` says whether the gateway (not the client) asked for gzip. With
     /// `raw_fields`, an `http://` answer may keep its header lines as they came
-    /// (`wire::RawFields`, see `Backend::set_raw_fields`).
+    /// (`http1::RawFields`, see `Backend::set_raw_fields`).
     ///
     /// Not an `async fn`: its arguments are held once by the future, not also copied into
     /// locals beside them (a request future's size is what each request writes).
@@ -257,7 +257,7 @@ impl HttpClient {
                 // (Go returns that redirect as it is)
                 let resendable = !(keeps_body && replay.is_none());
                 let Some(location) = location.filter(|_| resendable) else {
-                    crate::wire::recycle(headers);
+                    crate::http1::recycle(headers);
                     return Ok((finish(resp, added_gzip).await?, url));
                 };
                 let base = match parsed {
@@ -303,7 +303,7 @@ impl HttpClient {
         out: OutBody,
         how: Exchange<'_>,
     ) -> Result<Response<Body>, SendError> {
-        let host_port = super::url::host_port(authority);
+        let host_port = crate::vocab::authority::host_port(authority);
         let absolute = format!("http://{host_port}{target}");
         let mut headers = headers.clone();
         if let Some(credentials) = &proxy.authorization {

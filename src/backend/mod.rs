@@ -3,7 +3,6 @@
 
 pub mod client;
 pub mod executor;
-pub mod h1;
 pub mod proxy;
 pub mod sd;
 pub mod url;
@@ -206,7 +205,7 @@ impl Backend {
     }
 
     /// Makes a `no-op` backend on the plain HTTP client, with no stage of its own, hand its
-    /// answer's header lines on as they came (`wire::RawFields`) rather than in a map. The
+    /// answer's header lines on as they came (`http1::RawFields`) rather than in a map. The
     /// gateway decides this when nothing between the backend and the client reads or changes
     /// response headers; the server writes the lines through.
     pub fn set_raw_fields(&mut self) {
@@ -413,7 +412,7 @@ impl Backend {
             http::header::Entry::Occupied(e) => {
                 let (_, mut values) = e.remove_entry_mult();
                 match (values.next(), values.next()) {
-                    (Some(v), None) => crate::wire::content_length(v.as_bytes()),
+                    (Some(v), None) => crate::http1::content_length(v.as_bytes()),
                     _ => None,
                 }
             }
@@ -494,7 +493,7 @@ impl Backend {
             .to_bytes();
         if status != 200 && status != 201 {
             let mut headers = parts.headers;
-            if let Some(raw) = parts.extensions.get::<crate::wire::RawFields>() {
+            if let Some(raw) = parts.extensions.get::<crate::http1::RawFields>() {
                 raw.append_to(&mut headers);
             }
             let content_type = headers

@@ -112,7 +112,7 @@ impl ProxyEnv {
     pub fn lookup(&self, https: bool, authority: &str) -> Option<&Proxy> {
         let proxy = if https { &self.https } else { &self.http };
         let proxy = proxy.as_ref()?;
-        let host_port = super::url::host_port(authority);
+        let host_port = crate::vocab::authority::host_port(authority);
         let (host, port) = split_host_port(host_port);
         let port = port.unwrap_or(if https { 443 } else { 80 });
         let host = host.to_ascii_lowercase();

@@ -16,11 +16,6 @@ pub struct UrlTemplate {
     query: Option<Vec<Part>>,
 }
 
-/// A URL's authority without its user information: what the Host header and the pools see.
-pub fn host_port(authority: &str) -> &str {
-    authority.rsplit_once('@').map_or(authority, |(_, h)| h)
-}
-
 /// Lura's parameter key: the first letter upper-cased.
 pub fn param_key(name: &str) -> String {
     let mut chars = name.chars();

@@ -26,11 +26,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::vocab::body::{empty_body, full_body, Body, BoxError, OutBody};
-use crate::wire::{
+use super::{
     connection_tokens, content_length, field_line, first_line, is_chunked, Decoder, Line,
     RawFields, Step,
 };
+use crate::vocab::body::{empty_body, full_body, Body, BoxError, OutBody};
 
 /// Response heads larger than this are refused (Go's default `MaxResponseHeaderBytes`).
 const MAX_HEAD: usize = 1 << 20;
@@ -215,11 +215,11 @@ impl H1Client {
             return Err(SendError::msg("http: no Host in request URL"));
         }
         // user information never reaches the Host header nor the pool key
-        let host_port = super::url::host_port(authority);
+        let host_port = crate::vocab::authority::host_port(authority);
         // where the connection goes: the backend, or the proxy in front of it
         let dial = via.unwrap_or(host_port);
         // the request's bytes, in a buffer a finished request gave back
-        let mut request = crate::wire::buffer(256 + headers.len() * 40);
+        let mut request = super::buffer(256 + headers.len() * 40);
         let (replay, stream) = match body {
             OutBody::Empty => (Some(Bytes::new()), None),
             OutBody::Buffered(b) => (Some(b), None),
@@ -288,7 +288,7 @@ impl H1Client {
                             fill_to(&mut conn, n as usize).await?;
                         }
                     }
-                    crate::wire::recycle_buffer(request);
+                    super::recycle_buffer(request);
                     return Ok(self.respond(conn, head, framing, keeps_alive));
                 }
                 Err(e) if e.stale && replayable => continue,
@@ -342,7 +342,7 @@ impl H1Client {
         reused: bool,
         raw: bool,
     ) -> Result<(Response<()>, Framing, bool), SendError> {
-        crate::wire::write_all(&mut conn.io, head)
+        super::write_all(&mut conn.io, head)
             .await
             .map_err(|e| SendError::io(e, reused))?;
         if let Some((body, declared)) = stream {
@@ -489,7 +489,7 @@ fn write_head(
             announced = true;
             continue;
         }
-        crate::wire::push_canonical(out, name);
+        super::push_canonical(out, name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -630,7 +630,7 @@ async fn read_head(
                 ));
             }
         }
-        crate::wire::make_room(&mut conn.buf, 8192);
+        super::make_room(&mut conn.buf, 8192);
         match tokio::io::AsyncReadExt::read_buf(&mut conn.io, &mut conn.buf).await {
             Ok(0) => {
                 return Err(SendError {
@@ -800,15 +800,15 @@ impl RawHead {
             if let Some((fields, delimiters)) = self.raw_fields(head) {
                 // pooled storage: the fields travel in the extensions, the map keeps room for
                 // the gateway's own headers
-                *resp.extensions_mut() = crate::wire::extensions();
+                *resp.extensions_mut() = super::extensions();
                 resp.extensions_mut().insert(fields);
-                *resp.headers_mut() = crate::wire::header_map(4);
+                *resp.headers_mut() = super::header_map(4);
                 return Ok((resp, delimiters));
             }
         }
         let mut delimiters = Delimiters::default();
         let headers = resp.headers_mut();
-        *headers = crate::wire::header_map(self.count);
+        *headers = super::header_map(self.count);
         for &(ns, ne, vs, ve) in self.fields() {
             let raw = &head[ns as usize..ne as usize];
             // every spelling of the three names that decide the framing is a known one
@@ -1236,7 +1236,7 @@ impl H1Body {
         let Some(conn) = self.conn.as_mut() else {
             return Poll::Ready(Ok(0));
         };
-        crate::wire::make_room(&mut conn.buf, READ_CHUNK);
+        super::make_room(&mut conn.buf, READ_CHUNK);
         loop {
             ready!(conn.io.poll_read_ready(cx))?;
             match conn.io.try_read_buf(&mut conn.buf) {

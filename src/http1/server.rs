@@ -31,13 +31,12 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::router::{Gateway, Peer};
-use crate::vocab::body::{empty_body, full_body, Body, BoxError};
-use crate::vocab::percent::valid_escapes;
-use crate::wire::{
+use super::{
     connection_tokens, content_length, field_line, first_line, is_chunked, valid_host, Decoder,
     Line, Step, TOKEN,
 };
+use crate::vocab::body::{empty_body, full_body, Body, BoxError};
+use crate::vocab::percent::valid_escapes;
 
 const READ_CHUNK: usize = 8 * 1024;
 /// A response body up to this size goes out in the same buffer as its head (one write); a
@@ -50,6 +49,27 @@ const DRAIN_TIME: Duration = Duration::from_secs(2);
 /// After an error answer, how long the input is read and discarded before the socket closes,
 /// so that unread input does not turn the close into a reset that loses the answer.
 const LINGER: Duration = Duration::from_millis(500);
+
+/// What a connection serves its requests with: the gateway, which implements it above this
+/// module (`server/`), so that the connection loop knows nothing of routes and endpoints.
+/// The loop is generic over it: the request's future is the gateway's own, polled in place
+/// beside the read side, with no box or dynamic call around it.
+pub trait Dispatch: Send + Sync + 'static {
+    /// What the gateway keeps of a connection's client (its address, also as text): made
+    /// once per connection, lent to each of its requests.
+    type Peer: Send + Sync;
+
+    fn peer(&self, remote: SocketAddr) -> Self::Peer;
+
+    /// Serves one request. A bare `no-op` answer may carry its backend's header lines as
+    /// they came ([`RawFields`](super::RawFields) in its extensions) beside its map; the loop
+    /// writes both.
+    fn dispatch<'a>(
+        &'a self,
+        req: Request<Body>,
+        peer: &'a Self::Peer,
+    ) -> impl Future<Output = Response<Body>> + Send + 'a;
+}
 
 /// Connection settings, from the service config.
 pub struct Settings {
@@ -151,7 +171,7 @@ struct Reader {
 
 impl Reader {
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        crate::wire::make_room(&mut self.buf, READ_CHUNK);
+        super::make_room(&mut self.buf, READ_CHUNK);
         pin!(self.rd.read_buf(&mut self.buf)).poll(cx)
     }
 
@@ -353,7 +373,7 @@ pub(crate) fn parse(
 /// Whether the bytes of an incomplete first line can still become a request line: empty
 /// lines, then a method (token bytes), then a space.
 fn could_start_request(buf: &[u8]) -> bool {
-    let rest = match crate::wire::empty_lines(buf) {
+    let rest = match super::empty_lines(buf) {
         Some(start) if start < buf.len() => &buf[start..],
         _ => return true,
     };
@@ -393,7 +413,7 @@ pub(crate) fn build(
     } else {
         Uri::from_maybe_shared(target).map_err(|_| bad("malformed request URI"))?
     };
-    let mut headers = crate::wire::header_map(fields.len());
+    let mut headers = super::header_map(fields.len());
     let mut meta = Meta {
         head: method == Method::HEAD,
         keep_alive: !p.http10,
@@ -495,8 +515,8 @@ fn with_field_table<T>(f: impl FnOnce(&mut Vec<Field>) -> T) -> T {
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn serve_connection(
-    gw: Arc<Gateway>,
+pub async fn serve_connection<D: Dispatch>(
+    gw: Arc<D>,
     stream: TcpStream,
     remote: SocketAddr,
     settings: Arc<Settings>,
@@ -504,7 +524,7 @@ pub async fn serve_connection(
 ) {
     // the task's waker stays the same for its whole life: registered once
     let _registered = poll_fn(|cx| Poll::Ready(shutdown.register(cx.waker()))).await;
-    let peer = Peer::new(remote);
+    let peer = gw.peer(remote);
     let (rd, mut wr) = stream.into_split();
     let mut reader = Some(Reader {
         rd,
@@ -566,7 +586,7 @@ pub async fn serve_connection(
             }
         };
         let req = req.map(|()| body);
-        let Some(resp) = run(&gw, req, &peer, reader.as_mut(), settings.max_head).await else {
+        let Some(resp) = run(&*gw, req, &peer, reader.as_mut(), settings.max_head).await else {
             // the client went away: its request was dropped with whatever it was waiting for
             return;
         };
@@ -626,15 +646,15 @@ pub async fn serve_connection(
 /// Runs the gateway on one request. While it runs, the connection is watched: a client that
 /// closes it (or breaks it) cancels the request (`None`); bytes it sends meanwhile (a
 /// pipelined request) wait in the buffer.
-fn run<'a>(
-    gw: &'a Gateway,
+fn run<'a, D: Dispatch>(
+    gw: &'a D,
     req: Request<Body>,
-    peer: &'a Peer,
+    peer: &'a D::Peer,
     reader: Option<&'a mut Reader>,
     max_buffered: usize,
 ) -> Watched<'a, impl Future<Output = Response<Body>> + Send + 'a> {
     Watched {
-        handler: gw.dispatch_raw(req, peer),
+        handler: gw.dispatch(req, peer),
         reader,
         max_buffered,
     }
@@ -840,7 +860,7 @@ async fn respond(
     out.extend_from_slice(b"\r\n");
     let mut declared = None;
     let mut has_date = false;
-    if let Some(raw) = parts.extensions.get::<crate::wire::RawFields>() {
+    if let Some(raw) = parts.extensions.get::<super::RawFields>() {
         // a `no-op` answer's lines, as the backend wrote them
         for run in raw.runs() {
             out.extend_from_slice(run);
@@ -863,7 +883,7 @@ async fn respond(
         }
         has_date |= *name == header::DATE;
         // Go writes the keys of its header map, which are canonical
-        crate::wire::push_canonical(out, name);
+        super::push_canonical(out, name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -909,10 +929,10 @@ async fn respond(
     }
     out.extend_from_slice(b"\r\n");
     // the head is written out: the maps' storage serves the next request
-    crate::wire::recycle(parts.headers);
-    crate::wire::recycle_extensions(parts.extensions);
+    super::recycle(parts.headers);
+    super::recycle_extensions(parts.extensions);
     if head_request || framing == Out::None {
-        return crate::wire::write_all(wr, out).await.is_ok() && keep_alive;
+        return super::write_all(wr, out).await.is_ok() && keep_alive;
     }
     let chunked = framing == Out::Chunked;
     let mut sent = 0u64;
@@ -956,7 +976,7 @@ async fn respond(
         let written = if data.len() <= COPY_BODY {
             out.extend_from_slice(&data);
             out.extend_from_slice(tail);
-            crate::wire::write_all(wr, out).await
+            super::write_all(wr, out).await
         } else {
             write_all_vectored(wr, &[out, &data, tail]).await
         };

@@ -14,10 +14,10 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 use super::Shared;
 use crate::encoding::Render;
 use crate::hooks::{EndpointGuard, GuardRequest, ProxyStage};
+use crate::http1::RawFields;
 use crate::message::{ProxyError, ProxyRequest, RequestBody};
 use crate::pipeline::Pipe;
 use crate::vocab::body::{empty_body, full_body, read_body, Body};
-use crate::wire::RawFields;
 
 pub(crate) const X_KRAKEND: HeaderName = HeaderName::from_static("x-krakend");
 pub(crate) const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
@@ -77,7 +77,7 @@ impl EndpointHandler {
         shared: &Shared,
         client_ip: &ClientIp<'_>,
     ) -> (HeaderMap, bool) {
-        let mut out = crate::wire::header_map(8);
+        let mut out = crate::http1::header_map(8);
         // only a filter that can let the client's own User-Agent through needs to look for it
         let mut may_forward_ua = true;
         match &self.headers {
@@ -277,7 +277,7 @@ impl EndpointHandler {
                         if let Some(raw) = raw.filter(|_| !complete) {
                             // the backend's lines go out as they came: the gateway's follow them
                             raw.gateway = shared.raw_lines.clone();
-                            crate::wire::recycle(parts.headers);
+                            crate::http1::recycle(parts.headers);
                             return r;
                         }
                         r
@@ -314,7 +314,7 @@ impl EndpointHandler {
             };
             out.headers_mut()
                 .insert(X_KRAKEND, shared.version_header.clone());
-            crate::wire::recycle(parts.headers);
+            crate::http1::recycle(parts.headers);
             out
         }
     }

@@ -35,7 +35,7 @@ pub struct Shared {
     pub user_agent: HeaderValue,
     pub started: Instant,
     /// The gateway's header lines after the lines of a `no-op` answer that go out as they
-    /// came (`wire::RawFields`), as an endpoint would write them into a map:
+    /// came (`http1::RawFields`), as an endpoint would write them into a map:
     /// `X-Krakend-Completed: false`, then `X-Krakend`.
     pub raw_lines: Bytes,
 }
@@ -322,13 +322,13 @@ impl Gateway {
     /// Serves one request; the response's headers are all in its map.
     pub async fn dispatch(&self, req: Request<Body>, peer: &Peer) -> Response<Body> {
         let mut resp = self.dispatch_raw(req, peer).await;
-        if let Some(raw) = resp.extensions_mut().remove::<crate::wire::RawFields>() {
+        if let Some(raw) = resp.extensions_mut().remove::<crate::http1::RawFields>() {
             raw.append_to(resp.headers_mut());
         }
         resp
     }
 
-    /// Serves one request for a writer that also writes `wire::RawFields` (a `no-op` answer's
+    /// Serves one request for a writer that also writes `http1::RawFields` (a `no-op` answer's
     /// header lines kept as they came) beside the map.
     ///
     /// Not an `async fn`: a request that no service layer sees and no access log reports is

@@ -1,8 +1,9 @@
-//! Listeners and connections: plain HTTP/1.1 on the gateway's own connection loop (`h1`);
-//! TLS (HTTP/1.1 and HTTP/2) and h2c (`use_h2c`) on hyper; header limits and timeouts;
-//! graceful shutdown on SIGINT/SIGTERM bounded by `max_shutdown_wait_time`.
+//! Listeners and connections: plain HTTP/1.1 on the gateway's own connection loop
+//! (`http1::server`, calling the gateway through `dispatch.rs`); TLS (HTTP/1.1 and HTTP/2) and
+//! h2c (`use_h2c`) on hyper; header limits and timeouts; graceful shutdown on SIGINT/SIGTERM
+//! bounded by `max_shutdown_wait_time`.
 
-pub(crate) mod h1;
+mod dispatch;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
+use crate::http1::server as h1;
 use crate::router::{Gateway, Peer};
 use crate::vocab::body::{boxed, Body};
 
@@ -155,7 +157,7 @@ fn refuse<B>(req: &http::Request<B>) -> Option<http::Response<Body>> {
         .iter();
     let unsupported = match (codings.next(), codings.next()) {
         (None, _) => false,
-        (Some(one), None) => !crate::wire::is_chunked(one.as_bytes()),
+        (Some(one), None) => !crate::http1::is_chunked(one.as_bytes()),
         _ => true,
     };
     let (status, text) = if unsupported {
@@ -170,7 +172,7 @@ fn refuse<B>(req: &http::Request<B>) -> Option<http::Response<Body>> {
     } else if req
         .headers()
         .get(http::header::HOST)
-        .is_some_and(|h| !crate::wire::valid_host(h.as_bytes()))
+        .is_some_and(|h| !crate::http1::valid_host(h.as_bytes()))
     {
         (
             http::StatusCode::BAD_REQUEST,

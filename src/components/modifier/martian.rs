@@ -580,44 +580,98 @@ fn parse(v: &Value, at: &str) -> Result<Node, String> {
     Ok(Node { scope, kind })
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+/// A cookie's `expires` as martian reads it (a `time.Time` from JSON): Go's
+/// `time.Parse(time.RFC3339, s)`, whose layout parser is laxer than RFC 3339 in places and
+/// stricter in others: `YYYY-MM-DDTHH:MM:SS[(.|,)digits](Z|±hh:mm)` with an upper-case `T`
+/// and `Z`, an hour of one or two digits (0-23), seconds 0-59 (no leap second), the day
+/// within its month, and an offset of up to 24 hours and 60 minutes.
+///
+/// Hand-written, not from a crate (2026-12-07): none of `time`, `chrono` or `humantime` is in
+/// the tree, and none reads Go's layout: `time` and `chrono` take a lower-case `t`/`z` and a
+/// leap second and refuse a one-digit hour or a comma, `humantime` takes no offset. Called at
+/// start-up only.
 fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
-        return None;
+    // Go's getnum: one or two digits, two when `fixed`
+    fn num(b: &[u8], at: &mut usize, fixed: bool) -> Option<i64> {
+        let d = |i: usize| {
+            b.get(i)
+                .filter(|c| c.is_ascii_digit())
+                .map(|c| i64::from(c - b'0'))
+        };
+        let first = d(*at)?;
+        match d(*at + 1) {
+            Some(second) => {
+                *at += 2;
+                Some(first * 10 + second)
+            }
+            None if !fixed => {
+                *at += 1;
+                Some(first)
+            }
+            None => None,
+        }
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        if !t.bytes().all(|c| c.is_ascii_digit()) {
+    fn lit(b: &[u8], at: &mut usize, c: u8) -> Option<()> {
+        (b.get(*at) == Some(&c)).then(|| *at += 1)
+    }
+    let b = s.as_bytes();
+    let year = s
+        .get(..4)
+        .filter(|y| y.bytes().all(|c| c.is_ascii_digit()))?;
+    let y: i64 = year.parse().ok()?;
+    let at = &mut 4;
+    lit(b, at, b'-')?;
+    let mo = num(b, at, true)?;
+    lit(b, at, b'-')?;
+    let d = num(b, at, true)?;
+    lit(b, at, b'T')?;
+    let h = num(b, at, false)?;
+    lit(b, at, b':')?;
+    let mi = num(b, at, true)?;
+    lit(b, at, b':')?;
+    let sec = num(b, at, true)?;
+    let mut nanos = 0u32;
+    if matches!(b.get(*at), Some(b'.' | b',')) && b.get(*at + 1).is_some_and(u8::is_ascii_digit) {
+        *at += 1;
+        let mut scale = 100_000_000;
+        while let Some(c) = b.get(*at).filter(|c| c.is_ascii_digit()) {
+            nanos += u32::from(c - b'0') * scale;
+            scale /= 10;
+            *at += 1;
+        }
+    }
+    let offset = if b.get(*at) == Some(&b'Z') {
+        *at += 1;
+        0
+    } else {
+        let sign = *b.get(*at)?;
+        *at += 1;
+        let oh = num(b, at, true)?;
+        lit(b, at, b':')?;
+        let om = num(b, at, true)?;
+        if oh > 24 || om > 60 {
             return None;
         }
-        t.parse().ok()
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut i = 19;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
+        match sign {
+            b'+' => (oh * 60 + om) * 60,
+            b'-' => -(oh * 60 + om) * 60,
+            _ => return None,
         }
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let v = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if *sign == b'-' {
-                -v
-            } else {
-                v
-            }
-        }
-        _ => return None,
     };
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days_in = match mo {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if *at != b.len()
+        || !(1..=12).contains(&mo)
+        || !(1..=days_in).contains(&d)
+        || h > 23
+        || mi > 59
+        || sec > 59
+    {
         return None;
     }
     // days from the civil date (proleptic Gregorian)
@@ -632,11 +686,12 @@ fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
-    if secs >= 0 {
+    let whole = if secs >= 0 {
         SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64))
     } else {
         SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))
-    }
+    };
+    whole?.checked_add(Duration::from_nanos(u64::from(nanos)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1188,6 +1243,44 @@ mod tests {
         let t = parse_rfc3339("2009-11-11T01:30:00.5+02:30").unwrap();
         assert_eq!(httpdate::fmt_http_date(t), "Tue, 10 Nov 2009 23:00:00 GMT");
         assert!(parse_rfc3339("yesterday").is_none());
+    }
+
+    #[test]
+    fn rfc3339_times_as_go_parses_them() {
+        let at = |s: &str| parse_rfc3339(s).map(httpdate::fmt_http_date);
+        // Go's layout parser takes these
+        assert_eq!(
+            at("2009-11-10T3:00:00Z").as_deref(),
+            Some("Tue, 10 Nov 2009 03:00:00 GMT")
+        );
+        assert_eq!(
+            at("2009-11-10T23:00:00,5Z").as_deref(),
+            Some("Tue, 10 Nov 2009 23:00:00 GMT")
+        );
+        assert_eq!(
+            at("2009-11-11T23:00:00+24:00").as_deref(),
+            Some("Tue, 10 Nov 2009 23:00:00 GMT")
+        );
+        assert_eq!(
+            at("2012-02-29T00:00:00Z").as_deref(),
+            Some("Wed, 29 Feb 2012 00:00:00 GMT")
+        );
+        // and refuses these
+        for bad in [
+            "2009-11-10t23:00:00Z",
+            "2009-11-10T23:00:00z",
+            "2009-11-10T23:59:60Z",
+            "2009-02-30T00:00:00Z",
+            "2011-02-29T00:00:00Z",
+            "2009-11-10T23:00:00.Z",
+            "2009-11-10T24:00:00Z",
+            "2009-11-10T23:00:00+25:00",
+            "2009-11-10T23:00:00+0100",
+            "2009-11-10T23:00:00Z ",
+            "+009-11-10T23:00:00Z",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
     }
 
     #[test]

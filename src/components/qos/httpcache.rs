@@ -262,7 +262,7 @@ fn seconds(dirs: &[(String, Option<String>)], name: &str) -> Option<Duration> {
 fn delta_seconds(v: &str) -> u64 {
     const LARGEST: u64 = 1 << 31;
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        crate::wire::digits(v.as_bytes()).map_or(LARGEST, |n| n.min(LARGEST))
+        crate::http1::digits(v.as_bytes()).map_or(LARGEST, |n| n.min(LARGEST))
     } else {
         0
     }

@@ -529,7 +529,7 @@ impl ServiceLayer for RouterLayer {
         let size = resp.body().size_hint().exact().or_else(|| {
             resp.headers()
                 .get(header::CONTENT_LENGTH)
-                .and_then(|v| crate::wire::content_length(v.as_bytes()))
+                .and_then(|v| crate::http1::content_length(v.as_bytes()))
         });
         m.record(resp.status().as_u16(), size.unwrap_or(0), elapsed);
     }
