@@ -5,6 +5,27 @@ mod common;
 use common::*;
 use serde_json::json;
 
+/// A backend answering `/start` with a `code` redirect to `location`, anything else with
+/// `then`.
+async fn redirecting(
+    code: u16,
+    location: &str,
+    then: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+) -> FakeBackend {
+    let location = location.to_string();
+    backend(move |r| match r.path.as_str() {
+        "/start" => Reply::new(code).header("Location", &location),
+        _ => then(r),
+    })
+    .await
+}
+
+/// A backend echoing whatever does not go to `/start`, which redirects with `code` to
+/// `/final`.
+async fn redirecting_echo(code: u16) -> FakeBackend {
+    redirecting(code, "/final", |r| Reply::json(echo_json(r).to_string())).await
+}
+
 #[tokio::test]
 async fn several_hosts_share_the_load() {
     let a = json_backend(r#"{"from":"a"}"#).await;
@@ -46,11 +67,7 @@ async fn hosts_without_scheme_get_http() {
 #[tokio::test]
 async fn redirects_are_followed_with_referer() {
     for code in [301u16, 302, 303, 307, 308] {
-        let b = backend(move |r| match r.path.as_str() {
-            "/start" => Reply::new(code).header("Location", "/final?x=1"),
-            _ => Reply::json(r#"{"arrived":true}"#),
-        })
-        .await;
+        let b = redirecting(code, "/final?x=1", |_| Reply::json(r#"{"arrived":true}"#)).await;
         let gw = single("/r", json!({"url_pattern": "/start", "host": [b.url]})).await;
         let r = get(&gw.at("/r")).await;
         assert_eq!(r.status, 200, "{code}");
@@ -65,21 +82,14 @@ async fn redirects_are_followed_with_referer() {
 
 #[tokio::test]
 async fn a_post_redirected_with_303_becomes_a_get_without_body() {
-    let b = backend(|r| match r.path.as_str() {
-        "/start" => Reply::new(303).header("Location", "/final"),
-        _ => Reply::json(echo_json(r).to_string()),
-    })
-    .await;
-    let gw = gateway(&config(json!([{"endpoint": "/r", "method": "POST",
-        "backend": [{"url_pattern": "/start", "host": [b.url]}]}])))
-    .await;
-    let r = send(
+    let b = redirecting_echo(303).await;
+    let gw = single_method(
         "POST",
-        &gw.at("/r"),
-        &[("Content-Type", "text/plain")],
-        "payload",
+        "/r",
+        json!({"url_pattern": "/start", "host": [b.url]}),
     )
     .await;
+    let r = send_text("POST", &gw.at("/r"), "payload").await;
     assert_eq!(r.status, 200);
     let v = r.json();
     assert_eq!(v["method"], "GET");
@@ -178,9 +188,7 @@ async fn a_redirect_without_location_is_an_invalid_status() {
 async fn an_unreachable_backend_is_500() {
     let gw = single("/u", json!({"url_pattern": "/", "host": [closed_url()]})).await;
     let r = get(&gw.at("/u")).await;
-    assert_eq!(r.status, 500);
-    assert_eq!(r.text(), "");
-    assert_eq!(r.completed(), Some("false"));
+    r.assert_is(500, "", "false");
 }
 
 #[tokio::test]
@@ -203,11 +211,7 @@ async fn backend_connections_are_reused() {
 #[tokio::test]
 async fn a_307_resends_the_body_only_with_send_body_on_redirect() {
     for resend in [false, true] {
-        let b = backend(|r| match r.path.as_str() {
-            "/start" => Reply::new(307).header("Location", "/final"),
-            _ => Reply::json(echo_json(r).to_string()),
-        })
-        .await;
+        let b = redirecting_echo(307).await;
         let mut backend_cfg = json!({"url_pattern": "/start", "host": [b.url]});
         if resend {
             backend_cfg["extra_config"] =
@@ -216,13 +220,7 @@ async fn a_307_resends_the_body_only_with_send_body_on_redirect() {
         let gw = gateway(&config(json!([{"endpoint": "/r", "method": "POST",
             "input_headers": ["Content-Type", "Content-Length"], "backend": [backend_cfg]}])))
         .await;
-        let r = send(
-            "POST",
-            &gw.at("/r"),
-            &[("Content-Type", "text/plain")],
-            "payload",
-        )
-        .await;
+        let r = send_text("POST", &gw.at("/r"), "payload").await;
         if resend {
             assert_eq!(r.status, 200);
             let v = r.json();
@@ -232,7 +230,7 @@ async fn a_307_resends_the_body_only_with_send_body_on_redirect() {
         } else {
             // the 307 itself comes back: not a success for a json backend
             assert_eq!(r.status, 500);
-            assert_eq!(b.requests().len(), 1);
+            assert_eq!(b.count(), 1);
         }
     }
 }
@@ -240,11 +238,7 @@ async fn a_307_resends_the_body_only_with_send_body_on_redirect() {
 /// `no_redirect` hands a redirect to the client of a no-op endpoint untouched.
 #[tokio::test]
 async fn no_redirect_passes_the_redirect_through() {
-    let b = backend(|r| match r.path.as_str() {
-        "/start" => Reply::new(302).header("Location", "/final"),
-        _ => Reply::json(r#"{"followed":true}"#),
-    })
-    .await;
+    let b = redirecting(302, "/final", |_| Reply::json(r#"{"followed":true}"#)).await;
     let gw = gateway(&config(
         json!([{"endpoint": "/r", "output_encoding": "no-op",
         "backend": [{"url_pattern": "/start", "host": [b.url], "encoding": "no-op",

@@ -17,9 +17,7 @@ async fn chunked_answers_are_decoded_and_the_connection_reused() {
     .await;
     let gw = single("/c", json!({"url_pattern": "/", "host": [b.url]})).await;
     for _ in 0..3 {
-        let r = get(&gw.at("/c")).await;
-        assert_eq!(r.status, 200);
-        assert_eq!(r.text(), r#"{"a":1,"b":[1,2]}"#);
+        get_expect(&gw.at("/c"), 200, r#"{"a":1,"b":[1,2]}"#).await;
     }
     assert_eq!(b.connections(), 1);
 }
@@ -39,9 +37,7 @@ async fn a_body_split_across_writes_streams_through_no_op() {
     let b = raw_backend(vec![ScriptedAnswer::in_pieces(pieces)]).await;
     let gw = endpoint_gateway(no_op_endpoint("/n", "/", &b.url)).await;
     for _ in 0..2 {
-        let r = get(&gw.at("/n")).await;
-        assert_eq!(r.status, 200);
-        assert_eq!(r.text(), body);
+        get_expect(&gw.at("/n"), 200, &body).await;
     }
     assert_eq!(b.connections(), 1);
 }
@@ -54,9 +50,7 @@ async fn a_body_delimited_by_close_is_read_whole_and_the_connection_not_reused()
     .await;
     let gw = single("/e", json!({"url_pattern": "/", "host": [b.url]})).await;
     for _ in 0..2 {
-        let r = get(&gw.at("/e")).await;
-        assert_eq!(r.status, 200);
-        assert_eq!(r.text(), r#"{"until":"close"}"#);
+        get_expect(&gw.at("/e"), 200, r#"{"until":"close"}"#).await;
     }
     assert_eq!(b.connections(), 2);
 }

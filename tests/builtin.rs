@@ -107,13 +107,7 @@ async fn debug_endpoint_with_the_config_flag_answers_pong_to_any_method() {
     let gw = gateway(&with(minimal(), json!({"debug_endpoint": true}))).await;
     for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
         for path in ["/__debug/", "/__debug/some/deep/path?x=1"] {
-            let r = send(
-                method,
-                &gw.at(path),
-                &[("Content-Type", "text/plain")],
-                "body",
-            )
-            .await;
+            let r = send_text(method, &gw.at(path), "body").await;
             assert_eq!(r.status, 200, "{method} {path}");
             assert_eq!(r.text(), r#"{"message":"pong"}"#, "{method} {path}");
             assert_eq!(
@@ -126,11 +120,8 @@ async fn debug_endpoint_with_the_config_flag_answers_pong_to_any_method() {
 
 #[tokio::test]
 async fn debug_endpoint_with_the_run_flag() {
-    let (l, _) = listener().await;
-    let gw = start_on(l, &minimal().to_string(), Format::Json, true).await;
-    let r = get(&gw.at("/__debug/anything")).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text(), r#"{"message":"pong"}"#);
+    let gw = gateway_on_own_port(|_| minimal().to_string(), true).await;
+    get_expect(&gw.at("/__debug/anything"), 200, r#"{"message":"pong"}"#).await;
 }
 
 #[tokio::test]
@@ -193,21 +184,16 @@ async fn builtin_paths_cannot_be_used_by_endpoints() {
 /// answers even though the backend host does not resolve.
 #[tokio::test]
 async fn krakend_1_health_seed_config_answers_ok() {
-    let (l, url) = listener().await;
-    let port = url.rsplit(':').next().unwrap();
-    let text = format!(
-        r#"{{"version": 2, "port": {port}, "endpoints": [{{"endpoint": "/health", "extra_config": {{"github.com/devopsfaith/krakend/proxy": {{"static": {{"data": {{"status": "OK"}}, "strategy": "always"}}}}}}, "backend": [{{"url_pattern": "/", "host": ["http://fake-backend"]}}]}}]}}"#
-    );
-    let gw = start_on(l, &text, Format::Json, false).await;
+    let text = |port: u16| {
+        format!(
+            r#"{{"version": 2, "port": {port}, "endpoints": [{{"endpoint": "/health", "extra_config": {{"github.com/devopsfaith/krakend/proxy": {{"static": {{"data": {{"status": "OK"}}, "strategy": "always"}}}}}}, "backend": [{{"url_pattern": "/", "host": ["http://fake-backend"]}}]}}]}}"#
+        )
+    };
+    let gw = gateway_on_own_port(text, false).await;
     for _ in 0..2 {
         let r = get(&gw.at("/health")).await;
-        assert_eq!(r.status, 200);
-        assert_eq!(r.text(), r#"{"status":"OK"}"#);
-        assert_eq!(
-            r.header("content-type"),
-            Some("application/json; charset=utf-8")
-        );
-        assert_eq!(r.completed(), Some("false"));
+        r.assert_is(200, r#"{"status":"OK"}"#, "false");
+        assert_eq!(r.header("content-type"), Some(JSON_UTF8));
         assert_eq!(r.header("cache-control"), None);
     }
     // the built-in health endpoint of 2.x is there too

@@ -678,13 +678,8 @@ async fn a_plain_endpoint_sorts_escapes_and_reports_completion() {
     let be = cases_backend().await;
     let gw = gateway(&config(json!(pair(&be.url, json!({}), "")))).await;
     let r = get(&gw.at("/plain/0")).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text(), r#"{"a":1,"b":2}"#);
-    assert_eq!(
-        r.header("content-type"),
-        Some("application/json; charset=utf-8")
-    );
-    assert_eq!(r.completed(), Some("true"));
+    r.assert_is(200, r#"{"a":1,"b":2}"#, "true");
+    assert_eq!(r.header("content-type"), Some(JSON_UTF8));
     assert_eq!(r.header("cache-control"), Some("public, max-age=60"));
 
     let r = get(&gw.at("/plain/2")).await;

@@ -34,6 +34,14 @@ fn check_ok(path: &str) -> String {
     stdout
 }
 
+/// `text` as `krakend.json`, which `check` passes: the file's directory, its path and the
+/// check's stdout.
+fn checked(text: &str) -> (TempDir, String, String) {
+    let (dir, path) = temp_file("krakend.json", text);
+    let stdout = check_ok(&path);
+    (dir, path, stdout)
+}
+
 /// `check --lint` on `path` fails: its stderr.
 fn lint_fails(path: &str) -> String {
     let (code, stdout, stderr) = check(&["--lint"], path);
@@ -133,12 +141,8 @@ fn misspelt_namespaces(port: u16, backend: &str) -> String {
 
 #[test]
 fn check_lint_fails_on_unknown_and_unimplemented_namespaces() {
-    let (_dir, path) = temp_file(
-        "krakend.json",
-        &misspelt_namespaces(8080, "http://127.0.0.1:9000"),
-    );
     // plain check: the file is valid, every namespace that does nothing is named
-    let stdout = check_ok(&path);
+    let (_dir, path, stdout) = checked(&misspelt_namespaces(8080, "http://127.0.0.1:9000"));
     let warning = line_with(&stdout, "\"auth/validatr\"");
     assert!(
         warning.starts_with(&format!("WARNING: {path}:")),
@@ -248,12 +252,8 @@ fn key_lines(text: &str) -> Vec<&str> {
 
 #[test]
 fn check_names_each_misspelt_key_inside_a_namespace() {
-    let (_dir, path) = temp_file(
-        "krakend.json",
-        &misspelt_keys(8080, "http://127.0.0.1:9000"),
-    );
     // KrakenD ignores such keys: the file is valid, each key is named once
-    let stdout = check_ok(&path);
+    let (_dir, path, stdout) = checked(&misspelt_keys(8080, "http://127.0.0.1:9000"));
     let lines = key_lines(&stdout);
     assert_eq!(lines.len(), 5, "{stdout}");
     let line = |needle: &str| {

@@ -9,13 +9,13 @@ use common::*;
 /// `endpoints`, where `{port}` is the gateway's own port (its `/__debug/` endpoint serves as
 /// the backend).
 async fn start(extra: &str, endpoints: &str) -> Gw {
-    let (listener, _) = listener().await;
-    let port = listener.local_addr().unwrap().port();
-    let text = format!(
-        r#"{{"version": 3, "port": {port}, "extra_config": {extra}, "endpoints": {}}}"#,
-        endpoints.replace("{port}", &port.to_string())
-    );
-    start_on(listener, &text, Format::Json, true).await
+    let text = |port: u16| {
+        format!(
+            r#"{{"version": 3, "port": {port}, "extra_config": {extra}, "endpoints": {}}}"#,
+            endpoints.replace("{port}", &port.to_string())
+        )
+    };
+    gateway_on_own_port(text, true).await
 }
 
 /// One request on a new connection with `Connection: close` (and `Host: localhost:PORT`

@@ -227,12 +227,7 @@ async fn the_same_filtering_applies_to_each_backend_of_a_merge() {
 
 #[tokio::test]
 async fn empty_post_sends_content_length_zero() {
-    let b = echo_backend().await;
-    let gw = gateway(&config(json!([{
-        "endpoint": "/p", "method": "POST",
-        "backend": [{"url_pattern": "/echo", "host": [b.url]}]
-    }])))
-    .await;
+    let (gw, b) = setup(json!({"endpoint": "/p", "method": "POST"}), json!({})).await;
     let r = send("POST", &gw.at("/p"), &[], "").await;
     assert_eq!(r.status, 200);
     let rec = b.only();
@@ -244,12 +239,7 @@ async fn empty_post_sends_content_length_zero() {
 
 #[tokio::test]
 async fn request_body_is_passed_through_unchanged() {
-    let b = echo_backend().await;
-    let gw = gateway(&config(json!([{
-        "endpoint": "/p", "method": "PUT",
-        "backend": [{"url_pattern": "/echo", "host": [b.url]}]
-    }])))
-    .await;
+    let (gw, b) = setup(json!({"endpoint": "/p", "method": "PUT"}), json!({})).await;
     let body = "{\"name\":\"ünïcode\",\"n\":1.50}";
     let r = send(
         "PUT",
@@ -267,12 +257,7 @@ async fn request_body_is_passed_through_unchanged() {
 
 #[tokio::test]
 async fn request_body_is_streamed_chunked_to_the_backend() {
-    let b = echo_backend().await;
-    let gw = gateway(&config(json!([{
-        "endpoint": "/p", "method": "POST",
-        "backend": [{"url_pattern": "/echo", "host": [b.url]}]
-    }])))
-    .await;
+    let (gw, b) = setup(json!({"endpoint": "/p", "method": "POST"}), json!({})).await;
     let (tx, body) = streamed_body();
     let url = gw.at("/p");
     let call = tokio::spawn(async move { send_body("POST", &url, &[], body).await });
@@ -335,20 +320,13 @@ async fn backend_response_headers_are_not_returned() {
 #[tokio::test]
 async fn a_forwarded_content_length_is_kept() {
     for list in [json!(["*"]), json!(["Content-Length", "Content-Type"])] {
-        let b = echo_backend().await;
-        let gw = gateway(&config(json!([{
-            "endpoint": "/p", "method": "POST", "input_headers": list,
-            "backend": [{"url_pattern": "/echo", "host": [b.url]}]
-        }])))
-        .await;
-        let r = send(
-            "POST",
-            &gw.at("/p"),
-            &[("Content-Type", "text/plain")],
-            "hello",
+        let (gw, b) = setup(
+            json!({"endpoint": "/p", "method": "POST", "input_headers": list}),
+            json!({}),
         )
         .await;
-        assert_eq!(r.status, 200);
+        let r = send_text("POST", &gw.at("/p"), "hello").await;
+        assert_eq!(r.status, 200, "{list}");
         let rec = b.only();
         assert_eq!(rec.body, Bytes::from_static(b"hello"));
         assert_eq!(rec.header("content-length"), Some("5"), "{list}");

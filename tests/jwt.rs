@@ -179,6 +179,11 @@ fn gateway_config(endpoints: Vec<Value>) -> String {
     json!({"version": 3, "port": 8080, "timeout": "3s", "endpoints": endpoints}).to_string()
 }
 
+/// A gateway serving these endpoints (a 3 s timeout).
+async fn jwt_gateway(endpoints: Vec<Value>) -> Gw {
+    gateway_text(&gateway_config(endpoints), Format::Json).await
+}
+
 fn validator(up: SocketAddr, alg: &str) -> Value {
     json!({
         "alg": alg,
@@ -199,7 +204,7 @@ async fn every_algorithm_family() {
             endpoint(&path, up.addr, "/echo", validator(up.addr, a.name()))
         })
         .collect();
-    let gw = gateway_text(&gateway_config(eps), Format::Json).await;
+    let gw = jwt_gateway(eps).await;
     let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
     for alg in Alg::ALL {
         let path = format!("/alg/{}", alg.name());
@@ -269,18 +274,15 @@ async fn claims_roles_scopes_and_token_sources() {
     cookie["cookie_key"] = json!("session");
     let mut header = validator(up.addr, "HS256");
     header["auth_header_name"] = json!("X-Token");
-    let gw = gateway_text(
-        &gateway_config(vec![
-            endpoint("/roles", up.addr, "/echo", roles),
-            endpoint("/other-roles", up.addr, "/echo", other_roles),
-            endpoint("/nested", up.addr, "/echo", nested),
-            endpoint("/scopes-any", up.addr, "/echo", scopes_any),
-            endpoint("/scopes-all", up.addr, "/echo", scopes_all),
-            endpoint("/cookie", up.addr, "/echo", cookie),
-            endpoint("/header", up.addr, "/echo", header),
-        ]),
-        Format::Json,
-    )
+    let gw = jwt_gateway(vec![
+        endpoint("/roles", up.addr, "/echo", roles),
+        endpoint("/other-roles", up.addr, "/echo", other_roles),
+        endpoint("/nested", up.addr, "/echo", nested),
+        endpoint("/scopes-any", up.addr, "/echo", scopes_any),
+        endpoint("/scopes-all", up.addr, "/echo", scopes_all),
+        endpoint("/cookie", up.addr, "/echo", cookie),
+        endpoint("/header", up.addr, "/echo", header),
+    ])
     .await;
     let ok = hs(claims());
     let auth = bearer(&ok);
@@ -444,13 +446,10 @@ async fn scopes_in_a_json_array_claim() {
     let mut all = any.clone();
     all["scopes"] = json!(["read", "write"]);
     all["scopes_matcher"] = json!("all");
-    let gw = gateway_text(
-        &gateway_config(vec![
-            endpoint("/any", up.addr, "/echo", any),
-            endpoint("/all", up.addr, "/echo", all),
-        ]),
-        Format::Json,
-    )
+    let gw = jwt_gateway(vec![
+        endpoint("/any", up.addr, "/echo", any),
+        endpoint("/all", up.addr, "/echo", all),
+    ])
     .await;
     let token = |scp: Value| {
         let mut c = claims();
@@ -489,18 +488,15 @@ async fn claims_reach_the_backend() {
     ]);
     let mut arrays = v.clone();
     arrays["propagate_claims_preserve_array"] = json!(true);
-    let gw = gateway_text(
-        &gateway_config(vec![
-            endpoint(
-                "/claims/{id}",
-                up.addr,
-                "/echo/{id}/{JWT.sub}/{JWT.http://example.com/custom}",
-                v,
-            ),
-            endpoint("/arrays", up.addr, "/echo", arrays),
-        ]),
-        Format::Json,
-    )
+    let gw = jwt_gateway(vec![
+        endpoint(
+            "/claims/{id}",
+            up.addr,
+            "/echo/{id}/{JWT.sub}/{JWT.http://example.com/custom}",
+            v,
+        ),
+        endpoint("/arrays", up.addr, "/echo", arrays),
+    ])
     .await;
     let mut c = claims();
     c["roles"] = json!(["a", "b"]);
@@ -537,7 +533,7 @@ async fn claim_headers_replace_the_clients_before_the_rate_limit() {
         "client_max_rate": 2, "client_capacity": 2, "every": "1h",
         "strategy": "header", "key": "X-User"
     });
-    let gw = gateway_text(&gateway_config(vec![limited]), Format::Json).await;
+    let gw = jwt_gateway(vec![limited]).await;
     let token = |sub: &str| {
         let mut c = claims();
         c["sub"] = json!(sub);
@@ -583,7 +579,7 @@ async fn a_claim_header_the_token_lacks_is_removed() {
     limited["extra_config"]["qos/ratelimit/router"] = json!({
         "client_max_rate": 100, "strategy": "header", "key": "X-Team"
     });
-    let gw = gateway_text(&gateway_config(vec![plain, limited]), Format::Json).await;
+    let gw = jwt_gateway(vec![plain, limited]).await;
     let mut c = claims();
     c["groups"] = json!([]);
     let auth = bearer(&hs(c));
@@ -607,13 +603,10 @@ async fn jwk_rotation_and_caching() {
     let mut cached = validator(up.addr, "HS256");
     cached["cache"] = json!(true);
     let uncached = validator(up.addr, "HS256");
-    let gw = gateway_text(
-        &gateway_config(vec![
-            endpoint("/cached", up.addr, "/echo", cached),
-            endpoint("/uncached", up.addr, "/echo", uncached),
-        ]),
-        Format::Json,
-    )
+    let gw = jwt_gateway(vec![
+        endpoint("/cached", up.addr, "/echo", cached),
+        endpoint("/uncached", up.addr, "/echo", uncached),
+    ])
     .await;
     let k1 = bearer(&token_with(Alg::HS256, "hs", "k1", claims()));
     let k2 = bearer(&token_with(Alg::HS256, "hs", "k2", claims()));
@@ -650,14 +643,11 @@ async fn jwk_server_down_or_hanging() {
     hang_ep["timeout"] = json!("300ms");
     let mut html = validator(up.addr, "HS256");
     html["jwk_url"] = json!(format!("http://{}/echo", up.addr));
-    let gw = gateway_text(
-        &gateway_config(vec![
-            endpoint("/down", up.addr, "/echo", down),
-            hang_ep,
-            endpoint("/not-a-set", up.addr, "/echo", html),
-        ]),
-        Format::Json,
-    )
+    let gw = jwt_gateway(vec![
+        endpoint("/down", up.addr, "/echo", down),
+        hang_ep,
+        endpoint("/not-a-set", up.addr, "/echo", html),
+    ])
     .await;
     let auth = bearer(&hs(claims()));
     for path in ["/down", "/hanging", "/not-a-set"] {
@@ -676,11 +666,7 @@ async fn local_key_set() {
         "jwk_local_path": "tests/fixtures/jwt/keys.json",
         "key_identify_strategy": "kid",
     });
-    let gw = gateway_text(
-        &gateway_config(vec![endpoint("/local", up.addr, "/echo", v)]),
-        Format::Json,
-    )
-    .await;
+    let gw = jwt_gateway(vec![endpoint("/local", up.addr, "/echo", v)]).await;
     let t = bearer(&token_with(Alg::ES256, "es256", "es256", claims()));
     assert_eq!(get_auth(&gw, "/local", &t).await.status, 200);
     let other = bearer(&token_with(Alg::ES256, "es256", "es384", claims()));
@@ -708,20 +694,17 @@ async fn bad_configurations() {
         .remove("disable_jwk_security");
     let mut missing_file = validator(up.addr, "HS256");
     missing_file["jwk_local_path"] = json!("tests/fixtures/jwt/none.json");
-    let gw = gateway_text(
-        &gateway_config(vec![
-            endpoint("/insecure", up.addr, "/echo", insecure),
-            endpoint("/no-source", up.addr, "/echo", json!({"alg": "HS256"})),
-            endpoint("/missing-file", up.addr, "/echo", missing_file),
-            signer_endpoint(
-                "/signer",
-                up.addr,
-                json!({"alg": "HS256", "kid": "hs", "keys_to_sign": ["access_token"],
+    let gw = jwt_gateway(vec![
+        endpoint("/insecure", up.addr, "/echo", insecure),
+        endpoint("/no-source", up.addr, "/echo", json!({"alg": "HS256"})),
+        endpoint("/missing-file", up.addr, "/echo", missing_file),
+        signer_endpoint(
+            "/signer",
+            up.addr,
+            json!({"alg": "HS256", "kid": "hs", "keys_to_sign": ["access_token"],
                    "jwk_url": format!("http://{}/jwks", up.addr)}),
-            ),
-        ]),
-        Format::Json,
-    )
+        ),
+    ])
     .await;
     let auth = bearer(&hs(claims()));
     for path in ["/insecure", "/no-source", "/missing-file"] {
@@ -752,7 +735,7 @@ async fn signer() {
         json!({"keys": fixture_keys().into_iter().filter(|k| k["kid"] == "hs").collect::<Vec<_>>()})
     );
     *up.jwks.lock().unwrap() = private;
-    let gw = gateway_text(&gateway_config(vec![
+    let gw = jwt_gateway(vec![
         signer_endpoint(
             "/hs",
             up.addr,
@@ -789,7 +772,7 @@ async fn signer() {
             json!({"alg": "HS256", "kid": "nope", "keys_to_sign": ["access_token"],
                    "jwk_url": url, "disable_jwk_security": true}),
         ),
-    ]), Format::Json)
+    ])
     .await;
     let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
     let a = get_with(&gw.at("/hs"), &[]).await;
@@ -852,13 +835,10 @@ async fn cached_jwk_sets_are_fetched_at_start_up() {
     let up = start_upstream().await;
     let mut cached = validator(up.addr, "HS256");
     cached["cache"] = json!(true);
-    let gw = gateway_text(
-        &gateway_config(vec![
-            endpoint("/cached", up.addr, "/echo", cached),
-            endpoint("/uncached", up.addr, "/echo", validator(up.addr, "HS256")),
-        ]),
-        Format::Json,
-    )
+    let gw = jwt_gateway(vec![
+        endpoint("/cached", up.addr, "/echo", cached),
+        endpoint("/uncached", up.addr, "/echo", validator(up.addr, "HS256")),
+    ])
     .await;
     // no request yet: the cached endpoint fetched its set, the uncached one did not
     wait_jwks_hits(&up, 1).await;
@@ -878,11 +858,7 @@ async fn a_jwk_server_down_at_start_up_is_retried() {
     hanging["jwk_url"] = json!(format!("http://{}/hang", up.addr));
     let mut hang_ep = endpoint("/hanging", up.addr, "/echo", hanging);
     hang_ep["timeout"] = json!("300ms");
-    let gw = gateway_text(
-        &gateway_config(vec![endpoint("/cached", up.addr, "/echo", cached), hang_ep]),
-        Format::Json,
-    )
-    .await;
+    let gw = jwt_gateway(vec![endpoint("/cached", up.addr, "/echo", cached), hang_ep]).await;
     // the start-up fetch failed: the gateway serves anyway
     wait_jwks_hits(&up, 1).await;
     assert_eq!(get_with(&gw.at("/__health"), &[]).await.status, 200);
@@ -917,13 +893,10 @@ async fn shared_jwk_cache_between_endpoints() {
     let other = start_upstream().await;
     let mut cached = validator(other.addr, "HS256");
     cached["cache"] = json!(true);
-    let gw = gateway_text(
-        &gateway_config(vec![
-            endpoint("/one", other.addr, "/echo", cached.clone()),
-            endpoint("/two", other.addr, "/echo", cached),
-        ]),
-        Format::Json,
-    )
+    let gw = jwt_gateway(vec![
+        endpoint("/one", other.addr, "/echo", cached.clone()),
+        endpoint("/two", other.addr, "/echo", cached),
+    ])
     .await;
     for path in ["/one", "/two", "/one", "/two"] {
         assert_eq!(get_auth(&gw, path, &auth).await.status, 200);
@@ -1010,14 +983,11 @@ async fn jwk_fingerprints_pin_the_jwk_server() {
             false,
         ),
     ];
-    let gw = gateway_text(
-        &gateway_config(
-            cases
-                .iter()
-                .map(|(path, v, _)| endpoint(path, up.addr, "/echo", v.clone()))
-                .collect(),
-        ),
-        Format::Json,
+    let gw = jwt_gateway(
+        cases
+            .iter()
+            .map(|(path, v, _)| endpoint(path, up.addr, "/echo", v.clone()))
+            .collect(),
     )
     .await;
     let auth = bearer(&hs(claims()));
@@ -1033,15 +1003,12 @@ async fn jwk_fingerprints_pin_the_jwk_server() {
         }
     }
     // a fingerprint that is not URL-safe base64: the endpoint refuses every token
-    let gw = gateway_text(
-        &gateway_config(vec![endpoint(
-            "/bad-pin",
-            up.addr,
-            "/echo",
-            v(json!({"jwk_local_ca": ca, "jwk_fingerprints": ["not/base64+"]})),
-        )]),
-        Format::Json,
-    )
+    let gw = jwt_gateway(vec![endpoint(
+        "/bad-pin",
+        up.addr,
+        "/echo",
+        v(json!({"jwk_local_ca": ca, "jwk_fingerprints": ["not/base64+"]})),
+    )])
     .await;
     assert_refused(&get_auth(&gw, "/bad-pin", &auth).await, 401);
 }
@@ -1119,25 +1086,22 @@ async fn encrypted_local_key_set() {
     signed["kid"] = json!("hs");
     signed["alg"] = json!("HS256");
     signed["keys_to_sign"] = json!(["access_token"]);
-    let gw = gateway_text(
-        &gateway_config(vec![
-            endpoint("/encrypted", up.addr, "/echo", source(&path, &secret_url)),
-            endpoint(
-                "/wrong-keeper",
-                up.addr,
-                "/echo",
-                source(&path, &other_keeper),
-            ),
-            endpoint(
-                "/tampered",
-                up.addr,
-                "/echo",
-                source(&tampered_path, &secret_url),
-            ),
-            signer_endpoint("/signed", up.addr, signed),
-        ]),
-        Format::Json,
-    )
+    let gw = jwt_gateway(vec![
+        endpoint("/encrypted", up.addr, "/echo", source(&path, &secret_url)),
+        endpoint(
+            "/wrong-keeper",
+            up.addr,
+            "/echo",
+            source(&path, &other_keeper),
+        ),
+        endpoint(
+            "/tampered",
+            up.addr,
+            "/echo",
+            source(&tampered_path, &secret_url),
+        ),
+        signer_endpoint("/signed", up.addr, signed),
+    ])
     .await;
     let t = bearer(&token_with(Alg::ES256, "es256", "es256", claims()));
     assert_eq!(get_auth(&gw, "/encrypted", &t).await.status, 200);
@@ -1191,13 +1155,10 @@ fn tamper_payload(token: &str, claims: &Value) -> String {
 #[tokio::test]
 async fn rsa_tokens_verify_and_tampered_ones_are_refused() {
     let up = start_upstream().await;
-    let gw = gateway_text(
-        &gateway_config(vec![
-            endpoint("/rs256", up.addr, "/echo", validator(up.addr, "RS256")),
-            endpoint("/ps256", up.addr, "/echo", validator(up.addr, "PS256")),
-        ]),
-        Format::Json,
-    )
+    let gw = jwt_gateway(vec![
+        endpoint("/rs256", up.addr, "/echo", validator(up.addr, "RS256")),
+        endpoint("/ps256", up.addr, "/echo", validator(up.addr, "PS256")),
+    ])
     .await;
     let fixtures: Value = serde_json::from_str(TOKENS).unwrap();
     let mut admin = claims();
@@ -1240,7 +1201,7 @@ async fn rsa_keys_of_1024_bits_verify_rs256_and_rs512_only() {
         .iter()
         .map(|a| endpoint(&format!("/{a}"), up.addr, "/echo", v(a)))
         .collect();
-    let gw = gateway_text(&gateway_config(eps), Format::Json).await;
+    let gw = jwt_gateway(eps).await;
     let small = small_rsa();
     for alg in algs {
         let token = small["tokens"][alg].as_str().unwrap();
@@ -1273,25 +1234,22 @@ async fn the_signers_rsa_tokens_verify_against_the_public_key() {
         json!({"alg": alg, "kid": "rsa", "keys_to_sign": ["access_token"],
                "jwk_local_path": "tests/fixtures/jwt/keys.json"})
     };
-    let gw = gateway_text(
-        &gateway_config(vec![
-            signer_endpoint("/sign/RS256", up.addr, signer("RS256")),
-            signer_endpoint("/sign/PS256", up.addr, signer("PS256")),
-            endpoint(
-                "/check/RS256",
-                up.addr,
-                "/echo",
-                validator(up.addr, "RS256"),
-            ),
-            endpoint(
-                "/check/PS256",
-                up.addr,
-                "/echo",
-                validator(up.addr, "PS256"),
-            ),
-        ]),
-        Format::Json,
-    )
+    let gw = jwt_gateway(vec![
+        signer_endpoint("/sign/RS256", up.addr, signer("RS256")),
+        signer_endpoint("/sign/PS256", up.addr, signer("PS256")),
+        endpoint(
+            "/check/RS256",
+            up.addr,
+            "/echo",
+            validator(up.addr, "RS256"),
+        ),
+        endpoint(
+            "/check/PS256",
+            up.addr,
+            "/echo",
+            validator(up.addr, "PS256"),
+        ),
+    ])
     .await;
     let public_set: Value = serde_json::from_str(&public_set(&[("rsa", "rsa")])).unwrap();
     let public = Jwk::from_json(&public_set["keys"][0]).unwrap();
@@ -1350,15 +1308,12 @@ async fn an_rsa_signing_key_under_2048_bits_is_a_configuration_error() {
     // from a JWK URL: the gateway starts, the endpoint refuses
     let small = small_rsa();
     *up.jwks.lock().unwrap() = json!({"keys": small["keys"]}).to_string();
-    let gw = gateway_text(
-        &gateway_config(vec![signer_endpoint(
-            "/remote",
-            up.addr,
-            json!({"alg": "RS256", "kid": "rsa1024", "keys_to_sign": ["access_token"],
+    let gw = jwt_gateway(vec![signer_endpoint(
+        "/remote",
+        up.addr,
+        json!({"alg": "RS256", "kid": "rsa1024", "keys_to_sign": ["access_token"],
                "jwk_url": format!("http://{}/jwks", up.addr), "disable_jwk_security": true}),
-        )]),
-        Format::Json,
-    )
+    )])
     .await;
     let a = get_with(&gw.at("/remote"), &[]).await;
     assert_eq!(a.status, 400);

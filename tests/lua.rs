@@ -5,7 +5,16 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
+
+/// An endpoint `path` over one backend at `host` (path `/`) with this `modifier/lua-backend`.
+fn lua_backend_endpoint(path: &str, host: &str, lua: Value) -> Value {
+    json!({
+        "endpoint": path,
+        "backend": [{"url_pattern": "/", "host": [host],
+                     "extra_config": {"modifier/lua-backend": lua}}]
+    })
+}
 
 #[tokio::test]
 async fn backend_pre_rewrites_the_upstream_request() {
@@ -98,18 +107,15 @@ async fn proxy_pre_changes_what_every_backend_gets() {
 async fn custom_error_aborts_with_its_status_and_message() {
     let b = json_backend(r#"{"a":1}"#).await;
     let gw = router_gateway(
-        json!([{
-            "endpoint": "/teapot",
-            "backend": [{"url_pattern": "/", "host": [b.url],
-                         "extra_config": {"modifier/lua-backend": {
-                             "pre": "custom_error('{\"msg\":\"no coffee\"}', 418)"}}}]
-        }]),
+        json!([lua_backend_endpoint(
+            "/teapot",
+            &b.url,
+            json!({"pre": "custom_error('{\"msg\":\"no coffee\"}', 418)"})
+        )]),
         json!({"return_error_msg": true}),
     )
     .await;
-    let r = get(&gw.at("/teapot")).await;
-    assert_eq!(r.status, 418);
-    assert_eq!(r.text(), r#"{"msg":"no coffee"}"#);
+    get_expect(&gw.at("/teapot"), 418, r#"{"msg":"no coffee"}"#).await;
     assert_eq!(b.count(), 0, "the backend must not be called");
 }
 
@@ -139,12 +145,11 @@ async fn a_failing_proxy_post_script_replaces_the_response() {
 #[tokio::test]
 async fn a_lua_runtime_error_fails_the_request_and_the_gateway_keeps_serving() {
     let b = json_backend(r#"{"a":1}"#).await;
-    let gw = endpoint_gateway(json!({
-        "endpoint": "/boom",
-        "backend": [{"url_pattern": "/", "host": [b.url],
-                     "extra_config": {"modifier/lua-backend": {
-                         "pre": "local x = nil; x:explode()"}}}]
-    }))
+    let gw = endpoint_gateway(lua_backend_endpoint(
+        "/boom",
+        &b.url,
+        json!({"pre": "local x = nil; x:explode()"}),
+    ))
     .await;
     for _ in 0..3 {
         let r = get(&gw.at("/boom")).await;
@@ -156,37 +161,30 @@ async fn a_lua_runtime_error_fails_the_request_and_the_gateway_keeps_serving() {
 #[tokio::test]
 async fn skip_next_answers_without_calling_the_backend() {
     let b = json_backend(r#"{"a":1}"#).await;
-    let gw = endpoint_gateway(json!({
-        "endpoint": "/skip",
-        "backend": [{"url_pattern": "/", "host": [b.url],
-                     "extra_config": {"modifier/lua-backend": {
-                         "skip_next": true,
-                         "post": "local r = response.load(); r:data():set('local', 'yes'); r:isComplete(true)"}}}]
-    }))
+    let gw = endpoint_gateway(lua_backend_endpoint(
+        "/skip",
+        &b.url,
+        json!({"skip_next": true,
+               "post": "local r = response.load(); r:data():set('local', 'yes'); r:isComplete(true)"}),
+    ))
     .await;
-    let r = get(&gw.at("/skip")).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text(), r#"{"local":"yes"}"#);
+    get_expect(&gw.at("/skip"), 200, r#"{"local":"yes"}"#).await;
     assert_eq!(b.count(), 0);
 }
 
 #[tokio::test]
 async fn sources_define_functions_and_open_libs_are_opt_in() {
-    let dir = std::env::temp_dir().join(format!("tentacle-lua-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("helpers.lua");
-    std::fs::write(
-        &src,
+    let (_dir, src) = temp_file(
+        "helpers.lua",
         "function shout(resp) local d = resp:data(); d:set('a', string.upper(d:get('a'))) end",
-    )
-    .unwrap();
+    );
     let b = json_backend(r#"{"a":"quiet"}"#).await;
     let ep = |path: &str, open: bool| {
         json!({
             "endpoint": path,
             "backend": [{"url_pattern": "/", "host": [b.url]}],
             "extra_config": {"modifier/lua-proxy": {
-                "sources": [src.to_str().unwrap()],
+                "sources": [src],
                 "post": "shout(response.load())",
                 "allow_open_libs": open}}
         })
@@ -199,7 +197,6 @@ async fn sources_define_functions_and_open_libs_are_opt_in() {
         r.status, 500,
         "string is not available without allow_open_libs"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[tokio::test]
@@ -215,25 +212,19 @@ async fn a_missing_source_or_a_wrong_md5_is_a_configuration_error() {
     assert!(err.contains("modifier/lua-proxy"), "{err}");
     assert!(err.contains("/nonexistent/file.lua"), "{err}");
 
-    let dir = std::env::temp_dir().join(format!("tentacle-lua-md5-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("a.lua");
-    std::fs::write(&src, "x = 1").unwrap();
-    let name = src.to_str().unwrap();
+    let (_dir, name) = temp_file("a.lua", "x = 1");
     let mk = |sum: &str| {
-        config(json!([{
-            "endpoint": "/x",
-            "backend": [{"url_pattern": "/", "host": [b.url],
-                         "extra_config": {"modifier/lua-backend": {
-                             "sources": [name], "md5": {name: sum}}}}]
-        }]))
+        config(json!([lua_backend_endpoint(
+            "/x",
+            &b.url,
+            json!({"sources": [name], "md5": {name.as_str(): sum}})
+        )]))
     };
     let good = "d37ffc54b67ce8de1f01efb1f2e33689"; // md5 of "x = 1"
     assert!(build_text(&mk(good).to_string(), Format::Json, false).is_ok());
     // a wrong checksum is refused
     let err = build_error(&mk("0123").to_string());
     assert!(err.contains("md5"), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[tokio::test]

@@ -56,10 +56,7 @@ async fn start(metrics: Value, endpoints: Value) -> Stats {
         config(endpoints),
         json!({"extra_config": {"telemetry/metrics": metrics}}),
     );
-    let gw = match build_text(&cfg.to_string(), Format::Json, false) {
-        Ok(g) => g,
-        Err(e) => panic!("the gateway did not start: {e}"),
-    };
+    let gw = built(&cfg);
     let reg = gw.metrics.clone().expect("a metrics registry");
     let (l, url) = listener().await;
     let task = tokio::spawn(tentacle::components::telemetry::metrics::serve(reg, l));
@@ -124,44 +121,23 @@ async fn counts_responses_by_endpoint_and_status() {
             > 0.0
     );
 
-    // the pipe layer, by outcome
+    // the pipe layer, by outcome, then the backend layer, named by url_pattern
     let pipe = "krakend.proxy.requests.layer.pipe.name.";
-    assert_eq!(
-        int(&doc, &format!("{pipe}/ok.complete.true.error.false")),
-        Some(3)
-    );
-    assert_eq!(
-        int(&doc, &format!("{pipe}/ok.complete.false.error.true")),
-        Some(0)
-    );
-    assert_eq!(
-        int(&doc, &format!("{pipe}/fail.complete.false.error.true")),
-        Some(2)
-    );
-    assert_eq!(
-        int(
-            &doc,
-            "krakend.proxy.latency.layer.pipe.name./ok.complete.true.error.false.count"
-        ),
-        Some(3)
-    );
-    // the backend layer, named by url_pattern
     let be = "krakend.proxy.requests.layer.backend.name.";
-    assert_eq!(
-        int(&doc, &format!("{be}/up/ok.complete.true.error.false")),
-        Some(3)
-    );
-    assert_eq!(
-        int(&doc, &format!("{be}/up/fail.complete.false.error.true")),
-        Some(2)
-    );
-    assert_eq!(
-        int(
-            &doc,
-            &format!("{be}/up/items/{{id}}.complete.true.error.false")
+    for (key, n) in [
+        (format!("{pipe}/ok.complete.true.error.false"), 3),
+        (format!("{pipe}/ok.complete.false.error.true"), 0),
+        (format!("{pipe}/fail.complete.false.error.true"), 2),
+        (
+            "krakend.proxy.latency.layer.pipe.name./ok.complete.true.error.false.count".to_string(),
+            3,
         ),
-        Some(2)
-    );
+        (format!("{be}/up/ok.complete.true.error.false"), 3),
+        (format!("{be}/up/fail.complete.false.error.true"), 2),
+        (format!("{be}/up/items/{{id}}.complete.true.error.false"), 2),
+    ] {
+        assert_eq!(int(&doc, &key), Some(n), "{key}");
+    }
     assert!(doc["cmdline"].is_array());
 
     let prom = s.prometheus().await;
@@ -249,7 +225,7 @@ async fn the_listener_starts_from_the_configuration_unless_disabled() {
         config(eps.clone()),
         json!({"extra_config": {"telemetry/metrics": {"listen_address": format!("127.0.0.1:{port}")}}}),
     );
-    let gw = build_text(&cfg.to_string(), Format::Json, false).unwrap();
+    let gw = built(&cfg);
     let (addr, task) = tentacle::cli::start_metrics(&gw).await.expect("listening");
     assert_eq!(addr.port(), port);
     assert_eq!(get(&format!("http://{addr}/__stats/")).await.status, 200);
@@ -259,7 +235,7 @@ async fn the_listener_starts_from_the_configuration_unless_disabled() {
         config(eps),
         json!({"extra_config": {"telemetry/metrics": {"endpoint_disabled": true, "listen_address": "127.0.0.1:0"}}}),
     );
-    let gw = build_text(&cfg.to_string(), Format::Json, false).unwrap();
+    let gw = built(&cfg);
     assert!(gw.metrics.is_some(), "still collected");
     assert!(tentacle::cli::start_metrics(&gw).await.is_none());
 }

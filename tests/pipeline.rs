@@ -43,9 +43,7 @@ async fn backends_are_called_in_parallel_and_merged() {
                              "backend": [be(&a.url, "/"), be(&b.url, "/")]}))
     .await;
     let r = get(&gw.at("/m")).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text(), r#"{"a":1,"b":2,"shared":"x"}"#);
-    assert_eq!(r.completed(), Some("true"));
+    r.assert_is(200, r#"{"a":1,"b":2,"shared":"x"}"#, "true");
 }
 
 #[tokio::test]
@@ -68,9 +66,7 @@ async fn a_failing_backend_gives_a_partial_200_without_cache_control() {
         "backend": [grouped(&ok.url, "good"), grouped(&bad.url, "bad")]}))
     .await;
     let r = get(&gw.at("/m")).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text(), r#"{"good":{"ok":true}}"#);
-    assert_eq!(r.completed(), Some("false"));
+    r.assert_is(200, r#"{"good":{"ok":true}}"#, "false");
     assert_eq!(r.header("cache-control"), None);
 }
 
@@ -84,9 +80,7 @@ async fn a_slow_backend_gives_a_partial_200() {
     )
     .await;
     let r = get(&gw.at("/m")).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text(), r#"{"first":{"ok":true}}"#);
-    assert_eq!(r.completed(), Some("false"));
+    r.assert_is(200, r#"{"first":{"ok":true}}"#, "false");
     assert_eq!(r.header("cache-control"), None);
 }
 
@@ -98,14 +92,9 @@ async fn nothing_back_is_500_with_an_empty_body() {
         "backend": [grouped(&bad1.url, "a"), grouped(&bad2.url, "b")]}))
     .await;
     let r = get(&gw.at("/m")).await;
-    assert_eq!(r.status, 500);
-    assert_eq!(r.text(), "");
-    assert_eq!(r.completed(), Some("false"));
+    r.assert_is(500, "", "false");
     assert_eq!(r.header("cache-control"), None);
-    assert_eq!(
-        r.header("x-krakend"),
-        Some(format!("Version {VERSION}").as_str())
-    );
+    r.assert_version_header();
 }
 
 #[tokio::test]
@@ -142,9 +131,7 @@ async fn an_empty_object_is_200_but_not_completed() {
     )
     .await;
     let r = get(&gw.at("/a")).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text(), "{}");
-    assert_eq!(r.completed(), Some("false"));
+    r.assert_is(200, "{}", "false");
     assert_eq!(r.header("cache-control"), None);
 }
 
@@ -159,9 +146,7 @@ async fn the_merge_deadline_is_85_percent_of_the_timeout() {
         "backend": [grouped(&ok.url, "a"), grouped(&late.url, "b")]}))
     .await;
     let r = get(&gw.at("/m")).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text(), r#"{"a":{"ok":1}}"#);
-    assert_eq!(r.completed(), Some("false"));
+    r.assert_is(200, r#"{"a":{"ok":1}}"#, "false");
 }
 
 #[tokio::test]
@@ -173,9 +158,7 @@ async fn endpoint_timeout_with_nothing_back_is_500() {
     )
     .await;
     let r = get(&gw.at("/a")).await;
-    assert_eq!(r.status, 500);
-    assert_eq!(r.text(), "context deadline exceeded");
-    assert_eq!(r.completed(), Some("false"));
+    r.assert_is(500, "context deadline exceeded", "false");
 }
 
 #[tokio::test]
@@ -220,9 +203,7 @@ async fn concurrent_calls_the_first_complete_answer_wins() {
     )
     .await;
     let r = get(&gw.at("/a")).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text(), r#"{"winner":true}"#);
-    assert_eq!(r.completed(), Some("true"));
+    r.assert_is(200, r#"{"winner":true}"#, "true");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -398,9 +379,7 @@ async fn sequential_later_failure_stops_the_chain_with_partial_data() {
     )
     .await;
     let r = get(&gw.at("/seq")).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text(), r#"{"a":{"id":1}}"#);
-    assert_eq!(r.completed(), Some("false"));
+    r.assert_is(200, r#"{"a":{"id":1}}"#, "false");
     assert_eq!(second.count(), 1);
     assert_eq!(third.count(), 0);
 }
@@ -435,9 +414,7 @@ async fn shadow_backends_are_called_but_ignored() {
     )
     .await;
     let r = get(&gw.at("/s?q=1")).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.text(), r#"{"main":1}"#);
-    assert_eq!(r.completed(), Some("true"));
+    r.assert_is(200, r#"{"main":1}"#, "true");
     shadow.wait_requests(1).await;
     assert_eq!(shadow.only().uri, "/shadow?q=1");
 }

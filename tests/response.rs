@@ -10,8 +10,13 @@ use serde_json::{json, Value};
 /// One endpoint over a backend answering `body` (as `content_type`), with extra backend and
 /// endpoint fields.
 async fn shaped(body: &str, backend_fields: Value, endpoint_fields: Value) -> (Gw, FakeBackend) {
-    let body = body.to_string();
-    let b = backend(move |_| Reply::json(body.clone())).await;
+    served(Reply::json(body), backend_fields, endpoint_fields).await
+}
+
+/// One endpoint over a backend answering every request with `reply`, with extra backend and
+/// endpoint fields.
+async fn served(reply: Reply, backend_fields: Value, endpoint_fields: Value) -> (Gw, FakeBackend) {
+    let b = backend(move |_| reply.clone()).await;
     let gw = shaped_on(&b, backend_fields, endpoint_fields).await;
     (gw, b)
 }
@@ -288,14 +293,8 @@ async fn strings_are_escaped_as_go_does() {
 // ---------------------------------------------------------------------------------------------
 
 async fn decoded(body: &str, content_type: &str, encoding: &str) -> Resp {
-    let (body, ct) = (body.to_string(), content_type.to_string());
-    let b = backend(move |_| {
-        Reply::new(200)
-            .header("Content-Type", &ct)
-            .body(body.clone())
-    })
-    .await;
-    let gw = shaped_on(&b, json!({"encoding": encoding}), json!({})).await;
+    let reply = Reply::typed(content_type, body.to_string());
+    let (gw, _b) = served(reply, json!({"encoding": encoding}), json!({})).await;
     get(&gw.at("/r")).await
 }
 
@@ -455,14 +454,8 @@ async fn xml_render() {
 
 #[tokio::test]
 async fn xml_to_xml_round_trip() {
-    let b = backend(|_| {
-        Reply::new(200)
-            .header("Content-Type", "application/xml")
-            .body(XML_DOC)
-    })
-    .await;
-    let gw = shaped_on(
-        &b,
+    let (gw, _b) = served(
+        Reply::typed("application/xml", XML_DOC),
         json!({"encoding": "xml"}),
         json!({"output_encoding": "xml"}),
     )
@@ -551,13 +544,7 @@ async fn no_op_passes_status_headers_and_body_untouched() {
         json!({"output_encoding": "no-op", "method": "POST", "cache_ttl": "1h", "input_query_strings": ["q"]}),
     )
     .await;
-    let r = send(
-        "POST",
-        &gw.at("/r?q=1&x=2"),
-        &[("Content-Type", "text/plain")],
-        "raw body",
-    )
-    .await;
+    let r = send_text("POST", &gw.at("/r?q=1&x=2"), "raw body").await;
     assert_eq!(r.status, 201);
     assert_eq!(r.text(), r#"{ "z":1,  "a":1.50, "path":"/?q=1" }"#);
     assert_eq!(
@@ -599,14 +586,8 @@ async fn no_op_with_an_unreachable_backend_is_500() {
 
 #[tokio::test]
 async fn no_op_backend_encoding_streams_the_body() {
-    let b = backend(|_| {
-        Reply::new(200)
-            .header("Content-Type", "image/png")
-            .body(vec![0u8, 159, 146, 150, 255])
-    })
-    .await;
-    let gw = shaped_on(
-        &b,
+    let (gw, _b) = served(
+        Reply::typed("image/png", vec![0u8, 159, 146, 150, 255]),
         json!({"encoding": "no-op"}),
         json!({"output_encoding": "no-op"}),
     )

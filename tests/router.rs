@@ -11,15 +11,45 @@ fn ep(path: &str, method: &str, host: &str, url_pattern: &str) -> Value {
            "backend": [{"url_pattern": url_pattern, "host": [host]}]})
 }
 
+/// An echo backend and a gateway routing `(path, method, url_pattern)` to it, under these
+/// `router` options (`null`: none).
+async fn echo_routes(routes: &[(&str, &str, &str)], router: Value) -> (FakeBackend, Gw) {
+    let b = echo_backend().await;
+    let endpoints: Vec<Value> = routes
+        .iter()
+        .map(|(path, method, url_pattern)| ep(path, method, &b.url, url_pattern))
+        .collect();
+    let gw = if router.is_null() {
+        gateway(&config(json!(endpoints))).await
+    } else {
+        router_gateway(json!(endpoints), router).await
+    };
+    (b, gw)
+}
+
+/// Each `(method, path, status, location)`: the gateway redirects there.
+async fn assert_redirects(gw: &Gw, cases: &[(&str, &str, u16, &str)]) {
+    for (method, path, status, location) in cases {
+        let r = send(method, &gw.at(path), &[], "").await;
+        assert_eq!(r.status, *status, "{method} {path}");
+        assert_eq!(r.header("location"), Some(*location), "{method} {path}");
+    }
+}
+
+/// The router's own plain-text answer: `status` with `text`, not completed.
+fn assert_router_error(r: &Resp, status: u16, text: &str, case: &str) {
+    assert_eq!(r.status, status, "{case}");
+    assert_eq!(r.text(), text, "{case}");
+    assert_eq!(r.header("content-type"), Some("text/plain"), "{case}");
+    assert_eq!(r.completed(), Some("false"), "{case}");
+}
+
 #[tokio::test]
 async fn params_are_substituted_into_the_url_pattern() {
-    let b = echo_backend().await;
-    let gw = endpoint_gateway(ep(
-        "/users/{id}/posts/{post_id}",
-        "GET",
-        &b.url,
-        "/u/{id}/p/{post_id}",
-    ))
+    let (b, gw) = echo_routes(
+        &[("/users/{id}/posts/{post_id}", "GET", "/u/{id}/p/{post_id}")],
+        Value::Null,
+    )
     .await;
     let r = get(&gw.at("/users/42/posts/abc-1")).await;
     assert_eq!(r.status, 200);
@@ -32,11 +62,13 @@ async fn params_are_substituted_into_the_url_pattern() {
 
 #[tokio::test]
 async fn a_param_may_be_used_twice_or_not_at_all() {
-    let b = echo_backend().await;
-    let gw = gateway(&config(json!([
-        ep("/a/{id}", "GET", &b.url, "/x/{id}/{id}"),
-        ep("/b/{id}", "GET", &b.url, "/static")
-    ])))
+    let (_b, gw) = echo_routes(
+        &[
+            ("/a/{id}", "GET", "/x/{id}/{id}"),
+            ("/b/{id}", "GET", "/static"),
+        ],
+        Value::Null,
+    )
     .await;
     assert_eq!(get(&gw.at("/a/7")).await.json()["path"], "/x/7/7");
     assert_eq!(get(&gw.at("/b/7")).await.json()["path"], "/static");
@@ -44,12 +76,14 @@ async fn a_param_may_be_used_twice_or_not_at_all() {
 
 #[tokio::test]
 async fn one_endpoint_object_per_method() {
-    let b = echo_backend().await;
-    let gw = gateway(&config(json!([
-        ep("/thing", "GET", &b.url, "/get"),
-        ep("/thing", "POST", &b.url, "/post"),
-        ep("/thing", "delete", &b.url, "/delete")
-    ])))
+    let (_b, gw) = echo_routes(
+        &[
+            ("/thing", "GET", "/get"),
+            ("/thing", "POST", "/post"),
+            ("/thing", "delete", "/delete"),
+        ],
+        Value::Null,
+    )
     .await;
     assert_eq!(get(&gw.at("/thing")).await.json()["path"], "/get");
     let r = send("POST", &gw.at("/thing"), &[], "x").await;
@@ -65,24 +99,28 @@ async fn one_endpoint_object_per_method() {
 /// each method, and redirects are looked up in the request method's tree only.
 #[tokio::test]
 async fn each_method_has_its_own_route_tree() {
-    let b = echo_backend().await;
-    let gw = gateway(&config(json!([
-        ep("/user/{a}", "GET", &b.url, "/x/{a}"),
-        ep("/user/{b}", "DELETE", &b.url, "/y/{b}"),
-        ep("/only-delete", "DELETE", &b.url, "/d")
-    ])))
+    let (b, gw) = echo_routes(
+        &[
+            ("/user/{a}", "GET", "/x/{a}"),
+            ("/user/{b}", "DELETE", "/y/{b}"),
+            ("/only-delete", "DELETE", "/d"),
+        ],
+        Value::Null,
+    )
     .await;
     assert_eq!(get(&gw.at("/user/5")).await.json()["path"], "/x/5");
     let r = send("DELETE", &gw.at("/user/6"), &[], "").await;
     assert_eq!((r.status, r.json()["path"].clone()), (200, json!("/y/6")));
     assert_eq!(send("POST", &gw.at("/user/7"), &[], "").await.status, 405);
     // the trailing-slash and case fixes only look at the request method's tree
-    let r = send("DELETE", &gw.at("/only-delete/"), &[], "").await;
-    assert_eq!(r.status, 307);
-    assert_eq!(r.header("location"), Some("/only-delete"));
-    let r = send("DELETE", &gw.at("/ONLY-delete"), &[], "").await;
-    assert_eq!(r.status, 307);
-    assert_eq!(r.header("location"), Some("/only-delete"));
+    assert_redirects(
+        &gw,
+        &[
+            ("DELETE", "/only-delete/", 307, "/only-delete"),
+            ("DELETE", "/ONLY-delete", 307, "/only-delete"),
+        ],
+    )
+    .await;
     assert_eq!(get(&gw.at("/only-delete/")).await.status, 404);
     let r = get(&gw.at("/only-delete")).await;
     assert_eq!(
@@ -94,39 +132,27 @@ async fn each_method_has_its_own_route_tree() {
 
 #[tokio::test]
 async fn unknown_path_is_404_page_not_found() {
-    let b = echo_backend().await;
-    let gw = endpoint_gateway(ep("/a", "GET", &b.url, "/")).await;
+    let (b, gw) = echo_routes(&[("/a", "GET", "/")], Value::Null).await;
     for method in ["GET", "POST", "DELETE"] {
         let r = send(method, &gw.at("/nope/nothing"), &[], "").await;
-        assert_eq!(r.status, 404, "{method}");
-        assert_eq!(r.text(), "404 page not found");
-        assert_eq!(r.header("content-type"), Some("text/plain"));
-        assert_eq!(r.completed(), Some("false"));
-        assert_eq!(
-            r.header("x-krakend"),
-            Some(format!("Version {VERSION}").as_str())
-        );
+        assert_router_error(&r, 404, "404 page not found", method);
+        r.assert_version_header();
     }
     assert_eq!(b.count(), 0);
 }
 
 #[tokio::test]
 async fn wrong_method_is_405_method_not_allowed() {
-    let b = echo_backend().await;
-    let gw = endpoint_gateway(ep("/a", "GET", &b.url, "/")).await;
+    let (b, gw) = echo_routes(&[("/a", "GET", "/")], Value::Null).await;
     let r = send("POST", &gw.at("/a"), &[], "").await;
-    assert_eq!(r.status, 405);
-    assert_eq!(r.text(), "405 method not allowed");
-    assert_eq!(r.header("content-type"), Some("text/plain"));
-    assert_eq!(r.completed(), Some("false"));
+    assert_router_error(&r, 405, "405 method not allowed", "POST /a");
     assert_eq!(b.count(), 0);
 }
 
 #[tokio::test]
 async fn disable_handle_method_not_allowed_gives_404() {
-    let b = echo_backend().await;
-    let gw = router_gateway(
-        json!([ep("/a", "GET", &b.url, "/")]),
+    let (_b, gw) = echo_routes(
+        &[("/a", "GET", "/")],
         json!({"disable_handle_method_not_allowed": true}),
     )
     .await;
@@ -137,9 +163,8 @@ async fn disable_handle_method_not_allowed_gives_404() {
 
 #[tokio::test]
 async fn custom_error_bodies() {
-    let b = echo_backend().await;
-    let gw = router_gateway(
-        json!([ep("/a", "GET", &b.url, "/")]),
+    let (_b, gw) = echo_routes(
+        &[("/a", "GET", "/")],
         json!({"error_body": {"404": {"error": "no such route", "code": 404},
                                "405": {"error": "wrong method"}}}),
     )
@@ -158,33 +183,35 @@ async fn custom_error_bodies() {
 
 #[tokio::test]
 async fn trailing_slash_redirects() {
-    let b = echo_backend().await;
-    let gw = gateway(&config(json!([
-        ep("/get", "GET", &b.url, "/"),
-        ep("/post", "POST", &b.url, "/"),
-        ep("/slashed/", "GET", &b.url, "/")
-    ])))
+    let (b, gw) = echo_routes(
+        &[
+            ("/get", "GET", "/"),
+            ("/post", "POST", "/"),
+            ("/slashed/", "GET", "/"),
+        ],
+        Value::Null,
+    )
     .await;
-    let r = get(&gw.at("/get/")).await;
-    assert_eq!(r.status, 301);
-    assert_eq!(r.header("location"), Some("/get"));
-    let r = get(&gw.at("/get/?a=1&b=2")).await;
-    assert_eq!(r.status, 301);
-    assert_eq!(r.header("location"), Some("/get?a=1&b=2"));
+    assert_redirects(
+        &gw,
+        &[
+            ("GET", "/get/", 301, "/get"),
+            ("GET", "/get/?a=1&b=2", 301, "/get?a=1&b=2"),
+            ("GET", "/slashed", 301, "/slashed/"),
+        ],
+    )
+    .await;
+    // a request with a body is redirected as well
     let r = send("POST", &gw.at("/post/"), &[], "body").await;
     assert_eq!(r.status, 307);
     assert_eq!(r.header("location"), Some("/post"));
-    let r = get(&gw.at("/slashed")).await;
-    assert_eq!(r.status, 301);
-    assert_eq!(r.header("location"), Some("/slashed/"));
     assert_eq!(b.count(), 0);
 }
 
 #[tokio::test]
 async fn disable_redirect_trailing_slash() {
-    let b = echo_backend().await;
-    let gw = router_gateway(
-        json!([ep("/get", "GET", &b.url, "/")]),
+    let (_b, gw) = echo_routes(
+        &[("/get", "GET", "/")],
         json!({"disable_redirect_trailing_slash": true}),
     )
     .await;
@@ -195,30 +222,28 @@ async fn disable_redirect_trailing_slash() {
 
 #[tokio::test]
 async fn case_fix_redirects() {
-    let b = echo_backend().await;
-    let gw = gateway(&config(json!([
-        ep("/static", "GET", &b.url, "/"),
-        ep("/users/{id}", "PUT", &b.url, "/u/{id}")
-    ])))
+    let (_b, gw) = echo_routes(
+        &[("/static", "GET", "/"), ("/users/{id}", "PUT", "/u/{id}")],
+        Value::Null,
+    )
     .await;
-    let r = get(&gw.at("/StAtic")).await;
-    assert_eq!(r.status, 301);
-    assert_eq!(r.header("location"), Some("/static"));
-    // the param keeps its case
-    let r = send("PUT", &gw.at("/USERS/AbC"), &[], "").await;
-    assert_eq!(r.status, 307);
-    assert_eq!(r.header("location"), Some("/users/AbC"));
-    // superfluous elements are cleaned first
-    let r = get(&gw.at("/a/../STATIC")).await;
-    assert_eq!(r.status, 301);
-    assert_eq!(r.header("location"), Some("/static"));
+    assert_redirects(
+        &gw,
+        &[
+            ("GET", "/StAtic", 301, "/static"),
+            // the param keeps its case
+            ("PUT", "/USERS/AbC", 307, "/users/AbC"),
+            // superfluous elements are cleaned first
+            ("GET", "/a/../STATIC", 301, "/static"),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn disable_redirect_fixed_path() {
-    let b = echo_backend().await;
-    let gw = router_gateway(
-        json!([ep("/static", "GET", &b.url, "/")]),
+    let (_b, gw) = echo_routes(
+        &[("/static", "GET", "/")],
         json!({"disable_redirect_fixed_path": true}),
     )
     .await;
@@ -228,8 +253,7 @@ async fn disable_redirect_fixed_path() {
 
 #[tokio::test]
 async fn encoded_params_are_rejected_with_400() {
-    let b = echo_backend().await;
-    let gw = endpoint_gateway(ep("/users/{id}", "GET", &b.url, "/u/{id}")).await;
+    let (b, gw) = echo_routes(&[("/users/{id}", "GET", "/u/{id}")], Value::Null).await;
     for path in ["/users/..%252Fadmin", "/users/a%3Fb", "/users/a%23b"] {
         let r = get(&gw.at(path)).await;
         assert_eq!(r.status, 400, "{path}");
@@ -241,9 +265,8 @@ async fn encoded_params_are_rejected_with_400() {
 
 #[tokio::test]
 async fn disable_path_decoding_lets_encoded_params_through() {
-    let b = echo_backend().await;
-    let gw = router_gateway(
-        json!([ep("/users/{id}", "GET", &b.url, "/u/{id}")]),
+    let (b, gw) = echo_routes(
+        &[("/users/{id}", "GET", "/u/{id}")],
         json!({"disable_path_decoding": true}),
     )
     .await;
@@ -274,13 +297,8 @@ async fn without_return_error_msg_the_error_body_is_empty() {
     let b = status_backend(404, "not here").await;
     let gw = endpoint_gateway(ep("/a", "GET", &b.url, "/unknown")).await;
     let r = get(&gw.at("/a")).await;
-    assert_eq!(r.status, 500);
-    assert_eq!(r.text(), "");
-    assert_eq!(r.completed(), Some("false"));
-    assert_eq!(
-        r.header("x-krakend"),
-        Some(format!("Version {VERSION}").as_str())
-    );
+    r.assert_is(500, "", "false");
+    r.assert_version_header();
 }
 
 #[tokio::test]
@@ -303,32 +321,25 @@ async fn version_header_by_default() {
     let b = json_backend(r#"{"a":1}"#).await;
     let gw = endpoint_gateway(ep("/a", "GET", &b.url, "/")).await;
     let r = get(&gw.at("/a")).await;
-    assert_eq!(
-        r.header("x-krakend"),
-        Some(format!("Version {VERSION}").as_str())
-    );
+    r.assert_version_header();
     assert_eq!(r.completed(), Some("true"));
 }
 
 #[tokio::test]
 async fn auto_options_lists_the_methods_of_the_path() {
-    let b = echo_backend().await;
-    let gw = router_gateway(
-        json!([
-            ep("/thing", "POST", &b.url, "/"),
-            ep("/thing", "GET", &b.url, "/"),
-            ep("/other/{id}", "DELETE", &b.url, "/")
-        ]),
+    let (b, gw) = echo_routes(
+        &[
+            ("/thing", "POST", "/"),
+            ("/thing", "GET", "/"),
+            ("/other/{id}", "DELETE", "/"),
+        ],
         json!({"auto_options": true}),
     )
     .await;
     let r = send("OPTIONS", &gw.at("/thing"), &[], "").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("allow"), Some("GET, POST"));
-    assert_eq!(
-        r.header("x-krakend"),
-        Some(format!("Version {VERSION}").as_str())
-    );
+    r.assert_version_header();
     let r = send("OPTIONS", &gw.at("/other/12"), &[], "").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("allow"), Some("DELETE"));
@@ -337,8 +348,7 @@ async fn auto_options_lists_the_methods_of_the_path() {
 
 #[tokio::test]
 async fn without_auto_options_options_is_405() {
-    let b = echo_backend().await;
-    let gw = endpoint_gateway(ep("/thing", "GET", &b.url, "/")).await;
+    let (_b, gw) = echo_routes(&[("/thing", "GET", "/")], Value::Null).await;
     let r = send("OPTIONS", &gw.at("/thing"), &[], "").await;
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), None);
@@ -346,9 +356,8 @@ async fn without_auto_options_options_is_405() {
 
 #[tokio::test]
 async fn remove_extra_slash() {
-    let b = echo_backend().await;
-    let gw = router_gateway(
-        json!([ep("/users/{id}", "GET", &b.url, "/u/{id}")]),
+    let (_b, gw) = echo_routes(
+        &[("/users/{id}", "GET", "/u/{id}")],
         json!({"remove_extra_slash": true}),
     )
     .await;
@@ -359,77 +368,57 @@ async fn remove_extra_slash() {
 
 #[tokio::test]
 async fn extra_slashes_are_redirected_by_default() {
-    let b = echo_backend().await;
-    let gw = endpoint_gateway(ep("/users/{id}", "GET", &b.url, "/u/{id}")).await;
-    let r = get(&gw.at("/users//42")).await;
-    assert_eq!(r.status, 301);
-    assert_eq!(r.header("location"), Some("/users/42"));
+    let (b, gw) = echo_routes(&[("/users/{id}", "GET", "/u/{id}")], Value::Null).await;
+    assert_redirects(&gw, &[("GET", "/users//42", 301, "/users/42")]).await;
     assert_eq!(b.count(), 0);
 }
 
+/// Which address reaches the backend in `X-Forwarded-For`, by the `router` options and the
+/// client's headers: the client's own (127.0.0.1) unless the options trust the proxy.
 #[tokio::test]
-async fn forwarded_by_client_ip_takes_the_client_address_from_headers() {
-    let b = echo_backend().await;
-    let gw = router_gateway(
-        json!([ep("/a", "GET", &b.url, "/")]),
-        json!({"forwarded_by_client_ip": true, "trusted_proxies": ["127.0.0.1"]}),
-    )
-    .await;
-    let r = get_with(&gw.at("/a"), &[("X-Forwarded-For", "203.0.113.9")]).await;
-    assert_eq!(
-        r.json()["headers"]["X-Forwarded-For"],
-        json!(["203.0.113.9"])
-    );
-    let r = get_with(&gw.at("/a"), &[("X-Real-Ip", "198.51.100.7")]).await;
-    assert_eq!(
-        r.json()["headers"]["X-Forwarded-For"],
-        json!(["198.51.100.7"])
-    );
-}
-
-#[tokio::test]
-async fn forwarded_by_client_ip_with_custom_headers() {
-    let b = echo_backend().await;
-    let gw = router_gateway(
-        json!([ep("/a", "GET", &b.url, "/")]),
-        json!({"forwarded_by_client_ip": true, "remote_ip_headers": ["X-Client"],
-               "trusted_proxies": ["127.0.0.0/8"]}),
-    )
-    .await;
-    let r = get_with(
-        &gw.at("/a"),
-        &[
-            ("X-Client", "192.0.2.44"),
-            ("X-Forwarded-For", "203.0.113.9"),
-        ],
-    )
-    .await;
-    assert_eq!(
-        r.json()["headers"]["X-Forwarded-For"],
-        json!(["192.0.2.44"])
-    );
-}
-
-#[tokio::test]
-async fn client_ip_headers_are_ignored_unless_enabled() {
-    let b = echo_backend().await;
-    let gw = router_gateway(
-        json!([ep("/a", "GET", &b.url, "/")]),
-        json!({"forwarded_by_client_ip": false}),
-    )
-    .await;
-    let r = get_with(&gw.at("/a"), &[("X-Forwarded-For", "203.0.113.9")]).await;
-    assert_eq!(r.json()["headers"]["X-Forwarded-For"], json!(["127.0.0.1"]));
-}
-
-#[tokio::test]
-async fn untrusted_proxies_are_not_believed() {
-    let b = echo_backend().await;
-    let gw = router_gateway(
-        json!([ep("/a", "GET", &b.url, "/")]),
-        json!({"forwarded_by_client_ip": true, "trusted_proxies": ["10.0.0.0/8"]}),
-    )
-    .await;
-    let r = get_with(&gw.at("/a"), &[("X-Forwarded-For", "203.0.113.9")]).await;
-    assert_eq!(r.json()["headers"]["X-Forwarded-For"], json!(["127.0.0.1"]));
+async fn the_client_address_comes_from_headers_only_when_enabled_and_trusted() {
+    for (case, router, headers, forwarded) in [
+        (
+            "forwarded_by_client_ip takes X-Forwarded-For",
+            json!({"forwarded_by_client_ip": true, "trusted_proxies": ["127.0.0.1"]}),
+            &[("X-Forwarded-For", "203.0.113.9")][..],
+            "203.0.113.9",
+        ),
+        (
+            "forwarded_by_client_ip takes X-Real-Ip",
+            json!({"forwarded_by_client_ip": true, "trusted_proxies": ["127.0.0.1"]}),
+            &[("X-Real-Ip", "198.51.100.7")],
+            "198.51.100.7",
+        ),
+        (
+            "remote_ip_headers names the header",
+            json!({"forwarded_by_client_ip": true, "remote_ip_headers": ["X-Client"],
+                   "trusted_proxies": ["127.0.0.0/8"]}),
+            &[
+                ("X-Client", "192.0.2.44"),
+                ("X-Forwarded-For", "203.0.113.9"),
+            ],
+            "192.0.2.44",
+        ),
+        (
+            "headers are ignored unless enabled",
+            json!({"forwarded_by_client_ip": false}),
+            &[("X-Forwarded-For", "203.0.113.9")],
+            "127.0.0.1",
+        ),
+        (
+            "untrusted proxies are not believed",
+            json!({"forwarded_by_client_ip": true, "trusted_proxies": ["10.0.0.0/8"]}),
+            &[("X-Forwarded-For", "203.0.113.9")],
+            "127.0.0.1",
+        ),
+    ] {
+        let (_b, gw) = echo_routes(&[("/a", "GET", "/")], router).await;
+        let r = get_with(&gw.at("/a"), headers).await;
+        assert_eq!(
+            r.json()["headers"]["X-Forwarded-For"],
+            json!([forwarded]),
+            "{case}"
+        );
+    }
 }

@@ -177,11 +177,7 @@ async fn bad_heads_get_go_statuses_and_close() {
         (b"GET /a HTTP/1.1\r\n\r\n", 400),
         (b"GET /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     ] {
-        let mut c = RawConn::open(gw.addr).await;
-        c.send(req).await;
-        let r = c.response("GET").await;
-        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(req));
-        assert_eq!(r.header("connection"), Some("close"));
+        let (r, _c) = closing_answer(gw.addr, req, "GET", status).await;
         assert!(
             String::from_utf8_lossy(&r.body).starts_with(&status.to_string()),
             "{:?}",
@@ -457,12 +453,8 @@ async fn transfer_codings_other_than_chunked_alone_are_refused() {
             400,
         ),
     ] {
-        let mut c = RawConn::open(gw.addr).await;
-        c.send(req).await;
-        let r = c.response("POST").await;
-        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(req));
-        assert_eq!(r.header("connection"), Some("close"));
-        assert!(c.closed().await);
+        let (_r, mut c) = closing_answer(gw.addr, req, "POST", status).await;
+        assert!(c.closed().await, "{:?}", String::from_utf8_lossy(req));
     }
     assert_eq!(b.count(), 0);
 }
@@ -655,11 +647,7 @@ async fn fragments_and_bare_carriage_returns_are_refused() {
         b"\rGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
         b"\r\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
     ] {
-        let mut c = RawConn::open(gw.addr).await;
-        c.send(req).await;
-        let r = c.response("GET").await;
-        assert_eq!(r.status, 400, "{:?}", String::from_utf8_lossy(req));
-        assert_eq!(r.header("connection"), Some("close"));
+        closing_answer(gw.addr, req, "GET", 400).await;
     }
     assert_eq!(b.count(), 0);
     // whole empty lines before the request line are still skipped

@@ -60,9 +60,7 @@ mod cel {
         let (gw, b1, b2) = req_resp().await;
         let h = [("X-Header", "something")];
         let r = get_with(&gw.at("/cel/req-resp/10"), &h).await;
-        assert_eq!(r.status, 200);
-        assert_eq!(r.text(), r#"{"backend2":{"message":"two"}}"#);
-        assert_eq!(r.completed(), Some("false"));
+        r.assert_is(200, r#"{"backend2":{"message":"two"}}"#, "false");
         let r = get_with(&gw.at("/cel/req-resp/6"), &h).await;
         assert_eq!(r.text(), r#"{"backend1":{"message":"one"}}"#);
         assert_eq!(r.completed(), Some("false"));
@@ -220,9 +218,7 @@ async fn a_valid_body_reaches_the_backend_unchanged() {
 async fn an_invalid_body_is_a_400_and_no_backend_call() {
     let (gw, b) = schema_gateway(false).await;
     let r = send("POST", &gw.at("/number"), &[], r#"{"foo": 42}"#).await;
-    assert_eq!(r.status, 400);
-    assert_eq!(r.text(), "");
-    assert_eq!(r.completed(), Some("false"));
+    r.assert_is(400, "", "false");
     let r = send("POST", &gw.at("/address"), &[], r#"{"number": "1"}"#).await;
     assert_eq!(r.status, 400);
     let r = send("POST", &gw.at("/address"), &[], "not json").await;

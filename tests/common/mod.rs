@@ -39,6 +39,9 @@ pub use wire::*;
 /// The version the gateway reports (`X-Krakend: Version <v>`, `User-Agent`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The `Content-Type` of the gateway's JSON answers.
+pub const JSON_UTF8: &str = "application/json; charset=utf-8";
+
 /// Generous bound for anything that should happen "soon"; never asserted as a duration.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -108,6 +111,13 @@ impl Reply {
         Reply::new(200)
             .header("Content-Type", "application/json")
             .body(body.into())
+    }
+
+    /// 200 with this `Content-Type` and body.
+    pub fn typed(content_type: &str, body: impl Into<Bytes>) -> Reply {
+        Reply::new(200)
+            .header("Content-Type", content_type)
+            .body(body)
     }
 
     pub fn text(status: u16, body: impl Into<String>) -> Reply {
@@ -626,12 +636,29 @@ pub fn serve_gateway(gw: tentacle::router::Gateway, listener: TcpListener) -> Gw
     }
 }
 
+/// Builds the gateway of config text; fails with the errors when it does not build.
+pub fn built_text(text: &str, format: Format, debug: bool) -> tentacle::router::Gateway {
+    build_text(text, format, debug)
+        .unwrap_or_else(|e| panic!("the gateway did not start:\n{e}\nconfig:\n{text}"))
+}
+
+/// Builds the gateway of a JSON config value; fails with the errors when it does not build.
+pub fn built(config: &Value) -> tentacle::router::Gateway {
+    built_text(&config.to_string(), Format::Json, false)
+}
+
 /// Starts a gateway from config text on a given listener.
 pub async fn start_on(listener: TcpListener, text: &str, format: Format, debug: bool) -> Gw {
-    match build_text(text, format, debug) {
-        Ok(gw) => serve_gateway(gw, listener),
-        Err(e) => panic!("the gateway did not start:\n{e}\nconfig:\n{text}"),
-    }
+    serve_gateway(built_text(text, format, debug), listener)
+}
+
+/// Starts a gateway from the JSON config text `text(port)`, which may name the gateway's own
+/// port (its `/__debug/` endpoint can then serve as a backend); `debug` turns the debug
+/// endpoint on as `run -d` does.
+pub async fn gateway_on_own_port(text: impl FnOnce(u16) -> String, debug: bool) -> Gw {
+    let (l, _) = listener().await;
+    let port = l.local_addr().unwrap().port();
+    start_on(l, &text(port), Format::Json, debug).await
 }
 
 /// Starts a gateway from a JSON config value.
@@ -667,6 +694,11 @@ pub async fn single(endpoint: &str, backend: Value) -> Gw {
         json!([{"endpoint": endpoint, "backend": [backend]}]),
     ))
     .await
+}
+
+/// A gateway with one endpoint of this method over one backend.
+pub async fn single_method(method: &str, endpoint: &str, backend: Value) -> Gw {
+    endpoint_gateway(json!({"endpoint": endpoint, "method": method, "backend": [backend]})).await
 }
 
 /// A gateway with this one endpoint.
@@ -725,6 +757,21 @@ impl Resp {
     pub fn completed(&self) -> Option<&str> {
         self.header("x-krakend-completed")
     }
+
+    /// Fails unless the answer is `status` with exactly `body` and `X-Krakend-Completed:
+    /// completed`.
+    pub fn assert_is(&self, status: u16, body: &str, completed: &str) {
+        assert_eq!(
+            (self.status, self.text().as_str(), self.completed()),
+            (status, body, Some(completed))
+        );
+    }
+
+    /// Fails unless the answer names this gateway's version in `X-Krakend`.
+    pub fn assert_version_header(&self) {
+        let ours = format!("Version {VERSION}");
+        assert_eq!(self.header("x-krakend"), Some(ours.as_str()));
+    }
 }
 
 fn client() -> Client<HttpConnector, ReqBody> {
@@ -767,6 +814,18 @@ pub async fn get(url: &str) -> Resp {
 
 pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Resp {
     send("GET", url, headers, "").await
+}
+
+/// A GET that must be answered with `status` and exactly `body`; the answer.
+pub async fn get_expect(url: &str, status: u16, body: &str) -> Resp {
+    let r = get(url).await;
+    assert_eq!((r.status, r.text().as_str()), (status, body), "GET {url}");
+    r
+}
+
+/// A `method` request with a `text/plain` body.
+pub async fn send_text(method: &str, url: &str, body: &str) -> Resp {
+    send(method, url, &[("Content-Type", "text/plain")], body).await
 }
 
 /// A request body sent chunked: the returned sender feeds it, dropping it ends the body.

@@ -235,6 +235,23 @@ impl RawConn {
     }
 }
 
+/// Writes `request` on a new connection and reads the answer to it (a request of
+/// `method`): it must be `status` with `Connection: close`. The answer and the connection.
+pub async fn closing_answer(
+    addr: SocketAddr,
+    request: &[u8],
+    method: &str,
+    status: u16,
+) -> (RawResponse, RawConn) {
+    let mut c = RawConn::open(addr).await;
+    c.send(request).await;
+    let r = c.response(method).await;
+    let case = String::from_utf8_lossy(request);
+    assert_eq!(r.status, status, "{case:?}");
+    assert_eq!(r.header("connection"), Some("close"), "{case:?}");
+    (r, c)
+}
+
 /// One request on a new connection, and its answer as `RawConn::exchange` reads it.
 pub async fn raw_exchange(addr: SocketAddr, request: &str) -> RawResponse {
     RawConn::open(addr).await.exchange(request).await
