@@ -131,7 +131,7 @@ fn build_endpoint(
         let backend = Backend::build(
             b,
             cx.service.dns_cache_ttl,
-            components::executor(b, cx)?,
+            cx.client.for_backend(b)?,
             components::backend_stages(b, cx)?,
         )?;
         if backend.shadow {

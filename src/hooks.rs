@@ -7,7 +7,9 @@
 //!                          may add params (`JWT.sub`) and set request headers (claims),
 //!                          which the guards after it already see
 //! proxy     ProxyStage     around the pipe (JSON schema, CEL, signer)
-//! backend   BackendStage   around each backend call (CEL, rate limit, circuit breaker)
+//! backend   BackendStage   around each backend call (metrics, circuit breaker, rate limit,
+//!                          Lua, CEL) and its HTTP exchange (Martian, HTTP cache, client
+//!                          credentials), in front of the Transport (the HTTP client)
 //! ```
 //! Every hook does nothing unless a component is configured.
 
@@ -124,39 +126,75 @@ pub struct BackendCall {
     pub params: Vec<(String, String)>,
 }
 
-/// A backend-scope component around each backend call.
-///
-/// Per call: every stage's `before`, then every stage's `prepare` (in order), the HTTP call
-/// (unless a `prepare` answered), every stage's `response`, every stage's `finish` (in
-/// reverse order), then every admitted stage's `after`.
-pub trait BackendStage: Send + Sync {
-    /// Before the call; an error fails this backend without calling it.
-    fn before(&self, _req: &ProxyRequest) -> Result<(), ProxyError> {
-        Ok(())
+/// What an HTTP exchange gives: the backend's answer and the final URL (after redirects), or
+/// why there is none.
+pub type Exchanged = Result<(Response<Body>, String), String>;
+
+/// Carries one upstream HTTP request to its backend and back: the HTTP client (plain
+/// `http://` on the inline HTTP/1.1 pool, `https://` and proxies on hyper with rustls,
+/// redirects, gzip).
+pub trait Transport: Send + Sync {
+    fn exchange(&self, req: OutRequest) -> BoxFuture<'_, Exchanged>;
+}
+
+/// The rest of a backend's chain below a stage's `exchange`: the stages after it, then the
+/// transport. It can be run more than once (a token fetch, then the request).
+#[derive(Clone, Copy)]
+pub struct Next<'a> {
+    stages: &'a [std::sync::Arc<dyn BackendStage>],
+    transport: &'a dyn Transport,
+}
+
+impl<'a> Next<'a> {
+    pub fn new(
+        stages: &'a [std::sync::Arc<dyn BackendStage>],
+        transport: &'a dyn Transport,
+    ) -> Self {
+        Next { stages, transport }
     }
-    /// Once the upstream request is built: may change it, answer in place of the backend
-    /// (`Some`, later stages' `prepare` and the HTTP call are skipped) or fail this backend.
-    fn prepare<'a>(
+
+    /// Hands the request to the next stage's `exchange`, or to the transport after the last.
+    pub fn run(self, req: OutRequest) -> BoxFuture<'a, Exchanged> {
+        match self.stages.split_first() {
+            Some((stage, rest)) => stage.exchange(
+                req,
+                Next {
+                    stages: rest,
+                    transport: self.transport,
+                },
+            ),
+            None => self.transport.exchange(req),
+        }
+    }
+}
+
+/// A backend-scope component: one stage of the chain around each backend call, with one hook
+/// per phase. Stages run in their registry rank's order (outermost first):
+///
+/// 1. `admit`, before the upstream request is built: may refuse the call; what it returns is
+///    this call's ticket, handed back to its `outcome` (a breaker's generation, a start time).
+/// 2. `request`, once the upstream request is built: may change it, or answer in the
+///    backend's place (the later stages' `request` and the exchange are skipped).
+/// 3. `exchange`, around the HTTP exchange (executor components: Martian, the HTTP cache,
+///    client credentials): hands the request on with `next.run(req)` or answers itself.
+/// 4. `response`, innermost first: may change the decoded outcome (checks, scripts).
+/// 5. `outcome`, once per admitted call with its final outcome (a call dropped at a deadline
+///    sees a timeout).
+pub trait BackendStage: Send + Sync {
+    fn admit(&self, _req: &ProxyRequest) -> Result<u64, ProxyError> {
+        Ok(0)
+    }
+    fn request<'a>(
         &'a self,
         _call: &'a mut BackendCall,
     ) -> BoxFuture<'a, Result<Option<ProxyResponse>, ProxyError>> {
         Box::pin(async { Ok(None) })
     }
-    /// After a call, before `after`: may turn its outcome into an error (response checks).
+    fn exchange<'a>(&'a self, req: OutRequest, next: Next<'a>) -> BoxFuture<'a, Exchanged> {
+        next.run(req)
+    }
     fn response(&self, _result: &mut Result<ProxyResponse, ProxyError>) {}
-    /// `before` for stages that pair each call's `before` with its `after` (a circuit breaker's
-    /// generation): the ticket returned here comes back to `after_call` with that call's outcome.
-    fn before_call(&self, req: &ProxyRequest) -> Result<u64, ProxyError> {
-        self.before(req).map(|()| 0)
-    }
-    /// `after` with the ticket `before_call` gave this call.
-    fn after_call(&self, _ticket: u64, result: &Result<ProxyResponse, ProxyError>) {
-        self.after(result)
-    }
-    /// After the call, with its outcome.
-    fn after(&self, _result: &Result<ProxyResponse, ProxyError>) {}
-    /// After the call: may change its outcome.
-    fn finish(&self, _result: &mut Result<ProxyResponse, ProxyError>) {}
+    fn outcome(&self, _ticket: u64, _result: &Result<ProxyResponse, ProxyError>) {}
     /// Whether this stage reads or changes the response data (not just `is_complete`,
     /// `passthrough` or the error): when no stage does, a plain JSON endpoint skips building
     /// the data map.

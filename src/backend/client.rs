@@ -418,16 +418,12 @@ fn resolve(base: &Uri, location: &str) -> String {
     format!("{scheme}://{authority}{dir}{location}")
 }
 
-impl crate::backend::executor::Executor for HttpClient {
-    fn execute(
+impl crate::hooks::Transport for HttpClient {
+    fn exchange(
         &self,
         req: crate::message::OutRequest,
-    ) -> crate::hooks::BoxFuture<'_, Result<(Response<Body>, String), String>> {
+    ) -> crate::hooks::BoxFuture<'_, crate::hooks::Exchanged> {
         Box::pin(self.send(req.method, req.url, req.headers, req.body, false))
-    }
-
-    fn http_client(&self) -> Option<&HttpClient> {
-        Some(self)
     }
 }
 

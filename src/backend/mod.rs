@@ -2,7 +2,6 @@
 //! balancing, the HTTP call, status handling (`backend/http`), decoding and formatting.
 
 pub mod client;
-pub mod executor;
 pub mod proxy;
 pub mod sd;
 pub mod url;
@@ -18,14 +17,13 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use serde_json::{Map, Value};
 
-use crate::backend::executor::Executor;
 use crate::config::BackendConfig;
 use crate::encoding::Decoder;
-use crate::hooks::{BackendCall, BackendStage};
+use crate::hooks::{BackendCall, BackendStage, Exchanged, Next};
 use crate::message::OutRequest;
 use crate::message::{CanonicalJson, ProxyError, ProxyRequest, ProxyResponse, RequestBody};
 use crate::transform::{parse_flatmap, Formatter};
-use crate::vocab::body::{Body, OutBody};
+use crate::vocab::body::OutBody;
 pub use client::HttpClient;
 use http_body_util::BodyExt;
 use url::{query_escape, UrlTemplate};
@@ -72,7 +70,9 @@ pub struct Backend {
     input_query: Option<Vec<String>>,
     status_mode: StatusMode,
     error_prefix: Arc<str>,
-    executor: Arc<dyn Executor>,
+    /// The HTTP client with this backend's options (`backend/http/client`).
+    client: HttpClient,
+    /// The components around each call, in their rank's order (see `hooks::BackendStage`).
     stages: Vec<Arc<dyn BackendStage>>,
     /// `proxy.shadow`: called, its answer ignored.
     pub shadow: bool,
@@ -87,12 +87,12 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// The backend `cfg` describes, calling out through `executor` with `stages` around each
-    /// call (the components build both: `components::executor`, `components::backend_stages`).
+    /// The backend `cfg` describes, calling out through `client` with `stages` around each
+    /// call (the components build them: `components::backend_stages`).
     pub fn build(
         cfg: &BackendConfig,
         dns_cache_ttl: std::time::Duration,
-        executor: Arc<dyn Executor>,
+        client: HttpClient,
         stages: Vec<Arc<dyn BackendStage>>,
     ) -> Result<Backend, String> {
         let proxy_ns = cfg.extra_config.get("proxy");
@@ -175,7 +175,7 @@ impl Backend {
             all_headers,
             input_query,
             status_mode,
-            executor,
+            client,
             stages,
             shadow,
             url_pattern: cfg.url_pattern.clone(),
@@ -204,15 +204,12 @@ impl Backend {
         self.canonical_json = self.answers_plain_json();
     }
 
-    /// Makes a `no-op` backend on the plain HTTP client, with no stage of its own, hand its
+    /// Makes a `no-op` backend with no stage of its own hand its
     /// answer's header lines on as they came (`http1::RawFields`) rather than in a map. The
     /// gateway decides this when nothing between the backend and the client reads or changes
     /// response headers; the server writes the lines through.
     pub fn set_raw_fields(&mut self) {
-        self.raw_fields = self.decoder == Decoder::NoOp
-            && self.stages.is_empty()
-            && !self.shadow
-            && self.executor.http_client().is_some();
+        self.raw_fields = self.decoder == Decoder::NoOp && self.stages.is_empty() && !self.shadow;
     }
 
     /// Whether [`set_raw_fields`](Self::set_raw_fields) took effect.
@@ -332,7 +329,7 @@ impl Backend {
         }
     }
 
-    /// A call through the backend's stages.
+    /// A call through the backend's stages (see `hooks::BackendStage` for the phases).
     async fn call_staged(&self, req: ProxyRequest) -> Result<ProxyResponse, ProxyError> {
         let mut admitted = Admitted {
             stages: &self.stages,
@@ -340,7 +337,7 @@ impl Backend {
             finished: false,
         };
         for s in &self.stages {
-            match s.before_call(&req) {
+            match s.admit(&req) {
                 Ok(ticket) => admitted.tickets.push(ticket),
                 Err(e) => {
                     // the stages that let the call through see it fail, as middlewares would
@@ -361,7 +358,7 @@ impl Backend {
         let mut call = BackendCall { request, params };
         let mut answered = None;
         for s in &self.stages {
-            match s.prepare(&mut call).await {
+            match s.request(&mut call).await {
                 Ok(None) => {}
                 Ok(Some(resp)) => {
                     answered = Some(Ok(resp));
@@ -375,13 +372,15 @@ impl Backend {
         }
         let mut result = match answered {
             Some(r) => r,
-            None => self.send(call.request).await,
+            None => {
+                let sent = Next::new(&self.stages, &self.client)
+                    .run(call.request)
+                    .await;
+                self.answer(sent).await
+            }
         };
-        for s in &self.stages {
-            s.response(&mut result);
-        }
         for s in self.stages.iter().rev() {
-            s.finish(&mut result);
+            s.response(&mut result);
         }
         admitted.finish(&result);
         result
@@ -443,7 +442,8 @@ impl Backend {
         ))
     }
 
-    /// Executes the upstream request; status handling, decoding and formatting.
+    /// Executes the upstream request of a call without stages; status handling, decoding and
+    /// formatting.
     ///
     /// Not an `async fn`: the request's parts move into the client's future, which the answer's
     /// handling follows in the same place.
@@ -451,30 +451,22 @@ impl Backend {
         &self,
         out: OutRequest,
     ) -> impl Future<Output = Result<ProxyResponse, ProxyError>> + Send + '_ {
-        let sent = match self.executor.http_client() {
-            Some(client) => {
-                // a decoded answer's fields are read only for its Content-Type, and only when
-                // its status fails the call: they may stay lines unless a stage reads them
-                let raw =
-                    self.raw_fields || (self.decoder != Decoder::NoOp && self.stages.is_empty());
-                let OutRequest {
-                    method,
-                    url,
-                    headers,
-                    body,
-                } = out;
-                Either::Left(client.send(method, url, headers, body, raw))
-            }
-            None => Either::Right(self.executor.execute(out)),
-        };
-        sent.then(move |sent| self.answer(sent))
+        // a decoded answer's fields are read only for its Content-Type, and only when its
+        // status fails the call: they may stay lines
+        let raw = self.raw_fields || self.decoder != Decoder::NoOp;
+        let OutRequest {
+            method,
+            url,
+            headers,
+            body,
+        } = out;
+        self.client
+            .send(method, url, headers, body, raw)
+            .then(move |sent| self.answer(sent))
     }
 
     /// The status handling, decoding and formatting of an upstream answer.
-    async fn answer(
-        &self,
-        sent: Result<(http::Response<Body>, String), String>,
-    ) -> Result<ProxyResponse, ProxyError> {
+    async fn answer(&self, sent: Exchanged) -> Result<ProxyResponse, ProxyError> {
         let (resp, final_url) = sent.map_err(ProxyError::Backend)?;
         if self.decoder == Decoder::NoOp {
             return Ok(ProxyResponse {
@@ -576,7 +568,7 @@ impl Admitted<'_> {
         }
         self.finished = true;
         for (stage, ticket) in self.stages.iter().zip(&self.tickets) {
-            stage.after_call(*ticket, result);
+            stage.outcome(*ticket, result);
         }
     }
 }

@@ -20,8 +20,7 @@
 //! | service layer | 10 CORS, 20 `security/http`, 30 bot detector, 90 metrics (observes) |
 //! | endpoint guard | 10 bot detector, 20 JWT validator, 30 rate limit |
 //! | proxy stage | 10 metrics, 20 Lua, 30 CEL, 40 JSON schema, 50 JWT signer |
-//! | backend stage | 10 metrics, 20 circuit breaker, 30 rate limit, 40 Lua, 50 CEL |
-//! | executor (wraps the client) | 10 client credentials, 20 HTTP cache, 30 Martian |
+//! | backend stage | 10 metrics, 20 circuit breaker, 30 rate limit, 40 Lua, 50 CEL; around the HTTP exchange: 60 Martian, 70 HTTP cache, 80 client credentials |
 //!
 //! A new component is one file and one line in [`REGISTRY`]; for example an endpoint guard
 //! that refuses requests without an `X-Tenant` header, in `security/tenant.rs`:
@@ -75,7 +74,6 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::backend::executor::Executor;
 use crate::backend::HttpClient;
 use crate::config::{BackendConfig, EndpointConfig, ExtraConfig, ServiceConfig};
 use crate::hooks::{BackendStage, EndpointGuard, ProxyStage, ServiceLayer};
@@ -116,15 +114,10 @@ pub enum Build {
         u8,
         fn(&EndpointConfig, &BuildCx<'_>) -> Built<dyn ProxyStage>,
     ),
-    /// A stage around each call of a backend.
+    /// A stage around each call of a backend (and its HTTP exchange).
     Backend(
         u8,
         fn(&BackendConfig, &BuildCx<'_>) -> Built<dyn BackendStage>,
-    ),
-    /// A decorator of a backend's HTTP executor (the lowest rank wraps the client first).
-    Executor(
-        u8,
-        fn(&BackendConfig, Arc<dyn Executor>) -> Result<Arc<dyn Executor>, String>,
     ),
 }
 
@@ -604,21 +597,6 @@ pub fn backend_stages(
         _ => None,
     });
     collect(builders.into_iter().map(|f| f(b, cx)))
-}
-
-/// The HTTP executor of a backend: the shared client with the backend's
-/// `backend/http/client` options, wrapped by the executor components in their rank's order
-/// (the lowest wraps the client first).
-pub fn executor(b: &BackendConfig, cx: &BuildCx<'_>) -> Result<Arc<dyn Executor>, String> {
-    let mut exec: Arc<dyn Executor> = Arc::new(cx.client.for_backend(b)?);
-    let wrappers = ranked(|build| match *build {
-        Build::Executor(rank, f) => Some((rank, f)),
-        _ => None,
-    });
-    for wrap in wrappers {
-        exec = wrap(b, exec)?;
-    }
-    Ok(exec)
 }
 
 #[cfg(test)]

@@ -13,17 +13,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, Method, Response};
+use http::{HeaderMap, Method};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::backend::executor::Executor;
 use crate::config::BackendConfig;
-use crate::hooks::BoxFuture;
+use crate::hooks::{BackendStage, BoxFuture, Exchanged, Next};
 use crate::message::OutRequest;
-use crate::vocab::body::Body;
 use crate::vocab::body::OutBody;
 
 pub const NAMESPACE: &str = "auth/client-credentials";
@@ -34,7 +32,7 @@ pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentS
     scopes: &[crate::components::Scope::Backend],
     support: crate::components::Support::Active,
     keys: Some(check_keys),
-    builds: &[crate::components::Build::Executor(10, wrap)],
+    builds: &[crate::components::Build::Backend(80, stage)],
 };
 
 /// Tokens are renewed this long before they expire (oauth2's `expiryDelta`).
@@ -88,12 +86,11 @@ struct State {
     style: AuthStyle,
 }
 
-/// The client-credentials executor.
+/// The client-credentials stage: adds the token to each exchange.
 pub struct ClientCredentials {
     cfg: ClientCredentialsConfig,
     scopes: Vec<String>,
     params: Vec<(String, Vec<String>)>,
-    next: Arc<dyn Executor>,
     state: Mutex<State>,
 }
 
@@ -169,7 +166,7 @@ fn parse_token(content_type: &str, body: &[u8]) -> Result<(String, String, u64),
 }
 
 impl ClientCredentials {
-    pub fn new(cfg: ClientCredentialsConfig, next: Arc<dyn Executor>) -> ClientCredentials {
+    pub fn new(cfg: ClientCredentialsConfig) -> ClientCredentials {
         let scopes = cfg
             .scopes
             .split(',')
@@ -196,7 +193,6 @@ impl ClientCredentials {
             cfg,
             scopes,
             params,
-            next,
             state: Mutex::new(State {
                 token: None,
                 style: AuthStyle::Unknown,
@@ -231,7 +227,11 @@ impl ClientCredentials {
         form.finish()
     }
 
-    async fn request_token(&self, style: AuthStyle) -> Result<(String, String, u64), String> {
+    async fn request_token(
+        &self,
+        style: AuthStyle,
+        next: Next<'_>,
+    ) -> Result<(String, String, u64), String> {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,
@@ -248,9 +248,8 @@ impl ClientCredentials {
             headers.insert(header::AUTHORIZATION, value);
         }
         let body = self.token_form(style);
-        let (resp, _) = self
-            .next
-            .execute(OutRequest {
+        let (resp, _) = next
+            .run(OutRequest {
                 method: Method::POST,
                 url: self.cfg.token_url.clone(),
                 headers,
@@ -279,7 +278,7 @@ impl ClientCredentials {
     }
 
     /// The `Authorization` value to send, fetching a token when there is no valid one.
-    async fn authorization(&self) -> Result<HeaderValue, String> {
+    async fn authorization(&self, next: Next<'_>) -> Result<HeaderValue, String> {
         let mut state = self.state.lock().await;
         let now = Instant::now();
         if let Some(t) = &state.token {
@@ -288,12 +287,12 @@ impl ClientCredentials {
             }
         }
         let (access, kind, expires_in) = match state.style {
-            AuthStyle::Unknown => match self.request_token(AuthStyle::Header).await {
+            AuthStyle::Unknown => match self.request_token(AuthStyle::Header, next).await {
                 Ok(t) => {
                     state.style = AuthStyle::Header;
                     t
                 }
-                Err(first) => match self.request_token(AuthStyle::Params).await {
+                Err(first) => match self.request_token(AuthStyle::Params, next).await {
                     Ok(t) => {
                         state.style = AuthStyle::Params;
                         t
@@ -301,7 +300,7 @@ impl ClientCredentials {
                     Err(_) => return Err(first),
                 },
             },
-            style => self.request_token(style).await?,
+            style => self.request_token(style, next).await?,
         };
         let value = HeaderValue::from_str(&format!("{} {}", token_type(&kind), access))
             .map_err(|_| "oauth2: the access token is not a valid header value".to_string())?;
@@ -313,36 +312,44 @@ impl ClientCredentials {
         Ok(value)
     }
 
-    async fn run(&self, mut req: OutRequest) -> Result<(Response<Body>, String), String> {
+    async fn run(&self, mut req: OutRequest, next: Next<'_>) -> Exchanged {
         let auth = self
-            .authorization()
+            .authorization(next)
             .await
             .map_err(|e| format!("{} {:?}: {e}", go_verb(&req.method), req.url))?;
         req.headers.insert(header::AUTHORIZATION, auth);
-        self.next.execute(req).await
+        next.run(req).await
     }
 }
 
-impl Executor for ClientCredentials {
-    fn execute(&self, req: OutRequest) -> BoxFuture<'_, Result<(Response<Body>, String), String>> {
-        Box::pin(self.run(req))
+impl BackendStage for ClientCredentials {
+    fn exchange<'a>(&'a self, req: OutRequest, next: Next<'a>) -> BoxFuture<'a, Exchanged> {
+        Box::pin(self.run(req, next))
+    }
+
+    fn reads_data(&self) -> bool {
+        false
     }
 }
 
-/// Wraps `next` when the backend has `auth/client-credentials`.
-pub fn wrap(b: &BackendConfig, next: Arc<dyn Executor>) -> Result<Arc<dyn Executor>, String> {
+/// The stage of a backend with `auth/client-credentials`.
+fn stage(
+    b: &BackendConfig,
+    _: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn BackendStage> {
     let Some(raw) = b.extra_config.get(NAMESPACE) else {
-        return Ok(next);
+        return Ok(None);
     };
     let cfg: ClientCredentialsConfig = serde_json::from_value(raw.clone())
         .map_err(|e| format!("{}.extra_config.{NAMESPACE}: {e}", b.json_path))?;
-    Ok(Arc::new(ClientCredentials::new(cfg, next)))
+    Ok(Some(Arc::new(ClientCredentials::new(cfg))))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::body::full_body;
+    use crate::vocab::body::{full_body, Body};
+    use http::Response;
     use http_body_util::BodyExt;
     use std::sync::Mutex as StdMutex;
 
@@ -359,11 +366,8 @@ mod tests {
         token: TokenAnswer,
     }
 
-    impl Executor for Fake {
-        fn execute(
-            &self,
-            req: OutRequest,
-        ) -> BoxFuture<'_, Result<(Response<Body>, String), String>> {
+    impl crate::hooks::Transport for Fake {
+        fn exchange(&self, req: OutRequest) -> BoxFuture<'_, Exchanged> {
             Box::pin(async move {
                 if req.url == "http://127.0.0.1:1/token" {
                     let body = match req.body {
@@ -401,21 +405,24 @@ mod tests {
             token: Box::new(token),
         });
         let cfg: ClientCredentialsConfig = serde_json::from_str(json).unwrap();
-        (ClientCredentials::new(cfg, fake.clone()), fake)
+        (ClientCredentials::new(cfg), fake)
     }
 
     const CFG: &str = r#"{"client_id": "my id", "client_secret": "s3cr3t",
         "token_url": "http://127.0.0.1:1/token", "scopes": "read, write",
         "endpoint_params": {"audience": ["api"]}}"#;
 
-    async fn call(c: &ClientCredentials) -> Result<String, String> {
+    async fn call(c: &ClientCredentials, fake: &Fake) -> Result<String, String> {
         let (r, _) = c
-            .execute(OutRequest {
-                method: Method::GET,
-                url: "http://127.0.0.1:1/api".into(),
-                headers: HeaderMap::new(),
-                body: OutBody::Empty,
-            })
+            .exchange(
+                OutRequest {
+                    method: Method::GET,
+                    url: "http://127.0.0.1:1/api".into(),
+                    headers: HeaderMap::new(),
+                    body: OutBody::Empty,
+                },
+                Next::new(&[], fake),
+            )
             .await?;
         Ok(String::from_utf8(drain(r.into_body()).await.to_vec()).unwrap())
     }
@@ -429,7 +436,7 @@ mod tests {
                 format!(r#"{{"access_token":"tok{n}","token_type":"bearer","expires_in":60}}"#),
             )
         });
-        assert_eq!(call(&c).await.unwrap(), "Bearer tok0");
+        assert_eq!(call(&c, &fake).await.unwrap(), "Bearer tok0");
         {
             let calls = fake.token_calls.lock().unwrap();
             let (headers, body) = &calls[0];
@@ -443,11 +450,11 @@ mod tests {
             );
         }
         tokio::time::advance(Duration::from_secs(49)).await;
-        assert_eq!(call(&c).await.unwrap(), "Bearer tok0");
+        assert_eq!(call(&c, &fake).await.unwrap(), "Bearer tok0");
         assert_eq!(fake.token_calls.lock().unwrap().len(), 1);
         // within ten seconds of the expiry a new token is fetched
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(call(&c).await.unwrap(), "Bearer tok1");
+        assert_eq!(call(&c, &fake).await.unwrap(), "Bearer tok1");
         assert_eq!(fake.token_calls.lock().unwrap().len(), 2);
     }
 
@@ -468,7 +475,7 @@ mod tests {
                 )
             }
         });
-        assert_eq!(call(&c).await.unwrap(), "Bearer formtok");
+        assert_eq!(call(&c, &fake).await.unwrap(), "Bearer formtok");
         let calls = fake.token_calls.lock().unwrap();
         assert_eq!(calls.len(), 2);
         assert_eq!(
@@ -479,8 +486,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_token_request_fails_the_call() {
-        let (c, _) = cc(CFG, |_, _| (500, "text/plain", "down".into()));
-        let err = call(&c).await.unwrap_err();
+        let (c, fake) = cc(CFG, |_, _| (500, "text/plain", "down".into()));
+        let err = call(&c, &fake).await.unwrap_err();
         assert!(
             err.starts_with(r#"Get "http://127.0.0.1:1/api": oauth2: cannot fetch token: 500"#),
             "{err}"

@@ -24,10 +24,9 @@ use rand_core::RngCore;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::backend::executor::Executor;
 use crate::backend::url::query_escape;
 use crate::config::BackendConfig;
-use crate::hooks::BoxFuture;
+use crate::hooks::{BackendStage, BoxFuture, Exchanged, Next};
 use crate::message::OutRequest;
 use crate::vocab::body::OutBody;
 use crate::vocab::body::{full_body, Body};
@@ -40,7 +39,7 @@ pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentS
     scopes: &[crate::components::Scope::Backend],
     support: crate::components::Support::Active,
     keys: Some(check_keys),
-    builds: &[crate::components::Build::Executor(30, wrap)],
+    builds: &[crate::components::Build::Backend(60, stage)],
 };
 
 const ID_HEADER: &str = "x-martian-id";
@@ -1133,11 +1132,10 @@ impl Node {
 /// The modifiers of one backend, around its HTTP execution.
 pub struct Martian {
     root: Node,
-    next: Arc<dyn Executor>,
 }
 
 impl Martian {
-    async fn run(&self, mut req: OutRequest) -> Result<(Response<Body>, String), String> {
+    async fn run(&self, mut req: OutRequest, next: Next<'_>) -> Exchanged {
         let mut cx = ReqCx {
             url: Url::parse(&req.url),
             headers: &mut req.headers,
@@ -1147,10 +1145,10 @@ impl Martian {
         let url = cx.url;
         req.url = url.render();
         if !self.root.scope.response {
-            return self.next.execute(req).await;
+            return next.run(req).await;
         }
         let req_headers = req.headers.clone();
-        let (mut resp, final_url) = self.next.execute(req).await?;
+        let (mut resp, final_url) = next.run(req).await?;
         let mut rcx = ResCx {
             url: &url,
             req_headers: &req_headers,
@@ -1161,9 +1159,13 @@ impl Martian {
     }
 }
 
-impl Executor for Martian {
-    fn execute(&self, req: OutRequest) -> BoxFuture<'_, Result<(Response<Body>, String), String>> {
-        Box::pin(self.run(req))
+impl BackendStage for Martian {
+    fn exchange<'a>(&'a self, req: OutRequest, next: Next<'a>) -> BoxFuture<'a, Exchanged> {
+        Box::pin(self.run(req, next))
+    }
+
+    fn reads_data(&self) -> bool {
+        false
     }
 }
 
@@ -1172,13 +1174,16 @@ fn build(v: &Value) -> Result<Node, String> {
     parse(v, NAMESPACE).map_err(|e| format!("{NAMESPACE}: {e}"))
 }
 
-/// Wraps `next` when the backend has `modifier/martian`.
-pub fn wrap(b: &BackendConfig, next: Arc<dyn Executor>) -> Result<Arc<dyn Executor>, String> {
+/// The stage of a backend with `modifier/martian`.
+fn stage(
+    b: &BackendConfig,
+    _: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn BackendStage> {
     let Some(raw) = b.extra_config.get(NAMESPACE) else {
-        return Ok(next);
+        return Ok(None);
     };
     let root = build(raw).map_err(|e| format!("{}.extra_config.{e}", b.json_path))?;
-    Ok(Arc::new(Martian { root, next }))
+    Ok(Some(Arc::new(Martian { root })))
 }
 
 #[cfg(test)]

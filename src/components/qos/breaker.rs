@@ -264,17 +264,13 @@ impl BreakerStage {
 }
 
 impl BackendStage for BreakerStage {
-    fn before(&self, req: &ProxyRequest) -> Result<(), ProxyError> {
-        self.before_call(req).map(|_| ())
-    }
-
-    fn before_call(&self, _req: &ProxyRequest) -> Result<u64, ProxyError> {
+    fn admit(&self, _req: &ProxyRequest) -> Result<u64, ProxyError> {
         self.breaker
             .before_request()
             .map_err(|e| ProxyError::Backend(e.to_string()))
     }
 
-    fn after_call(&self, ticket: u64, result: &Result<ProxyResponse, ProxyError>) {
+    fn outcome(&self, ticket: u64, result: &Result<ProxyResponse, ProxyError>) {
         self.breaker.after_request(ticket, succeeded(result));
     }
 
@@ -402,18 +398,18 @@ mod tests {
             forwards_user_agent: false,
             claims: None,
         };
-        let t = stage.before_call(&req).unwrap();
-        stage.after_call(t, &Err(ProxyError::Backend("boom".into())));
-        let err = stage.before_call(&req).unwrap_err();
+        let t = stage.admit(&req).unwrap();
+        stage.outcome(t, &Err(ProxyError::Backend("boom".into())));
+        let err = stage.admit(&req).unwrap_err();
         assert_eq!(err.to_string(), "circuit breaker is open");
         assert_eq!(err.status(), 500);
         tokio::time::advance(Duration::from_secs(10)).await;
-        let t = stage.before_call(&req).unwrap();
-        stage.after_call(t, &Ok(ProxyResponse::complete(Default::default())));
+        let t = stage.admit(&req).unwrap();
+        stage.outcome(t, &Ok(ProxyResponse::complete(Default::default())));
         assert_eq!(stage.breaker().state(), State::Closed);
         // a failed status reported as details still counts as a failure
-        let t = stage.before_call(&req).unwrap();
-        stage.after_call(t, &Ok(ProxyResponse::default()));
+        let t = stage.admit(&req).unwrap();
+        stage.outcome(t, &Ok(ProxyResponse::default()));
         assert_eq!(stage.breaker().state(), State::Open);
     }
 
@@ -445,7 +441,7 @@ mod tests {
         let backend = crate::backend::Backend::build(
             b,
             cfg.dns_cache_ttl,
-            crate::components::executor(b, &cx).unwrap(),
+            client.for_backend(b).unwrap(),
             crate::components::backend_stages(b, &cx).unwrap(),
         )
         .unwrap();

@@ -42,10 +42,9 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::backend::executor::Executor;
 use crate::components::qos::ratelimit::Num;
 use crate::config::BackendConfig;
-use crate::hooks::BoxFuture;
+use crate::hooks::{BackendStage, BoxFuture, Exchanged, Next};
 use crate::message::OutRequest;
 use crate::vocab::body::OutBody;
 use crate::vocab::body::{full_body, Body, BoxError};
@@ -58,7 +57,7 @@ pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentS
     scopes: &[crate::components::Scope::Backend],
     support: crate::components::Support::Active,
     keys: Some(check_keys),
-    builds: &[crate::components::Build::Executor(20, wrap)],
+    builds: &[crate::components::Build::Backend(70, stage)],
 };
 
 /// The cap when the configuration sets none.
@@ -296,7 +295,6 @@ fn lifetime(headers: &HeaderMap, dirs: &[(String, Option<String>)], now: SystemT
 
 /// The HTTP cache around an executor.
 pub struct HttpCache {
-    next: Arc<dyn Executor>,
     store: Arc<Store>,
 }
 
@@ -344,16 +342,16 @@ async fn read_limited(mut body: Body, limit: usize) -> Result<Result<Bytes, Body
 }
 
 impl HttpCache {
-    pub fn new(next: Arc<dyn Executor>, store: Arc<Store>) -> HttpCache {
-        HttpCache { next, store }
+    pub fn new(store: Arc<Store>) -> HttpCache {
+        HttpCache { store }
     }
 
-    async fn run(&self, req: OutRequest) -> Result<(Response<Body>, String), String> {
+    async fn run(&self, req: OutRequest, next: Next<'_>) -> Exchanged {
         let cacheable = (req.method == Method::GET || req.method == Method::HEAD)
             && !req.headers.contains_key(header::RANGE)
             && !matches!(req.body, OutBody::Stream(_));
         if !cacheable {
-            return self.next.execute(req).await;
+            return next.run(req).await;
         }
         let key = if req.method == Method::HEAD {
             format!("HEAD {}", req.url)
@@ -396,7 +394,7 @@ impl HttpCache {
                 }
             }
         }
-        let (resp, final_url) = self.next.execute(req).await?;
+        let (resp, final_url) = next.run(req).await?;
         let received = Instant::now();
         if let Some(entry) = revalidating {
             if resp.status() == StatusCode::NOT_MODIFIED {
@@ -496,9 +494,13 @@ fn is_end_to_end(name: &HeaderName) -> bool {
     )
 }
 
-impl Executor for HttpCache {
-    fn execute(&self, req: OutRequest) -> BoxFuture<'_, Result<(Response<Body>, String), String>> {
-        Box::pin(self.run(req))
+impl BackendStage for HttpCache {
+    fn exchange<'a>(&'a self, req: OutRequest, next: Next<'a>) -> BoxFuture<'a, Exchanged> {
+        Box::pin(self.run(req, next))
+    }
+
+    fn reads_data(&self) -> bool {
+        false
     }
 }
 
@@ -509,10 +511,13 @@ fn shared_store(max_items: usize, max_size: usize) -> Arc<Store> {
         .clone()
 }
 
-/// Wraps `next` when the backend has `qos/http-cache`.
-pub fn wrap(b: &BackendConfig, next: Arc<dyn Executor>) -> Result<Arc<dyn Executor>, String> {
+/// The stage of a backend with `qos/http-cache`.
+fn stage(
+    b: &BackendConfig,
+    _: &crate::components::BuildCx<'_>,
+) -> crate::components::Built<dyn BackendStage> {
     let Some(raw) = b.extra_config.get(NAMESPACE) else {
-        return Ok(next);
+        return Ok(None);
     };
     let cfg: HttpCacheConfig = serde_json::from_value(raw.clone())
         .map_err(|e| format!("{}.extra_config.{NAMESPACE}: {e}", b.json_path))?;
@@ -529,7 +534,7 @@ pub fn wrap(b: &BackendConfig, next: Arc<dyn Executor>) -> Result<Arc<dyn Execut
     } else {
         Arc::new(Store::new(items, size))
     };
-    Ok(Arc::new(HttpCache::new(next, store)))
+    Ok(Some(Arc::new(HttpCache::new(store))))
 }
 
 #[cfg(test)]
@@ -557,8 +562,8 @@ mod tests {
         seen: Mutex<Vec<HeaderMap>>,
     }
 
-    impl Executor for Fake {
-        fn execute(
+    impl crate::hooks::Transport for Fake {
+        fn exchange(
             &self,
             req: OutRequest,
         ) -> BoxFuture<'_, Result<(Response<Body>, String), String>> {
@@ -606,15 +611,31 @@ mod tests {
         }
     }
 
-    async fn body_of(cache: &HttpCache, req: OutRequest) -> (String, bool) {
-        let (r, _) = cache.execute(req).await.unwrap();
+    /// A cache in front of a fake transport.
+    struct Cached {
+        cache: HttpCache,
+        transport: Arc<Fake>,
+    }
+
+    impl Cached {
+        fn new(transport: Arc<Fake>, store: Arc<Store>) -> Cached {
+            Cached {
+                cache: HttpCache::new(store),
+                transport,
+            }
+        }
+    }
+
+    async fn body_of(c: &Cached, req: OutRequest) -> (String, bool) {
+        let next = Next::new(&[], &*c.transport);
+        let (r, _) = c.cache.exchange(req, next).await.unwrap();
         let from_cache = r.headers().contains_key(X_FROM_CACHE);
         let b = r.into_body().collect().await.unwrap().to_bytes();
         (String::from_utf8(b.to_vec()).unwrap(), from_cache)
     }
 
-    fn cache_over(f: Arc<Fake>) -> HttpCache {
-        HttpCache::new(f, Arc::new(Store::new(100, 1 << 20)))
+    fn cache_over(f: Arc<Fake>) -> Cached {
+        Cached::new(f, Arc::new(Store::new(100, 1 << 20)))
     }
 
     #[tokio::test(start_paused = true)]
@@ -792,7 +813,7 @@ mod tests {
             )
         });
         let store = Arc::new(Store::new(10, 8 * 1024));
-        let cache = HttpCache::new(f.clone(), store.clone());
+        let cache = Cached::new(f.clone(), store.clone());
         for i in 0..100 {
             body_of(&cache, get(&format!("http://h/{i}"), &[])).await;
         }
@@ -803,7 +824,7 @@ mod tests {
         assert!(!body_of(&cache, get("http://h/0", &[])).await.1);
         // a body larger than the cache goes through whole and is not kept
         let big = fake(|_, _| resp(&[("cache-control", "max-age=600")], "y".repeat(20_000)));
-        let cache = HttpCache::new(big, Arc::new(Store::new(10, 8 * 1024)));
+        let cache = Cached::new(big, Arc::new(Store::new(10, 8 * 1024)));
         let (b, _) = body_of(&cache, get("http://h/big", &[])).await;
         assert_eq!(b.len(), 20_000);
         assert!(!body_of(&cache, get("http://h/big", &[])).await.1);

@@ -77,9 +77,9 @@ impl ProxyRateLimit {
 }
 
 impl BackendStage for ProxyRateLimit {
-    fn before(&self, _req: &ProxyRequest) -> Result<(), ProxyError> {
+    fn admit(&self, _req: &ProxyRequest) -> Result<u64, ProxyError> {
         if self.bucket.allow() {
-            Ok(())
+            Ok(0)
         } else {
             Err(ProxyError::Backend(ERR_LIMITED.into()))
         }
@@ -117,7 +117,7 @@ mod tests {
     }
 
     fn outcomes(s: &ProxyRateLimit, n: usize) -> Vec<bool> {
-        (0..n).map(|_| s.before(&req()).is_ok()).collect()
+        (0..n).map(|_| s.admit(&req()).is_ok()).collect()
     }
 
     #[tokio::test(start_paused = true)]
@@ -136,8 +136,8 @@ mod tests {
     async fn the_error_is_krakends() {
         let cfg: ProxyRateLimitConfig = serde_json::from_str(r#"{"max_rate": 1}"#).unwrap();
         let s = ProxyRateLimit::from_config(&cfg).unwrap();
-        assert!(s.before(&req()).is_ok());
-        let err = s.before(&req()).unwrap_err();
+        assert!(s.admit(&req()).is_ok());
+        let err = s.admit(&req()).unwrap_err();
         assert_eq!(err.to_string(), "rate limit exceded");
         assert_eq!(err.status(), 500);
     }

@@ -564,11 +564,11 @@ pub struct BackendMetricsStage {
 }
 
 impl BackendStage for BackendMetricsStage {
-    fn before_call(&self, _req: &ProxyRequest) -> Result<u64, ProxyError> {
+    fn admit(&self, _req: &ProxyRequest) -> Result<u64, ProxyError> {
         Ok(nanos(self.epoch.elapsed()))
     }
 
-    fn after_call(&self, ticket: u64, result: &Result<ProxyResponse, ProxyError>) {
+    fn outcome(&self, ticket: u64, result: &Result<ProxyResponse, ProxyError>) {
         let elapsed = nanos(self.epoch.elapsed()).saturating_sub(ticket);
         let (complete, error) = match result {
             Ok(r) => (r.is_complete, false),

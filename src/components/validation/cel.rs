@@ -400,8 +400,8 @@ pub fn build_backend(b: &BackendConfig, v: &Value) -> Result<Option<CelBackend>,
 }
 
 impl BackendStage for CelBackend {
-    fn before(&self, req: &ProxyRequest) -> Result<(), ProxyError> {
-        self.eval.check_request(req)
+    fn admit(&self, req: &ProxyRequest) -> Result<u64, ProxyError> {
+        self.eval.check_request(req).map(|()| 0)
     }
 
     fn response(&self, result: &mut Result<ProxyResponse, ProxyError>) {
@@ -589,9 +589,9 @@ mod tests {
         )
         .expect("valid")
         .expect("stage");
-        assert!(stage.before(&request(&[("Id", "7")], &[])).is_ok());
+        assert!(stage.admit(&request(&[("Id", "7")], &[])).is_ok());
         let err = stage
-            .before(&request(&[("Id", "8")], &[]))
+            .admit(&request(&[("Id", "8")], &[]))
             .expect_err("false");
         assert_eq!(err.to_string(), "request aborted by evaluator #0");
         assert_eq!(err.status(), 500);

@@ -21,7 +21,7 @@ use http::{HeaderMap, Method};
 use tokio::time::Instant;
 
 use super::jose::{self, CompactJws, Jwk};
-use crate::backend::executor::Executor;
+use crate::hooks::Transport;
 use crate::message::OutRequest;
 use crate::vocab::body::read_body;
 use crate::vocab::body::OutBody;
@@ -91,7 +91,7 @@ pub struct RemoteOptions {
 
 struct Remote {
     opts: RemoteOptions,
-    exec: Arc<dyn Executor>,
+    exec: Arc<dyn Transport>,
     state: Mutex<State>,
     /// One download at a time (cached mode).
     download: tokio::sync::Mutex<()>,
@@ -186,14 +186,18 @@ impl KeySet {
     }
 
     /// A set downloaded from a URL with `exec`.
-    pub fn remote(opts: RemoteOptions, exec: Arc<dyn Executor>, strategy: KeyIdStrategy) -> KeySet {
+    pub fn remote(
+        opts: RemoteOptions,
+        exec: Arc<dyn Transport>,
+        strategy: KeyIdStrategy,
+    ) -> KeySet {
         KeySet::remote_shared(opts, exec, strategy, None)
     }
 
     /// A downloaded set whose cache has `shared` as second level (only with `cache`).
     pub fn remote_shared(
         opts: RemoteOptions,
-        exec: Arc<dyn Executor>,
+        exec: Arc<dyn Transport>,
         strategy: KeyIdStrategy,
         shared: Option<Arc<SharedCache>>,
     ) -> KeySet {
@@ -426,7 +430,7 @@ impl Remote {
                 headers: HeaderMap::new(),
                 body: OutBody::Empty,
             };
-            let (resp, _) = self.exec.execute(req).await?;
+            let (resp, _) = self.exec.exchange(req).await?;
             let ct = resp
                 .headers()
                 .get(CONTENT_TYPE)
@@ -476,8 +480,8 @@ mod tests {
         }
     }
 
-    impl Executor for FakeJwks {
-        fn execute(
+    impl Transport for FakeJwks {
+        fn exchange(
             &self,
             _req: OutRequest,
         ) -> BoxFuture<'_, Result<(Response<Body>, String), String>> {

@@ -16,10 +16,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::backend::executor::Executor;
 use crate::backend::HttpClient;
 use crate::components::BuildCx;
 use crate::config::{EndpointConfig, ServiceConfig};
+use crate::hooks::Transport;
 use jwk_client::JwkTls;
 use keys::{KeyIdStrategy, KeySet, RemoteOptions, SharedCache};
 
@@ -241,7 +241,7 @@ fn try_key_set(
         pins,
         cipher_suites: src.cipher_suites.clone(),
     };
-    let exec: Arc<dyn Executor> = Arc::new(cx.jose.client(ns, &tls, cx.service)?);
+    let exec: Arc<dyn Transport> = Arc::new(cx.jose.client(ns, &tls, cx.service)?);
     let timeout = if ep.timeout.is_zero() {
         DEFAULT_JWK_TIMEOUT
     } else {

@@ -507,7 +507,7 @@ pub fn build_backend(v: &Value) -> Result<LuaBackend, String> {
 }
 
 impl BackendStage for LuaBackend {
-    fn prepare<'a>(
+    fn request<'a>(
         &'a self,
         call: &'a mut BackendCall,
     ) -> BoxFuture<'a, Result<Option<ProxyResponse>, ProxyError>> {
@@ -516,14 +516,14 @@ impl BackendStage for LuaBackend {
                 self.run_pre(call).await?;
             }
             if self.skip_next {
-                // `post` (in `finish`) sees an empty, incomplete response
+                // `post` (in `response`) sees an empty, incomplete response
                 return Ok(Some(ProxyResponse::default()));
             }
             Ok(None)
         })
     }
 
-    fn finish(&self, result: &mut Result<ProxyResponse, ProxyError>) {
+    fn response(&self, result: &mut Result<ProxyResponse, ProxyError>) {
         if self.post.trim().is_empty() {
             return;
         }
