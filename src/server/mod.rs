@@ -2,6 +2,20 @@
 //! (`http1::server`, calling the gateway through `dispatch.rs`); TLS (HTTP/1.1 and HTTP/2) and
 //! h2c (`use_h2c`) on hyper; header limits and timeouts; graceful shutdown on SIGINT/SIGTERM
 //! bounded by `max_shutdown_wait_time`.
+//!
+//! Graceful shutdown: connections served by hyper are watched by hyper-util's
+//! `GracefulShutdown`; the gateway's own HTTP/1.1 loop has its registry
+//! (`http1::server::Shutdown`: each connection registers its task's waker once, reads an
+//! atomic flag between requests, and is woken by `begin`). Both are drained together, within
+//! `max_shutdown_wait_time`: an idle connection closes at once, a busy one after its answer.
+//! Kept over the crates, checked 2026-12-07 on the 2-core machine: hyper-util's
+//! `GracefulConnection` is sealed (only hyper's connection types can be watched), and
+//! tokio-util's `CancellationToken` (with `TaskTracker` for the drain) would register a
+//! waiter under the token's shared mutex on every idle wait, where the registry reads a flag:
+//! 200 tasks × 20,000 idle waits on 2 worker threads, about 80-95 ns per wait with the flag
+//! against 105-127 ns with the token's `cancelled()` (yield included in both), and +173 KB
+//! of release binary for the two types (tokio-util's `rt` feature; tokio-util itself is
+//! already in the tree through h2).
 
 mod dispatch;
 
