@@ -13,6 +13,7 @@ use crate::backend::{Backend, HttpClient};
 use crate::components::{self, BuildCx};
 use crate::config::{EndpointConfig, ServiceConfig};
 use crate::encoding::Render;
+use crate::error::{Error, Result};
 use crate::pipeline::{Pipe, StaticStrategy};
 use crate::router::endpoint::{EndpointHandler, HeaderFilter, QueryFilter};
 use crate::router::{Gateway, RouterOptions};
@@ -26,32 +27,32 @@ pub fn build(config: ServiceConfig, debug: bool) -> Result<Gateway, Vec<String>>
     let opts = match RouterOptions::from_extra(&config.extra_config) {
         Ok(o) => o,
         Err(e) => {
-            errors.push(e);
+            errors.push(e.to_string());
             RouterOptions::default()
         }
     };
     let client = match HttpClient::new(&config) {
         Ok(c) => c,
-        Err(e) => return Err(vec![e]),
+        Err(e) => return Err(vec![e.to_string()]),
     };
     let server_tls = match crate::tls::server_config(config.tls.as_ref()) {
         Ok(t) => t.map(Arc::new),
         Err(e) => {
-            errors.push(e);
+            errors.push(e.to_string());
             None
         }
     };
     let metrics = match components::telemetry::metrics::Registry::from_service(&config) {
         Ok(m) => m,
         Err(e) => {
-            errors.push(e);
+            errors.push(e.to_string());
             None
         }
     };
     let jose = match components::auth::jwt::JoseShared::from_service(&config) {
         Ok(j) => j,
         Err(e) => {
-            errors.push(e);
+            errors.push(e.to_string());
             components::auth::jwt::JoseShared::default()
         }
     };
@@ -64,7 +65,7 @@ pub fn build(config: ServiceConfig, debug: bool) -> Result<Gateway, Vec<String>>
     let layers = match components::service_layers(&cx) {
         Ok(l) => l,
         Err(e) => {
-            errors.push(e);
+            errors.push(e.to_string());
             Vec::new()
         }
     };
@@ -73,7 +74,7 @@ pub fn build(config: ServiceConfig, debug: bool) -> Result<Gateway, Vec<String>>
     for ep in &config.endpoints {
         match build_endpoint(ep, &cx, gw.bare_responses()) {
             Ok(h) => gw.add_endpoint(ep, h, &mut errors),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     if errors.is_empty() {
@@ -89,7 +90,7 @@ fn build_endpoint(
     ep: &EndpointConfig,
     cx: &BuildCx<'_>,
     bare_responses: bool,
-) -> Result<EndpointHandler, String> {
+) -> Result<EndpointHandler> {
     let proxy = ep.extra_config.get("proxy");
     let sequential = proxy
         .and_then(|p| p.get("sequential"))
@@ -108,9 +109,9 @@ fn build_endpoint(
                 Some(Value::Object(m)) => m.clone(),
                 None | Some(Value::Null) => serde_json::Map::new(),
                 Some(_) => {
-                    return Err(format!(
-                        "{}.extra_config.proxy.static.data: expected an object",
-                        ep.json_path
+                    return Err(Error::config(
+                        format!("{}.extra_config.proxy.static.data", ep.json_path),
+                        "expected an object",
                     ))
                 }
             };
@@ -119,10 +120,12 @@ fn build_endpoint(
         None => None,
     };
     let flatmap = match proxy.and_then(|p| p.get("flatmap_filter")) {
-        Some(v) => Some(
-            parse_flatmap(v)
-                .map_err(|e| format!("{}.extra_config.proxy.flatmap_filter{e}", ep.json_path))?,
-        ),
+        Some(v) => Some(parse_flatmap(v).map_err(|e| {
+            e.within(format!(
+                "{}.extra_config.proxy.flatmap_filter",
+                ep.json_path
+            ))
+        })?),
         None => None,
     };
     let mut backends = Vec::new();
@@ -141,9 +144,9 @@ fn build_endpoint(
         }
     }
     if backends.is_empty() {
-        return Err(format!(
-            "{}.backend: every backend is a shadow backend: at least one must answer",
-            ep.json_path
+        return Err(Error::config(
+            format!("{}.backend", ep.json_path),
+            "every backend is a shadow backend: at least one must answer",
         ));
     }
     let render = Render::from_name(&ep.output_encoding).unwrap_or(Render::Json);
@@ -188,7 +191,7 @@ fn build_endpoint(
         .is_some_and(|(s, _)| *s == StaticStrategy::Always);
     let buffer_body = backends.len() + shadows.len() > 1 || ep.concurrent_calls > 1;
     let method = Method::from_bytes(ep.method.as_bytes())
-        .map_err(|_| format!("{}.method: invalid method", ep.json_path))?;
+        .map_err(|_| Error::config(format!("{}.method", ep.json_path), "invalid method"))?;
     let guards = components::endpoint_guards(ep, cx)?;
     let stages = components::proxy_stages(ep, cx)?;
     // plain JSON backends whose objects nothing reads or changes on the way to the `json`

@@ -2,9 +2,9 @@
 //!
 //! # Layout
 //! Modules import only from the layers below them (no cycle between top-level modules):
-//! `vocab` at the bottom; `config`, `encoding`, `tls`, `http1`, `telemetry`, `transform`;
-//! `message`; `hooks`; `backend`; `pipeline` and `components`; `router`; `app`; `server`;
-//! `cli`. `http1` calls the gateway only through its `server::Dispatch` trait, which
+//! `vocab` and `error` at the bottom; `config`, `encoding`, `tls`, `http1`, `telemetry`,
+//! `transform`; `message`; `hooks`; `backend`; `pipeline` and `components`; `router`; `app`;
+//! `server`; `cli`. `http1` calls the gateway only through its `server::Dispatch` trait, which
 //! `server/dispatch.rs` implements for the router's `Gateway`.
 //! ```text
 //! src/main.rs        the `tentacle` binary: argv → cli
@@ -64,6 +64,10 @@
 //!                    authority.rs (a URL authority's host and port, for Host and pools)
 //! src/fuzzing.rs     the fuzz targets' checks (fuzz/ runs them, tests/fuzz_replay.rs replays)
 //! ```
+//! src/error.rs      the one error type outside the request path (thiserror): a
+//!                    configuration that cannot be built, I/O, TLS, a document that does not
+//!                    decode, a component's failure at run time; library errors kept as
+//!                    `source`; imports std and external crates only
 //!
 //! # Request flow
 //! ```text
@@ -93,6 +97,7 @@ pub mod encoding;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hooks;
+pub mod error;
 pub mod http1;
 pub mod message;
 pub mod pipeline;

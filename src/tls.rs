@@ -10,6 +10,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use serde_json::Value;
 
+use crate::error::{Error, Result};
+
 pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -38,13 +40,13 @@ fn versions(
     out
 }
 
-pub(crate) fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(crate) fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>> {
     let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(Path::new(path))
-        .map_err(|e| format!("{path}: {e}"))?
+        .map_err(|e| Error::tls(path, e))?
         .collect();
-    let certs = certs.map_err(|e| format!("{path}: {e}"))?;
+    let certs = certs.map_err(|e| Error::tls(path, e))?;
     if certs.is_empty() {
-        return Err(format!("{path}: no PEM certificate found"));
+        return Err(Error::config(path, "no PEM certificate found"));
     }
     Ok(certs)
 }
@@ -99,10 +101,7 @@ impl ServerCertVerifier for NoVerify {
 }
 
 /// The backend client's TLS configuration.
-pub fn client_config(
-    client_tls: Option<&Value>,
-    allow_insecure: bool,
-) -> Result<ClientConfig, String> {
+pub fn client_config(client_tls: Option<&Value>, allow_insecure: bool) -> Result<ClientConfig> {
     let ct = client_tls.and_then(Value::as_object);
     let get = |k: &str| ct.and_then(|m| m.get(k));
     let insecure = allow_insecure
@@ -114,7 +113,7 @@ pub fn client_config(
             get("min_version").and_then(Value::as_str),
             get("max_version").and_then(Value::as_str),
         ))
-        .map_err(|e| format!("client_tls: {e}"))?;
+        .map_err(|e| Error::tls("client_tls", e))?;
     let builder = if insecure {
         builder
             .dangerous()
@@ -131,10 +130,10 @@ pub fn client_config(
             }
         }
         for path in crate::config::strings(get("ca_certs")) {
-            for cert in load_certs(&path).map_err(|e| format!("client_tls.ca_certs: {e}"))? {
+            for cert in load_certs(&path).map_err(|e| e.within("client_tls.ca_certs: "))? {
                 roots
                     .add(cert)
-                    .map_err(|e| format!("client_tls.ca_certs: {path}: {e}"))?;
+                    .map_err(|e| Error::tls(format!("client_tls.ca_certs: {path}"), e))?;
             }
         }
         builder.with_root_certificates(roots)
@@ -154,12 +153,12 @@ pub fn client_config(
                 .get("private_key")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            let chain = load_certs(cert).map_err(|e| format!("client_tls.client_certs: {e}"))?;
+            let chain = load_certs(cert).map_err(|e| e.within("client_tls.client_certs: "))?;
             let key = PrivateKeyDer::from_pem_file(Path::new(key))
-                .map_err(|e| format!("client_tls.client_certs: {key}: {e}"))?;
+                .map_err(|e| Error::tls(format!("client_tls.client_certs: {key}"), e))?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("client_tls.client_certs: {e}"))?
+                .map_err(|e| Error::tls("client_tls.client_certs", e))?
         }
         None => builder.with_no_client_auth(),
     };
@@ -167,7 +166,7 @@ pub fn client_config(
 }
 
 /// The server's TLS configuration, or `None` when `tls` is absent or disabled.
-pub fn server_config(tls: Option<&Value>) -> Result<Option<ServerConfig>, String> {
+pub fn server_config(tls: Option<&Value>) -> Result<Option<ServerConfig>> {
     let Some(tls) = tls.and_then(Value::as_object) else {
         return Ok(None);
     };
@@ -199,17 +198,20 @@ pub fn server_config(tls: Option<&Value>) -> Result<Option<ServerConfig>, String
         }
     }
     let Some((cert_path, key_path)) = pairs.first() else {
-        return Err("tls: expected public_key and private_key (PEM file paths)".into());
+        return Err(Error::config(
+            "tls",
+            "expected public_key and private_key (PEM file paths)",
+        ));
     };
-    let chain = load_certs(cert_path).map_err(|e| format!("tls.public_key: {e}"))?;
+    let chain = load_certs(cert_path).map_err(|e| e.within("tls.public_key: "))?;
     let key = PrivateKeyDer::from_pem_file(Path::new(key_path))
-        .map_err(|e| format!("tls.private_key: {key_path}: {e}"))?;
+        .map_err(|e| Error::tls(format!("tls.private_key: {key_path}"), e))?;
     let builder = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&versions(
             tls.get("min_version").and_then(Value::as_str),
             tls.get("max_version").and_then(Value::as_str),
         ))
-        .map_err(|e| format!("tls: {e}"))?;
+        .map_err(|e| Error::tls("tls", e))?;
     let builder = if tls
         .get("enable_mtls")
         .and_then(Value::as_bool)
@@ -217,10 +219,10 @@ pub fn server_config(tls: Option<&Value>) -> Result<Option<ServerConfig>, String
     {
         let mut roots = RootCertStore::empty();
         for path in crate::config::strings(tls.get("ca_certs")) {
-            for cert in load_certs(&path).map_err(|e| format!("tls.ca_certs: {e}"))? {
+            for cert in load_certs(&path).map_err(|e| e.within("tls.ca_certs: "))? {
                 roots
                     .add(cert)
-                    .map_err(|e| format!("tls.ca_certs: {path}: {e}"))?;
+                    .map_err(|e| Error::tls(format!("tls.ca_certs: {path}"), e))?;
             }
         }
         let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
@@ -228,14 +230,14 @@ pub fn server_config(tls: Option<&Value>) -> Result<Option<ServerConfig>, String
             provider(),
         )
         .build()
-        .map_err(|e| format!("tls.enable_mtls: {e}"))?;
+        .map_err(|e| Error::tls("tls.enable_mtls", e))?;
         builder.with_client_cert_verifier(verifier)
     } else {
         builder.with_no_client_auth()
     };
     let mut cfg = builder
         .with_single_cert(chain, key)
-        .map_err(|e| format!("tls: {e}"))?;
+        .map_err(|e| Error::tls("tls", e))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Some(cfg))
 }

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::config::BackendConfig;
+use crate::error::{Error, Result};
 
 /// One flatmap operation, parsed at start-up.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,9 +31,11 @@ fn split(path: &str) -> Vec<String> {
 }
 
 /// Parses a `flatmap_filter` list; errors name the entry.
-pub fn parse_flatmap(v: &Value) -> Result<Vec<FlatmapOp>, String> {
+pub fn parse_flatmap(v: &Value) -> Result<Vec<FlatmapOp>> {
     let Value::Array(items) = v else {
-        return Err("expected a list of {\"type\", \"args\"} operations".into());
+        return Err(Error::other(
+            "expected a list of {\"type\", \"args\"} operations",
+        ));
     };
     let mut ops = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -43,10 +46,10 @@ pub fn parse_flatmap(v: &Value) -> Result<Vec<FlatmapOp>, String> {
             ("append", 2) => FlatmapOp::Append(split(&args[0]), split(&args[1])),
             ("del", n) if n > 0 => FlatmapOp::Del(args.iter().map(|a| split(a)).collect()),
             _ => {
-                return Err(format!(
-                    "[{i}]: expected type \"move\" or \"append\" with 2 args, or \"del\" with at least 1 (found type {kind:?} with {} args)",
+                return Err(Error::config(format!("[{i}]"), format!(
+                    "expected type \"move\" or \"append\" with 2 args, or \"del\" with at least 1 (found type {kind:?} with {} args)",
                     args.len()
-                ))
+                )))
             }
         };
         ops.push(op);

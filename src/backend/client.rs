@@ -18,6 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::proxy::{Proxy, ProxyEnv, TunnelConnector};
 use crate::config::ServiceConfig;
+use crate::error::Error;
 use crate::http1::client::{Exchange, H1Client, SendError, Settings};
 use crate::vocab::body::{boxed, empty_body, full_body, Body, OutBody};
 
@@ -38,7 +39,7 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    pub fn new(svc: &ServiceConfig) -> Result<HttpClient, String> {
+    pub fn new(svc: &ServiceConfig) -> crate::error::Result<HttpClient> {
         let tls =
             crate::tls::client_config(svc.client_tls.as_ref(), svc.allow_insecure_connections)?;
         Ok(HttpClient::with_tls(svc, tls))
@@ -46,13 +47,16 @@ impl HttpClient {
 
     /// This client with a backend's `backend/http/client` options (`no_redirect`,
     /// `send_body_on_redirect`).
-    pub fn for_backend(&self, b: &crate::config::BackendConfig) -> Result<HttpClient, String> {
+    pub fn for_backend(
+        &self,
+        b: &crate::config::BackendConfig,
+    ) -> crate::error::Result<HttpClient> {
         let mut client = self.clone();
         if let Some(opts) = b.extra_config.get("backend/http/client") {
             let Some(opts) = opts.as_object() else {
-                return Err(format!(
-                    "{}.extra_config.backend/http/client: expected an object",
-                    b.json_path
+                return Err(Error::config(
+                    format!("{}.extra_config.backend/http/client", b.json_path),
+                    "expected an object",
                 ));
             };
             for (key, value) in opts {
@@ -62,9 +66,9 @@ impl HttpClient {
                     _ => continue,
                 };
                 let Some(on) = value.as_bool() else {
-                    return Err(format!(
-                        "{}.extra_config.backend/http/client.{key}: expected true or false",
-                        b.json_path
+                    return Err(Error::config(
+                        format!("{}.extra_config.backend/http/client.{key}", b.json_path),
+                        "expected true or false",
                     ));
                 };
                 *flag = if key == "no_redirect" { !on } else { on };

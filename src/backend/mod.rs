@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::config::BackendConfig;
 use crate::encoding::Decoder;
+use crate::error::Error;
 use crate::hooks::{BackendCall, BackendStage, Exchanged, Next};
 use crate::message::OutRequest;
 use crate::message::{CanonicalJson, ProxyError, ProxyRequest, ProxyResponse, RequestBody};
@@ -94,15 +95,17 @@ impl Backend {
         dns_cache_ttl: std::time::Duration,
         client: HttpClient,
         stages: Vec<Arc<dyn BackendStage>>,
-    ) -> Result<Backend, String> {
+    ) -> crate::error::Result<Backend> {
         let proxy_ns = cfg.extra_config.get("proxy");
-        let flatmap =
-            match proxy_ns.and_then(|p| p.get("flatmap_filter")) {
-                Some(v) => Some(parse_flatmap(v).map_err(|e| {
-                    format!("{}.extra_config.proxy.flatmap_filter{e}", cfg.json_path)
-                })?),
-                None => None,
-            };
+        let flatmap = match proxy_ns.and_then(|p| p.get("flatmap_filter")) {
+            Some(v) => Some(parse_flatmap(v).map_err(|e| {
+                e.within(format!(
+                    "{}.extra_config.proxy.flatmap_filter",
+                    cfg.json_path
+                ))
+            })?),
+            None => None,
+        };
         let shadow = proxy_ns
             .and_then(|p| p.get("shadow"))
             .and_then(Value::as_bool)
@@ -139,8 +142,12 @@ impl Backend {
             _ => None,
         };
         let template = UrlTemplate::parse(&cfg.url_pattern);
-        let method = Method::from_bytes(cfg.method.as_bytes())
-            .map_err(|_| format!("{}.method: invalid method {}", cfg.json_path, cfg.method))?;
+        let method = Method::from_bytes(cfg.method.as_bytes()).map_err(|_| {
+            Error::config(
+                format!("{}.method", cfg.json_path),
+                format!("invalid method {}", cfg.method),
+            )
+        })?;
         Ok(Backend {
             error_prefix: format!("[{} {}]:", cfg.method, template.go_form()).into(),
             method,
@@ -157,9 +164,9 @@ impl Backend {
                         shared.clone(),
                     ),
                     None => {
-                        return Err(format!(
-                            "{}.host: sd \"dns\" needs the SRV name in host[0]",
-                            cfg.json_path
+                        return Err(Error::config(
+                            format!("{}.host", cfg.json_path),
+                            "sd \"dns\" needs the SRV name in host[0]",
                         ))
                     }
                 }

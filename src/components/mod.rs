@@ -76,6 +76,7 @@ use serde_json::{Map, Value};
 
 use crate::backend::HttpClient;
 use crate::config::{BackendConfig, EndpointConfig, ExtraConfig, ServiceConfig};
+use crate::error::{Error, Result};
 use crate::hooks::{BackendStage, EndpointGuard, ProxyStage, ServiceLayer};
 use keys::KeyCheck;
 
@@ -122,7 +123,7 @@ pub enum Build {
 }
 
 /// A built component, or `None` where its configuration asks for nothing.
-pub type Built<T> = Result<Option<Arc<T>>, String>;
+pub type Built<T> = Result<Option<Arc<T>>>;
 
 /// One registry entry: the namespace, where it may be written, what this build does with it,
 /// how its keys are checked and what it builds.
@@ -492,9 +493,9 @@ pub fn unknown_keys(cfg: &ServiceConfig) -> Vec<UnknownNamespaceKey> {
 }
 
 /// The object of a component's namespace, or an error naming the namespace.
-pub fn config_object<'a>(namespace: &str, v: &'a Value) -> Result<&'a Map<String, Value>, String> {
+pub fn config_object<'a>(namespace: &str, v: &'a Value) -> Result<&'a Map<String, Value>> {
     v.as_object()
-        .ok_or_else(|| format!("{namespace}: the configuration must be an object"))
+        .ok_or_else(|| Error::config(namespace, "the configuration must be an object"))
 }
 
 /// One field of a component's configuration object: `None` when absent or `null`, an error
@@ -503,12 +504,12 @@ pub fn field<T: DeserializeOwned>(
     namespace: &str,
     obj: &Map<String, Value>,
     key: &str,
-) -> Result<Option<T>, String> {
+) -> Result<Option<T>> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => T::deserialize(v)
             .map(Some)
-            .map_err(|e| format!("{namespace}: {key}: {e}")),
+            .map_err(|e| Error::json(format!("{namespace}: {key}"), e)),
     }
 }
 
@@ -516,7 +517,7 @@ pub fn field<T: DeserializeOwned>(
 pub fn service_namespace<T: ServiceLayer + 'static>(
     cx: &BuildCx<'_>,
     namespace: &str,
-    build: fn(&Value) -> Result<T, String>,
+    build: fn(&Value) -> Result<T>,
 ) -> Built<dyn ServiceLayer> {
     match cx.service.extra_config.get(namespace) {
         Some(v) => Ok(Some(Arc::new(build(v)?))),
@@ -546,7 +547,7 @@ fn ranked<F: Copy>(pick: impl Fn(&Build) -> Option<(u8, F)>) -> Vec<F> {
 }
 
 /// Every `Some` of `built`, in order; the first error stops.
-fn collect<T: ?Sized>(built: impl Iterator<Item = Built<T>>) -> Result<Vec<Arc<T>>, String> {
+fn collect<T: ?Sized>(built: impl Iterator<Item = Built<T>>) -> Result<Vec<Arc<T>>> {
     let mut out = Vec::new();
     for b in built {
         out.extend(b?);
@@ -555,7 +556,7 @@ fn collect<T: ?Sized>(built: impl Iterator<Item = Built<T>>) -> Result<Vec<Arc<T
 }
 
 /// Service-scope components, outermost first.
-pub fn service_layers(cx: &BuildCx<'_>) -> Result<Vec<Arc<dyn ServiceLayer>>, String> {
+pub fn service_layers(cx: &BuildCx<'_>) -> Result<Vec<Arc<dyn ServiceLayer>>> {
     let builders = ranked(|b| match *b {
         Build::Service(rank, f) => Some((rank, f)),
         _ => None,
@@ -567,7 +568,7 @@ pub fn service_layers(cx: &BuildCx<'_>) -> Result<Vec<Arc<dyn ServiceLayer>>, St
 pub fn endpoint_guards(
     ep: &EndpointConfig,
     cx: &BuildCx<'_>,
-) -> Result<Vec<Arc<dyn EndpointGuard>>, String> {
+) -> Result<Vec<Arc<dyn EndpointGuard>>> {
     let builders = ranked(|b| match *b {
         Build::Guard(rank, f) => Some((rank, f)),
         _ => None,
@@ -576,10 +577,7 @@ pub fn endpoint_guards(
 }
 
 /// The proxy stages around an endpoint's pipe, outermost first.
-pub fn proxy_stages(
-    ep: &EndpointConfig,
-    cx: &BuildCx<'_>,
-) -> Result<Vec<Arc<dyn ProxyStage>>, String> {
+pub fn proxy_stages(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Vec<Arc<dyn ProxyStage>>> {
     let builders = ranked(|b| match *b {
         Build::Proxy(rank, f) => Some((rank, f)),
         _ => None,
@@ -588,10 +586,7 @@ pub fn proxy_stages(
 }
 
 /// The stages around each call of a backend, outermost first.
-pub fn backend_stages(
-    b: &BackendConfig,
-    cx: &BuildCx<'_>,
-) -> Result<Vec<Arc<dyn BackendStage>>, String> {
+pub fn backend_stages(b: &BackendConfig, cx: &BuildCx<'_>) -> Result<Vec<Arc<dyn BackendStage>>> {
     let builders = ranked(|build| match *build {
         Build::Backend(rank, f) => Some((rank, f)),
         _ => None,

@@ -2,15 +2,17 @@
 
 use std::time::Duration;
 
+use crate::error::{Error, Result};
+
 /// Parses a Go duration string. Negative durations are rejected: no KrakenD field takes one.
-pub fn parse_go_duration(input: &str) -> Result<Duration, String> {
+pub fn parse_go_duration(input: &str) -> Result<Duration> {
     let s = input.trim();
     if s.is_empty() {
-        return Err("empty duration".into());
+        return Err(Error::other("empty duration"));
     }
     let s = s.strip_prefix('+').unwrap_or(s);
     if s.starts_with('-') {
-        return Err(format!("negative duration {input:?}"));
+        return Err(Error::other(format!("negative duration {input:?}")));
     }
     if s == "0" {
         return Ok(Duration::ZERO);
@@ -24,11 +26,11 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, String> {
             i += 1;
         }
         if start == i {
-            return Err(format!("invalid duration {input:?}"));
+            return Err(Error::other(format!("invalid duration {input:?}")));
         }
         let number: f64 = s[start..i]
             .parse()
-            .map_err(|_| format!("invalid duration {input:?}"))?;
+            .map_err(|_| Error::other(format!("invalid duration {input:?}")))?;
         let unit_start = i;
         while i < bytes.len() && !(bytes[i].is_ascii_digit() || bytes[i] == b'.') {
             i += 1;
@@ -40,13 +42,17 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, String> {
             "s" => 1e9,
             "m" => 60e9,
             "h" => 3600e9,
-            "" => return Err(format!("missing unit in duration {input:?}")),
-            other => return Err(format!("unknown unit {other:?} in duration {input:?}")),
+            "" => return Err(Error::other(format!("missing unit in duration {input:?}"))),
+            other => {
+                return Err(Error::other(format!(
+                    "unknown unit {other:?} in duration {input:?}"
+                )))
+            }
         };
         total += number * nanos_per_unit;
     }
     if !total.is_finite() || total > u64::MAX as f64 {
-        return Err(format!("duration {input:?} out of range"));
+        return Err(Error::other(format!("duration {input:?} out of range")));
     }
     Ok(Duration::from_nanos(total.round() as u64))
 }

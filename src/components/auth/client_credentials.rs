@@ -20,6 +20,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::config::BackendConfig;
+use crate::error::Error;
 use crate::hooks::{BackendStage, BoxFuture, Exchanged, Next};
 use crate::message::OutRequest;
 use crate::vocab::body::OutBody;
@@ -341,7 +342,7 @@ fn stage(
         return Ok(None);
     };
     let cfg: ClientCredentialsConfig = serde_json::from_value(raw.clone())
-        .map_err(|e| format!("{}.extra_config.{NAMESPACE}: {e}", b.json_path))?;
+        .map_err(|e| Error::json(format!("{}.extra_config.{NAMESPACE}", b.json_path), e))?;
     Ok(Some(Arc::new(ClientCredentials::new(cfg))))
 }
 

@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 
 use crate::backend::url::query_escape;
 use crate::config::BackendConfig;
+use crate::error::{Error, Result};
 use crate::hooks::{BackendStage, BoxFuture, Exchanged, Next};
 use crate::message::OutRequest;
 use crate::vocab::body::OutBody;
@@ -142,52 +143,53 @@ enum Kind {
 // parsing
 // ---------------------------------------------------------------------------------------------
 
-fn obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
+fn obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {
     v.as_object()
-        .ok_or_else(|| format!("{what}: must be an object"))
+        .ok_or_else(|| Error::other(format!("{what}: must be an object")))
 }
 
-fn str_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<String, String> {
+fn str_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<String> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(format!("{ty}: {key}: must be a string")),
+        Some(_) => Err(Error::other(format!("{ty}: {key}: must be a string"))),
     }
 }
 
-fn bool_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<bool, String> {
+fn bool_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<bool> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(format!("{ty}: {key}: must be a boolean")),
+        Some(_) => Err(Error::other(format!("{ty}: {key}: must be a boolean"))),
     }
 }
 
-fn int_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<Option<i64>, String> {
+fn int_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<Option<i64>> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
             .as_i64()
             .map(Some)
-            .ok_or_else(|| format!("{ty}: {key}: must be an integer")),
-        Some(_) => Err(format!("{ty}: {key}: must be an integer")),
+            .ok_or_else(|| Error::other(format!("{ty}: {key}: must be an integer"))),
+        Some(_) => Err(Error::other(format!("{ty}: {key}: must be an integer"))),
     }
 }
 
-fn header_name(m: &Map<String, Value>, key: &str, ty: &str) -> Result<HeaderName, String> {
+fn header_name(m: &Map<String, Value>, key: &str, ty: &str) -> Result<HeaderName> {
     let s = str_field(m, key, ty)?;
     HeaderName::from_bytes(s.as_bytes())
-        .map_err(|_| format!("{ty}: {key}: {s:?} is not a valid header name"))
+        .map_err(|_| Error::other(format!("{ty}: {key}: {s:?} is not a valid header name")))
 }
 
-fn header_value(m: &Map<String, Value>, key: &str, ty: &str) -> Result<HeaderValue, String> {
+fn header_value(m: &Map<String, Value>, key: &str, ty: &str) -> Result<HeaderValue> {
     let s = str_field(m, key, ty)?;
-    HeaderValue::from_str(&s).map_err(|_| format!("{ty}: {key}: {s:?} is not a valid header value"))
+    HeaderValue::from_str(&s)
+        .map_err(|_| Error::other(format!("{ty}: {key}: {s:?} is not a valid header value")))
 }
 
-fn regex_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<Regex, String> {
+fn regex_field(m: &Map<String, Value>, key: &str, ty: &str) -> Result<Regex> {
     let s = str_field(m, key, ty)?;
-    Regex::new(&s).map_err(|e| format!("{ty}: {key}: {e}"))
+    Regex::new(&s).map_err(|e| Error::invalid(format!("{ty}: {key}"), e))
 }
 
 /// The modifier under `key` (required), or under `else` (optional).
@@ -196,9 +198,11 @@ fn nested(
     key: &str,
     ty: &str,
     required: bool,
-) -> Result<Option<Box<Node>>, String> {
+) -> Result<Option<Box<Node>>> {
     match m.get(key) {
-        None | Some(Value::Null) if required => Err(format!("{ty}: {key}: a modifier is required")),
+        None | Some(Value::Null) if required => {
+            Err(Error::other(format!("{ty}: {key}: a modifier is required")))
+        }
         None | Some(Value::Null) => Ok(None),
         Some(v) => parse(v, &format!("{ty}.{key}")).map(|n| Some(Box::new(n))),
     }
@@ -302,18 +306,18 @@ fn check_modifier_keys(out: &mut Vec<crate::components::keys::UnknownKey>, at: &
 }
 
 /// Parses one `{"package.Type": {...}}` message.
-fn parse(v: &Value, at: &str) -> Result<Node, String> {
+fn parse(v: &Value, at: &str) -> Result<Node> {
     let msg = obj(v, at)?;
     if msg.len() != 1 {
         let keys: Vec<&str> = msg.keys().map(String::as_str).collect();
-        return Err(format!(
+        return Err(Error::other(format!(
             "{at}: must contain exactly one modifier, but has {}: {}",
             msg.len(),
             keys.join(", ")
-        ));
+        )));
     }
     let Some((ty, body)) = msg.iter().next() else {
-        return Err(format!("{at}: no modifier"));
+        return Err(Error::other(format!("{at}: no modifier")));
     };
     let ty = ty.as_str();
     let m = obj(body, ty)?;
@@ -342,10 +346,16 @@ fn parse(v: &Value, at: &str) -> Result<Node, String> {
                     .map(|n| {
                         n.as_str()
                             .and_then(|s| HeaderName::from_bytes(s.as_bytes()).ok())
-                            .ok_or_else(|| format!("{ty}: names: {n} is not a valid header name"))
+                            .ok_or_else(|| {
+                                Error::other(format!("{ty}: names: {n} is not a valid header name"))
+                            })
                     })
                     .collect::<Result<_, _>>()?,
-                Some(_) => return Err(format!("{ty}: names: must be a list of header names")),
+                Some(_) => {
+                    return Err(Error::other(format!(
+                        "{ty}: names: must be a list of header names"
+                    )))
+                }
             };
             (Kind::HeaderBlacklist(names), (true, true))
         }
@@ -354,7 +364,7 @@ fn parse(v: &Value, at: &str) -> Result<Node, String> {
             let raw = str_field(m, "body", ty)?;
             let body = base64::engine::general_purpose::STANDARD
                 .decode(raw.as_bytes())
-                .map_err(|e| format!("{ty}: body: not base64: {e}"))?;
+                .map_err(|e| Error::invalid(format!("{ty}: body: not base64"), e))?;
             (
                 Kind::Body {
                     content_type: str_field(m, "contentType", ty)?,
@@ -382,14 +392,15 @@ fn parse(v: &Value, at: &str) -> Result<Node, String> {
         "cookie.Modifier" => {
             let expires = match str_field(m, "expires", ty)?.as_str() {
                 "" => None,
-                s => Some(
-                    parse_rfc3339(s)
-                        .ok_or_else(|| format!("{ty}: expires: {s:?} is not an RFC 3339 time"))?,
-                ),
+                s => Some(parse_rfc3339(s).ok_or_else(|| {
+                    Error::other(format!("{ty}: expires: {s:?} is not an RFC 3339 time"))
+                })?),
             };
             let name = str_field(m, "name", ty)?;
             if name.is_empty() {
-                return Err(format!("{ty}: name: a cookie name is required"));
+                return Err(Error::other(format!(
+                    "{ty}: name: a cookie name is required"
+                )));
             }
             (
                 Kind::Cookie(CookieSpec {
@@ -414,14 +425,14 @@ fn parse(v: &Value, at: &str) -> Result<Node, String> {
                     u16::try_from(p)
                         .ok()
                         .filter(|p| *p > 0)
-                        .ok_or_else(|| format!("{ty}: port: {p} is not a port"))?,
+                        .ok_or_else(|| Error::other(format!("{ty}: port: {p} is not a port")))?,
                 )),
                 (None, true, false) => Kind::Port(PortSpec::DefaultForScheme),
                 (None, false, true) => Kind::Port(PortSpec::Remove),
                 _ => {
-                    return Err(format!(
+                    return Err(Error::other(format!(
                         "{ty}: exactly one of port, defaultForScheme, remove is required"
-                    ))
+                    )))
                 }
             };
             (spec, (true, false))
@@ -497,7 +508,7 @@ fn parse(v: &Value, at: &str) -> Result<Node, String> {
             let port = u16::try_from(port)
                 .ok()
                 .filter(|p| *p > 0)
-                .ok_or_else(|| format!("{ty}: port: {port} is not a port"))?;
+                .ok_or_else(|| Error::other(format!("{ty}: port: {port} is not a port")))?;
             (
                 Kind::Filter {
                     cond: Cond::Port(port),
@@ -516,7 +527,7 @@ fn parse(v: &Value, at: &str) -> Result<Node, String> {
                         mods.push(parse(child, &format!("{ty}.modifiers[{i}]"))?);
                     }
                 }
-                Some(_) => return Err(format!("{ty}: modifiers: must be a list")),
+                Some(_) => return Err(Error::other(format!("{ty}: modifiers: must be a list"))),
             }
             // modifiers never fail here, so `aggregateErrors` changes nothing; it is checked
             bool_field(m, "aggregateErrors", ty)?;
@@ -532,12 +543,14 @@ fn parse(v: &Value, at: &str) -> Result<Node, String> {
                         let c = obj(child, &at)?;
                         let priority = int_field(c, "priority", &at)?.unwrap_or(0);
                         let Some(inner) = c.get("modifier") else {
-                            return Err(format!("{at}: modifier: a modifier is required"));
+                            return Err(Error::other(format!(
+                                "{at}: modifier: a modifier is required"
+                            )));
                         };
                         mods.push((priority, parse(inner, &format!("{at}.modifier"))?));
                     }
                 }
-                Some(_) => return Err(format!("{ty}: modifiers: must be a list")),
+                Some(_) => return Err(Error::other(format!("{ty}: modifiers: must be a list"))),
             }
             // higher priorities first; equal ones in the order written
             mods.sort_by_key(|(p, _)| std::cmp::Reverse(*p));
@@ -546,7 +559,7 @@ fn parse(v: &Value, at: &str) -> Result<Node, String> {
                 (true, true),
             )
         }
-        other => return Err(format!("unknown modifier {other:?}")),
+        other => return Err(Error::other(format!("unknown modifier {other:?}"))),
     };
     let scope = match m.get("scope") {
         None | Some(Value::Null) => Scope {
@@ -563,18 +576,20 @@ fn parse(v: &Value, at: &str) -> Result<Node, String> {
                     Some("request") if supports.0 => s.request = true,
                     Some("response") if supports.1 => s.response = true,
                     Some(k @ ("request" | "response")) => {
-                        return Err(format!("{ty}: invalid scope '{k}' for modifier"))
+                        return Err(Error::other(format!(
+                            "{ty}: invalid scope '{k}' for modifier"
+                        )))
                     }
                     _ => {
-                        return Err(format!(
+                        return Err(Error::other(format!(
                             "{ty}: invalid scope: {item} not in [\"request\", \"response\"]"
-                        ))
+                        )))
                     }
                 }
             }
             s
         }
-        Some(_) => return Err(format!("{ty}: scope: must be a list")),
+        Some(_) => return Err(Error::other(format!("{ty}: scope: must be a list"))),
     };
     Ok(Node { scope, kind })
 }
@@ -1177,8 +1192,8 @@ impl BackendStage for Martian {
 }
 
 /// Parses a `modifier/martian` object; errors name the modifier type and field.
-fn build(v: &Value) -> Result<Node, String> {
-    parse(v, NAMESPACE).map_err(|e| format!("{NAMESPACE}: {e}"))
+fn build(v: &Value) -> Result<Node> {
+    parse(v, NAMESPACE).map_err(|e| Error::invalid(NAMESPACE, e))
 }
 
 /// The stage of a backend with `modifier/martian`.
@@ -1189,7 +1204,7 @@ fn stage(
     let Some(raw) = b.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
-    let root = build(raw).map_err(|e| format!("{}.extra_config.{e}", b.json_path))?;
+    let root = build(raw).map_err(|e| e.within(format!("{}.extra_config.", b.json_path)))?;
     Ok(Some(Arc::new(Martian { root })))
 }
 
@@ -1199,7 +1214,9 @@ mod tests {
     use serde_json::json;
 
     fn err(v: Value) -> String {
-        build(&v).expect_err("the configuration should be refused")
+        build(&v)
+            .expect_err("the configuration should be refused")
+            .to_string()
     }
 
     #[test]

@@ -44,6 +44,7 @@ use tokio::time::Instant;
 
 use crate::components::qos::ratelimit::Num;
 use crate::config::BackendConfig;
+use crate::error::Error;
 use crate::hooks::{BackendStage, BoxFuture, Exchanged, Next};
 use crate::message::OutRequest;
 use crate::vocab::body::OutBody;
@@ -520,7 +521,7 @@ fn stage(
         return Ok(None);
     };
     let cfg: HttpCacheConfig = serde_json::from_value(raw.clone())
-        .map_err(|e| format!("{}.extra_config.{NAMESPACE}: {e}", b.json_path))?;
+        .map_err(|e| Error::json(format!("{}.extra_config.{NAMESPACE}", b.json_path), e))?;
     let items = cfg.max_items.map(Num::as_u64).unwrap_or(0) as usize;
     let size = cfg.max_size.map(Num::as_u64).unwrap_or(0) as usize;
     // KrakenD only bounds the cache when both are set; this build always does

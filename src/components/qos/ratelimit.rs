@@ -37,6 +37,7 @@ use tokio::time::Instant;
 
 use crate::config::duration::parse_go_duration;
 use crate::config::EndpointConfig;
+use crate::error::{Error, Result};
 use crate::hooks::{BoxFuture, EndpointGuard, GuardEffects, GuardRequest};
 use crate::vocab::body::{empty_body, Body};
 
@@ -485,12 +486,12 @@ impl EndpointGuard for RouterRateLimit {
 }
 
 /// Builds the guard of an endpoint, when it has a usable `qos/ratelimit/router`.
-pub fn build(ep: &EndpointConfig) -> Result<Option<RouterRateLimit>, String> {
+pub fn build(ep: &EndpointConfig) -> Result<Option<RouterRateLimit>> {
     let Some(raw) = ep.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
     let cfg: RouterRateLimitConfig = serde_json::from_value(raw.clone())
-        .map_err(|e| format!("{}.extra_config.{NAMESPACE}: {e}", ep_path(ep)))?;
+        .map_err(|e| Error::json(format!("{}.extra_config.{NAMESPACE}", ep_path(ep)), e))?;
     Ok(RouterRateLimit::from_config(&cfg))
 }
 
@@ -499,7 +500,7 @@ fn ep_path(ep: &EndpointConfig) -> String {
 }
 
 /// The guard as the registry wants it.
-pub fn guard(ep: &EndpointConfig) -> Result<Option<Arc<dyn EndpointGuard>>, String> {
+pub fn guard(ep: &EndpointConfig) -> Result<Option<Arc<dyn EndpointGuard>>> {
     Ok(build(ep)?.map(|g| Arc::new(g) as Arc<dyn EndpointGuard>))
 }
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::components::qos::ratelimit::{default_capacity, Num, SharedBucket};
 use crate::config::duration::parse_go_duration;
 use crate::config::BackendConfig;
+use crate::error::{Error, Result};
 use crate::hooks::BackendStage;
 use crate::message::{ProxyError, ProxyRequest};
 
@@ -91,12 +92,12 @@ impl BackendStage for ProxyRateLimit {
 }
 
 /// Builds the stage of a backend, when it has a usable `qos/ratelimit/proxy`.
-pub fn build(b: &BackendConfig) -> Result<Option<Arc<dyn BackendStage>>, String> {
+pub fn build(b: &BackendConfig) -> Result<Option<Arc<dyn BackendStage>>> {
     let Some(raw) = b.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
     let cfg: ProxyRateLimitConfig = serde_json::from_value(raw.clone())
-        .map_err(|e| format!("{}.extra_config.{NAMESPACE}: {e}", b.json_path))?;
+        .map_err(|e| Error::json(format!("{}.extra_config.{NAMESPACE}", b.json_path), e))?;
     Ok(ProxyRateLimit::from_config(&cfg).map(|s| Arc::new(s) as Arc<dyn BackendStage>))
 }
 
@@ -156,7 +157,7 @@ mod tests {
             json_path: "endpoints[0].backend[0]".into(),
             ..test_backend()
         };
-        let err = build(&b).err().unwrap();
+        let err = build(&b).err().unwrap().to_string();
         assert!(err.contains("qos/ratelimit/proxy"), "{err}");
     }
 

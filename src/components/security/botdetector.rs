@@ -16,6 +16,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::components::{config_object, field};
+use crate::error::{Error, Result};
 use crate::hooks::{
     BoxFuture, EndpointGuard, GuardEffects, GuardRequest, RequestHead, ServiceLayer,
 };
@@ -51,7 +52,7 @@ fn guard(
     let Some(v) = ep.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
-    let detector = build(v).map_err(|e| format!("{}: {e}", ep.json_path))?;
+    let detector = build(v).map_err(|e| e.within(format!("{}: ", ep.json_path)))?;
     Ok(Some(std::sync::Arc::new(detector)))
 }
 
@@ -85,11 +86,15 @@ pub struct BotDetectorConfig {
 }
 
 impl BotDetectorConfig {
-    pub fn from_value(v: &Value) -> Result<BotDetectorConfig, String> {
+    pub fn from_value(v: &Value) -> Result<BotDetectorConfig> {
         let obj = config_object(NAMESPACE, v)?;
         let cache_size = field::<i64>(NAMESPACE, obj, "cache_size")?.unwrap_or(0);
-        let cache_size = usize::try_from(cache_size)
-            .map_err(|_| format!("{NAMESPACE}: cache_size: {cache_size} must not be negative"))?;
+        let cache_size = usize::try_from(cache_size).map_err(|_| {
+            Error::config(
+                NAMESPACE,
+                format!("cache_size: {cache_size} must not be negative"),
+            )
+        })?;
         Ok(BotDetectorConfig {
             allow: field(NAMESPACE, obj, "allow")?.unwrap_or_default(),
             deny: field(NAMESPACE, obj, "deny")?.unwrap_or_default(),
@@ -172,16 +177,19 @@ pub struct BotDetector {
 }
 
 /// Builds the detector from the namespace's value.
-pub fn build(v: &Value) -> Result<BotDetector, String> {
+pub fn build(v: &Value) -> Result<BotDetector> {
     BotDetector::new(&BotDetectorConfig::from_value(v)?)
 }
 
 impl BotDetector {
-    pub fn new(cfg: &BotDetectorConfig) -> Result<BotDetector, String> {
+    pub fn new(cfg: &BotDetectorConfig) -> Result<BotDetector> {
         let mut patterns = Vec::with_capacity(cfg.patterns.len());
         for p in &cfg.patterns {
             patterns.push(Regex::new(p).map_err(|e| {
-                format!("{NAMESPACE}: patterns: {p:?} is not a valid regular expression: {e}")
+                Error::invalid(
+                    format!("{NAMESPACE}: patterns: {p:?} is not a valid regular expression"),
+                    e,
+                )
             })?);
         }
         Ok(BotDetector {
@@ -426,14 +434,14 @@ mod tests {
 
     #[test]
     fn bad_config_names_the_field() {
-        let e = build(&json!({"patterns": ["("]})).unwrap_err();
+        let e = build(&json!({"patterns": ["("]})).unwrap_err().to_string();
         assert!(
             e.contains("security/bot-detector") && e.contains("patterns"),
             "{e}"
         );
-        let e = build(&json!({"deny": "a"})).unwrap_err();
+        let e = build(&json!({"deny": "a"})).unwrap_err().to_string();
         assert!(e.contains("deny"), "{e}");
-        let e = build(&json!({"cache_size": -1})).unwrap_err();
+        let e = build(&json!({"cache_size": -1})).unwrap_err().to_string();
         assert!(e.contains("cache_size"), "{e}");
     }
 }

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::components::{config_object, field};
 use crate::config::duration::parse_go_duration;
+use crate::error::{Error, Result};
 use crate::hooks::{RequestHead, ServiceLayer};
 use crate::vocab::body::{empty_body, Body};
 use crate::vocab::go::canonical_header;
@@ -96,19 +97,22 @@ pub struct CorsConfig {
 impl CorsConfig {
     /// Reads the namespace object; a wrong type or an unreadable duration is an error naming
     /// the field.
-    pub fn from_value(v: &Value) -> Result<CorsConfig, String> {
+    pub fn from_value(v: &Value) -> Result<CorsConfig> {
         let obj = config_object(NAMESPACE, v)?;
         let max_age = match field::<String>(NAMESPACE, obj, "max_age")? {
             Some(s) => parse_go_duration(&s)
-                .map_err(|e| format!("{NAMESPACE}: max_age: {e}"))?
+                .map_err(|e| Error::invalid(format!("{NAMESPACE}: max_age"), e))?
                 .as_secs(),
             None => 0,
         };
         let options_success_status =
             field::<u16>(NAMESPACE, obj, "options_success_status")?.unwrap_or(0);
         if options_success_status != 0 && !(100..=999).contains(&options_success_status) {
-            return Err(format!(
-                "{NAMESPACE}: options_success_status: {options_success_status} is not an HTTP status code"
+            return Err(Error::config(
+                NAMESPACE,
+                format!(
+                    "options_success_status: {options_success_status} is not an HTTP status code"
+                ),
             ));
         }
         Ok(CorsConfig {
@@ -163,12 +167,12 @@ pub struct Cors {
 }
 
 /// Builds the layer from the namespace's value.
-pub fn build(v: &Value) -> Result<Cors, String> {
+pub fn build(v: &Value) -> Result<Cors> {
     Cors::new(&CorsConfig::from_value(v)?)
 }
 
 impl Cors {
-    pub fn new(cfg: &CorsConfig) -> Result<Cors, String> {
+    pub fn new(cfg: &CorsConfig) -> Result<Cors> {
         let mut all_origins = cfg.allow_origins.is_empty();
         let mut origins = Vec::new();
         let mut wildcards = Vec::new();
@@ -225,7 +229,10 @@ impl Cors {
                 .collect::<Vec<_>>()
                 .join(", ");
             Some(HeaderValue::from_str(&joined).map_err(|_| {
-                format!("{NAMESPACE}: expose_headers: {joined:?} is not a valid header value")
+                Error::config(
+                    NAMESPACE,
+                    format!("expose_headers: {joined:?} is not a valid header value"),
+                )
             })?)
         };
         let max_age = (cfg.max_age > 0).then(|| HeaderValue::from(cfg.max_age));
@@ -233,9 +240,12 @@ impl Cors {
             StatusCode::NO_CONTENT
         } else {
             StatusCode::from_u16(cfg.options_success_status).map_err(|_| {
-                format!(
-                    "{NAMESPACE}: options_success_status: {} is not an HTTP status code",
-                    cfg.options_success_status
+                Error::config(
+                    NAMESPACE,
+                    format!(
+                        "options_success_status: {} is not an HTTP status code",
+                        cfg.options_success_status
+                    ),
                 )
             })?
         };
@@ -906,16 +916,22 @@ mod tests {
 
     #[test]
     fn bad_config_names_the_field() {
-        let e = build(&json!({"allow_origins": "*"})).unwrap_err();
+        let e = build(&json!({"allow_origins": "*"}))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("security/cors") && e.contains("allow_origins"),
             "{e}"
         );
-        let e = build(&json!({"max_age": "twelve hours"})).unwrap_err();
+        let e = build(&json!({"max_age": "twelve hours"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("max_age"), "{e}");
-        let e = build(&json!({"options_success_status": 42})).unwrap_err();
+        let e = build(&json!({"options_success_status": 42}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("options_success_status"), "{e}");
-        let e = build(&json!(["*"])).unwrap_err();
+        let e = build(&json!(["*"])).unwrap_err().to_string();
         assert!(e.contains("security/cors"), "{e}");
     }
 }

@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::components::security::cors::{preset_headers, PreflightAnswer};
 use crate::components::{config_object, field};
+use crate::error::{Error, Result};
 use crate::hooks::{RequestHead, ServiceLayer};
 use crate::vocab::body::{empty_body, full_body, Body};
 
@@ -97,7 +98,7 @@ pub struct HttpSecureConfig {
 }
 
 impl HttpSecureConfig {
-    pub fn from_value(v: &Value) -> Result<HttpSecureConfig, String> {
+    pub fn from_value(v: &Value) -> Result<HttpSecureConfig> {
         let obj = config_object(NAMESPACE, v)?;
         let sts_seconds = match obj.get("sts_seconds") {
             None | Some(Value::Null) => 0,
@@ -105,18 +106,22 @@ impl HttpSecureConfig {
                 .as_i64()
                 .or_else(|| n.as_f64().map(|f| f.trunc() as i64))
                 .ok_or_else(|| {
-                    format!("{NAMESPACE}: sts_seconds: {n} is not a number of seconds")
+                    Error::config(
+                        NAMESPACE,
+                        format!("sts_seconds: {n} is not a number of seconds"),
+                    )
                 })?,
             Some(other) => {
-                return Err(format!(
-                    "{NAMESPACE}: sts_seconds: expected a number, found {other}"
+                return Err(Error::config(
+                    NAMESPACE,
+                    format!("sts_seconds: expected a number, found {other}"),
                 ))
             }
         };
-        let s = |key: &str| -> Result<String, String> {
+        let s = |key: &str| -> Result<String> {
             Ok(field::<String>(NAMESPACE, obj, key)?.unwrap_or_default())
         };
-        let b = |key: &str| -> Result<bool, String> {
+        let b = |key: &str| -> Result<bool> {
             Ok(field::<bool>(NAMESPACE, obj, key)?.unwrap_or(false))
         };
         Ok(HttpSecureConfig {
@@ -163,23 +168,30 @@ enum Verdict {
 }
 
 /// Builds the layer from the namespace's value.
-pub fn build(v: &Value) -> Result<HttpSecure, String> {
+pub fn build(v: &Value) -> Result<HttpSecure> {
     HttpSecure::new(HttpSecureConfig::from_value(v)?)
 }
 
-fn header_value(key: &str, v: &str) -> Result<HeaderValue, String> {
-    HeaderValue::from_str(v)
-        .map_err(|_| format!("{NAMESPACE}: {key}: {v:?} is not a valid header value"))
+fn header_value(key: &str, v: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(v).map_err(|_| {
+        Error::config(
+            NAMESPACE,
+            format!("{key}: {v:?} is not a valid header value"),
+        )
+    })
 }
 
 impl HttpSecure {
-    pub fn new(cfg: HttpSecureConfig) -> Result<HttpSecure, String> {
+    pub fn new(cfg: HttpSecureConfig) -> Result<HttpSecure> {
         let mut host_regexes = Vec::new();
         if cfg.allowed_hosts_are_regex {
             for h in &cfg.allowed_hosts {
                 host_regexes.push(Regex::new(&format!("^{h}$")).map_err(|e| {
-                    format!(
-                        "{NAMESPACE}: allowed_hosts: {h:?} is not a valid regular expression: {e}"
+                    Error::invalid(
+                        format!(
+                            "{NAMESPACE}: allowed_hosts: {h:?} is not a valid regular expression"
+                        ),
+                        e,
                     )
                 })?);
             }
@@ -187,14 +199,20 @@ impl HttpSecure {
         let mut ssl_proxy_headers = Vec::new();
         for (k, v) in &cfg.ssl_proxy_headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                format!("{NAMESPACE}: ssl_proxy_headers: {k:?} is not a header name")
+                Error::config(
+                    NAMESPACE,
+                    format!("ssl_proxy_headers: {k:?} is not a header name"),
+                )
             })?;
             ssl_proxy_headers.push((name, v.clone()));
         }
         let mut host_proxy_headers = Vec::new();
         for k in &cfg.host_proxy_headers {
             host_proxy_headers.push(HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                format!("{NAMESPACE}: host_proxy_headers: {k:?} is not a header name")
+                Error::config(
+                    NAMESPACE,
+                    format!("host_proxy_headers: {k:?} is not a header name"),
+                )
             })?);
         }
         let sts = (cfg.sts_seconds != 0).then(|| {
@@ -649,6 +667,7 @@ mod tests {
         assert!(
             build(&json!({"allowed_hosts": ["("], "allowed_hosts_are_regex": true}))
                 .unwrap_err()
+                .to_string()
                 .contains("allowed_hosts")
         );
     }
@@ -724,12 +743,16 @@ mod tests {
 
     #[test]
     fn bad_config_names_the_field() {
-        let e = build(&json!({"frame_deny": "yes"})).unwrap_err();
+        let e = build(&json!({"frame_deny": "yes"}))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("security/http") && e.contains("frame_deny"),
             "{e}"
         );
-        let e = build(&json!({"sts_seconds": "1y"})).unwrap_err();
+        let e = build(&json!({"sts_seconds": "1y"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("sts_seconds"), "{e}");
         // Numbers written with a fraction are truncated, as KrakenD reads them.
         let l = build(&json!({"sts_seconds": 10.7})).expect("config");

@@ -53,6 +53,7 @@ use tokio::net::TcpListener;
 
 use crate::components::{config_object, field};
 use crate::config::{parse_go_duration, BackendConfig, EndpointConfig, ServiceConfig};
+use crate::error::{Error, Result};
 use crate::hooks::{BackendStage, ProxyStage, RequestHead, ServiceLayer};
 use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 use crate::vocab::body::Body;
@@ -117,20 +118,21 @@ impl Default for MetricsConfig {
 }
 
 impl MetricsConfig {
-    pub fn parse(v: &Value) -> Result<MetricsConfig, String> {
+    pub fn parse(v: &Value) -> Result<MetricsConfig> {
         let obj = config_object(NAMESPACE, v)?;
         let mut c = MetricsConfig::default();
         if let Some(t) = field::<Value>(NAMESPACE, obj, "collection_time")? {
             c.collection_time = match &t {
                 Value::String(s) => parse_go_duration(s)
-                    .map_err(|e| format!("{NAMESPACE}: collection_time: {e}"))?,
+                    .map_err(|e| Error::invalid(format!("{NAMESPACE}: collection_time"), e))?,
                 // a bare number is nanoseconds, as Go reads a time.Duration
                 Value::Number(n) => Duration::from_nanos(n.as_u64().ok_or_else(|| {
-                    format!("{NAMESPACE}: collection_time: invalid duration {n}")
+                    Error::config(NAMESPACE, format!("collection_time: invalid duration {n}"))
                 })?),
                 other => {
-                    return Err(format!(
-                        "{NAMESPACE}: collection_time: expected a duration string, got {other}"
+                    return Err(Error::config(
+                        NAMESPACE,
+                        format!("collection_time: expected a duration string, got {other}"),
                     ))
                 }
             };
@@ -147,19 +149,19 @@ impl MetricsConfig {
     }
 
     /// The socket address of `listen_address` (`:8090` listens on every interface).
-    pub fn socket_addr(&self) -> Result<SocketAddr, String> {
+    pub fn socket_addr(&self) -> Result<SocketAddr> {
         let a = self.listen_address.trim();
         if let Some(port) = a.strip_prefix(':') {
-            let port: u16 = port
-                .parse()
-                .map_err(|_| format!("{NAMESPACE}: listen_address: invalid port in {a:?}"))?;
+            let port: u16 = port.parse().map_err(|_| {
+                Error::config(NAMESPACE, format!("listen_address: invalid port in {a:?}"))
+            })?;
             return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
         }
         let a = a
             .strip_prefix("localhost:")
             .map_or_else(|| a.to_string(), |port| format!("127.0.0.1:{port}"));
         a.parse()
-            .map_err(|_| format!("{NAMESPACE}: listen_address: invalid address {a:?}"))
+            .map_err(|_| Error::config(NAMESPACE, format!("listen_address: invalid address {a:?}")))
     }
 }
 
@@ -408,7 +410,7 @@ pub struct Registry {
 
 impl Registry {
     /// The registry of a configuration, `None` without `telemetry/metrics`.
-    pub fn from_service(cfg: &ServiceConfig) -> Result<Option<Arc<Registry>>, String> {
+    pub fn from_service(cfg: &ServiceConfig) -> Result<Option<Arc<Registry>>> {
         let Some(v) = cfg.extra_config.get(NAMESPACE) else {
             return Ok(None);
         };
@@ -857,11 +859,11 @@ pub fn handle(reg: &Registry, method: &Method, path: &str) -> Response<Full<Byte
 }
 
 /// Binds the configured `listen_address`.
-pub async fn bind(reg: &Registry) -> Result<TcpListener, String> {
+pub async fn bind(reg: &Registry) -> Result<TcpListener> {
     let addr = reg.config.socket_addr()?;
     TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("{NAMESPACE}: cannot listen on {addr}: {e}"))
+        .map_err(|e| Error::invalid(format!("{NAMESPACE}: cannot listen on {addr}"), e))
 }
 
 /// Serves `/__stats/` and `/metrics` on `listener` until the task is dropped.
@@ -893,7 +895,7 @@ pub async fn serve(reg: Arc<Registry>, listener: TcpListener) {
 }
 
 /// Checks a configuration's `telemetry/metrics` object (used by `build`).
-pub fn build(v: &Value) -> Result<MetricsConfig, String> {
+pub fn build(v: &Value) -> Result<MetricsConfig> {
     let c = MetricsConfig::parse(v)?;
     c.socket_addr()?;
     Ok(c)
@@ -922,11 +924,17 @@ mod tests {
 
     #[test]
     fn bad_config_names_the_field() {
-        let e = build(&json!({"collection_time":"soon"})).unwrap_err();
+        let e = build(&json!({"collection_time":"soon"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("telemetry/metrics: collection_time"), "{e}");
-        let e = build(&json!({"listen_address":":http"})).unwrap_err();
+        let e = build(&json!({"listen_address":":http"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("listen_address"), "{e}");
-        let e = build(&json!({"proxy_disabled":"yes"})).unwrap_err();
+        let e = build(&json!({"proxy_disabled":"yes"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("proxy_disabled"), "{e}");
         assert!(build(&json!([])).is_err());
     }

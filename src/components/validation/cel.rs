@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 
 use crate::backend::url::UrlTemplate;
 use crate::config::{BackendConfig, EndpointConfig};
+use crate::error::{Error, Result};
 use crate::hooks::{BackendStage, BoxFuture, ProxyStage};
 use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 
@@ -95,10 +96,13 @@ struct Checks {
 
 /// Parses the namespace's list; an expression that does not parse is an error naming its
 /// position in the list.
-fn parse(v: &Value, path: &str) -> Result<Checks, String> {
+fn parse(v: &Value, path: &str) -> Result<Checks> {
     let defs: Vec<Definition> = Vec::<Definition>::deserialize(v).map_err(|e| {
-        format!(
-            "{path}extra_config.{NAMESPACE}: expected a list of {{\"check_expr\": \"...\"}}: {e}"
+        Error::invalid(
+            format!(
+                "{path}extra_config.{NAMESPACE}: expected a list of {{\"check_expr\": \"...\"}}"
+            ),
+            e,
         )
     })?;
     let mut checks = Checks {
@@ -124,8 +128,11 @@ fn parse(v: &Value, path: &str) -> Result<Checks, String> {
         }
         let compile = || {
             Program::compile(expr).map_err(|e| {
-                format!(
-                    "{path}extra_config.{NAMESPACE}[{i}].check_expr: cannot parse {expr:?}: {e}"
+                Error::invalid(
+                    format!(
+                        "{path}extra_config.{NAMESPACE}[{i}].check_expr: cannot parse {expr:?}"
+                    ),
+                    e,
                 )
             })
         };
@@ -314,7 +321,7 @@ pub struct CelEndpoint {
 }
 
 /// Builds the endpoint stage, or `None` when no expression applies.
-pub fn build_endpoint(ep: &EndpointConfig, v: &Value) -> Result<Option<CelEndpoint>, String> {
+pub fn build_endpoint(ep: &EndpointConfig, v: &Value) -> Result<Option<CelEndpoint>> {
     let checks = parse(v, &format!("{}.", ep.json_path))?;
     if checks.pre.is_empty() && checks.post.is_empty() && checks.jwt.is_empty() {
         return Ok(None);
@@ -382,7 +389,7 @@ pub struct CelBackend {
 }
 
 /// Builds the backend stage, or `None` when no expression applies.
-pub fn build_backend(b: &BackendConfig, v: &Value) -> Result<Option<CelBackend>, String> {
+pub fn build_backend(b: &BackendConfig, v: &Value) -> Result<Option<CelBackend>> {
     let checks = parse(v, &format!("{}.", b.json_path))?;
     if checks.pre.is_empty() && checks.post.is_empty() {
         return Ok(None);
@@ -431,7 +438,7 @@ mod tests {
         loaded.config.endpoints[0].clone()
     }
 
-    fn endpoint(pattern: &str, checks: Value) -> Result<Option<CelEndpoint>, String> {
+    fn endpoint(pattern: &str, checks: Value) -> Result<Option<CelEndpoint>> {
         let ep = load(json!({"endpoint": pattern, "backend": [{"url_pattern": "/"}]}));
         build_endpoint(&ep, &checks)
     }
@@ -558,14 +565,16 @@ mod tests {
             json!([{"check_expr": "req_method == 'GET'"}, {"check_expr": "req_method == ("}]),
         )
         .err()
-        .expect("rejected");
+        .expect("rejected")
+        .to_string();
         assert!(
             err.contains("extra_config.validation/cel[1].check_expr"),
             "{err}"
         );
         let err = endpoint("/x", json!({"check_expr": "true"}))
             .err()
-            .expect("rejected");
+            .expect("rejected")
+            .to_string();
         assert!(err.contains("validation/cel"), "{err}");
     }
 

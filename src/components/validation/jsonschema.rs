@@ -38,6 +38,7 @@ use std::sync::Arc;
 use regex::Regex;
 use serde_json::{Map, Number, Value};
 
+use crate::error::{Error, Result};
 use crate::hooks::{BoxFuture, ProxyStage};
 use crate::message::{ProxyError, ProxyRequest, RequestBody};
 use crate::vocab::body::read_body;
@@ -60,7 +61,7 @@ fn proxy_stage(
     let Some(v) = ep.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
-    let stage = build(v).map_err(|e| format!("{}.extra_config.{e}", ep.json_path))?;
+    let stage = build(v).map_err(|e| e.within(format!("{}.extra_config.", ep.json_path)))?;
     Ok(Some(Arc::new(stage)))
 }
 
@@ -104,7 +105,7 @@ const NAMED_SCHEMAS: &[&str] = &[
 
 /// Checks a schema document: every `pattern`/`patternProperties` compiles, every `$ref` is
 /// local and resolves, and no keyword is one this validator would have to ignore.
-pub fn compile(root: Value) -> Result<Schema, String> {
+pub fn compile(root: Value) -> Result<Schema> {
     let mut regexes = HashMap::new();
     walk(&root, &root, "", &mut regexes)?;
     let draft = root.get("$schema").and_then(Value::as_str).unwrap_or("");
@@ -117,12 +118,7 @@ pub fn compile(root: Value) -> Result<Schema, String> {
 }
 
 /// Walks a schema (`node` is in a schema position).
-fn walk(
-    node: &Value,
-    root: &Value,
-    at: &str,
-    regexes: &mut HashMap<String, Regex>,
-) -> Result<(), String> {
+fn walk(node: &Value, root: &Value, at: &str, regexes: &mut HashMap<String, Regex>) -> Result<()> {
     match node {
         Value::Object(o) => {
             for (k, v) in o {
@@ -144,7 +140,9 @@ fn walk(
                     "$ref" => {
                         if let Some(r) = v.as_str() {
                             resolve(root, r).ok_or_else(|| {
-                                format!("{here}: cannot resolve {r:?} (only local references)")
+                                Error::other(format!(
+                                    "{here}: cannot resolve {r:?} (only local references)"
+                                ))
                             })?;
                         }
                         continue;
@@ -153,9 +151,9 @@ fn walk(
                     "enum" | "const" | "examples" | "default" | "required"
                     | "dependentRequired" => continue,
                     kw if UNSUPPORTED.contains(&kw) => {
-                        return Err(format!(
+                        return Err(Error::other(format!(
                             "{here}: the keyword {kw} is not supported (drafts 4, 6 and 7 are)"
-                        ));
+                        )));
                     }
                     _ => {}
                 }
@@ -180,9 +178,10 @@ fn walk(
     Ok(())
 }
 
-fn add_regex(p: &str, at: &str, regexes: &mut HashMap<String, Regex>) -> Result<(), String> {
+fn add_regex(p: &str, at: &str, regexes: &mut HashMap<String, Regex>) -> Result<()> {
     if !regexes.contains_key(p) {
-        let re = Regex::new(p).map_err(|e| format!("{at}: invalid pattern {p:?}: {e}"))?;
+        let re =
+            Regex::new(p).map_err(|e| Error::invalid(format!("{at}: invalid pattern {p:?}"), e))?;
         regexes.insert(p.to_string(), re);
     }
     Ok(())
@@ -666,11 +665,11 @@ pub struct JsonSchemaStage {
     schema: Arc<Schema>,
 }
 
-pub fn build(v: &Value) -> Result<JsonSchemaStage, String> {
+pub fn build(v: &Value) -> Result<JsonSchemaStage> {
     if !(v.is_object() || v.is_boolean()) {
-        return Err(format!("{NAMESPACE}: the schema must be an object"));
+        return Err(Error::config(NAMESPACE, "the schema must be an object"));
     }
-    let schema = compile(v.clone()).map_err(|e| format!("{NAMESPACE}: {e}"))?;
+    let schema = compile(v.clone()).map_err(|e| Error::invalid(NAMESPACE, e))?;
     Ok(JsonSchemaStage {
         schema: Arc::new(schema),
     })
@@ -831,7 +830,8 @@ mod tests {
         // a keyword this validator would ignore is refused, named; a property of that name is not
         let err = compile(json!({"properties": {"a": {"unevaluatedProperties": false}}}))
             .err()
-            .expect("refused");
+            .expect("refused")
+            .to_string();
         assert!(err.contains(".properties.a.unevaluatedProperties"), "{err}");
         for kw in [
             "prefixItems",

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use crate::error::{Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
@@ -109,11 +110,11 @@ fn provider(ids: &[u16]) -> Arc<CryptoProvider> {
 }
 
 /// The TLS configuration of the JWK client. `ns` prefixes the errors.
-pub fn client_config(ns: &str, t: &JwkTls) -> Result<ClientConfig, String> {
+pub fn client_config(ns: &str, t: &JwkTls) -> Result<ClientConfig> {
     let provider = provider(&t.cipher_suites);
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
-        .map_err(|e| format!("{ns}.cipher_suites: {e}"))?;
+        .map_err(|e| Error::invalid(format!("{ns}.cipher_suites"), e))?;
     let verifier: Arc<dyn ServerCertVerifier> = if t.insecure {
         Arc::new(crate::tls::NoVerify(provider.clone()))
     } else {
@@ -122,22 +123,27 @@ pub fn client_config(ns: &str, t: &JwkTls) -> Result<ClientConfig, String> {
             let _ = roots.add(cert);
         }
         if !t.local_ca.is_empty() {
-            let certs = crate::tls::load_certs(&t.local_ca)
-                .map_err(|e| format!("{ns}.jwk_local_ca: failed to append to the root CAs: {e}"))?;
+            let certs = crate::tls::load_certs(&t.local_ca).map_err(|e| {
+                Error::invalid(
+                    format!("{ns}.jwk_local_ca: failed to append to the root CAs"),
+                    e,
+                )
+            })?;
             for cert in certs {
                 roots
                     .add(cert)
-                    .map_err(|e| format!("{ns}.jwk_local_ca: {}: {e}", t.local_ca))?;
+                    .map_err(|e| Error::tls(format!("{ns}.jwk_local_ca: {}", t.local_ca), e))?;
             }
         }
         if roots.is_empty() {
-            return Err(format!(
-                "{ns}: no root certificate to verify the JWK server with (set jwk_local_ca)"
+            return Err(Error::config(
+                ns,
+                "no root certificate to verify the JWK server with (set jwk_local_ca)",
             ));
         }
         WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
-            .map_err(|e| format!("{ns}: {e}"))?
+            .map_err(|e| Error::invalid(ns, e))?
     };
     let verifier: Arc<dyn ServerCertVerifier> = if t.pins.is_empty() {
         verifier
@@ -191,7 +197,8 @@ mod tests {
                 ..JwkTls::default()
             },
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("auth/validator.jwk_local_ca:"), "{e}");
     }
 }

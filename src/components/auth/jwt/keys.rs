@@ -21,6 +21,7 @@ use http::{HeaderMap, Method};
 use tokio::time::Instant;
 
 use super::jose::{self, CompactJws, Jwk};
+use crate::error::{Error, Result};
 use crate::hooks::Transport;
 use crate::message::OutRequest;
 use crate::vocab::body::read_body;
@@ -174,7 +175,7 @@ fn index(keys: Vec<Jwk>, strategy: KeyIdStrategy) -> HashMap<String, Arc<Jwk>> {
 
 impl KeySet {
     /// A set read once from a JWK set document (`jwk_local_path`).
-    pub fn local(data: &[u8], strategy: KeyIdStrategy) -> Result<KeySet, String> {
+    pub fn local(data: &[u8], strategy: KeyIdStrategy) -> Result<KeySet> {
         let (keys, skipped) = jose::parse_set(data)?;
         for s in skipped {
             tracing::warn!("JOSE: ignoring a key of the local JWK set: {s}");
@@ -263,14 +264,14 @@ impl KeySet {
     }
 
     /// The key stored under `id`.
-    pub async fn get(&self, id: &str) -> Result<Arc<Jwk>, String> {
+    pub async fn get(&self, id: &str) -> Result<Arc<Jwk>> {
         match &self.source {
             Source::Local(keys) => keys
                 .get(id)
                 .cloned()
-                .ok_or_else(|| format!("key '{id}' not found in the key set")),
+                .ok_or_else(|| Error::other(format!("key '{id}' not found in the key set"))),
             Source::Remote(r) => r.get(id, self.strategy).await,
-            Source::Broken(reason) => Err(reason.clone()),
+            Source::Broken(reason) => Err(Error::other(reason)),
         }
     }
 }
@@ -310,20 +311,20 @@ impl Remote {
         }
     }
 
-    async fn get(&self, id: &str, strategy: KeyIdStrategy) -> Result<Arc<Jwk>, String> {
+    async fn get(&self, id: &str, strategy: KeyIdStrategy) -> Result<Arc<Jwk>> {
         let Some(max_age) = self.opts.cache else {
             // no cache: every lookup downloads the set
             let keys = index(self.download().await?, strategy);
             return keys
                 .get(id)
                 .cloned()
-                .ok_or_else(|| format!("no key '{id}' in the JWK set"));
+                .ok_or_else(|| Error::other(format!("no key '{id}' in the JWK set")));
         };
         if let Some(k) = self.cached_or_shared(id, max_age) {
             return Ok(k);
         }
         if self.in_cooldown(id) {
-            return Err(format!("key '{id}' not found (cooling down)"));
+            return Err(Error::other(format!("key '{id}' not found (cooling down)")));
         }
         let _one = self.download_lock().lock().await;
         // another request (or endpoint) may have refreshed the set while this one waited
@@ -331,7 +332,7 @@ impl Remote {
             return Ok(k);
         }
         if self.in_cooldown(id) {
-            return Err(format!("key '{id}' not found (cooling down)"));
+            return Err(Error::other(format!("key '{id}' not found (cooling down)")));
         }
         let keys = match self.download().await {
             Ok(k) => k,
@@ -345,7 +346,7 @@ impl Remote {
             Some(k) => Ok(k),
             None => {
                 self.remember_failure(id);
-                Err(format!("no key '{id}' in the JWK set"))
+                Err(Error::other(format!("no key '{id}' in the JWK set")))
             }
         }
     }
@@ -375,12 +376,15 @@ impl Remote {
         &self,
         keys: HashMap<String, Arc<Jwk>>,
         max_age: Duration,
-    ) -> Result<HashMap<String, Arc<Jwk>>, String> {
+    ) -> Result<HashMap<String, Arc<Jwk>>> {
         let now = Instant::now();
         if let Some(shared) = &self.shared {
             shared.store(&keys, now);
         }
-        let mut st = self.state.lock().map_err(|_| "JWK cache unavailable")?;
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| Error::other("JWK cache unavailable"))?;
         st.keys.retain(|_, (_, added)| added.elapsed() < max_age);
         for (kid, k) in &keys {
             st.keys.insert(kid.clone(), (k.clone(), now));
@@ -390,7 +394,7 @@ impl Remote {
 
     /// Fills the cache (start-up fetch): from the shared cache when another endpoint already
     /// fetched the set, else by downloading it. The number of keys.
-    async fn refresh(&self, strategy: KeyIdStrategy) -> Result<usize, String> {
+    async fn refresh(&self, strategy: KeyIdStrategy) -> Result<usize> {
         let Some(max_age) = self.opts.cache else {
             return Ok(0);
         };
@@ -410,7 +414,10 @@ impl Remote {
             let fresh = shared.fresh();
             if !fresh.is_empty() {
                 let now = Instant::now();
-                let mut st = self.state.lock().map_err(|_| "JWK cache unavailable")?;
+                let mut st = self
+                    .state
+                    .lock()
+                    .map_err(|_| Error::other("JWK cache unavailable"))?;
                 for (id, k) in &fresh {
                     st.keys.insert(id.clone(), (k.clone(), now));
                 }
@@ -421,7 +428,7 @@ impl Remote {
         Ok(self.store(index(keys, strategy), max_age)?.len())
     }
 
-    async fn download(&self) -> Result<Vec<Jwk>, String> {
+    async fn download(&self) -> Result<Vec<Jwk>> {
         let url = &self.opts.url;
         let fetch = async {
             let req = OutRequest {
@@ -430,32 +437,39 @@ impl Remote {
                 headers: HeaderMap::new(),
                 body: OutBody::Empty,
             };
-            let (resp, _) = self.exec.exchange(req).await?;
+            let (resp, _) = self.exec.exchange(req).await.map_err(Error::other)?;
             let ct = resp
                 .headers()
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             if !(ct.starts_with("application/json") || ct.starts_with("application/jwk-set+json")) {
-                return Err("should have a JSON content type for JWKS endpoint".to_string());
+                return Err(Error::other(
+                    "should have a JSON content type for JWKS endpoint",
+                ));
             }
-            let body = read_body(resp.into_body(), MAX_JWKS_BYTES).await?;
+            let body = read_body(resp.into_body(), MAX_JWKS_BYTES)
+                .await
+                .map_err(Error::other)?;
             let (keys, skipped) = jose::parse_set(&body)?;
             for s in skipped {
                 tracing::debug!("JOSE: ignoring a key of {url}: {s}");
             }
             if keys.is_empty() {
-                return Err("no Keys has been found".to_string());
+                return Err(Error::other("no Keys has been found"));
             }
             Ok(keys)
         };
         match tokio::time::timeout(self.opts.timeout, fetch).await {
             Ok(Ok(keys)) => Ok(keys),
-            Ok(Err(e)) => Err(format!("fetching the JWK set from {url}: {e}")),
-            Err(_) => Err(format!(
+            Ok(Err(e)) => Err(Error::component(
+                format!("fetching the JWK set from {url}"),
+                e,
+            )),
+            Err(_) => Err(Error::other(format!(
                 "fetching the JWK set from {url}: no answer within {:?}",
                 self.opts.timeout
-            )),
+            ))),
         }
     }
 }
@@ -488,7 +502,7 @@ mod tests {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let doc = self.sets.lock().unwrap().last().cloned();
             Box::pin(async move {
-                let doc = doc.ok_or("connection refused")?;
+                let doc = doc.ok_or_else(|| Error::other("connection refused"))?;
                 let mut r = Response::new(full_body(doc));
                 r.headers_mut()
                     .insert(CONTENT_TYPE, "application/json".parse().unwrap());
@@ -640,8 +654,8 @@ mod tests {
         let Source::Remote(r2) = &two.source else {
             panic!("remote")
         };
-        assert_eq!(r1.refresh(KeyIdStrategy::Kid).await, Ok(2));
-        assert_eq!(r2.refresh(KeyIdStrategy::Kid).await, Ok(2));
+        assert_eq!(r1.refresh(KeyIdStrategy::Kid).await.ok(), Some(2));
+        assert_eq!(r2.refresh(KeyIdStrategy::Kid).await.ok(), Some(2));
         assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
         assert!(one.get("b").await.is_ok());
         assert!(two.get("a").await.is_ok());

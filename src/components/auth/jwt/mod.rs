@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use crate::backend::HttpClient;
 use crate::components::BuildCx;
 use crate::config::{EndpointConfig, ServiceConfig};
+use crate::error::{Error, Result};
 use crate::hooks::Transport;
 use jwk_client::JwkTls;
 use keys::{KeyIdStrategy, KeySet, RemoteOptions, SharedCache};
@@ -76,7 +77,7 @@ impl Default for JoseShared {
 
 impl JoseShared {
     /// Reads the service-level `auth/validator` object, if any.
-    pub fn from_service(svc: &ServiceConfig) -> Result<JoseShared, String> {
+    pub fn from_service(svc: &ServiceConfig) -> Result<JoseShared> {
         let mut out = JoseShared::default();
         if let Some(raw) = svc.extra_config.get(validator::NAMESPACE) {
             let cfg: ServiceJoseConfig = parse_config(validator::NAMESPACE, raw)?;
@@ -107,7 +108,7 @@ impl JoseShared {
     }
 
     /// The JWK client for `tls`, built once per set of settings.
-    fn client(&self, ns: &str, tls: &JwkTls, svc: &ServiceConfig) -> Result<HttpClient, String> {
+    fn client(&self, ns: &str, tls: &JwkTls, svc: &ServiceConfig) -> Result<HttpClient> {
         if let Some(c) = self.clients.lock().ok().and_then(|m| m.get(tls).cloned()) {
             return Ok(c);
         }
@@ -136,19 +137,19 @@ pub(crate) fn check_service_keys(v: &Value, out: &mut Vec<crate::components::key
 }
 
 /// Reads a component object; a type error names the offending field.
-pub(crate) fn parse_config<T: DeserializeOwned>(ns: &str, raw: &Value) -> Result<T, String> {
+pub(crate) fn parse_config<T: DeserializeOwned>(ns: &str, raw: &Value) -> Result<T> {
     let Value::Object(obj) = raw else {
-        return Err(format!("{ns}: expected an object, got {raw}"));
+        return Err(Error::config(ns, format!("expected an object, got {raw}")));
     };
     serde_json::from_value::<T>(raw.clone()).map_err(|e| {
         for (k, v) in obj {
             let mut one = Map::new();
             one.insert(k.clone(), v.clone());
             if let Err(fe) = serde_json::from_value::<T>(Value::Object(one)) {
-                return format!("{ns}.{k}: {fe}");
+                return Error::json(format!("{ns}.{k}"), fe);
             }
         }
-        format!("{ns}: {e}")
+        Error::json(ns, e)
     })
 }
 
@@ -165,7 +166,7 @@ pub(crate) fn key_set(
     cooldown: Duration,
     ep: &EndpointConfig,
     cx: &BuildCx<'_>,
-) -> Result<KeySet, String> {
+) -> Result<KeySet> {
     let local = !src.jwk_local_path.is_empty();
     if local && !src.secret_url.is_empty() {
         secrets::check_url(ns, &src.secret_url)?;
@@ -184,7 +185,7 @@ pub(crate) fn key_set(
                     "{} {e}: every request to this endpoint is refused",
                     ep.endpoint
                 );
-                KeySet::broken(e)
+                KeySet::broken(e.to_string())
             }
         },
     )
@@ -198,29 +199,33 @@ fn try_key_set(
     cooldown: Duration,
     ep: &EndpointConfig,
     cx: &BuildCx<'_>,
-) -> Result<KeySet, String> {
+) -> Result<KeySet> {
     let mut pins = Vec::with_capacity(src.jwk_fingerprints.len());
     for (i, f) in src.jwk_fingerprints.iter().enumerate() {
-        pins.push(jose::b64_decode(f).map_err(|e| format!("{ns}.jwk_fingerprints[{i}]: {e}"))?);
+        pins.push(
+            jose::b64_decode(f)
+                .map_err(|e| Error::invalid(format!("{ns}.jwk_fingerprints[{i}]"), e))?,
+        );
     }
     if !src.jwk_local_path.is_empty() {
         let mut data = std::fs::read(&src.jwk_local_path).map_err(|e| {
-            format!(
-                "{ns}.jwk_local_path: cannot read {:?}: {e}",
-                src.jwk_local_path
+            Error::io(
+                format!("{ns}.jwk_local_path: cannot read {:?}", src.jwk_local_path),
+                e,
             )
         })?;
         if !src.secret_url.is_empty() {
             let cypher_key = secrets::decode_cypher_key(src.cypher_key.as_deref().unwrap_or(""))
-                .map_err(|e| format!("{ns}.cypher_key: {e}"))?;
+                .map_err(|e| Error::invalid(format!("{ns}.cypher_key"), e))?;
             data = secrets::decrypt(&src.secret_url, &cypher_key, &data)
-                .map_err(|e| format!("{ns}.{e}"))?;
+                .map_err(|e| e.within(format!("{ns}.")))?;
         }
-        return KeySet::local(&data, strategy).map_err(|e| format!("{ns}.jwk_local_path: {e}"));
+        return KeySet::local(&data, strategy)
+            .map_err(|e| Error::invalid(format!("{ns}.jwk_local_path"), e));
     }
     let url = src.jwk_url.trim();
     if url.is_empty() {
-        return Err(format!("{ns}: jwk_url or jwk_local_path is required"));
+        return Err(Error::config(ns, "jwk_url or jwk_local_path is required"));
     }
     if !src.secret_url.is_empty() {
         tracing::warn!(
@@ -230,10 +235,10 @@ fn try_key_set(
     }
     let https = url.len() > 8 && url[..8].eq_ignore_ascii_case("https://");
     if !https && !src.disable_jwk_security {
-        return Err(format!(
+        return Err(Error::other(format!(
             "{ns}.jwk_url: JWK client is using an insecure connection to the JWK service \
              ({url}); use https or set disable_jwk_security"
-        ));
+        )));
     }
     let tls = JwkTls {
         insecure: src.disable_jwk_security,
@@ -370,7 +375,9 @@ mod tests {
             #[allow(dead_code)]
             cache: bool,
         }
-        let e = parse_config::<C>("auth/validator", &json!({"cache":"yes"})).unwrap_err();
+        let e = parse_config::<C>("auth/validator", &json!({"cache":"yes"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("auth/validator.cache:"), "{e}");
         assert!(parse_config::<C>("auth/validator", &json!([])).is_err());
     }

@@ -11,6 +11,7 @@
 //! The cloud keepers (`awskms://`, `gcpkms://`, `azurekeyvault://`, `hashivault://`) need the
 //! providers' SDKs and are refused when the gateway is built.
 
+use crate::error::{Error, Result};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
@@ -35,10 +36,10 @@ fn lenient(alphabet: &base64::alphabet::Alphabet) -> GeneralPurpose {
 }
 
 /// Decodes `cypher_key` (standard base64, as Go reads a `[]byte` from JSON).
-pub fn decode_cypher_key(s: &str) -> Result<Vec<u8>, String> {
+pub fn decode_cypher_key(s: &str) -> Result<Vec<u8>> {
     lenient(&base64::alphabet::STANDARD)
         .decode(s.trim())
-        .map_err(|e| format!("illegal base64 data: {e}"))
+        .map_err(|e| Error::invalid("illegal base64 data", e))
 }
 
 /// The scheme of a keeper URL, lower-cased.
@@ -48,55 +49,53 @@ fn scheme(url: &str) -> Option<String> {
 }
 
 /// Refuses a `secret_url` this build cannot open. `ns` prefixes the error.
-pub fn check_url(ns: &str, url: &str) -> Result<(), String> {
+pub fn check_url(ns: &str, url: &str) -> Result<()> {
     match scheme(url) {
         Some(s) if s == LOCAL_SCHEME => Ok(()),
-        Some(s) if CLOUD_SCHEMES.contains(&s.as_str()) => Err(format!(
-            "{ns}.secret_url: the {s}:// key keeper is not supported by this build \
-             (only {LOCAL_SCHEME}://)"
-        )),
-        Some(s) => Err(format!(
-            "{ns}.secret_url: unknown key keeper scheme {s:?} (this build supports {LOCAL_SCHEME}://)"
-        )),
-        None => Err(format!(
-            "{ns}.secret_url: {url:?} is not a key keeper URL (expected {LOCAL_SCHEME}://<key>)"
-        )),
+        Some(s) if CLOUD_SCHEMES.contains(&s.as_str()) => Err(Error::other(format!("{ns}.secret_url: the {s}:// key keeper is not supported by this build \
+             (only {LOCAL_SCHEME}://)"))),
+        Some(s) => Err(Error::other(format!("{ns}.secret_url: unknown key keeper scheme {s:?} (this build supports {LOCAL_SCHEME}://)"))),
+        None => Err(Error::other(format!("{ns}.secret_url: {url:?} is not a key keeper URL (expected {LOCAL_SCHEME}://<key>)"))),
     }
 }
 
 /// The 32-byte key of a `base64key://` URL.
-fn local_key(url: &str) -> Result<[u8; 32], String> {
+fn local_key(url: &str) -> Result<[u8; 32]> {
     let rest = url
         .split_once("://")
         .map(|(_, r)| r)
-        .ok_or("not a key keeper URL")?;
+        .ok_or_else(|| Error::other("not a key keeper URL"))?;
     if let Some((_, q)) = rest.split_once('?') {
-        return Err(format!("invalid query parameter {q:?}"));
+        return Err(Error::other(format!("invalid query parameter {q:?}")));
     }
     let encoded = rest.trim_end_matches('/');
     if encoded.is_empty() {
-        return Err("the key is missing (a random key cannot decrypt cypher_key)".into());
+        return Err(Error::other(
+            "the key is missing (a random key cannot decrypt cypher_key)",
+        ));
     }
     let key = lenient(&base64::alphabet::URL_SAFE)
         .decode(encoded)
-        .map_err(|e| format!("the key is not URL-safe base64: {e}"))?;
+        .map_err(|e| Error::invalid("the key is not URL-safe base64", e))?;
     key.try_into()
-        .map_err(|k: Vec<u8>| format!("the key must be 32 bytes, got {}", k.len()))
+        .map_err(|k: Vec<u8>| Error::other(format!("the key must be 32 bytes, got {}", k.len())))
 }
 
 /// What the local keeper decrypts: nonce, then the secretbox.
-fn secretbox_open(key: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>, String> {
+fn secretbox_open(key: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>> {
     if sealed.len() < SECRETBOX_NONCE + SECRETBOX_TAG {
-        return Err(format!(
+        return Err(Error::other(format!(
             "invalid message length ({}, expected at least {})",
             sealed.len(),
             SECRETBOX_NONCE + SECRETBOX_TAG
-        ));
+        )));
     }
     let (nonce, rest) = sealed.split_at(SECRETBOX_NONCE);
     let (tag, ciphertext) = rest.split_at(SECRETBOX_TAG);
-    let nonce: [u8; SECRETBOX_NONCE] = nonce.try_into().map_err(|_| "invalid nonce")?;
-    let tag: [u8; SECRETBOX_TAG] = tag.try_into().map_err(|_| "invalid tag")?;
+    let nonce: [u8; SECRETBOX_NONCE] = nonce
+        .try_into()
+        .map_err(|_| Error::other("invalid nonce"))?;
+    let tag: [u8; SECRETBOX_TAG] = tag.try_into().map_err(|_| Error::other("invalid tag"))?;
     let cipher = XSalsa20Poly1305::new(&crypto_secretbox::Key::from(*key));
     let mut plain = ciphertext.to_vec();
     cipher
@@ -106,36 +105,40 @@ fn secretbox_open(key: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>, String> {
             &mut plain,
             &crypto_secretbox::Tag::from(tag),
         )
-        .map_err(|_| "decryption failed".to_string())?;
+        .map_err(|_| Error::other("decryption failed"))?;
     Ok(plain)
 }
 
 /// The file cipher: AES-256-GCM under the hex MD5 of the data key, nonce first.
-fn gcm_open(data_key: &[u8], data: &[u8]) -> Result<Vec<u8>, String> {
+fn gcm_open(data_key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
     use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
     if data.len() < GCM_NONCE {
-        return Err(format!("the data is too short ({} bytes)", data.len()));
+        return Err(Error::other(format!(
+            "the data is too short ({} bytes)",
+            data.len()
+        )));
     }
     let key = format!("{:x}", md5::compute(data_key));
     let key = UnboundKey::new(&AES_256_GCM, key.as_bytes())
-        .map_err(|_| "invalid data key".to_string())?;
+        .map_err(|_| Error::other("invalid data key"))?;
     let key = LessSafeKey::new(key);
     let (nonce, sealed) = data.split_at(GCM_NONCE);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| "invalid nonce".to_string())?;
+    let nonce =
+        Nonce::try_assume_unique_for_key(nonce).map_err(|_| Error::other("invalid nonce"))?;
     let mut buf = sealed.to_vec();
     let len = key
         .open_in_place(nonce, Aad::empty(), &mut buf)
-        .map_err(|_| "message authentication failed".to_string())?
+        .map_err(|_| Error::other("message authentication failed"))?
         .len();
     buf.truncate(len);
     Ok(buf)
 }
 
 /// Decrypts an encrypted JWK file. The error says which step failed.
-pub fn decrypt(secret_url: &str, cypher_key: &[u8], data: &[u8]) -> Result<Vec<u8>, String> {
-    let key = local_key(secret_url).map_err(|e| format!("secret_url: {e}"))?;
-    let data_key = secretbox_open(&key, cypher_key).map_err(|e| format!("cypher_key: {e}"))?;
-    gcm_open(&data_key, data).map_err(|e| format!("decrypting the JWK file: {e}"))
+pub fn decrypt(secret_url: &str, cypher_key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    let key = local_key(secret_url).map_err(|e| Error::invalid("secret_url", e))?;
+    let data_key = secretbox_open(&key, cypher_key).map_err(|e| Error::invalid("cypher_key", e))?;
+    gcm_open(&data_key, data).map_err(|e| Error::invalid("decrypting the JWK file", e))
 }
 
 #[cfg(test)]
@@ -152,7 +155,7 @@ mod tests {
             "hashivault://k",
             "azurekeyvault://v",
         ] {
-            let e = check_url("auth/validator", s).unwrap_err();
+            let e = check_url("auth/validator", s).unwrap_err().to_string();
             assert!(e.starts_with("auth/validator.secret_url:"), "{e}");
             assert!(e.contains(s.split("://").next().unwrap()), "{e}");
         }

@@ -20,6 +20,7 @@ use super::keys::{KeyIdStrategy, KeySet};
 use super::{key_set, parse_config, JwkSourceConfig};
 use crate::components::BuildCx;
 use crate::config::EndpointConfig;
+use crate::error::{Error, Result};
 use crate::hooks::{BoxFuture, ProxyStage};
 use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 
@@ -70,16 +71,16 @@ pub struct Signer {
     key: tokio::sync::OnceCell<Arc<Jwk>>,
 }
 
-pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Signer>, String> {
+pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Signer>> {
     let Some(raw) = ep.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
     let mut cfg: SignerConfig = parse_config(NAMESPACE, raw)?;
     cfg.source = parse_config(NAMESPACE, raw)?;
     if cfg.alg.is_empty() {
-        return Err(format!("{NAMESPACE}.alg is required"));
+        return Err(Error::other(format!("{NAMESPACE}.alg is required")));
     }
-    let alg = Alg::parse(&cfg.alg).map_err(|e| format!("{NAMESPACE}.alg: {e}"))?;
+    let alg = Alg::parse(&cfg.alg).map_err(|e| Error::invalid(format!("{NAMESPACE}.alg"), e))?;
     let keys = key_set(
         NAMESPACE,
         &cfg.source,
@@ -94,9 +95,12 @@ pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Signer>, St
         .as_deref()
         .and_then(|k| k.key.signing_error())
     {
-        return Err(format!(
-            "{NAMESPACE}: the key '{}' of {:?} cannot sign: {e}",
-            cfg.kid, cfg.source.jwk_local_path
+        return Err(Error::config(
+            NAMESPACE,
+            format!(
+                "the key '{}' of {:?} cannot sign: {e}",
+                cfg.kid, cfg.source.jwk_local_path
+            ),
         ));
     }
     Ok(Some(Signer {
@@ -110,7 +114,7 @@ pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Signer>, St
     }))
 }
 
-pub fn stage(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Arc<dyn ProxyStage>>, String> {
+pub fn stage(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Arc<dyn ProxyStage>>> {
     Ok(build(ep, cx)?.map(|s| Arc::new(s) as Arc<dyn ProxyStage>))
 }
 
@@ -123,14 +127,14 @@ fn refuse(message: String) -> ProxyError {
 
 impl Signer {
     /// Replaces every listed object of `data` by its signature.
-    pub fn sign_fields(&self, key: &Jwk, resp: &mut ProxyResponse) -> Result<(), String> {
+    pub fn sign_fields(&self, key: &Jwk, resp: &mut ProxyResponse) -> Result<()> {
         for name in &self.keys_to_sign {
             let Some(Value::Object(obj)) = resp.data.get(name) else {
                 continue;
             };
             let payload = crate::encoding::json::map_to_vec(obj);
             let token = jose::sign_jws(self.alg, &key.key, &key.kid, &payload, self.full)
-                .map_err(|e| format!("unable to sign payload: {e}"))?;
+                .map_err(|e| Error::invalid("unable to sign payload", e))?;
             resp.data.insert(name.clone(), Value::String(token));
         }
         Ok(())
@@ -148,12 +152,18 @@ impl ProxyStage for Signer {
                 .get_or_try_init(|| async {
                     let key = self.keys.get(&self.kid).await?;
                     if !key.is_private() {
-                        return Err(format!("the key '{}' has no private part", self.kid));
+                        return Err(Error::other(format!(
+                            "the key '{}' has no private part",
+                            self.kid
+                        )));
                     }
                     if let Some(e) = key.key.signing_error() {
-                        return Err(format!("the key '{}' cannot sign: {e}", self.kid));
+                        return Err(Error::other(format!(
+                            "the key '{}' cannot sign: {e}",
+                            self.kid
+                        )));
                     }
-                    Ok::<_, String>(key)
+                    Ok::<_, Error>(key)
                 })
                 .await;
             match loaded {
@@ -163,7 +173,7 @@ impl ProxyStage for Signer {
                         "JOSE: unable to create the signer for the endpoint {}: {e}",
                         self.endpoint
                     );
-                    Err(refuse(e))
+                    Err(refuse(e.to_string()))
                 }
             }
         })
@@ -179,7 +189,7 @@ impl ProxyStage for Signer {
         if let Err(e) = self.sign_fields(key, r) {
             tracing::error!("JOSE: signer for {}: {e}", self.endpoint);
             *resp = None;
-            *err = Some(refuse(e));
+            *err = Some(refuse(e.to_string()));
         }
     }
 

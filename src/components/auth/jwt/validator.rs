@@ -18,6 +18,7 @@ use super::keys::{KeyIdStrategy, KeySet};
 use super::{claim_string, key_set, lookup_claim, parse_config, JwkSourceConfig};
 use crate::components::BuildCx;
 use crate::config::EndpointConfig;
+use crate::error::{Error, Result};
 use crate::hooks::{BoxFuture, EndpointGuard, GuardEffects, GuardRequest};
 use crate::vocab::body::{empty_body, Body};
 
@@ -99,20 +100,24 @@ pub fn check_keys(
 }
 
 /// A duration written as a Go duration string or as seconds.
-fn duration_field(field: &str, v: &Option<Value>) -> Result<Option<Duration>, String> {
+fn duration_field(field: &str, v: &Option<Value>) -> Result<Option<Duration>> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::String(s)) => crate::config::duration::parse_go_duration(s)
             .map(Some)
-            .map_err(|e| format!("{NAMESPACE}.{field}: {e}")),
+            .map_err(|e| Error::invalid(format!("{NAMESPACE}.{field}"), e)),
         Some(Value::Number(n)) => match n.as_f64() {
             Some(secs) if secs >= 0.0 && secs.is_finite() => {
                 Ok(Some(Duration::from_secs_f64(secs)))
             }
-            _ => Err(format!("{NAMESPACE}.{field}: invalid duration {n}")),
+            _ => Err(Error::other(format!(
+                "{NAMESPACE}.{field}: invalid duration {n}"
+            ))),
         },
-        Some(other) => Err(format!("{NAMESPACE}.{field}: invalid duration {other}")),
+        Some(other) => Err(Error::other(format!(
+            "{NAMESPACE}.{field}: invalid duration {other}"
+        ))),
     }
 }
 
@@ -145,14 +150,14 @@ pub struct Validator {
 }
 
 /// Builds the guard when the endpoint has an `auth/validator` object.
-pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Validator>, String> {
+pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Validator>> {
     let Some(raw) = ep.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
     let mut cfg: ValidatorConfig = parse_config(NAMESPACE, raw)?;
     cfg.source = parse_config(NAMESPACE, raw)?;
     let alg_name = cfg.alg.clone().unwrap_or_else(|| "RS256".into());
-    let alg = Alg::parse(&alg_name).map_err(|e| format!("{NAMESPACE}.alg: {e}"))?;
+    let alg = Alg::parse(&alg_name).map_err(|e| Error::invalid(format!("{NAMESPACE}.alg"), e))?;
     let strategy = KeyIdStrategy::parse(&cfg.key_identify_strategy);
     let cache = cfg.cache.then(|| {
         Duration::from_secs(if cfg.cache_duration == 0 {
@@ -172,10 +177,10 @@ pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Validator>,
         http::header::AUTHORIZATION
     } else {
         HeaderName::from_bytes(cfg.auth_header_name.as_bytes()).map_err(|_| {
-            format!(
+            Error::other(format!(
                 "{NAMESPACE}.auth_header_name: invalid header name {:?}",
                 cfg.auth_header_name
-            )
+            ))
         })?
     };
     let forwards_all = ep.input_headers.iter().any(|h| h == "*");
@@ -189,7 +194,9 @@ pub fn build(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Validator>,
             continue;
         };
         let name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
-            format!("{NAMESPACE}.propagate_claims[{i}]: invalid header name {header:?}")
+            Error::other(format!(
+                "{NAMESPACE}.propagate_claims[{i}]: invalid header name {header:?}"
+            ))
         })?;
         // the claim header replaces the client's in the request itself, as KrakenD sets it:
         // the rate limit after this guard reads it, and the endpoint's input_headers decide
@@ -274,14 +281,16 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn numeric_date(claims: &Map<String, Value>, k: &str) -> Result<Option<f64>, String> {
+fn numeric_date(claims: &Map<String, Value>, k: &str) -> Result<Option<f64>> {
     match claims.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
             .as_f64()
             .map(|f| Some(f.trunc()))
-            .ok_or_else(|| format!("invalid {k} claim")),
-        Some(_) => Err(format!("json: cannot unmarshal {k} into a NumericDate")),
+            .ok_or_else(|| Error::other(format!("invalid {k} claim"))),
+        Some(_) => Err(Error::other(format!(
+            "json: cannot unmarshal {k} into a NumericDate"
+        ))),
     }
 }
 
@@ -293,11 +302,13 @@ pub fn validate_claims(
     audience: &[String],
     now: f64,
     leeway: f64,
-) -> Result<(), String> {
+) -> Result<()> {
     for k in ["iss", "sub", "jti"] {
         if let Some(v) = claims.get(k) {
             if !v.is_string() && !v.is_null() {
-                return Err(format!("json: cannot unmarshal {k} into a string"));
+                return Err(Error::other(format!(
+                    "json: cannot unmarshal {k} into a string"
+                )));
             }
         }
     }
@@ -306,27 +317,33 @@ pub fn validate_claims(
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(a)) => a
             .iter()
-            .map(|v| v.as_str().ok_or("invalid aud claim"))
+            .map(|v| v.as_str().ok_or_else(|| Error::other("invalid aud claim")))
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err("invalid aud claim".into()),
+        Some(_) => return Err(Error::other("invalid aud claim")),
     };
     let nbf = numeric_date(claims, "nbf")?;
     let exp = numeric_date(claims, "exp")?;
     let iat = numeric_date(claims, "iat")?;
     if !issuer.is_empty() && claims.get("iss").and_then(Value::as_str) != Some(issuer) {
-        return Err("validation failed, invalid issuer claim (iss)".into());
+        return Err(Error::other(
+            "validation failed, invalid issuer claim (iss)",
+        ));
     }
     if audience.iter().any(|a| !aud.contains(&a.as_str())) {
-        return Err("validation failed, invalid audience claim (aud)".into());
+        return Err(Error::other(
+            "validation failed, invalid audience claim (aud)",
+        ));
     }
     if nbf.is_some_and(|nbf| now + leeway < nbf) {
-        return Err("validation failed, token not valid yet (nbf)".into());
+        return Err(Error::other("validation failed, token not valid yet (nbf)"));
     }
     if exp.is_some_and(|exp| now - leeway > exp) {
-        return Err("validation failed, token is expired (exp)".into());
+        return Err(Error::other("validation failed, token is expired (exp)"));
     }
     if iat.is_some_and(|iat| now + leeway < iat) {
-        return Err("validation field, token issued in the future (iat)".into());
+        return Err(Error::other(
+            "validation field, token issued in the future (iat)",
+        ));
     }
     Ok(())
 }
@@ -531,10 +548,7 @@ impl EndpointGuard for Validator {
 }
 
 /// Shared by the guard builder in `components::endpoint_guards`.
-pub fn guard(
-    ep: &EndpointConfig,
-    cx: &BuildCx<'_>,
-) -> Result<Option<Arc<dyn EndpointGuard>>, String> {
+pub fn guard(ep: &EndpointConfig, cx: &BuildCx<'_>) -> Result<Option<Arc<dyn EndpointGuard>>> {
     Ok(build(ep, cx)?.map(|v| Arc::new(v) as Arc<dyn EndpointGuard>))
 }
 

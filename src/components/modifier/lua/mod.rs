@@ -24,6 +24,7 @@ use mlua::{HookTriggers, Lua, LuaOptions, StdLib, VmState};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::error::{Error, Result};
 use crate::hooks::{BackendCall, BackendStage, BoxFuture, ProxyStage};
 use crate::message::{ProxyError, ProxyRequest, ProxyResponse, RequestBody};
 use crate::vocab::body::read_body;
@@ -59,7 +60,7 @@ fn proxy_stage(
     let Some(v) = ep.extra_config.get(PROXY_NAMESPACE) else {
         return Ok(None);
     };
-    let stage = build_proxy(v).map_err(|e| format!("{}.extra_config.{e}", ep.json_path))?;
+    let stage = build_proxy(v).map_err(|e| e.within(format!("{}.extra_config.", ep.json_path)))?;
     Ok(Some(std::sync::Arc::new(stage)))
 }
 
@@ -70,7 +71,7 @@ fn backend_stage(
     let Some(v) = b.extra_config.get(BACKEND_NAMESPACE) else {
         return Ok(None);
     };
-    let stage = build_backend(v).map_err(|e| format!("{}.extra_config.{e}", b.json_path))?;
+    let stage = build_backend(v).map_err(|e| e.within(format!("{}.extra_config.", b.json_path)))?;
     Ok(Some(std::sync::Arc::new(stage)))
 }
 
@@ -95,7 +96,7 @@ pub struct LuaConfig {
 }
 
 impl LuaConfig {
-    pub fn parse(namespace: &str, v: &Value) -> Result<LuaConfig, String> {
+    pub fn parse(namespace: &str, v: &Value) -> Result<LuaConfig> {
         let obj = crate::components::config_object(namespace, v)?;
         let mut cfg = LuaConfig::default();
         if let Some(s) = crate::components::field::<Vec<String>>(namespace, obj, "sources")? {
@@ -173,7 +174,7 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(namespace: &'static str, cfg: &LuaConfig) -> Result<Runner, String> {
+    pub fn new(namespace: &'static str, cfg: &LuaConfig) -> Result<Runner> {
         let mut sources = Vec::with_capacity(cfg.sources.len());
         for name in &cfg.sources {
             match std::fs::read_to_string(name) {
@@ -182,24 +183,27 @@ impl Runner {
                     tracing::warn!("{namespace}: source {name}: {e}");
                     sources.push((name.clone(), String::new()));
                 }
-                Err(e) => return Err(format!("{namespace}: sources: {name}: {e}")),
+                Err(e) => return Err(Error::io(format!("{namespace}: sources: {name}"), e)),
             }
         }
         for (name, sum) in &cfg.md5 {
             let Some(want) = sum.as_str() else {
-                return Err(format!(
-                    "{namespace}: md5: {name}: the checksum must be a string"
+                return Err(Error::config(
+                    namespace,
+                    format!("md5: {name}: the checksum must be a string"),
                 ));
             };
             let Some((_, code)) = sources.iter().find(|(n, _)| n == name) else {
-                return Err(format!(
-                    "{namespace}: md5: {name} is not one of the sources"
+                return Err(Error::config(
+                    namespace,
+                    format!("md5: {name} is not one of the sources"),
                 ));
             };
             let have = format!("{:x}", md5::compute(code.as_bytes()));
             if !have.eq_ignore_ascii_case(want) {
-                return Err(format!(
-                    "{namespace}: md5: wrong checksum for source {name}: have {have}, want {want}"
+                return Err(Error::config(
+                    namespace,
+                    format!("md5: wrong checksum for source {name}: have {have}, want {want}"),
                 ));
             }
         }
@@ -224,25 +228,26 @@ impl Runner {
         Ok(runner)
     }
 
-    fn load_sources(&self, lua: &Lua) -> Result<(), String> {
+    fn load_sources(&self, lua: &Lua) -> Result<()> {
         for (name, code) in &self.sources {
             let code = if self.live {
-                std::fs::read_to_string(name)
-                    .map_err(|e| format!("lua: unable to load required source {name}: {e}"))?
+                std::fs::read_to_string(name).map_err(|e| {
+                    Error::io(format!("lua: unable to load required source {name}"), e)
+                })?
             } else {
                 code.clone()
             };
             lua.load(code.as_str())
                 .set_name(format!("@{name}"))
                 .exec()
-                .map_err(|e| lua_message(&e))?;
+                .map_err(|e| Error::other(lua_message(&e)))?;
         }
         Ok(())
     }
 
-    fn new_state(&self) -> Result<Lua, String> {
-        let lua = Lua::new_with(self.libs, LuaOptions::default()).map_err(|e| e.to_string())?;
-        api::register(&lua).map_err(|e| e.to_string())?;
+    fn new_state(&self) -> Result<Lua> {
+        let lua = Lua::new_with(self.libs, LuaOptions::default()).map_err(Error::wrap)?;
+        api::register(&lua).map_err(Error::wrap)?;
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(10_000),
             |lua, _| {
@@ -255,14 +260,14 @@ impl Runner {
                 }
             },
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::wrap)?;
         if !self.live {
             self.load_sources(&lua)?;
         }
         Ok(lua)
     }
 
-    fn acquire(&self) -> Result<Lua, String> {
+    fn acquire(&self) -> Result<Lua> {
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
         match pooled {
             Some(lua) => Ok(lua),
@@ -293,7 +298,8 @@ impl Runner {
             .acquire()
             .map_err(|e| ScriptError::Lua(format!("{}: {e}", self.namespace)))?;
         if self.live {
-            self.load_sources(&lua).map_err(ScriptError::Lua)?;
+            self.load_sources(&lua)
+                .map_err(|e| ScriptError::Lua(e.to_string()))?;
         }
         let id = self.next_call.fetch_add(1, Ordering::Relaxed);
         let mut ctx = CallCtx::new(id);
@@ -381,7 +387,7 @@ pub struct LuaProxy {
     post: String,
 }
 
-pub fn build_proxy(v: &Value) -> Result<LuaProxy, String> {
+pub fn build_proxy(v: &Value) -> Result<LuaProxy> {
     let cfg = LuaConfig::parse(PROXY_NAMESPACE, v)?;
     Ok(LuaProxy {
         runner: Runner::new(PROXY_NAMESPACE, &cfg)?,
@@ -496,7 +502,7 @@ pub struct LuaBackend {
     skip_next: bool,
 }
 
-pub fn build_backend(v: &Value) -> Result<LuaBackend, String> {
+pub fn build_backend(v: &Value) -> Result<LuaBackend> {
     let cfg = LuaConfig::parse(BACKEND_NAMESPACE, v)?;
     Ok(LuaBackend {
         runner: Runner::new(BACKEND_NAMESPACE, &cfg)?,
