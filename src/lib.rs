@@ -17,25 +17,27 @@
 //!                    /__echo/), redirects, 404/405, the endpoint handler (forwarding,
 //!                    rendering)
 //! src/message.rs     ProxyRequest/ProxyResponse/ProxyError (Lura's proxy.Request and
-//!                    proxy.Response), OutRequest (one upstream HTTP request)
+//!                    proxy.Response; a response's Payload is one of its three forms:
+//!                    Data (a map), Json (an object already written as the render writes
+//!                    it), Raw (a `no-op` answer)), OutRequest (one upstream HTTP request)
 //! src/hooks.rs       where components plug in: ServiceLayer, EndpointGuard, ProxyStage,
-//!                    BackendStage
+//!                    BackendStage (one chain per backend call: admit, request, exchange,
+//!                    response, outcome), Transport (the HTTP client behind the chain)
 //! src/pipeline/      mod.rs: the endpoint's Pipe (one backend, shadows, flatmap, static);
 //!                    merge.rs (parallel merge), sequential.rs, concurrent.rs
 //!                    (concurrent_calls), static_data.rs (the static proxy's strategies)
-//! src/backend/       per-backend stack: url_pattern, filters, balancing, the client
-//!                    (client.rs: redirects, gzip, https via hyper, http:// through
-//!                    http1::client's pool; proxy.rs: HTTP_PROXY, HTTPS_PROXY tunnels,
-//!                    NO_PROXY; executor.rs: the Executor trait the client and the
-//!                    components around it implement), status handling (backend/http),
+//! src/backend/       per-backend stack: url_pattern, filters, balancing, its stage chain,
+//!                    the client (client.rs, the Transport: redirects, gzip, https via
+//!                    hyper, http:// through http1::client's pool; proxy.rs: HTTP_PROXY,
+//!                    HTTPS_PROXY tunnels, NO_PROXY), status handling (backend/http),
 //!                    decode + format
 //! src/transform.rs   target → allow|deny → mapping → group; flatmap operations
 //! src/encoding/      decoders and renders; the Go-compatible JSON writer and its streaming
 //!                    canonicaliser (plain JSON endpoints, and merges under distinct
 //!                    groups, skip the map); XML; YAML
-//! src/components/    mod.rs: the namespace registry (active / not yet / Enterprise) and
-//!                    the builders that instantiate components in KrakenD CE's order (a
-//!                    backend's stages and executor too); keys.rs: the keys each namespace
+//! src/components/    mod.rs: the namespace registry (active / not yet / Enterprise): one
+//!                    entry per component, which describes and builds it (its hook and its
+//!                    rank in KrakenD CE's order); keys.rs: the keys each namespace
 //!                    reads (unknown ones are warned about); one folder per family, one
 //!                    file (or folder) per component:
 //!                    security/ (cors, httpsecure, botdetector), auth/ (jwt/: validator,
@@ -62,12 +64,12 @@
 //!                    streamed answer), go.rs (Go's spellings of header names and times),
 //!                    percent.rs (%XX escapes, a path's escapes checked as Go's),
 //!                    authority.rs (a URL authority's host and port, for Host and pools)
-//! src/fuzzing.rs     the fuzz targets' checks (fuzz/ runs them, tests/fuzz_replay.rs replays)
-//! ```
 //! src/error.rs      the one error type outside the request path (thiserror): a
 //!                    configuration that cannot be built, I/O, TLS, a document that does not
 //!                    decode, a component's failure at run time; library errors kept as
 //!                    `source`; imports std and external crates only
+//! src/fuzzing.rs     the fuzz targets' checks (fuzz/ runs them, tests/fuzz_replay.rs replays)
+//! ```
 //!
 //! # Request flow
 //! ```text
@@ -78,12 +80,13 @@
 //!     ─▶ proxy stages (Lua, CEL, JSON schema, signer) around Pipe::run (endpoint timeout)
 //!     Pipe: 1 backend │ parallel merge (85 %) │ sequential ─▶ flatmap ─▶ static
 //!       (a pipe that is one plain call has its backend called without the pipe's layers)
-//!       Backend: stages (breaker, rate limit, Lua, CEL) ─▶ url_pattern ─▶ host
-//!                ─▶ executor (martian, HTTP cache, client credentials, HTTP client:
-//!                   redirects, gzip; http:// http1::client's inline pool, https:// hyper
-//!                   + rustls)
+//!       Backend: stages admit (metrics, breaker, rate limit, CEL) ─▶ url_pattern ─▶ host
+//!                ─▶ stages' request (Lua) ─▶ stages' exchange (Martian, HTTP cache,
+//!                   client credentials) ─▶ Transport (HTTP client: redirects, gzip;
+//!                   http:// http1::client's inline pool, https:// hyper + rustls)
 //!                ─▶ status ─▶ decode (encoding)
-//!                ─▶ target ─▶ allow|deny ─▶ mapping ─▶ group
+//!                ─▶ target ─▶ allow|deny ─▶ mapping ─▶ group ─▶ stages' response (CEL,
+//!                   Lua) and outcome (breaker, metrics)
 //!   ◀─ render (output_encoding), X-Krakend, X-Krakend-Completed, Cache-Control
 //!      (a bare `no-op` answer: the backend's lines as they came, then the gateway's two)
 //! ```
@@ -94,10 +97,10 @@ pub mod cli;
 pub mod components;
 pub mod config;
 pub mod encoding;
+pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hooks;
-pub mod error;
 pub mod http1;
 pub mod message;
 pub mod pipeline;

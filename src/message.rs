@@ -72,17 +72,29 @@ impl RequestBody {
     }
 }
 
-/// What a pipe produces.
+/// What a pipe produces: its answer in one of three forms, chosen where the answer is made
+/// (the backend, or the merge), and written by the endpoint's one render.
 #[derive(Default)]
 pub struct ProxyResponse {
-    pub data: Map<String, Value>,
+    pub payload: Payload,
     pub is_complete: bool,
-    /// The raw upstream response of a `no-op` backend.
-    pub passthrough: Option<http::Response<Body>>,
-    /// The backend's JSON object already written as the `json` render writes it (`data` is
-    /// then empty): only on endpoints whose data nothing reads or changes, see
-    /// `Backend::set_canonical_json`.
-    pub canonical_json: Option<CanonicalJson>,
+}
+
+/// The forms of an answer.
+pub enum Payload {
+    /// Decoded data: what merges, components and renders read and change.
+    Data(Map<String, Value>),
+    /// The backend's JSON object already written as the `json` render writes it: only on
+    /// endpoints whose data nothing reads or changes (see `Backend::set_canonical_json`).
+    Json(CanonicalJson),
+    /// A `no-op` backend's answer, written through as it came.
+    Raw(http::Response<Body>),
+}
+
+impl Default for Payload {
+    fn default() -> Self {
+        Payload::Data(Map::new())
+    }
 }
 
 /// A JSON object written as the `json` render writes it.
@@ -94,23 +106,74 @@ pub struct CanonicalJson {
     pub group: Option<Arc<str>>,
 }
 
+impl CanonicalJson {
+    /// Puts the members of the object into a map. A grouped object is read from inside its
+    /// group: the wrapped one may be nested one level deeper than a decoder reads.
+    pub fn insert_into(&self, data: &mut Map<String, Value>) {
+        use crate::encoding::json::{parse, write_str};
+        match &self.group {
+            Some(group) => {
+                let mut prefix = vec![b'{'];
+                write_str(&mut prefix, group);
+                prefix.push(b':');
+                let inner = self
+                    .bytes
+                    .get(prefix.len()..self.bytes.len().saturating_sub(1));
+                if let Some(Ok(v)) = inner.map(parse) {
+                    data.insert(group.to_string(), v);
+                }
+            }
+            None => {
+                if let Ok(Value::Object(m)) = parse(&self.bytes) {
+                    data.extend(m);
+                }
+            }
+        }
+    }
+}
+
 impl ProxyResponse {
     pub fn complete(data: Map<String, Value>) -> Self {
         ProxyResponse {
-            data,
+            payload: Payload::Data(data),
             is_complete: true,
-            passthrough: None,
-            canonical_json: None,
         }
     }
 
-    /// Whether there is any data (`{}` counts as none).
+    /// The data, when the answer is a map.
+    pub fn data(&self) -> Option<&Map<String, Value>> {
+        match &self.payload {
+            Payload::Data(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The data to read or change: an object written as bytes is read back into a map first;
+    /// a raw `no-op` answer has none (KrakenD's proxy-level features do not apply to it).
+    pub fn data_mut(&mut self) -> Option<&mut Map<String, Value>> {
+        if let Payload::Json(c) = &self.payload {
+            let mut m = Map::new();
+            c.insert_into(&mut m);
+            self.payload = Payload::Data(m);
+        }
+        match &mut self.payload {
+            Payload::Data(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Whether there is any data (`{}` counts as none; a raw answer has none).
     pub fn has_data(&self) -> bool {
-        !self.data.is_empty()
-            || self
-                .canonical_json
-                .as_ref()
-                .is_some_and(|c| c.bytes.as_ref() != b"{}")
+        match &self.payload {
+            Payload::Data(m) => !m.is_empty(),
+            Payload::Json(c) => c.bytes.as_ref() != b"{}",
+            Payload::Raw(_) => false,
+        }
+    }
+
+    /// Whether this is a raw `no-op` answer.
+    pub fn is_raw(&self) -> bool {
+        matches!(self.payload, Payload::Raw(_))
     }
 }
 

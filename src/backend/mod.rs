@@ -22,7 +22,9 @@ use crate::encoding::Decoder;
 use crate::error::Error;
 use crate::hooks::{BackendCall, BackendStage, Exchanged, Next};
 use crate::message::OutRequest;
-use crate::message::{CanonicalJson, ProxyError, ProxyRequest, ProxyResponse, RequestBody};
+use crate::message::{
+    CanonicalJson, Payload, ProxyError, ProxyRequest, ProxyResponse, RequestBody,
+};
 use crate::transform::{parse_flatmap, Formatter};
 use crate::vocab::body::OutBody;
 pub use client::HttpClient;
@@ -205,7 +207,7 @@ impl Backend {
 
     /// Makes a backend that [`answers_plain_json`](Self::answers_plain_json) hand its JSON
     /// object on as the bytes the endpoint's `json` render would write
-    /// (`ProxyResponse::canonical_json`) instead of a map. The endpoint decides this when
+    /// (`Payload::Json`) instead of a map. The endpoint decides this when
     /// nothing after the backend reads the data and it renders `json`.
     pub fn set_canonical_json(&mut self) {
         self.canonical_json = self.answers_plain_json();
@@ -477,10 +479,8 @@ impl Backend {
         let (resp, final_url) = sent.map_err(ProxyError::Backend)?;
         if self.decoder == Decoder::NoOp {
             return Ok(ProxyResponse {
-                data: Map::new(),
+                payload: Payload::Raw(resp),
                 is_complete: false,
-                passthrough: Some(resp),
-                canonical_json: None,
             });
         }
         let status = resp.status().as_u16();
@@ -523,10 +523,8 @@ impl Backend {
                     let mut data = Map::new();
                     data.insert(format!("error_{name}"), Value::Object(detail));
                     Ok(ProxyResponse {
-                        data,
+                        payload: Payload::Data(data),
                         is_complete: false,
-                        passthrough: None,
-                        canonical_json: None,
                     })
                 }
             };
@@ -537,13 +535,11 @@ impl Backend {
             // decoder's path below
             if let Some(out) = crate::encoding::json::canonical_object(&bytes, self.group()) {
                 return Ok(ProxyResponse {
-                    data: Map::new(),
-                    is_complete: true,
-                    passthrough: None,
-                    canonical_json: Some(CanonicalJson {
+                    payload: Payload::Json(CanonicalJson {
                         bytes: Bytes::from(out),
                         group: self.group.clone(),
                     }),
+                    is_complete: true,
                 });
             }
         }

@@ -5,11 +5,13 @@ use std::future::poll_fn;
 use std::task::Poll;
 
 use futures_util::future::{BoxFuture, FutureExt as _};
-use serde_json::{Map, Value};
+use serde_json::Map;
 use tokio::time::Instant;
 
 use super::Pipe;
-use crate::message::{CanonicalJson, ProxyError, ProxyRequest, ProxyResponse, ProxyResult};
+use crate::message::{
+    CanonicalJson, Payload, ProxyError, ProxyRequest, ProxyResponse, ProxyResult,
+};
 
 impl Pipe {
     pub(super) async fn parallel_merge(
@@ -97,17 +99,24 @@ impl Accumulator {
             }
             Ok(resp) => resp,
         };
-        match resp.canonical_json.take() {
-            Some(c) if !self.maps && c.group.is_some() => self.canonical.push(c),
-            Some(c) => insert_object(&mut resp.data, &c),
-            None => self.merge_as_maps(),
+        match std::mem::take(&mut resp.payload) {
+            Payload::Json(c) if !self.maps && c.group.is_some() => self.canonical.push(c),
+            Payload::Json(c) => {
+                let mut m = Map::new();
+                c.insert_into(&mut m);
+                resp.payload = Payload::Data(m);
+            }
+            other => {
+                resp.payload = other;
+                self.merge_as_maps();
+            }
         }
         match self.data.as_mut() {
             None => self.data = Some(resp),
             Some(acc) => {
                 acc.is_complete = acc.is_complete && resp.is_complete;
-                for (k, v) in resp.data {
-                    acc.data.insert(k, v);
+                if let (Some(into), Payload::Data(from)) = (acc.data_mut(), resp.payload) {
+                    into.extend(from);
                 }
             }
         }
@@ -119,16 +128,20 @@ impl Accumulator {
             return;
         }
         self.maps = true;
-        if let Some(acc) = self.data.as_mut() {
+        if let Some(into) = self.data.as_mut().and_then(ProxyResponse::data_mut) {
             for c in self.canonical.drain(..) {
-                insert_object(&mut acc.data, &c);
+                c.insert_into(into);
             }
         }
     }
 
     pub(super) fn result(mut self) -> ProxyResult {
-        if let Some(d) = self.data.as_mut() {
-            d.canonical_json = join_objects(std::mem::take(&mut self.canonical));
+        if let (Some(d), Some(joined)) = (
+            self.data.as_mut(),
+            join_objects(std::mem::take(&mut self.canonical)),
+        ) {
+            // every answer so far was an object kept as bytes: the map is empty
+            d.payload = Payload::Json(joined);
         }
         let err = match self.errors.len() {
             0 => None,
@@ -141,29 +154,6 @@ impl Accumulator {
                     d.is_complete = false;
                 }
                 (Some(d), err)
-            }
-        }
-    }
-}
-
-/// Puts the members of an object written as bytes into a map. A grouped object is read
-/// from inside its group: the wrapped one may be nested one level deeper than a decoder
-/// reads.
-fn insert_object(data: &mut Map<String, Value>, c: &CanonicalJson) {
-    use crate::encoding::json::{parse, write_str};
-    match &c.group {
-        Some(group) => {
-            let mut prefix = vec![b'{'];
-            write_str(&mut prefix, group);
-            prefix.push(b':');
-            let inner = c.bytes.get(prefix.len()..c.bytes.len().saturating_sub(1));
-            if let Some(Ok(v)) = inner.map(parse) {
-                data.insert(group.to_string(), v);
-            }
-        }
-        None => {
-            if let Ok(Value::Object(m)) = parse(&c.bytes) {
-                data.extend(m);
             }
         }
     }
@@ -198,6 +188,7 @@ fn join_objects(mut parts: Vec<CanonicalJson>) -> Option<CanonicalJson> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     /// Answers merged as bytes give the bytes, completeness and errors that the same answers
     /// merged as maps and rendered give, whatever the arrival order, the failures, the groups
@@ -225,24 +216,21 @@ mod tests {
         let grouped = |group: usize, body: usize| -> Result<ProxyResponse, ProxyError> {
             let out = canonical_object(bodies[body], Some(groups[group])).unwrap();
             Ok(ProxyResponse {
-                canonical_json: Some(CanonicalJson {
+                payload: Payload::Json(CanonicalJson {
                     bytes: out.into(),
                     group: Some(groups[group].into()),
                 }),
                 is_complete: true,
-                ..ProxyResponse::default()
             })
         };
         let as_bytes = |i: usize| grouped(i, i);
         let rendered = |(resp, err): ProxyResult| {
-            let resp = resp.map(|mut r| {
+            let resp = resp.map(|r| {
                 let has_data = r.has_data();
-                let body = match r.canonical_json.take() {
-                    Some(c) => {
-                        assert!(r.data.is_empty());
-                        c.bytes.to_vec()
-                    }
-                    None => map_to_vec(&r.data),
+                let body = match &r.payload {
+                    Payload::Json(c) => c.bytes.to_vec(),
+                    Payload::Data(m) => map_to_vec(m),
+                    Payload::Raw(_) => unreachable!("no raw answer here"),
                 };
                 (body, r.is_complete, has_data)
             });

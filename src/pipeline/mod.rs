@@ -118,14 +118,18 @@ impl Pipe {
                 None => self.parallel_merge(&req, merge_deadline).await,
             }
         };
-        if let (Some(ops), Some(r)) = (&self.flatmap, resp.as_mut()) {
-            apply_flatmap(&mut r.data, ops);
+        if let Some(ops) = &self.flatmap {
+            if let Some(data) = resp.as_mut().and_then(ProxyResponse::data_mut) {
+                apply_flatmap(data, ops);
+            }
         }
         if let Some((strategy, data)) = &self.static_data {
             if strategy.applies(resp.as_ref(), err.as_ref()) {
                 let r = resp.get_or_insert_with(ProxyResponse::default);
-                for (k, v) in data {
-                    r.data.insert(k.clone(), v.clone());
+                if let Some(into) = r.data_mut() {
+                    for (k, v) in data {
+                        into.insert(k.clone(), v.clone());
+                    }
                 }
             }
         }

@@ -6,7 +6,7 @@ use tokio::time::Instant;
 
 use super::merge::Accumulator;
 use super::Pipe;
-use crate::message::{ProxyError, ProxyRequest, ProxyResult};
+use crate::message::{Payload, ProxyError, ProxyRequest, ProxyResult};
 
 /// The largest `no-op` body a sequential pipe reads to propagate it as `respN`.
 const MAX_RAW_BODY: usize = 64 << 20;
@@ -67,17 +67,21 @@ impl Pipe {
                 Ok(mut resp) => {
                     // a `no-op` answer is complete; its body is kept only when a later
                     // backend asks for `respN`
-                    if let Some(raw) = resp.passthrough.take() {
-                        resp.is_complete = true;
-                        if needs_raw(i) {
-                            let body = crate::vocab::body::read_body(raw.into_body(), MAX_RAW_BODY)
-                                .await
-                                .unwrap_or_default();
-                            raws[i] = Some(String::from_utf8_lossy(&body).into_owned());
+                    match std::mem::take(&mut resp.payload) {
+                        Payload::Raw(raw) => {
+                            resp.is_complete = true;
+                            if needs_raw(i) {
+                                let body =
+                                    crate::vocab::body::read_body(raw.into_body(), MAX_RAW_BODY)
+                                        .await
+                                        .unwrap_or_default();
+                                raws[i] = Some(String::from_utf8_lossy(&body).into_owned());
+                            }
                         }
+                        other => resp.payload = other,
                     }
                     let complete = resp.is_complete;
-                    let data = resp.data.clone();
+                    let data = resp.data_mut().cloned().unwrap_or_default();
                     acc.merge(Ok(resp));
                     if !complete {
                         break;

@@ -15,7 +15,7 @@ use super::Shared;
 use crate::encoding::Render;
 use crate::hooks::{EndpointGuard, GuardRequest, ProxyStage};
 use crate::http1::RawFields;
-use crate::message::{ProxyError, ProxyRequest, RequestBody};
+use crate::message::{Payload, ProxyError, ProxyRequest, RequestBody};
 use crate::pipeline::Pipe;
 use crate::vocab::body::{empty_body, full_body, read_body, Body};
 
@@ -269,36 +269,40 @@ impl EndpointHandler {
                         .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
                     r
                 }
-                Some(mut resp) => {
+                Some(resp) => {
                     let complete = resp.is_complete && resp.has_data();
-                    let mut r = if let Some(passthrough) = resp.passthrough.take() {
-                        let mut r = passthrough_response(passthrough, deadline);
-                        let raw = r.extensions_mut().get_mut::<RawFields>();
-                        if let Some(raw) = raw.filter(|_| !complete) {
-                            // the backend's lines go out as they came: the gateway's follow them
-                            raw.gateway = shared.raw_lines.clone();
-                            crate::http1::recycle(parts.headers);
-                            return r;
+                    let mut r = match resp.payload {
+                        Payload::Raw(passthrough) => {
+                            let mut r = passthrough_response(passthrough, deadline);
+                            let raw = r.extensions_mut().get_mut::<RawFields>();
+                            if let Some(raw) = raw.filter(|_| !complete) {
+                                // the backend's lines go out as they came: the gateway's follow them
+                                raw.gateway = shared.raw_lines.clone();
+                                crate::http1::recycle(parts.headers);
+                                return r;
+                            }
+                            r
                         }
-                        r
-                    } else if let Some(canonical) = resp.canonical_json.take() {
-                        // only on `json` endpoints: what `render` writes for this object
-                        let mut r = Response::new(full_body(canonical.bytes));
-                        r.headers_mut().insert(
-                            header::CONTENT_TYPE,
-                            HeaderValue::from_static(crate::encoding::JSON_CT),
-                        );
-                        r
-                    } else {
-                        let accept = parts
-                            .headers
-                            .get(header::ACCEPT)
-                            .and_then(|v| v.to_str().ok());
-                        let (ct, body) = self.render.render(&resp.data, accept);
-                        let mut r = Response::new(full_body(Bytes::from(body)));
-                        r.headers_mut()
-                            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-                        r
+                        Payload::Json(canonical) => {
+                            // only on `json` endpoints: what `render` writes for this object
+                            let mut r = Response::new(full_body(canonical.bytes));
+                            r.headers_mut().insert(
+                                header::CONTENT_TYPE,
+                                HeaderValue::from_static(crate::encoding::JSON_CT),
+                            );
+                            r
+                        }
+                        Payload::Data(data) => {
+                            let accept = parts
+                                .headers
+                                .get(header::ACCEPT)
+                                .and_then(|v| v.to_str().ok());
+                            let (ct, body) = self.render.render(&data, accept);
+                            let mut r = Response::new(full_body(Bytes::from(body)));
+                            r.headers_mut()
+                                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                            r
+                        }
                     };
                     if complete {
                         if let Some(cc) = &self.cache_control {
@@ -376,8 +380,11 @@ fn bare_json_response(
     err: Option<ProxyError>,
 ) -> Response<Body> {
     match (resp, err) {
-        (Some(resp), None) => {
-            let body = crate::encoding::json::map_to_vec(&resp.data);
+        (Some(mut resp), None) => {
+            let body = match resp.data_mut() {
+                Some(data) => crate::encoding::json::map_to_vec(data),
+                None => b"{}".to_vec(),
+            };
             let mut r = Response::new(full_body(Bytes::from(body)));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,

@@ -285,7 +285,7 @@ impl BackendStage for BreakerStage {
 /// sees it as the backend's error too.
 fn succeeded(result: &Result<ProxyResponse, ProxyError>) -> bool {
     match result {
-        Ok(resp) => resp.is_complete || resp.passthrough.is_some(),
+        Ok(resp) => resp.is_complete || resp.is_raw(),
         Err(_) => false,
     }
 }

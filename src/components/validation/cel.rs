@@ -299,7 +299,8 @@ impl Evaluator {
         }
         let mut ctx = Context::with_env(self.env.clone());
         ctx.add_variable_from_value("resp_completed", resp.is_complete);
-        ctx.add_variable_from_value("resp_data", object_to_cel(&resp.data));
+        let empty = Map::new();
+        ctx.add_variable_from_value("resp_data", object_to_cel(resp.data().unwrap_or(&empty)));
         ctx.add_variable_from_value("now", now_rfc3339());
         match first_failing(&self.checks.post, &ctx, &format!("{}[post]", self.label)) {
             Some(i) => Err(aborted(i)),

@@ -128,14 +128,17 @@ fn refuse(message: String) -> ProxyError {
 impl Signer {
     /// Replaces every listed object of `data` by its signature.
     pub fn sign_fields(&self, key: &Jwk, resp: &mut ProxyResponse) -> Result<()> {
+        let Some(data) = resp.data_mut() else {
+            return Ok(());
+        };
         for name in &self.keys_to_sign {
-            let Some(Value::Object(obj)) = resp.data.get(name) else {
+            let Some(Value::Object(obj)) = data.get(name) else {
                 continue;
             };
             let payload = crate::encoding::json::map_to_vec(obj);
             let token = jose::sign_jws(self.alg, &key.key, &key.kid, &payload, self.full)
                 .map_err(|e| Error::invalid("unable to sign payload", e))?;
-            resp.data.insert(name.clone(), Value::String(token));
+            data.insert(name.clone(), Value::String(token));
         }
         Ok(())
     }

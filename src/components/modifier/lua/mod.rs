@@ -474,10 +474,12 @@ impl ProxyStage for LuaProxy {
             headers: HeaderMap::new(),
             body: Bytes::new(),
         };
-        let data = std::mem::take(&mut r.data);
+        let data = r.data_mut().map(std::mem::take).unwrap_or_default();
         match self.runner.run(&self.post, None, Some((meta, data))) {
             Ok((_, Some((meta, data)))) => {
-                r.data = data;
+                if let Some(into) = r.data_mut() {
+                    *into = data;
+                }
                 r.is_complete = meta.is_complete;
             }
             Ok((_, None)) => {}
@@ -538,7 +540,7 @@ impl BackendStage for LuaBackend {
         };
         let meta = RespData {
             is_complete: r.is_complete,
-            status: if r.is_complete || !r.data.is_empty() {
+            status: if r.is_complete || r.has_data() {
                 200
             } else {
                 0
@@ -546,10 +548,12 @@ impl BackendStage for LuaBackend {
             headers: HeaderMap::new(),
             body: Bytes::new(),
         };
-        let data = std::mem::take(&mut r.data);
+        let data = r.data_mut().map(std::mem::take).unwrap_or_default();
         match self.runner.run(&self.post, None, Some((meta, data))) {
             Ok((_, Some((meta, data)))) => {
-                r.data = data;
+                if let Some(into) = r.data_mut() {
+                    *into = data;
+                }
                 r.is_complete = meta.is_complete;
             }
             Ok((_, None)) => {}
