@@ -192,17 +192,17 @@ fn json_text(path: &std::path::Path) -> String {
 fn load_for_run(
     path: &Option<PathBuf>,
     port: Option<u16>,
-) -> Result<(Loaded, String, String), String> {
+) -> crate::error::Result<(Loaded, String, String)> {
     match path {
         Some(p) => config::load_file(p)
             .map(|l| (l, p.display().to_string(), json_text(p)))
-            .map_err(|e| e.to_string()),
+            .map_err(crate::error::Error::wrap),
         None => {
             let port = port.unwrap_or(config::DEFAULT_PORT);
             let text = DEFAULT_CONFIG.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
             config::load_str(&text, "<embedded default>", Format::Json, &|_| None)
                 .map(|l| (l, "<embedded default>".to_string(), text))
-                .map_err(|e| e.to_string())
+                .map_err(crate::error::Error::wrap)
         }
     }
 }

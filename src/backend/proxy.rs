@@ -30,6 +30,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::error::Error;
 use crate::vocab::percent::percent_decode;
 
 /// The proxies of the environment; `None` from [`ProxyEnv::from_env`] when it names none.
@@ -320,14 +321,16 @@ fn split_host_port(s: &str) -> (&str, Option<u16>) {
 
 /// A proxy URL as Go reads it: `scheme://[user[:password]@]host[:port]`, `http://` assumed
 /// when it has no scheme. Only `http` proxies are used.
-fn parse_proxy(value: &str) -> Result<Proxy, String> {
+fn parse_proxy(value: &str) -> crate::error::Result<Proxy> {
     let value = value.trim();
     let (scheme, rest) = match value.split_once("://") {
         Some((s, r)) => (s.to_ascii_lowercase(), r),
         None => ("http".to_string(), value),
     };
     if scheme != "http" {
-        return Err(format!("a {scheme} proxy is not supported, only http"));
+        return Err(Error::other(format!(
+            "a {scheme} proxy is not supported, only http"
+        )));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let (userinfo, host_port) = match authority.rsplit_once('@') {
@@ -336,7 +339,7 @@ fn parse_proxy(value: &str) -> Result<Proxy, String> {
     };
     let (host, port) = split_host_port(host_port);
     if host.is_empty() {
-        return Err("no host".into());
+        return Err(Error::other("no host"));
     }
     let port = port.unwrap_or(80);
     let authority = if host.contains(':') {

@@ -25,6 +25,8 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 
+use crate::error::{Error, Result};
+
 /// One SRV answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Srv {
@@ -156,17 +158,17 @@ impl ResolvConf {
 /// Resolves `name` as Go's `LookupSRV` does: each candidate name of the search list in turn,
 /// each name server in turn; a name without SRV records (or that does not exist) moves on to
 /// the next candidate name.
-pub async fn resolve(conf: &ResolvConf, name: &str) -> Result<Vec<Srv>, String> {
-    let mut last = format!("lookup {name}: no such host");
+pub async fn resolve(conf: &ResolvConf, name: &str) -> Result<Vec<Srv>> {
+    let mut last = Error::other(format!("lookup {name}: no such host"));
     for fqdn in conf.names(name) {
         for server in &conf.servers {
             match lookup_srv(*server, &fqdn).await {
                 Ok(records) if !records.is_empty() => return Ok(records),
                 Ok(_) => {
-                    last = format!("lookup {fqdn} on {server}: no such host");
+                    last = Error::other(format!("lookup {fqdn} on {server}: no such host"));
                     break;
                 }
-                Err(e) if e.ends_with("no such host") => {
+                Err(e) if e.to_string().ends_with("no such host") => {
                     last = e;
                     break;
                 }
@@ -177,13 +179,13 @@ pub async fn resolve(conf: &ResolvConf, name: &str) -> Result<Vec<Srv>, String> 
     Err(last)
 }
 
-fn encode_query(id: u16, name: &str) -> Result<Vec<u8>, String> {
+fn encode_query(id: u16, name: &str) -> Result<Vec<u8>> {
     let mut q = Vec::with_capacity(32 + name.len());
     q.extend_from_slice(&id.to_be_bytes());
     q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
     for label in name.trim_end_matches('.').split('.') {
         if label.is_empty() || label.len() > 63 {
-            return Err(format!("invalid DNS name {name:?}"));
+            return Err(Error::other(format!("invalid DNS name {name:?}")));
         }
         q.push(label.len() as u8);
         q.extend_from_slice(label.as_bytes());
@@ -240,18 +242,20 @@ fn answers(msg: &[u8], query: &[u8]) -> bool {
 }
 
 /// Parses the SRV answers of a DNS response to query `id`.
-pub fn parse_response(msg: &[u8], id: u16) -> Result<Vec<Srv>, String> {
-    let bad = || "malformed DNS response".to_string();
+pub fn parse_response(msg: &[u8], id: u16) -> Result<Vec<Srv>> {
+    let bad = || Error::decode("malformed DNS response");
     if u16_at(msg, 0) != Some(id) {
-        return Err("DNS response id mismatch".into());
+        return Err(Error::decode("DNS response id mismatch"));
     }
     let flags = u16_at(msg, 2).ok_or_else(bad)?;
     let rcode = flags & 0x000F;
     if rcode == 3 {
-        return Err("no such host".into());
+        return Err(Error::decode("no such host"));
     }
     if rcode != 0 {
-        return Err(format!("DNS server answered with rcode {rcode}"));
+        return Err(Error::decode(format!(
+            "DNS server answered with rcode {rcode}"
+        )));
     }
     let qd = u16_at(msg, 4).ok_or_else(bad)?;
     let an = u16_at(msg, 6).ok_or_else(bad)?;
@@ -293,19 +297,23 @@ const ATTEMPTS: usize = 2;
 /// Asks one name server for the SRV records of `name`: over UDP with a random query id
 /// (datagrams that do not answer the query are ignored), then over TCP when the UDP answer is
 /// truncated, as Go's resolver does.
-pub async fn lookup_srv(server: SocketAddr, name: &str) -> Result<Vec<Srv>, String> {
+pub async fn lookup_srv(server: SocketAddr, name: &str) -> Result<Vec<Srv>> {
     use rand_core::RngCore;
     let id = rand_core::OsRng.next_u32() as u16;
     let query = encode_query(id, name)?;
-    let fail = |e: &dyn std::fmt::Display| format!("lookup {name} on {server}: {e}");
-    let answer = exchange_udp(server, &query).await.map_err(|e| fail(&e))?;
+    let place = || format!("lookup {name} on {server}");
+    let answer = exchange_udp(server, &query)
+        .await
+        .map_err(|e| Error::io(place(), e))?;
     let flags = u16_at(&answer, 2).unwrap_or_default();
     let answer = if flags & TRUNCATED == 0 {
         answer
     } else {
-        exchange_tcp(server, &query).await.map_err(|e| fail(&e))?
+        exchange_tcp(server, &query)
+            .await
+            .map_err(|e| Error::io(place(), e))?
     };
-    parse_response(&answer, id).map_err(|e| fail(&e))
+    parse_response(&answer, id).map_err(|e| e.within(format!("{}: ", place())))
 }
 
 async fn exchange_udp(server: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -660,7 +668,10 @@ mod tests {
         };
         let recs = resolve(&conf, "_svc._tcp.api").await.unwrap();
         assert_eq!(recs[0].target, "api.ns.example");
-        let e = resolve(&conf, "_svc._tcp.nope.").await.unwrap_err();
+        let e = resolve(&conf, "_svc._tcp.nope.")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.ends_with("no such host"), "{e}");
     }
 }

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use crate::config::ExtraConfig;
+use crate::error::{Error, Result};
 
 /// gin engine options KrakenD exposes.
 #[derive(Debug, Clone)]
@@ -86,13 +87,13 @@ pub fn in_cidr(ip: IpAddr, (net, bits): (IpAddr, u8)) -> bool {
 }
 
 impl RouterOptions {
-    pub fn from_extra(extra: &ExtraConfig) -> Result<RouterOptions, String> {
+    pub fn from_extra(extra: &ExtraConfig) -> Result<RouterOptions> {
         let mut o = RouterOptions::default();
         let Some(v) = extra.get("router") else {
             return Ok(o);
         };
         let Some(m) = v.as_object() else {
-            return Err("extra_config.router: expected an object".into());
+            return Err(Error::config("extra_config.router", "expected an object"));
         };
         let b = |k: &str| m.get(k).and_then(Value::as_bool).unwrap_or(false);
         o.return_error_msg = b("return_error_msg");
@@ -125,8 +126,9 @@ impl RouterOptions {
             match parse_cidr(p) {
                 Some(c) => o.trusted_proxies.push(c),
                 None => {
-                    return Err(format!(
-                        "extra_config.router.trusted_proxies[{i}]: {p:?} is not an IP or CIDR"
+                    return Err(Error::config(
+                        format!("extra_config.router.trusted_proxies[{i}]"),
+                        format!("{p:?} is not an IP or CIDR"),
                     ))
                 }
             }

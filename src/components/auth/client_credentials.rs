@@ -128,7 +128,7 @@ fn go_verb(m: &Method) -> &'static str {
 
 /// Reads a token response: JSON, or a form for `application/x-www-form-urlencoded` and
 /// `text/plain`.
-fn parse_token(content_type: &str, body: &[u8]) -> Result<(String, String, u64), String> {
+fn parse_token(content_type: &str, body: &[u8]) -> Result<(String, String, u64), Error> {
     let ct = content_type
         .split(';')
         .next()
@@ -150,8 +150,8 @@ fn parse_token(content_type: &str, body: &[u8]) -> Result<(String, String, u64),
         }
         (access, kind, expires)
     } else {
-        let v: Value =
-            serde_json::from_slice(body).map_err(|e| format!("oauth2: cannot parse json: {e}"))?;
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| Error::json("oauth2: cannot parse json", e))?;
         let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         let expires = match v.get("expires_in") {
             Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0).max(0.0) as u64,
@@ -161,7 +161,9 @@ fn parse_token(content_type: &str, body: &[u8]) -> Result<(String, String, u64),
         (s("access_token"), s("token_type"), expires)
     };
     if access.is_empty() {
-        return Err("oauth2: server response missing access_token".into());
+        return Err(Error::decode(
+            "oauth2: server response missing access_token",
+        ));
     }
     Ok((access, kind, expires))
 }
@@ -232,7 +234,7 @@ impl ClientCredentials {
         &self,
         style: AuthStyle,
         next: Next<'_>,
-    ) -> Result<(String, String, u64), String> {
+    ) -> Result<(String, String, u64), Error> {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,
@@ -245,7 +247,7 @@ impl ClientCredentials {
                 url_encode(&self.cfg.client_secret)
             );
             let value = HeaderValue::from_str(&format!("Basic {}", base64(creds.as_bytes())))
-                .map_err(|e| format!("oauth2: {e}"))?;
+                .map_err(|e| Error::component("oauth2", e))?;
             headers.insert(header::AUTHORIZATION, value);
         }
         let body = self.token_form(style);
@@ -257,7 +259,7 @@ impl ClientCredentials {
                 body: OutBody::Buffered(Bytes::from(body)),
             })
             .await
-            .map_err(|e| format!("oauth2: cannot fetch token: {e}"))?;
+            .map_err(|e| Error::component("oauth2: cannot fetch token", e))?;
         let status = resp.status();
         let content_type = resp
             .headers()
@@ -267,19 +269,19 @@ impl ClientCredentials {
             .to_string();
         let bytes = crate::vocab::body::read_body(resp.into_body(), MAX_TOKEN_RESPONSE)
             .await
-            .map_err(|e| format!("oauth2: cannot fetch token: {e}"))?;
+            .map_err(|e| Error::component("oauth2: cannot fetch token", e))?;
         if !status.is_success() {
-            return Err(format!(
+            return Err(Error::other(format!(
                 "oauth2: cannot fetch token: {}\nResponse: {}",
                 status,
                 String::from_utf8_lossy(&bytes)
-            ));
+            )));
         }
         parse_token(&content_type, &bytes)
     }
 
     /// The `Authorization` value to send, fetching a token when there is no valid one.
-    async fn authorization(&self, next: Next<'_>) -> Result<HeaderValue, String> {
+    async fn authorization(&self, next: Next<'_>) -> Result<HeaderValue, Error> {
         let mut state = self.state.lock().await;
         let now = Instant::now();
         if let Some(t) = &state.token {
@@ -304,7 +306,7 @@ impl ClientCredentials {
             style => self.request_token(style, next).await?,
         };
         let value = HeaderValue::from_str(&format!("{} {}", token_type(&kind), access))
-            .map_err(|_| "oauth2: the access token is not a valid header value".to_string())?;
+            .map_err(|_| Error::other("oauth2: the access token is not a valid header value"))?;
         let received = Instant::now();
         state.token = Some(Token {
             value: value.clone(),
