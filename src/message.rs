@@ -177,54 +177,44 @@ impl ProxyResponse {
     }
 }
 
-/// Why a pipe failed. The variant decides the status the client sees.
-#[derive(Debug, Clone)]
+/// Why a pipe failed. The variant decides the status and body the client sees
+/// ([`ProxyError::into_response`], the one place they are mapped).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProxyError {
     /// The backend answered with a status other than 200/201.
+    #[error("invalid status code {status} {prefix} {url}")]
     InvalidStatus {
         status: u16,
         prefix: Arc<str>,
         url: String,
     },
     /// `backend/http.return_error_code`: the backend's status and body go to the client.
+    #[error("{}", String::from_utf8_lossy(body))]
     Response {
         status: u16,
         body: Bytes,
         content_type: Option<String>,
     },
     /// Connection, protocol or decoding failure.
+    #[error("{0}")]
     Backend(String),
     /// The endpoint (or merge) deadline passed.
+    #[error("context deadline exceeded")]
     Timeout,
     /// A component refused the request with a status (e.g. CEL, rate limit).
+    #[error("{message}")]
     Rejected { status: u16, message: String },
     /// Several backends failed.
+    #[error("{}", joined(.0))]
     Merge(Vec<ProxyError>),
 }
 
-impl std::fmt::Display for ProxyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ProxyError::InvalidStatus {
-                status,
-                prefix,
-                url,
-            } => write!(f, "invalid status code {status} {prefix} {url}"),
-            ProxyError::Response { body, .. } => write!(f, "{}", String::from_utf8_lossy(body)),
-            ProxyError::Backend(msg) => f.write_str(msg),
-            ProxyError::Timeout => f.write_str("context deadline exceeded"),
-            ProxyError::Rejected { message, .. } => f.write_str(message),
-            ProxyError::Merge(errs) => {
-                for (i, e) in errs.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str("\n")?;
-                    }
-                    write!(f, "{e}")?;
-                }
-                Ok(())
-            }
-        }
-    }
+/// The errors of a merge, one per line.
+fn joined(errs: &[ProxyError]) -> String {
+    errs.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl ProxyError {
@@ -242,6 +232,27 @@ impl ProxyError {
             ProxyError::Response { content_type, .. } => content_type.as_deref(),
             _ => None,
         }
+    }
+
+    /// The answer KrakenD gives when this error leaves no data to render: its status, and with
+    /// the endpoint's `return_error_msg` the error's text as the body (the backend's own
+    /// content type for a `return_error_code` answer, plain text otherwise).
+    pub fn into_response(self, return_error_msg: bool) -> http::Response<Body> {
+        let mut r = http::Response::new(crate::vocab::body::empty_body());
+        *r.status_mut() = http::StatusCode::from_u16(self.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        if return_error_msg {
+            let text = self.to_string();
+            if !text.is_empty() {
+                let ct = self
+                    .content_type()
+                    .and_then(|c| http::HeaderValue::from_str(c).ok())
+                    .unwrap_or_else(|| http::HeaderValue::from_static("text/plain; charset=utf-8"));
+                r.headers_mut().insert(http::header::CONTENT_TYPE, ct);
+                *r.body_mut() = crate::vocab::body::full_body(text);
+            }
+        }
+        r
     }
 
     /// One error per failed backend, for logging.

@@ -248,23 +248,9 @@ impl EndpointHandler {
             }
             let mut out = match resp {
                 None => {
-                    let e = err.unwrap_or(ProxyError::Timeout);
-                    let mut r = Response::new(empty_body());
-                    *r.status_mut() = StatusCode::from_u16(e.status())
-                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                    if shared.opts.return_error_msg {
-                        let text = e.to_string();
-                        let ct = e
-                            .content_type()
-                            .and_then(|c| HeaderValue::from_str(c).ok())
-                            .unwrap_or_else(|| {
-                                HeaderValue::from_static("text/plain; charset=utf-8")
-                            });
-                        if !text.is_empty() {
-                            r.headers_mut().insert(header::CONTENT_TYPE, ct);
-                            *r.body_mut() = full_body(text);
-                        }
-                    }
+                    let mut r = err
+                        .unwrap_or(ProxyError::Timeout)
+                        .into_response(shared.opts.return_error_msg);
                     r.headers_mut()
                         .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
                     r
