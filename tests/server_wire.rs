@@ -655,3 +655,93 @@ async fn fragments_and_bare_carriage_returns_are_refused() {
     c.send(b"\r\n\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(c.response("GET").await.status, 200);
 }
+
+/// The service's `tls` with the fixture certificate for 127.0.0.1.
+fn tls_options(extra: serde_json::Value) -> serde_json::Value {
+    let mut tls = json!({
+        "public_key": "tests/fixtures/jwt/tls/chain.pem",
+        "private_key": "tests/fixtures/jwt/tls/server.key"
+    });
+    if let (Some(t), serde_json::Value::Object(e)) = (tls.as_object_mut(), extra) {
+        t.extend(e);
+    }
+    json!({ "tls": tls })
+}
+
+/// HTTP/1.1 over TLS is served by the same connection loop as plain HTTP/1.1: keep-alive
+/// answers written out whole (TLS records flushed), a fragment in the target refused, a
+/// `gzip, chunked` body refused, whatever ALPN the client offered (`http/1.1` or none).
+#[tokio::test]
+async fn http1_over_tls_gets_the_plain_listeners_loop() {
+    let b = echo_backend().await;
+    let endpoints = json!([
+        {"endpoint": "/echo", "method": "POST", "backend": [{"url_pattern": "/e", "host": [b.url]}]},
+        {"endpoint": "/a", "backend": [{"url_pattern": "/a", "host": [b.url]}]}
+    ]);
+    let gw = gateway(&with(config(endpoints), tls_options(json!({})))).await;
+    for alpn in [&[&b"http/1.1"[..]][..], &[]] {
+        let mut c = RawConn::open_tls(gw.addr, alpn).await;
+        assert_eq!(c.alpn.as_deref(), alpn.first().copied());
+        for _ in 0..3 {
+            let r = c.exchange("GET /a HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("X-Krakend-Completed"), Some("true"));
+        }
+        let r = c
+            .exchange("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+            .await;
+        assert_eq!(r.status, 200);
+        assert!(r.text().contains("abc"), "{}", r.text());
+        let mut c = RawConn::open_tls(gw.addr, alpn).await;
+        let r = c
+            .exchange("GET /a#/../echo HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
+        assert_eq!(r.status, 400);
+        assert!(c.closed().await);
+        let mut c = RawConn::open_tls(gw.addr, alpn).await;
+        let r = c
+            .exchange(
+                "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            )
+            .await;
+        assert_eq!(r.status, 501);
+    }
+    assert!(b.requests().iter().all(|r| r.uri != "/echo#/../echo"));
+}
+
+/// `write_timeout` bounds HTTP/1.1 answers over TLS too: an answer not written by then is not
+/// sent, and the connection closes.
+#[tokio::test]
+async fn write_timeout_applies_over_tls() {
+    let b = slow_backend(Duration::from_millis(600), r#"{"late":true}"#).await;
+    let endpoints =
+        json!([{"endpoint": "/slow", "backend": [{"url_pattern": "/", "host": [b.url]}]}]);
+    let gw = gateway(&with(
+        with(config(endpoints), tls_options(json!({}))),
+        json!({"write_timeout": "200ms", "timeout": "5s"}),
+    ))
+    .await;
+    let mut c = RawConn::open_tls(gw.addr, &[b"http/1.1"]).await;
+    c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let (answer, closed) = c.read_to_close(Duration::from_secs(3)).await;
+    assert!(closed);
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+}
+
+/// A client that asks for `h2` by ALPN still gets HTTP/2 (on hyper).
+#[tokio::test]
+async fn h2_over_tls_is_still_served() {
+    let b = json_backend(r#"{"over":"h2"}"#).await;
+    let endpoints =
+        json!([{"endpoint": "/a", "backend": [{"url_pattern": "/a", "host": [b.url]}]}]);
+    let gw = gateway(&with(config(endpoints), tls_options(json!({})))).await;
+    let c = RawConn::open_tls(gw.addr, &[b"h2", b"http/1.1"]).await;
+    assert_eq!(c.alpn.as_deref(), Some(&b"h2"[..]));
+    // the HTTP/2 connection preface and an empty SETTINGS: the server's SETTINGS come back
+    let mut c = c;
+    c.send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await;
+    let (answer, _) = c.read_to_close(Duration::from_millis(500)).await;
+    assert!(answer.len() >= 9, "{answer:?}");
+    assert_eq!(answer[3], 4, "a SETTINGS frame first: {answer:?}");
+}

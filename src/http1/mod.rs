@@ -115,4 +115,4 @@ pub use pool::{
     buffer, extensions, header_map, make_room, recycle, recycle_buffer, recycle_extensions,
 };
 pub use raw_fields::RawFields;
-pub use socket::{write_all, Socket};
+pub use socket::{split_layered, split_tcp, write_all, ReadSide, Socket, WriteSide};

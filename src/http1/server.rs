@@ -27,13 +27,11 @@ use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Frame, SizeHint};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::{
     connection_tokens, content_length, field_line, first_line, is_chunked, valid_host, Decoder,
-    Line, Step, TOKEN,
+    Line, ReadSide, Step, WriteSide, TOKEN,
 };
 use crate::vocab::body::{empty_body, full_body, Body, BoxError};
 use crate::vocab::percent::valid_escapes;
@@ -165,7 +163,7 @@ impl Drop for Registered<'_> {
 
 /// The read side of a connection: the socket's read half and what was read ahead of use.
 struct Reader {
-    rd: OwnedReadHalf,
+    rd: ReadSide,
     buf: BytesMut,
 }
 
@@ -517,7 +515,7 @@ fn with_field_table<T>(f: impl FnOnce(&mut Vec<Field>) -> T) -> T {
 /// Serves one accepted connection until it closes.
 pub async fn serve_connection<D: Dispatch>(
     gw: Arc<D>,
-    stream: TcpStream,
+    (rd, mut wr): (ReadSide, WriteSide),
     remote: SocketAddr,
     settings: Arc<Settings>,
     shutdown: Arc<Shutdown>,
@@ -525,7 +523,6 @@ pub async fn serve_connection<D: Dispatch>(
     // the task's waker stays the same for its whole life: registered once
     let _registered = poll_fn(|cx| Poll::Ready(shutdown.register(cx.waker()))).await;
     let peer = gw.peer(remote);
-    let (rd, mut wr) = stream.into_split();
     let mut reader = Some(Reader {
         rd,
         buf: BytesMut::with_capacity(READ_CHUNK),
@@ -569,8 +566,7 @@ pub async fn serve_connection<D: Dispatch>(
             }
             Some(decoder) => {
                 if meta.expect_continue
-                    && wr
-                        .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    && super::write_all(&mut wr, b"HTTP/1.1 100 Continue\r\n\r\n")
                         .await
                         .is_err()
                 {
@@ -794,7 +790,7 @@ async fn drain(r: &mut Reader, mut decoder: Decoder) -> bool {
 }
 
 /// Answers a request that cannot be served, as Go's server does, then closes.
-async fn reject(r: Reader, mut wr: OwnedWriteHalf, status: StatusCode, detail: &str) {
+async fn reject(r: Reader, mut wr: WriteSide, status: StatusCode, detail: &str) {
     let reason = status.canonical_reason().unwrap_or("");
     let text = if detail.is_empty() {
         format!("{} {reason}", status.as_u16())
@@ -805,14 +801,14 @@ async fn reject(r: Reader, mut wr: OwnedWriteHalf, status: StatusCode, detail: &
         "HTTP/1.1 {} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{text}",
         status.as_u16()
     );
-    if wr.write_all(answer.as_bytes()).await.is_ok() {
+    if super::write_all(&mut wr, answer.as_bytes()).await.is_ok() {
         linger(r, wr).await;
     }
 }
 
 /// Closes a connection the client may still be writing to: the write side first, then the
 /// input read and discarded for a moment, so the answer is not lost to a reset.
-async fn linger(mut r: Reader, mut wr: OwnedWriteHalf) {
+async fn linger(mut r: Reader, mut wr: WriteSide) {
     let _ = wr.shutdown().await;
     let _ = tokio::time::timeout(LINGER, async {
         loop {
@@ -836,7 +832,7 @@ enum Out {
 
 /// Writes one response; `true` when the connection stays open for the next request.
 async fn respond(
-    wr: &mut OwnedWriteHalf,
+    wr: &mut WriteSide,
     out: &mut Vec<u8>,
     resp: Response<Body>,
     head_request: bool,
@@ -996,7 +992,7 @@ async fn respond(
     if complete && chunked && !terminated {
         out.extend_from_slice(b"0\r\n\r\n");
     }
-    if !out.is_empty() && wr.write_all(out).await.is_err() {
+    if !out.is_empty() && super::write_all(wr, out).await.is_err() {
         return false;
     }
     complete && keep_alive
@@ -1018,7 +1014,7 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// Writes every slice, as few system calls as the socket allows.
-async fn write_all_vectored(wr: &mut OwnedWriteHalf, parts: &[&[u8]]) -> io::Result<()> {
+async fn write_all_vectored(wr: &mut WriteSide, parts: &[&[u8]]) -> io::Result<()> {
     let mut skip = 0usize;
     let total: usize = parts.iter().map(|p| p.len()).sum();
     while skip < total {
@@ -1038,7 +1034,7 @@ async fn write_all_vectored(wr: &mut OwnedWriteHalf, parts: &[&[u8]]) -> io::Res
         }
         skip += n;
     }
-    Ok(())
+    super::socket::flushed(wr).await
 }
 
 thread_local! {

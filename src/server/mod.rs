@@ -1,7 +1,7 @@
-//! Listeners and connections: plain HTTP/1.1 on the gateway's own connection loop
-//! (`http1::server`, calling the gateway through `dispatch.rs`); TLS (HTTP/1.1 and HTTP/2) and
-//! h2c (`use_h2c`) on hyper; header limits and timeouts; graceful shutdown on SIGINT/SIGTERM
-//! bounded by `max_shutdown_wait_time`.
+//! Listeners and connections: HTTP/1.1, plain or over TLS, on the gateway's own connection
+//! loop (`http1::server`, calling the gateway through `dispatch.rs`), so both get the same
+//! parser, limits and timeouts; HTTP/2 (TLS with ALPN `h2`) and h2c (`use_h2c`) on hyper;
+//! graceful shutdown on SIGINT/SIGTERM bounded by `max_shutdown_wait_time`.
 //!
 //! Graceful shutdown: connections served by hyper are watched by hyper-util's
 //! `GracefulShutdown`; the gateway's own HTTP/1.1 loop has its registry
@@ -73,7 +73,8 @@ pub async fn serve(
         .max_headers(cfg.max_header_fields)
         .keep_alive(!cfg.disable_keep_alives)
         .header_read_timeout(header_timeout);
-    // plain HTTP/1.1 (the common case) is served by the gateway's own connection loop
+    // HTTP/1.1 (plain, or TLS without ALPN `h2`) is served by the gateway's own connection
+    // loop; h2c needs hyper's detection of the HTTP/2 preface on every connection
     let plain_h1 = !(cfg.use_h2c || gw.server_tls.is_some());
     let settings = Arc::new(h1::Settings {
         keep_alive: !cfg.disable_keep_alives,
@@ -83,9 +84,9 @@ pub async fn serve(
         idle_timeout: or_read(cfg.idle_timeout),
         write_timeout: Some(cfg.write_timeout).filter(|d| !d.is_zero()),
     });
-    if !plain_h1 && !cfg.write_timeout.is_zero() {
+    if (cfg.use_h2c || gw.server_tls.is_some()) && !cfg.write_timeout.is_zero() {
         tracing::warn!(
-            "write_timeout is applied to plain HTTP/1.1 connections only: with TLS or h2c it is not"
+            "write_timeout is applied to HTTP/1.1 connections only: HTTP/2 ones (h2 over TLS, h2c) are not bounded by it"
         );
     }
     let stopping = Arc::new(h1::Shutdown::default());
@@ -107,13 +108,14 @@ pub async fn serve(
                 if plain_h1 {
                     tokio::spawn(h1::serve_connection(
                         gw.clone(),
-                        stream,
+                        crate::http1::split_tcp(stream),
                         remote,
                         settings.clone(),
                         stopping.clone(),
                     ));
                     continue;
                 }
+                let own_loop = (gw.clone(), settings.clone(), stopping.clone());
                 let gw = gw.clone();
                 let peer = Arc::new(Peer::new(remote));
                 let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| -> ResponseFuture {
@@ -139,6 +141,12 @@ pub async fn serve(
                             return;
                         }
                     };
+                    if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+                        let (gw, settings, stopping) = own_loop;
+                        let sides = crate::http1::split_layered(stream);
+                        h1::serve_connection(gw, sides, remote, settings, stopping).await;
+                        return;
+                    }
                     let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!("connection from {remote} ended: {e}");

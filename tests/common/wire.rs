@@ -61,20 +61,59 @@ impl RawResponse {
 /// A client connection written raw: requests go out byte for byte as given, answers are read
 /// one at a time, each by its own framing, so that pipelining, keep-alive and closes show.
 pub struct RawConn {
-    stream: TcpStream,
+    stream: Box<dyn Duplex>,
     buf: Vec<u8>,
+    /// The protocol TLS's ALPN chose (`open_tls`).
+    pub alpn: Option<Vec<u8>>,
 }
+
+/// A connection's stream: plain TCP or TLS.
+pub trait Duplex: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Duplex for T {}
 
 impl RawConn {
     pub async fn open(addr: SocketAddr) -> RawConn {
         RawConn {
-            stream: TcpStream::connect(addr).await.unwrap(),
+            stream: Box::new(TcpStream::connect(addr).await.unwrap()),
             buf: Vec::new(),
+            alpn: None,
+        }
+    }
+
+    /// A TLS connection to a server presenting tests/fixtures/jwt/tls/chain.pem (a
+    /// certificate for 127.0.0.1), offering these ALPN protocols.
+    pub async fn open_tls(addr: SocketAddr, alpn: &[&[u8]]) -> RawConn {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, ServerName};
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter("tests/fixtures/jwt/tls/ca.pem").unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = ServerName::IpAddress(addr.ip().into());
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+        RawConn {
+            stream: Box::new(tls),
+            buf: Vec::new(),
+            alpn,
         }
     }
 
     pub async fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();
+        self.stream.flush().await.unwrap();
     }
 
     /// Sends `request` and reads its answer (the method is the request line's first word).
@@ -223,9 +262,10 @@ impl RawConn {
     /// all written. A write the server's close cuts short is not an error.
     pub async fn send_reading_to_close(&mut self, bytes: &[u8]) -> Vec<u8> {
         let mut out = std::mem::take(&mut self.buf);
-        let (mut rd, mut wr) = self.stream.split();
+        let (mut rd, mut wr) = tokio::io::split(&mut self.stream);
         let write = async {
             let _ = wr.write_all(bytes).await;
+            let _ = wr.flush().await;
         };
         let read = async {
             let _ = rd.read_to_end(&mut out).await;
