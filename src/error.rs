@@ -61,6 +61,14 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// A document a parser rejects (an XML or RSS body): which format, and the parser's
+    /// error.
+    #[error("{what}: {source}")]
+    Malformed {
+        what: String,
+        #[source]
+        source: BoxError,
+    },
     /// A document (XML, RSS, a JWS, a key, a token response) that does not decode, or a
     /// signature that does not verify: the message says which.
     #[error("{0}")]
@@ -123,6 +131,14 @@ impl Error {
         }
     }
 
+    /// A document of format `what` its parser rejects.
+    pub fn malformed(what: impl Display, source: impl Into<BoxError>) -> Error {
+        Error::Malformed {
+            what: what.to_string(),
+            source: source.into(),
+        }
+    }
+
     /// A document that does not decode.
     pub fn decode(message: impl Display) -> Error {
         Error::Decode(message.to_string())
@@ -166,6 +182,10 @@ impl Error {
             },
             Error::Component { context, source } => Error::Component {
                 context: join(context),
+                source,
+            },
+            Error::Malformed { what, source } => Error::Malformed {
+                what: join(what),
                 source,
             },
             Error::Source(e) => Error::Other(join(e.to_string())),

@@ -74,8 +74,8 @@ impl Decoder {
                 );
                 Ok(m)
             }
-            Decoder::Xml => xml::decode(body),
-            Decoder::Rss => rss::decode(body),
+            Decoder::Xml => xml::decode(body).map_err(String::from),
+            Decoder::Rss => rss::decode(body).map_err(String::from),
             Decoder::NoOp => Ok(Map::new()),
         }
     }

@@ -16,6 +16,8 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde_json::{Map, Value};
 
+use crate::error::{Error, Result};
+
 /// One XML element.
 #[derive(Debug, Default)]
 struct Node {
@@ -72,7 +74,7 @@ impl Node {
     }
 }
 
-fn parse(body: &[u8]) -> Result<Node, String> {
+fn parse(body: &[u8]) -> Result<Node> {
     let mut reader = Reader::from_reader(body);
     reader.config_mut().trim_text(false);
     let mut stack: Vec<Node> = vec![Node::default()];
@@ -80,11 +82,11 @@ fn parse(body: &[u8]) -> Result<Node, String> {
     loop {
         let event = reader
             .read_event_into(&mut buf)
-            .map_err(|e| format!("rss: {e}"))?;
+            .map_err(|e| Error::malformed("rss", e))?;
         match event {
             Event::Start(e) | Event::Empty(e) if stack.len() > 128 => {
                 let _ = e;
-                return Err("rss: document too deeply nested".into());
+                return Err(Error::decode("rss: document too deeply nested"));
             }
             Event::Start(e) => stack.push(element(&e)?),
             Event::Empty(e) => {
@@ -94,7 +96,7 @@ fn parse(body: &[u8]) -> Result<Node, String> {
                 }
             }
             Event::Text(t) => {
-                let text = t.unescape().map_err(|e| format!("rss: {e}"))?;
+                let text = t.unescape().map_err(|e| Error::malformed("rss", e))?;
                 if let Some(top) = stack.last_mut() {
                     top.text.push_str(&text);
                 }
@@ -106,7 +108,7 @@ fn parse(body: &[u8]) -> Result<Node, String> {
             }
             Event::End(_) => {
                 if stack.len() < 2 {
-                    return Err("rss: unexpected closing tag".into());
+                    return Err(Error::decode("rss: unexpected closing tag"));
                 }
                 if let Some(node) = stack.pop() {
                     if let Some(parent) = stack.last_mut() {
@@ -120,25 +122,25 @@ fn parse(body: &[u8]) -> Result<Node, String> {
         buf.clear();
     }
     if stack.len() != 1 {
-        return Err("rss: unexpected end of document".into());
+        return Err(Error::decode("rss: unexpected end of document"));
     }
     stack
         .pop()
         .and_then(|doc| doc.children.into_iter().next())
-        .ok_or_else(|| "Failed to detect feed type".to_string())
+        .ok_or_else(|| Error::decode("Failed to detect feed type"))
 }
 
-fn element(e: &quick_xml::events::BytesStart) -> Result<Node, String> {
+fn element(e: &quick_xml::events::BytesStart) -> Result<Node> {
     let mut node = Node {
         name: String::from_utf8_lossy(e.name().as_ref()).into_owned(),
         ..Node::default()
     };
     for a in e.attributes().with_checks(false) {
-        let a = a.map_err(|e| format!("rss: {e}"))?;
+        let a = a.map_err(|e| Error::malformed("rss", e))?;
         let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
         let val = a
             .unescape_value()
-            .map_err(|e| format!("rss: {e}"))?
+            .map_err(|e| Error::malformed("rss", e))?
             .into_owned();
         node.attrs.push((key, val));
     }
@@ -146,12 +148,12 @@ fn element(e: &quick_xml::events::BytesStart) -> Result<Node, String> {
 }
 
 /// Decodes a feed.
-pub fn decode(body: &[u8]) -> Result<Map<String, Value>, String> {
+pub fn decode(body: &[u8]) -> Result<Map<String, Value>> {
     let root = parse(body)?;
     let feed = match root.local() {
         "rss" | "RDF" => rss(&root),
         "feed" => atom(&root),
-        _ => return Err("Failed to detect feed type".into()),
+        _ => return Err(Error::decode("Failed to detect feed type")),
     };
     Ok(feed)
 }
@@ -687,7 +689,7 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_feed() {
         assert_eq!(
-            decode(b"<html><body/></html>").unwrap_err(),
+            decode(b"<html><body/></html>").unwrap_err().to_string(),
             "Failed to detect feed type"
         );
         assert!(decode(b"not xml at all <").is_err());

@@ -5,8 +5,10 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde_json::{Map, Value};
 
+use crate::error::{Error, Result};
+
 /// Decodes an XML document into a map keyed by its root element.
-pub fn decode(body: &[u8]) -> Result<Map<String, Value>, String> {
+pub fn decode(body: &[u8]) -> Result<Map<String, Value>> {
     let mut reader = Reader::from_reader(body);
     reader.config_mut().trim_text(true);
     // stack of (name, attributes/children map, text)
@@ -16,11 +18,11 @@ pub fn decode(body: &[u8]) -> Result<Map<String, Value>, String> {
     loop {
         let event = reader
             .read_event_into(&mut buf)
-            .map_err(|e| format!("xml: {e}"))?;
+            .map_err(|e| Error::malformed("xml", e))?;
         match event {
             Event::Start(e) | Event::Empty(e) if stack.len() > 256 => {
                 let _ = e;
-                return Err("xml: document too deeply nested".into());
+                return Err(Error::decode("xml: document too deeply nested"));
             }
             Event::Start(e) => {
                 let (name, attrs) = element(&e)?;
@@ -34,7 +36,7 @@ pub fn decode(body: &[u8]) -> Result<Map<String, Value>, String> {
                 }
             }
             Event::Text(t) => {
-                let text = t.unescape().map_err(|e| format!("xml: {e}"))?;
+                let text = t.unescape().map_err(|e| Error::malformed("xml", e))?;
                 if let Some(top) = stack.last_mut() {
                     top.2.push_str(&text);
                 }
@@ -46,7 +48,7 @@ pub fn decode(body: &[u8]) -> Result<Map<String, Value>, String> {
             }
             Event::End(_) => {
                 if stack.len() < 2 {
-                    return Err("xml: unexpected closing tag".into());
+                    return Err(Error::decode("xml: unexpected closing tag"));
                 }
                 let Some((name, attrs, text)) = stack.pop() else {
                     break;
@@ -62,24 +64,24 @@ pub fn decode(body: &[u8]) -> Result<Map<String, Value>, String> {
         buf.clear();
     }
     if stack.len() != 1 {
-        return Err("xml: unexpected end of document".into());
+        return Err(Error::decode("xml: unexpected end of document"));
     }
     let root = stack.pop().map(|s| s.1).unwrap_or_default();
     if root.is_empty() {
-        return Err("xml: no root element".into());
+        return Err(Error::decode("xml: no root element"));
     }
     Ok(root)
 }
 
-fn element(e: &quick_xml::events::BytesStart) -> Result<(String, Map<String, Value>), String> {
+fn element(e: &quick_xml::events::BytesStart) -> Result<(String, Map<String, Value>)> {
     let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
     let mut attrs = Map::new();
     for a in e.attributes() {
-        let a = a.map_err(|e| format!("xml: {e}"))?;
+        let a = a.map_err(|e| Error::malformed("xml", e))?;
         let key = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
         let val = a
             .unescape_value()
-            .map_err(|e| format!("xml: {e}"))?
+            .map_err(|e| Error::malformed("xml", e))?
             .into_owned();
         attrs.insert(format!("-{key}"), Value::String(val));
     }
