@@ -27,9 +27,9 @@
 //!                    merge.rs (parallel merge), sequential.rs, concurrent.rs
 //!                    (concurrent_calls), static_data.rs (the static proxy's strategies)
 //! src/backend/       per-backend stack: url_pattern, filters, balancing, its stage chain,
-//!                    the client (client.rs, the Transport: redirects, gzip, https via
-//!                    hyper, http:// through http1::client's pool; proxy.rs: HTTP_PROXY,
-//!                    HTTPS_PROXY tunnels, NO_PROXY), status handling (backend/http),
+//!                    the client (client.rs, the Transport: redirects, gzip; http:// and
+//!                    https:// through http1::client's pool, hyper only for an HTTPS
+//!                    proxy's CONNECT tunnel; proxy.rs: HTTP_PROXY, HTTPS_PROXY, NO_PROXY), status handling (backend/http),
 //!                    decode + format
 //! src/transform.rs   target → allow|deny → mapping → group; flatmap operations
 //! src/encoding/      decoders and renders; the Go-compatible JSON writer and its streaming
@@ -51,7 +51,7 @@
 //! src/http1/         HTTP/1.1, hand-written (mod.rs: why, with the measured figures):
 //!                    server.rs (the connection loop for plain connections: parse, run the
 //!                    gateway in place through `Dispatch`, write), client.rs (the inline
-//!                    keep-alive pool for http:// backends: one exchange, the response head
+//!                    keep-alive pool for http:// and https:// backends: one exchange, the response head
 //!                    scanner, framing, the idle sweep); the wire code both share: head.rs
 //!                    (first and field lines), framing.rs (length, chunked, until close),
 //!                    fields.rs (Content-Length, Connection, Host values), names.rs (Go's
@@ -83,7 +83,8 @@
 //!       Backend: stages admit (metrics, breaker, rate limit, CEL) ─▶ url_pattern ─▶ host
 //!                ─▶ stages' request (Lua) ─▶ stages' exchange (Martian, HTTP cache,
 //!                   client credentials) ─▶ Transport (HTTP client: redirects, gzip;
-//!                   http:// http1::client's inline pool, https:// hyper + rustls)
+//!                   http1::client's inline pool, plain or rustls; hyper through an
+//!                   HTTPS proxy's tunnel)
 //!                ─▶ status ─▶ decode (encoding)
 //!                ─▶ target ─▶ allow|deny ─▶ mapping ─▶ group ─▶ stages' response (CEL,
 //!                   Lua) and outcome (breaker, metrics)

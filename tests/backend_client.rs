@@ -260,3 +260,58 @@ async fn http_client_options_are_checked() {
     let err = build_error(&text);
     assert!(err.contains("backend/http/client.no_redirect"), "{err}");
 }
+
+/// An endpoint `/t` over `https://127.0.0.1:PORT/x`, with these `client_tls` options.
+async fn https_gateway(tls: &TcpServer, client_tls: serde_json::Value) -> Gw {
+    let host = format!("https://127.0.0.1:{}", tls.addr.port());
+    gateway(&with(
+        config(json!([{"endpoint": "/t", "backend": [{"url_pattern": "/x", "host": [host]}]}])),
+        json!({"client_tls": client_tls}),
+    ))
+    .await
+}
+
+/// `https://` backends go through the same keep-alive pool as plain ones: the connection (and
+/// its TLS session) is made once and reused; the certificate is checked against `ca_certs`.
+#[tokio::test]
+async fn https_backends_are_pooled_and_verified() {
+    let tls = tls_backend(|| bytes::Bytes::from_static(br#"{"over":"tls"}"#)).await;
+    let gw = https_gateway(&tls, json!({"ca_certs": ["tests/fixtures/jwt/tls/ca.pem"]})).await;
+    for _ in 0..5 {
+        let r = get(&gw.at("/t")).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json(), json!({"over": "tls"}));
+    }
+    assert_eq!(tls.connections(), 1);
+}
+
+/// A certificate the client does not trust fails the call (KrakenD's 500), unless
+/// `allow_insecure_connections`.
+#[tokio::test]
+async fn an_untrusted_https_backend_fails_unless_insecure_is_allowed() {
+    let tls = tls_backend(|| bytes::Bytes::from_static(br#"{"over":"tls"}"#)).await;
+    let strict = https_gateway(&tls, json!({"disable_system_ca_pool": true})).await;
+    assert_eq!(get(&strict.at("/t")).await.status, 500);
+    let lax = https_gateway(&tls, json!({"allow_insecure_connections": true})).await;
+    let r = get(&lax.at("/t")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!({"over": "tls"}));
+}
+
+/// `response_header_timeout` bounds `https://` backends as it does plain ones.
+#[tokio::test]
+async fn response_header_timeout_bounds_https_backends() {
+    let tls = tls_backend_replying(|| {
+        Reply::json(r#"{"late":true}"#).delay(std::time::Duration::from_millis(800))
+    })
+    .await;
+    let host = format!("https://127.0.0.1:{}", tls.addr.port());
+    let gw = gateway(&with(
+        config(json!([{"endpoint": "/t", "backend": [{"url_pattern": "/x", "host": [host]}]}])),
+        json!({"client_tls": {"allow_insecure_connections": true},
+               "response_header_timeout": "200ms", "timeout": "5s"}),
+    ))
+    .await;
+    // the backend would answer 200 well within the endpoint's timeout
+    assert_eq!(get(&gw.at("/t")).await.status, 500);
+}

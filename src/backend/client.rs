@@ -94,13 +94,16 @@ impl HttpClient {
         } else {
             svc.idle_connection_timeout
         };
-        let h1 = H1Client::new(Settings {
-            max_idle_per_host,
-            idle_timeout,
-            connect_timeout: Some(svc.dialer_timeout).filter(|d| !d.is_zero()),
-            tcp_keepalive: Some(tcp_keepalive),
-            response_header_timeout: Some(svc.response_header_timeout).filter(|d| !d.is_zero()),
-        });
+        let h1 = H1Client::new(
+            Settings {
+                max_idle_per_host,
+                idle_timeout,
+                connect_timeout: Some(svc.dialer_timeout).filter(|d| !d.is_zero()),
+                tcp_keepalive: Some(tcp_keepalive),
+                response_header_timeout: Some(svc.response_header_timeout).filter(|d| !d.is_zero()),
+            },
+            tls.clone(),
+        );
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_keepalive(Some(tcp_keepalive));
@@ -181,24 +184,38 @@ impl HttpClient {
                         _ => OutBody::Empty,
                     },
                 };
-                // plain `http://` goes through the own client; `https://` through hyper and rustls
-                let h1_target = plain.or_else(|| {
-                    let uri = parsed.as_ref().filter(|u| u.scheme_str() == Some("http"))?;
-                    Some((
-                        uri.authority().map_or("", |a| a.as_str()),
-                        uri.path_and_query().map_or("/", |p| p.as_str()),
-                    ))
-                });
-                let resp = if let Some((authority, target)) = h1_target {
+                // `http://` and `https://` go through the own client (plain or TLS
+                // connections); an `https://` URL an HTTPS proxy tunnels to through hyper
+                let h1_target = match plain {
+                    Some((authority, target)) => Some((authority, target, false)),
+                    None => parsed.as_ref().and_then(|uri| {
+                        let tls = match uri.scheme_str() {
+                            Some("http") => false,
+                            Some("https") => true,
+                            _ => return None,
+                        };
+                        let authority = uri.authority().map_or("", |a| a.as_str());
+                        let tunneled = tls
+                            && self
+                                .proxy
+                                .as_deref()
+                                .is_some_and(|p| p.lookup(true, authority).is_some());
+                        (!tunneled).then(|| {
+                            let target = uri.path_and_query().map_or("/", |p| p.as_str());
+                            (authority, target, tls)
+                        })
+                    }),
+                };
+                let resp = if let Some((authority, target, tls)) = h1_target {
                     let how = Exchange {
                         gzip: added_gzip,
                         raw: raw_fields,
                         via: None,
+                        tls,
                     };
-                    let proxy = self
-                        .proxy
-                        .as_deref()
-                        .and_then(|p| p.lookup(false, authority));
+                    let proxy = (!tls)
+                        .then(|| self.proxy.as_deref()?.lookup(false, authority))
+                        .flatten();
                     let sent =
                         match proxy {
                             None => {

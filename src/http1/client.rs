@@ -51,10 +51,12 @@ pub struct Settings {
     pub response_header_timeout: Option<Duration>,
 }
 
-/// The keep-alive pool and the request logic.
+/// The keep-alive pool and the request logic, for `http://` and `https://` backends alike.
 #[derive(Clone)]
 pub struct H1Client {
     pool: Arc<Pool>,
+    /// The TLS configuration `https://` connections are made with.
+    tls: tokio_rustls::TlsConnector,
 }
 
 struct Pool {
@@ -114,9 +116,60 @@ struct Idle {
 }
 
 struct Conn {
-    io: TcpStream,
+    io: Io,
     buf: BytesMut,
     key: Box<str>,
+}
+
+/// A backend connection: plain TCP, or TLS over it.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Io {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Io::Plain(s) => s,
+            Io::Tls(t) => t.get_ref().0,
+        }
+    }
+
+    /// Writes all of `buf` (a TLS connection's records flushed).
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Io::Plain(s) => super::write_all(s, buf).await,
+            Io::Tls(t) => {
+                t.write_all(buf).await?;
+                t.flush().await
+            }
+        }
+    }
+
+    /// Reads what arrived into `buf`'s spare room; 0 at the end of the connection.
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Io::Plain(s) => loop {
+                ready!(s.poll_read_ready(cx))?;
+                match s.try_read_buf(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    read => return Poll::Ready(read),
+                }
+            },
+            Io::Tls(t) => {
+                let read = tokio::io::AsyncReadExt::read_buf(&mut **t, buf);
+                std::future::Future::poll(std::pin::pin!(read), cx)
+            }
+        }
+    }
+
+    async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_read_buf(cx, buf)).await
+    }
 }
 
 impl Conn {
@@ -128,7 +181,8 @@ impl Conn {
     fn clean(&self) -> bool {
         let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
         matches!(
-            socket2::SockRef::from(&self.io).peek(&mut probe),
+            // on TLS, any record waiting (a close_notify, a key update) counts as not clean
+            socket2::SockRef::from(self.io.tcp()).peek(&mut probe),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock
         )
     }
@@ -167,6 +221,8 @@ pub struct Exchange<'a> {
     /// The `host:port` of the proxy the request goes to (its target then an absolute URL),
     /// instead of the backend's own.
     pub via: Option<&'a str>,
+    /// An `https://` backend: the connection is TLS (its name checked against the host).
+    pub tls: bool,
 }
 
 /// How the request body is announced.
@@ -189,18 +245,22 @@ pub(crate) enum Framing {
 }
 
 impl H1Client {
-    pub fn new(settings: Settings) -> H1Client {
+    /// A client whose `https://` connections use `tls` (its ALPN is set to HTTP/1.1 only).
+    pub fn new(settings: Settings, mut tls: rustls::ClientConfig) -> H1Client {
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         H1Client {
             pool: Arc::new(Pool {
                 idle: Mutex::new(HashMap::default()),
                 settings,
                 sweeping: std::sync::atomic::AtomicBool::new(false),
             }),
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
         }
     }
 
-    /// Sends one request to an `http://` URL, given as its authority and its request target
-    /// (path and query), and returns the response head with its body.
+    /// Sends one request to an `http://` (or, with `how.tls`, `https://`) URL, given as its
+    /// authority and its request target (path and query), and returns the response head with
+    /// its body.
     pub async fn send(
         &self,
         method: &Method,
@@ -210,14 +270,27 @@ impl H1Client {
         body: OutBody,
         how: Exchange<'_>,
     ) -> Result<Response<Body>, SendError> {
-        let Exchange { gzip, raw, via } = how;
+        let Exchange {
+            gzip,
+            raw,
+            via,
+            tls,
+        } = how;
         if authority.is_empty() {
             return Err(SendError::msg("http: no Host in request URL"));
         }
         // user information never reaches the Host header nor the pool key
         let host_port = crate::vocab::authority::host_port(authority);
-        // where the connection goes: the backend, or the proxy in front of it
+        // where the connection goes: the backend, or the proxy in front of it; a TLS
+        // connection is pooled apart from a plain one to the same address
         let dial = via.unwrap_or(host_port);
+        let key_tls;
+        let key = if tls {
+            key_tls = format!("https://{dial}");
+            key_tls.as_str()
+        } else {
+            dial
+        };
         // the request's bytes, in a buffer a finished request gave back
         let mut request = super::buffer(256 + headers.len() * 40);
         let (replay, stream) = match body {
@@ -264,10 +337,10 @@ impl H1Client {
             ) || headers.contains_key("idempotency-key")
                 || headers.contains_key("x-idempotency-key"));
         loop {
-            let (mut conn, reused) = match self.pool.checkout(dial) {
+            let (mut conn, reused) = match self.pool.checkout(key) {
                 Some(c) => (c, true),
                 // a new connection is rare: its future gets a box, not room in every request's
-                None => (Box::pin(self.connect(dial)).await?, false),
+                None => (Box::pin(self.connect(dial, key, tls)).await?, false),
             };
             let result = self
                 .exchange(
@@ -297,7 +370,7 @@ impl H1Client {
         }
     }
 
-    async fn connect(&self, host_port: &str) -> Result<Conn, SendError> {
+    async fn connect(&self, host_port: &str, key: &str, tls: bool) -> Result<Conn, SendError> {
         Pool::sweep_every(&self.pool);
         let authority: http::uri::Authority = host_port
             .parse()
@@ -307,27 +380,40 @@ impl H1Client {
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let settings = &self.pool.settings;
         let connecting = TcpStream::connect((host, port));
-        let io = match settings.connect_timeout {
+        let tcp = match settings.connect_timeout {
             Some(limit) => tokio::time::timeout(limit, connecting)
                 .await
                 .map_err(|_| SendError::msg(format!("dial tcp {host_port}: i/o timeout")))?,
             None => connecting.await,
         }
         .map_err(|e| SendError::msg(format!("dial tcp {host_port}: {e}")))?;
-        let _ = io.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
         if let Some(every) = settings.tcp_keepalive {
             let keepalive = socket2::TcpKeepalive::new()
                 .with_time(every)
                 .with_interval(every);
-            let _ = socket2::SockRef::from(&io).set_tcp_keepalive(&keepalive);
+            let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive);
         }
+        let io = if tls {
+            let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                .map_err(|e| SendError::msg(format!("invalid backend host {host:?}: {e}")))?;
+            // the handshake is bounded like the dial (Go's TLSHandshakeTimeout is 10 s)
+            let limit = settings.connect_timeout.unwrap_or(Duration::from_secs(10));
+            let handshake = tokio::time::timeout(limit, self.tls.connect(name, tcp))
+                .await
+                .map_err(|_| SendError::msg("net/http: TLS handshake timeout"))?
+                .map_err(|e| SendError::msg(format!("tls: {e}")))?;
+            Io::Tls(Box::new(handshake))
+        } else {
+            Io::Plain(tcp)
+        };
         Ok(Conn {
             io,
             buf: BytesMut::with_capacity(8192),
-            key: host_port.into(),
+            key: key.into(),
         })
     }
 
@@ -342,7 +428,8 @@ impl H1Client {
         reused: bool,
         raw: bool,
     ) -> Result<(Response<()>, Framing, bool), SendError> {
-        super::write_all(&mut conn.io, head)
+        conn.io
+            .write_all(head)
             .await
             .map_err(|e| SendError::io(e, reused))?;
         if let Some((body, declared)) = stream {
@@ -517,11 +604,7 @@ fn write_head(
 
 /// Streams a request body: chunked, or exactly the announced `Content-Length` bytes (a body
 /// of another length fails the call, as Go's transport does, and the connection is dropped).
-async fn write_stream(
-    io: &mut TcpStream,
-    mut body: Body,
-    declared: Option<u64>,
-) -> Result<(), SendError> {
+async fn write_stream(io: &mut Io, mut body: Body, declared: Option<u64>) -> Result<(), SendError> {
     use http_body_util::BodyExt;
     let fail = |e: io::Error| SendError::io(e, false);
     let chunked = declared.is_none();
@@ -576,7 +659,7 @@ async fn fill_to(conn: &mut Conn, n: usize) -> Result<(), SendError> {
         conn.buf = whole;
     }
     while conn.buf.len() < n {
-        match tokio::io::AsyncReadExt::read_buf(&mut conn.io, &mut conn.buf).await {
+        match conn.io.read_buf(&mut conn.buf).await {
             Ok(0) => return Err(SendError::msg("unexpected EOF")),
             Ok(_) => {}
             Err(e) => return Err(SendError::io(e, false)),
@@ -631,7 +714,7 @@ async fn read_head(
             }
         }
         super::make_room(&mut conn.buf, 8192);
-        match tokio::io::AsyncReadExt::read_buf(&mut conn.io, &mut conn.buf).await {
+        match conn.io.read_buf(&mut conn.buf).await {
             Ok(0) => {
                 return Err(SendError {
                     message: if received {
@@ -1237,14 +1320,8 @@ impl H1Body {
             return Poll::Ready(Ok(0));
         };
         super::make_room(&mut conn.buf, READ_CHUNK);
-        loop {
-            ready!(conn.io.poll_read_ready(cx))?;
-            match conn.io.try_read_buf(&mut conn.buf) {
-                Ok(n) => return Poll::Ready(Ok(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(Box::new(e))),
-            }
-        }
+        let read = ready!(conn.io.poll_read_buf(cx, &mut conn.buf));
+        Poll::Ready(read.map_err(|e| Box::new(e) as BoxError))
     }
 }
 

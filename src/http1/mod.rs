@@ -1,14 +1,16 @@
-//! HTTP/1.1, hand-written: the server's connection loop for plain connections and the client
-//! pool for `http://` backends, over the wire code they share.
+//! HTTP/1.1, hand-written: the server's connection loop (plain and TLS connections) and the
+//! client pool (`http://` and `https://` backends), over the wire code they share.
 //!
 //! # What lives where
 //! ```text
-//! server.rs      the connection loop: one task per accepted plain connection reads a request
+//! server.rs      the connection loop: one task per accepted connection (plain, or TLS with
+//!                ALPN other than h2) reads a request
 //!                head, runs the gateway on it in place (through the `Dispatch` trait, which
 //!                the gateway implements in server/dispatch.rs) and writes the answer;
 //!                Go's statuses for bad heads, 100-continue, unread bodies drained,
 //!                write_timeout, idle connections closed at stop (Shutdown)
-//! client.rs      the inline keep-alive pool (Settings, H1Client) and one exchange: the
+//! client.rs      the inline keep-alive pool (Settings, H1Client; plain or rustls
+//!                connections, pooled apart) and one exchange: the
 //!                request head and body written and the answer read by the task that asks;
 //!                the response head scanner (RawHead), RFC 9112 framing, the idle sweep
 //! head.rs        first lines and field lines, the token table
@@ -19,12 +21,17 @@
 //! raw_fields.rs  a bare `no-op` answer's header lines as the backend wrote them (RawFields):
 //!                written through by server.rs, put into the map for hyper-served connections
 //! pool.rs        per-thread pools of header maps, extension maps and buffers; make_room
-//! socket.rs      writes: a whole buffer in one non-blocking write when the socket takes it
+//! socket.rs      a connection's two sides (plain TCP, or TLS split), and writes: a whole
+//!                buffer in one non-blocking write when a plain socket takes it, TLS records
+//!                flushed
 //! ```
 //! This module sits below the gateway: it imports only `crate::vocab` (the body type, Go's
-//! spellings, percent-escapes, a URL authority's host and port). TLS and h2c connections stay
-//! on hyper (`server/`), and so do `https://` backends (`backend/client.rs`, which also does
-//! the redirects, gzip and proxies around [`client::H1Client`]).
+//! spellings, percent-escapes, a URL authority's host and port). HTTP/2 connections (ALPN h2,
+//! h2c) stay on hyper (`server/`), and so does an `https://` backend reached through an HTTPS
+//! proxy's tunnel (`backend/client.rs`, which also does the redirects, gzip and proxies
+//! around [`client::H1Client`]). Plain and TLS connections share one parser, one framing and
+//! one set of limits and timeouts on both sides (`write_timeout`, `response_header_timeout`,
+//! the pool's clean check).
 //!
 //! # Why not hyper
 //! Both sides started on hyper and were replaced one measured step at a time; the figures

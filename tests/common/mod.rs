@@ -416,6 +416,11 @@ pub async fn slow_backend(delay: Duration, body: &str) -> FakeBackend {
 /// 127.0.0.1 under tests/fixtures/jwt/tls/ca.pem), answering every request with `body()` as
 /// JSON, until dropped.
 pub async fn tls_backend(body: impl Fn() -> Bytes + Send + Sync + 'static) -> TcpServer {
+    tls_backend_replying(move || Reply::json("").body(body())).await
+}
+
+/// `tls_backend`, answering every request with `reply()`.
+pub async fn tls_backend_replying(reply: impl Fn() -> Reply + Send + Sync + 'static) -> TcpServer {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let dir = "tests/fixtures/jwt/tls";
@@ -433,19 +438,15 @@ pub async fn tls_backend(body: impl Fn() -> Bytes + Send + Sync + 'static) -> Tc
     .with_single_cert(chain, key)
     .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let body = Arc::new(body);
+    let reply = Arc::new(reply);
     tcp_server(move |stream| {
-        let (acceptor, body) = (acceptor.clone(), body.clone());
+        let (acceptor, reply) = (acceptor.clone(), reply.clone());
         async move {
             // a client that refuses the certificate ends the handshake here
             let Ok(tls) = acceptor.accept(stream).await else {
                 return;
             };
-            serve_http1(tls, move |_req| {
-                let reply = Reply::json("").body(body());
-                respond(reply)
-            })
-            .await;
+            serve_http1(tls, move |_req| respond(reply())).await;
         }
     })
     .await
