@@ -92,6 +92,23 @@ pub fn of_struct<T: DeserializeOwned>(out: &mut Vec<UnknownKey>, at: &str, v: &V
     object(out, at, v, fields::<T>());
 }
 
+/// The [`KeyCheck`] of a namespace whose value is the config struct `T`: reports the keys `T`
+/// does not read.
+pub fn struct_check<T: DeserializeOwned>(_: Scope, v: &Value, out: &mut Vec<UnknownKey>) {
+    of_struct::<T>(out, "", v);
+}
+
+/// The [`KeyCheck`] of a namespace whose value is one object with the keys of the list
+/// `$known` (a `&[&str]` constant): reports the others.
+macro_rules! list_check {
+    ($known:expr) => {
+        |_, v, out| {
+            $crate::components::keys::object(out, "", v, $known);
+        }
+    };
+}
+pub(crate) use list_check;
+
 /// A deserializer that only learns which fields a struct asks for.
 struct FieldNames;
 
@@ -141,8 +158,8 @@ impl<'de> de::Deserializer<'de> for FieldNames {
 // ---------------------------------------------------------------------------------------------
 
 /// `router` (src/router/options.rs reads it): KrakenD's router options, the Enterprise ones
-/// included.
-const ROUTER: &[&str] = &[
+/// included (`error_body` maps status codes to free-form bodies).
+pub const ROUTER: &[&str] = &[
     "app_engine",
     "auto_options",
     "decompress_gzip",
@@ -165,11 +182,6 @@ const ROUTER: &[&str] = &[
     "return_error_msg",
     "trusted_proxies",
 ];
-
-pub fn router(_: Scope, v: &Value, out: &mut Vec<UnknownKey>) {
-    // `error_body` maps status codes to free-form bodies
-    object(out, "", v, ROUTER);
-}
 
 /// An endpoint's `proxy` (src/router/mod.rs reads it); `combiner`, `decompress_gzip` and
 /// `max_payload` are custom-build and Enterprise options.
@@ -210,27 +222,19 @@ pub fn proxy(scope: Scope, v: &Value, out: &mut Vec<UnknownKey>) {
 }
 
 /// `backend/http` (src/backend/mod.rs reads it).
-const BACKEND_HTTP: &[&str] = &["return_error_code", "return_error_details"];
-
-pub fn backend_http(_: Scope, v: &Value, out: &mut Vec<UnknownKey>) {
-    object(out, "", v, BACKEND_HTTP);
-}
+pub const BACKEND_HTTP: &[&str] = &["return_error_code", "return_error_details"];
 
 /// `backend/http/client` (`components::executor` reads it); `client_tls` and
 /// `proxy_address` are Enterprise options.
-const BACKEND_HTTP_CLIENT: &[&str] = &[
+pub const BACKEND_HTTP_CLIENT: &[&str] = &[
     "client_tls",
     "no_redirect",
     "proxy_address",
     "send_body_on_redirect",
 ];
 
-pub fn backend_http_client(_: Scope, v: &Value, out: &mut Vec<UnknownKey>) {
-    object(out, "", v, BACKEND_HTTP_CLIENT);
-}
-
 /// `telemetry/logging` (src/telemetry.rs reads it), with its Enterprise access-log options.
-const TELEMETRY_LOGGING: &[&str] = &[
+pub const TELEMETRY_LOGGING: &[&str] = &[
     "access_log_custom_format",
     "access_log_format",
     "access_log_missing_key_marker",
@@ -243,10 +247,6 @@ const TELEMETRY_LOGGING: &[&str] = &[
     "syslog",
     "syslog_facility",
 ];
-
-pub fn telemetry_logging(_: Scope, v: &Value, out: &mut Vec<UnknownKey>) {
-    object(out, "", v, TELEMETRY_LOGGING);
-}
 
 #[cfg(test)]
 mod tests {

@@ -137,6 +137,22 @@ pub struct ComponentSpec {
 }
 
 impl ComponentSpec {
+    /// A namespace this build reads and acts on: its key check and what it builds.
+    pub const fn active(
+        namespace: &'static str,
+        scopes: &'static [Scope],
+        keys: KeyCheck,
+        builds: &'static [Build],
+    ) -> ComponentSpec {
+        ComponentSpec {
+            namespace,
+            scopes,
+            support: Active,
+            keys: Some(keys),
+            builds,
+        }
+    }
+
     /// A namespace this build accepts and ignores (`support` says why).
     const fn ignored(
         namespace: &'static str,
@@ -154,13 +170,7 @@ impl ComponentSpec {
 
     /// A namespace the core reads itself (router, proxy, backend options): nothing to build.
     const fn core(namespace: &'static str, scopes: &'static [Scope], keys: KeyCheck) -> Self {
-        ComponentSpec {
-            namespace,
-            scopes,
-            support: Active,
-            keys: Some(keys),
-            builds: &[],
-        }
+        Self::active(namespace, scopes, keys, &[])
     }
 }
 
@@ -169,11 +179,19 @@ use Support::{Active, Enterprise, NotImplemented};
 
 /// Every namespace Tentacle knows.
 pub const REGISTRY: &[ComponentSpec] = &[
-    ComponentSpec::core("router", &[S], keys::router),
+    ComponentSpec::core("router", &[S], keys::list_check!(keys::ROUTER)),
     ComponentSpec::core("proxy", &[E, B], keys::proxy),
-    ComponentSpec::core("backend/http", &[B], keys::backend_http),
-    ComponentSpec::core("backend/http/client", &[B], keys::backend_http_client),
-    ComponentSpec::core("telemetry/logging", &[S], keys::telemetry_logging),
+    ComponentSpec::core("backend/http", &[B], keys::list_check!(keys::BACKEND_HTTP)),
+    ComponentSpec::core(
+        "backend/http/client",
+        &[B],
+        keys::list_check!(keys::BACKEND_HTTP_CLIENT),
+    ),
+    ComponentSpec::core(
+        "telemetry/logging",
+        &[S],
+        keys::list_check!(keys::TELEMETRY_LOGGING),
+    ),
     jwt::validator::SPEC,
     jwt::signer::SPEC,
     client_credentials::SPEC,

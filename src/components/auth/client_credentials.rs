@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::components::{keys, Build, BuildCx, Built, ComponentSpec, Scope};
 use crate::config::BackendConfig;
 use crate::error::Error;
 use crate::hooks::{BackendStage, BoxFuture, Exchanged, Next};
@@ -28,13 +29,12 @@ use crate::vocab::body::OutBody;
 pub const NAMESPACE: &str = "auth/client-credentials";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[crate::components::Scope::Backend],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Backend(80, stage)],
-};
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Backend],
+    keys::struct_check::<ClientCredentialsConfig>,
+    &[Build::Backend(80, stage)],
+);
 
 /// Tokens are renewed this long before they expire (oauth2's `expiryDelta`).
 const EXPIRY_DELTA: Duration = Duration::from_secs(10);
@@ -51,16 +51,6 @@ pub struct ClientCredentialsConfig {
     pub scopes: String,
     #[serde(default)]
     pub endpoint_params: serde_json::Map<String, Value>,
-}
-
-/// Checks the keys of an `auth/client-credentials` object against
-/// [`ClientCredentialsConfig`]'s fields.
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
-    crate::components::keys::of_struct::<ClientCredentialsConfig>(out, "", v);
 }
 
 #[derive(Debug, Clone)]
@@ -336,10 +326,7 @@ impl BackendStage for ClientCredentials {
 }
 
 /// The stage of a backend with `auth/client-credentials`.
-fn stage(
-    b: &BackendConfig,
-    _: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn BackendStage> {
+fn stage(b: &BackendConfig, _: &BuildCx<'_>) -> Built<dyn BackendStage> {
     let Some(raw) = b.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };

@@ -25,6 +25,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::backend::url::query_escape;
+use crate::components::{self, keys, Build, BuildCx, Built, ComponentSpec};
 use crate::config::BackendConfig;
 use crate::error::{Error, Result};
 use crate::hooks::{BackendStage, BoxFuture, Exchanged, Next};
@@ -35,13 +36,12 @@ use crate::vocab::body::{full_body, Body};
 pub const NAMESPACE: &str = "modifier/martian";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[crate::components::Scope::Backend],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Backend(60, stage)],
-};
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[components::Scope::Backend],
+    check_keys,
+    &[Build::Backend(60, stage)],
+);
 
 const ID_HEADER: &str = "x-martian-id";
 
@@ -266,16 +266,12 @@ const PRIORITY_ENTRY_KEYS: &[&str] = &["priority", "modifier"];
 
 /// Checks the keys of the namespace's modifier and of every modifier nested in it (an unknown
 /// modifier type is the parser's error).
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
+pub fn check_keys(_: components::Scope, v: &Value, out: &mut Vec<keys::UnknownKey>) {
     check_modifier_keys(out, "", v);
 }
 
-fn check_modifier_keys(out: &mut Vec<crate::components::keys::UnknownKey>, at: &str, v: &Value) {
-    use crate::components::keys::{child, list, object};
+fn check_modifier_keys(out: &mut Vec<keys::UnknownKey>, at: &str, v: &Value) {
+    use keys::{child, list, object};
     for (ty, body) in v.as_object().into_iter().flatten() {
         let Some((_, known)) = MODIFIER_KEYS.iter().find(|(t, _)| t == ty) else {
             continue;
@@ -321,6 +317,25 @@ fn parse(v: &Value, at: &str) -> Result<Node> {
     };
     let ty = ty.as_str();
     let m = obj(body, ty)?;
+    // A filter, on requests and responses: its condition, the modifier it runs when the
+    // condition holds (`modifier`) and, for the filters that have one (`has_else`), the one it
+    // runs otherwise (`else`).
+    let filter = |cond: Cond, has_else: bool| -> Result<(Kind, (bool, bool))> {
+        let then = nested(m, "modifier", ty, true)?;
+        let otherwise = if has_else {
+            nested(m, "else", ty, false)?
+        } else {
+            None
+        };
+        Ok((
+            Kind::Filter {
+                cond,
+                then,
+                otherwise,
+            },
+            (true, true),
+        ))
+    };
     // (supports request, supports response)
     let (kind, supports) = match ty {
         "header.Modifier" => (
@@ -438,85 +453,51 @@ fn parse(v: &Value, at: &str) -> Result<Node> {
             (spec, (true, false))
         }
         "stash.Modifier" => (Kind::Stash(header_name(m, "headerName", ty)?), (true, true)),
-        "header.Filter" => (
-            Kind::Filter {
-                cond: Cond::Header {
-                    name: header_name(m, "name", ty)?,
-                    value: str_field(m, "value", ty)?,
-                },
-                then: nested(m, "modifier", ty, true)?,
-                otherwise: nested(m, "else", ty, false)?,
+        "header.Filter" => filter(
+            Cond::Header {
+                name: header_name(m, "name", ty)?,
+                value: str_field(m, "value", ty)?,
             },
-            (true, true),
-        ),
-        "header.RegexFilter" => (
-            Kind::Filter {
-                cond: Cond::HeaderRegex {
-                    name: header_name(m, "header", ty)?,
-                    regex: regex_field(m, "regex", ty)?,
-                },
-                then: nested(m, "modifier", ty, true)?,
-                otherwise: None,
+            true,
+        )?,
+        "header.RegexFilter" => filter(
+            Cond::HeaderRegex {
+                name: header_name(m, "header", ty)?,
+                regex: regex_field(m, "regex", ty)?,
             },
-            (true, true),
-        ),
-        "querystring.Filter" => (
-            Kind::Filter {
-                cond: Cond::Query {
-                    name: str_field(m, "name", ty)?,
-                    value: str_field(m, "value", ty)?,
-                },
-                then: nested(m, "modifier", ty, true)?,
-                otherwise: nested(m, "else", ty, false)?,
+            false,
+        )?,
+        "querystring.Filter" => filter(
+            Cond::Query {
+                name: str_field(m, "name", ty)?,
+                value: str_field(m, "value", ty)?,
             },
-            (true, true),
-        ),
-        "url.Filter" => (
-            Kind::Filter {
-                cond: Cond::Url {
-                    scheme: str_field(m, "scheme", ty)?,
-                    host: str_field(m, "host", ty)?,
-                    path: str_field(m, "path", ty)?,
-                    query: str_field(m, "query", ty)?,
-                },
-                then: nested(m, "modifier", ty, true)?,
-                otherwise: nested(m, "else", ty, false)?,
+            true,
+        )?,
+        "url.Filter" => filter(
+            Cond::Url {
+                scheme: str_field(m, "scheme", ty)?,
+                host: str_field(m, "host", ty)?,
+                path: str_field(m, "path", ty)?,
+                query: str_field(m, "query", ty)?,
             },
-            (true, true),
-        ),
-        "url.RegexFilter" => (
-            Kind::Filter {
-                cond: Cond::UrlRegex(regex_field(m, "regex", ty)?),
-                then: nested(m, "modifier", ty, true)?,
-                otherwise: nested(m, "else", ty, false)?,
+            true,
+        )?,
+        "url.RegexFilter" => filter(Cond::UrlRegex(regex_field(m, "regex", ty)?), true)?,
+        "cookie.Filter" => filter(
+            Cond::Cookie {
+                name: str_field(m, "name", ty)?,
+                value: str_field(m, "value", ty)?,
             },
-            (true, true),
-        ),
-        "cookie.Filter" => (
-            Kind::Filter {
-                cond: Cond::Cookie {
-                    name: str_field(m, "name", ty)?,
-                    value: str_field(m, "value", ty)?,
-                },
-                then: nested(m, "modifier", ty, true)?,
-                otherwise: nested(m, "else", ty, false)?,
-            },
-            (true, true),
-        ),
+            true,
+        )?,
         "port.Filter" => {
             let port = int_field(m, "port", ty)?.unwrap_or(0);
             let port = u16::try_from(port)
                 .ok()
                 .filter(|p| *p > 0)
                 .ok_or_else(|| Error::other(format!("{ty}: port: {port} is not a port")))?;
-            (
-                Kind::Filter {
-                    cond: Cond::Port(port),
-                    then: nested(m, "modifier", ty, true)?,
-                    otherwise: nested(m, "else", ty, false)?,
-                },
-                (true, true),
-            )
+            filter(Cond::Port(port), true)?
         }
         "fifo.Group" => {
             let mut mods = Vec::new();
@@ -1197,10 +1178,7 @@ fn build(v: &Value) -> Result<Node> {
 }
 
 /// The stage of a backend with `modifier/martian`.
-fn stage(
-    b: &BackendConfig,
-    _: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn BackendStage> {
+fn stage(b: &BackendConfig, _: &BuildCx<'_>) -> Built<dyn BackendStage> {
     let Some(raw) = b.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };

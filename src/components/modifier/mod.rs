@@ -10,19 +10,15 @@ pub mod lua {
     use crate::components::{ComponentSpec, Scope, Support};
 
     /// The registry entry of `modifier/lua-proxy` in a build without the feature.
-    pub const PROXY_SPEC: ComponentSpec = ComponentSpec {
-        namespace: "modifier/lua-proxy",
-        scopes: &[Scope::Endpoint],
-        support: Support::NotImplemented,
-        keys: None,
-        builds: &[],
-    };
+    pub const PROXY_SPEC: ComponentSpec = ComponentSpec::ignored(
+        "modifier/lua-proxy",
+        &[Scope::Endpoint],
+        Support::NotImplemented,
+    );
     /// The registry entry of `modifier/lua-backend` in a build without the feature.
-    pub const BACKEND_SPEC: ComponentSpec = ComponentSpec {
-        namespace: "modifier/lua-backend",
-        scopes: &[Scope::Backend],
-        support: Support::NotImplemented,
-        keys: None,
-        builds: &[],
-    };
+    pub const BACKEND_SPEC: ComponentSpec = ComponentSpec::ignored(
+        "modifier/lua-backend",
+        &[Scope::Backend],
+        Support::NotImplemented,
+    );
 }

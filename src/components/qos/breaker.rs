@@ -18,6 +18,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::components::qos::ratelimit::Num;
+use crate::components::{keys, Build, ComponentSpec, Scope};
 use crate::config::BackendConfig;
 use crate::error::{Error, Result};
 use crate::hooks::BackendStage;
@@ -26,13 +27,12 @@ use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 pub const NAMESPACE: &str = "qos/circuit-breaker";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[crate::components::Scope::Backend],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Backend(20, |b, _| build(b))],
-};
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Backend],
+    keys::struct_check::<BreakerConfig>,
+    &[Build::Backend(20, |b, _| build(b))],
+);
 
 /// gobreaker's errors.
 pub const ERR_OPEN: &str = "circuit breaker is open";
@@ -55,15 +55,6 @@ pub struct BreakerConfig {
     pub name: Option<String>,
     #[serde(alias = "logStatusChange")]
     pub log_status_change: bool,
-}
-
-/// Checks the keys of a `qos/circuit-breaker` object against [`BreakerConfig`]'s fields.
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &serde_json::Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
-    crate::components::keys::of_struct::<BreakerConfig>(out, "", v);
 }
 
 /// The breaker's state.

@@ -43,6 +43,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::components::qos::ratelimit::Num;
+use crate::components::{keys, Build, BuildCx, Built, ComponentSpec, Scope};
 use crate::config::BackendConfig;
 use crate::error::Error;
 use crate::hooks::{BackendStage, BoxFuture, Exchanged, Next};
@@ -53,13 +54,12 @@ use crate::vocab::body::{full_body, Body, BoxError};
 pub const NAMESPACE: &str = "qos/http-cache";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[crate::components::Scope::Backend],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Backend(70, stage)],
-};
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Backend],
+    keys::struct_check::<HttpCacheConfig>,
+    &[Build::Backend(70, stage)],
+);
 
 /// The cap when the configuration sets none.
 pub const DEFAULT_MAX_ITEMS: usize = 4096;
@@ -74,15 +74,6 @@ pub struct HttpCacheConfig {
     pub shared: bool,
     pub max_items: Option<Num>,
     pub max_size: Option<Num>,
-}
-
-/// Checks the keys of a `qos/http-cache` object against [`HttpCacheConfig`]'s fields.
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &serde_json::Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
-    crate::components::keys::of_struct::<HttpCacheConfig>(out, "", v);
 }
 
 /// One stored response.
@@ -513,10 +504,7 @@ fn shared_store(max_items: usize, max_size: usize) -> Arc<Store> {
 }
 
 /// The stage of a backend with `qos/http-cache`.
-fn stage(
-    b: &BackendConfig,
-    _: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn BackendStage> {
+fn stage(b: &BackendConfig, _: &BuildCx<'_>) -> Built<dyn BackendStage> {
     let Some(raw) = b.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
@@ -635,6 +623,11 @@ mod tests {
         (String::from_utf8(b.to_vec()).unwrap(), from_cache)
     }
 
+    /// `GET url` without headers through the cache: the body, and whether the cache served it.
+    async fn fetch(c: &Cached, url: &str) -> (String, bool) {
+        body_of(c, get(url, &[])).await
+    }
+
     fn cache_over(f: Arc<Fake>) -> Cached {
         Cached::new(f, Arc::new(Store::new(100, 1 << 20)))
     }
@@ -643,26 +636,14 @@ mod tests {
     async fn serves_fresh_responses_until_max_age() {
         let f = fake(|_, n| resp(&[("cache-control", "public, max-age=60")], format!("v{n}")));
         let cache = cache_over(f.clone());
-        assert_eq!(
-            body_of(&cache, get("http://h/a", &[])).await,
-            ("v0".into(), false)
-        );
+        assert_eq!(fetch(&cache, "http://h/a").await, ("v0".into(), false));
         tokio::time::advance(Duration::from_secs(59)).await;
-        assert_eq!(
-            body_of(&cache, get("http://h/a", &[])).await,
-            ("v0".into(), true)
-        );
+        assert_eq!(fetch(&cache, "http://h/a").await, ("v0".into(), true));
         assert_eq!(f.calls.load(Ordering::SeqCst), 1);
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(
-            body_of(&cache, get("http://h/a", &[])).await,
-            ("v1".into(), false)
-        );
+        assert_eq!(fetch(&cache, "http://h/a").await, ("v1".into(), false));
         // another URL is another entry
-        assert_eq!(
-            body_of(&cache, get("http://h/b", &[])).await,
-            ("v2".into(), false)
-        );
+        assert_eq!(fetch(&cache, "http://h/b").await, ("v2".into(), false));
     }
 
     #[tokio::test(start_paused = true)]
@@ -679,11 +660,8 @@ mod tests {
         });
         let cache = cache_over(f.clone());
         // the Date is long past: the apparent age makes it stale at once
-        body_of(&cache, get("http://h/a", &[])).await;
-        assert_eq!(
-            body_of(&cache, get("http://h/a", &[])).await,
-            ("v1".into(), false)
-        );
+        fetch(&cache, "http://h/a").await;
+        assert_eq!(fetch(&cache, "http://h/a").await, ("v1".into(), false));
         assert_eq!(
             lifetime(
                 &resp(
@@ -715,10 +693,10 @@ mod tests {
             }
         });
         let cache = cache_over(f.clone());
-        body_of(&cache, get("http://h/ns", &[])).await;
-        assert!(!body_of(&cache, get("http://h/ns", &[])).await.1);
-        body_of(&cache, get("http://h/plain", &[])).await;
-        assert!(!body_of(&cache, get("http://h/plain", &[])).await.1);
+        fetch(&cache, "http://h/ns").await;
+        assert!(!fetch(&cache, "http://h/ns").await.1);
+        fetch(&cache, "http://h/plain").await;
+        assert!(!fetch(&cache, "http://h/plain").await.1);
         assert_eq!(f.calls.load(Ordering::SeqCst), 4);
     }
 
@@ -759,22 +737,13 @@ mod tests {
             }
         });
         let cache = cache_over(f.clone());
-        assert_eq!(
-            body_of(&cache, get("http://h/a", &[])).await,
-            ("v0".into(), false)
-        );
+        assert_eq!(fetch(&cache, "http://h/a").await, ("v0".into(), false));
         tokio::time::advance(Duration::from_secs(10)).await;
         // revalidated: the backend said 304, the stored body is served and fresh again
-        assert_eq!(
-            body_of(&cache, get("http://h/a", &[])).await,
-            ("v0".into(), true)
-        );
+        assert_eq!(fetch(&cache, "http://h/a").await, ("v0".into(), true));
         assert_eq!(f.calls.load(Ordering::SeqCst), 2);
         tokio::time::advance(Duration::from_secs(9)).await;
-        assert_eq!(
-            body_of(&cache, get("http://h/a", &[])).await,
-            ("v0".into(), true)
-        );
+        assert_eq!(fetch(&cache, "http://h/a").await, ("v0".into(), true));
         assert_eq!(f.calls.load(Ordering::SeqCst), 2);
     }
 
@@ -782,15 +751,12 @@ mod tests {
     async fn request_no_cache_goes_to_the_backend() {
         let f = fake(|_, n| resp(&[("cache-control", "max-age=60")], format!("v{n}")));
         let cache = cache_over(f.clone());
-        body_of(&cache, get("http://h/a", &[])).await;
+        fetch(&cache, "http://h/a").await;
         assert_eq!(
             body_of(&cache, get("http://h/a", &[("cache-control", "no-cache")])).await,
             ("v1".into(), false)
         );
-        assert_eq!(
-            body_of(&cache, get("http://h/a", &[])).await,
-            ("v1".into(), true)
-        );
+        assert_eq!(fetch(&cache, "http://h/a").await, ("v1".into(), true));
     }
 
     #[tokio::test(start_paused = true)]
@@ -821,14 +787,14 @@ mod tests {
         assert!(store.len() <= 10);
         assert!(store.size() <= 8 * 1024);
         // the most recent entries survive
-        assert!(body_of(&cache, get("http://h/99", &[])).await.1);
-        assert!(!body_of(&cache, get("http://h/0", &[])).await.1);
+        assert!(fetch(&cache, "http://h/99").await.1);
+        assert!(!fetch(&cache, "http://h/0").await.1);
         // a body larger than the cache goes through whole and is not kept
         let big = fake(|_, _| resp(&[("cache-control", "max-age=600")], "y".repeat(20_000)));
         let cache = Cached::new(big, Arc::new(Store::new(10, 8 * 1024)));
-        let (b, _) = body_of(&cache, get("http://h/big", &[])).await;
+        let (b, _) = fetch(&cache, "http://h/big").await;
         assert_eq!(b.len(), 20_000);
-        assert!(!body_of(&cache, get("http://h/big", &[])).await.1);
+        assert!(!fetch(&cache, "http://h/big").await.1);
     }
 
     #[test]

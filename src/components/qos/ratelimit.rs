@@ -35,6 +35,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::components::{keys, Build, ComponentSpec, Scope};
 use crate::config::duration::parse_go_duration;
 use crate::config::EndpointConfig;
 use crate::error::{Error, Result};
@@ -44,13 +45,12 @@ use crate::vocab::body::{empty_body, Body};
 pub const NAMESPACE: &str = "qos/ratelimit/router";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[crate::components::Scope::Endpoint],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Guard(30, |ep, _| guard(ep))],
-};
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Endpoint],
+    keys::struct_check::<RouterRateLimitConfig>,
+    &[Build::Guard(30, |ep, _| guard(ep))],
+);
 
 /// How long an idle client bucket is kept (KrakenD's `DataTTL`).
 const DATA_TTL: Duration = Duration::from_secs(600);
@@ -110,15 +110,6 @@ pub struct RouterRateLimitConfig {
     pub num_shards: Option<Num>,
     pub cleanup_period: Option<Value>,
     pub cleanup_threads: Option<Num>,
-}
-
-/// Checks the keys of a `qos/ratelimit/router` object against [`RouterRateLimitConfig`]'s fields.
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
-    crate::components::keys::of_struct::<RouterRateLimitConfig>(out, "", v);
 }
 
 /// A token bucket as KrakenD's: full at start; refilled only when empty, by whole tokens, one

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::components::qos::ratelimit::{default_capacity, Num, SharedBucket};
+use crate::components::{keys, Build, ComponentSpec, Scope};
 use crate::config::duration::parse_go_duration;
 use crate::config::BackendConfig;
 use crate::error::{Error, Result};
@@ -18,13 +19,12 @@ use crate::message::{ProxyError, ProxyRequest};
 pub const NAMESPACE: &str = "qos/ratelimit/proxy";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[crate::components::Scope::Backend],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Backend(30, |b, _| build(b))],
-};
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Backend],
+    keys::struct_check::<ProxyRateLimitConfig>,
+    &[Build::Backend(30, |b, _| build(b))],
+);
 
 /// KrakenD's error when the limit is hit.
 pub const ERR_LIMITED: &str = "rate limit exceded";
@@ -37,15 +37,6 @@ pub struct ProxyRateLimitConfig {
     pub max_rate: Option<Num>,
     pub capacity: Option<Num>,
     pub every: Option<Value>,
-}
-
-/// Checks the keys of a `qos/ratelimit/proxy` object against [`ProxyRateLimitConfig`]'s fields.
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
-    crate::components::keys::of_struct::<ProxyRateLimitConfig>(out, "", v);
 }
 
 /// The backend rate limit stage.

@@ -15,7 +15,7 @@ use http::{Response, StatusCode};
 use regex::Regex;
 use serde_json::Value;
 
-use crate::components::{config_object, field};
+use crate::components::{config_object, field, keys, Build, BuildCx, Built, ComponentSpec, Scope};
 use crate::error::{Error, Result};
 use crate::hooks::{
     BoxFuture, EndpointGuard, GuardEffects, GuardRequest, RequestHead, ServiceLayer,
@@ -25,30 +25,18 @@ use crate::vocab::body::{empty_body, Body};
 pub const NAMESPACE: &str = "security/bot-detector";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[
-        crate::components::Scope::Service,
-        crate::components::Scope::Endpoint,
-    ],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[
-        crate::components::Build::Service(30, service_layer),
-        crate::components::Build::Guard(10, guard),
-    ],
-};
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Service, Scope::Endpoint],
+    keys::list_check!(KEYS),
+    &[Build::Service(30, service_layer), Build::Guard(10, guard)],
+);
 
-fn service_layer(
-    cx: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn ServiceLayer> {
+fn service_layer(cx: &BuildCx<'_>) -> Built<dyn ServiceLayer> {
     crate::components::service_namespace(cx, NAMESPACE, build)
 }
 
-fn guard(
-    ep: &crate::config::EndpointConfig,
-    _: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn EndpointGuard> {
+fn guard(ep: &crate::config::EndpointConfig, _: &BuildCx<'_>) -> Built<dyn EndpointGuard> {
     let Some(v) = ep.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
@@ -65,15 +53,6 @@ const KEYS: &[&str] = &[
     "empty_user_agent_is_bot",
     "patterns",
 ];
-
-/// Checks the keys of a `security/bot-detector` object against [`KEYS`].
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
-    crate::components::keys::object(out, "", v, KEYS);
-}
 
 /// The typed `security/bot-detector` object.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -19,7 +19,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode};
 use serde_json::Value;
 
-use crate::components::{config_object, field};
+use crate::components::{config_object, field, keys, Build, BuildCx, Built, ComponentSpec, Scope};
 use crate::config::duration::parse_go_duration;
 use crate::error::{Error, Result};
 use crate::hooks::{RequestHead, ServiceLayer};
@@ -29,20 +29,14 @@ use crate::vocab::go::canonical_header;
 pub const NAMESPACE: &str = "security/cors";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[
-        crate::components::Scope::Service,
-        crate::components::Scope::Endpoint,
-    ],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Service(10, service_layer)],
-};
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Service, Scope::Endpoint],
+    keys::list_check!(KEYS),
+    &[Build::Service(10, service_layer)],
+);
 
-fn service_layer(
-    cx: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn ServiceLayer> {
+fn service_layer(cx: &BuildCx<'_>) -> Built<dyn ServiceLayer> {
     crate::components::service_namespace(cx, NAMESPACE, build)
 }
 
@@ -68,15 +62,6 @@ const KEYS: &[&str] = &[
     "options_passthrough",
     "options_success_status",
 ];
-
-/// Checks the keys of a `security/cors` object against [`KEYS`].
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
-    crate::components::keys::object(out, "", v, KEYS);
-}
 
 /// The typed `security/cors` object, with KrakenD's defaults.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -541,6 +526,11 @@ mod tests {
     use http_body_util::BodyExt;
     use serde_json::json;
 
+    /// The error of a configuration the component refuses.
+    fn build_error(v: Value) -> String {
+        build(&v).unwrap_err().to_string()
+    }
+
     fn cors(v: Value) -> Cors {
         build(&v).expect("valid config")
     }
@@ -589,6 +579,23 @@ mod tests {
         (parts.status, parts.headers, bytes)
     }
 
+    /// A preflight from `origin` for `method`, asking for the headers `asked` when given.
+    async fn preflight(
+        c: &Cors,
+        origin: &str,
+        method: &str,
+        asked: Option<&str>,
+    ) -> (StatusCode, HeaderMap, bytes::Bytes) {
+        let mut hdrs = vec![
+            ("Origin", origin),
+            ("Access-Control-Request-Method", method),
+        ];
+        if let Some(asked) = asked {
+            hdrs.push(("Access-Control-Request-Headers", asked));
+        }
+        run(c, Method::OPTIONS, &hdrs).await
+    }
+
     fn all(h: &HeaderMap, name: &str) -> Vec<String> {
         h.get_all(name)
             .iter()
@@ -608,14 +615,11 @@ mod tests {
 
     #[tokio::test]
     async fn preflight_allowed() {
-        let (status, h, body) = run(
+        let (status, h, body) = preflight(
             &fixture(),
-            Method::OPTIONS,
-            &[
-                ("Origin", "http://foo.example"),
-                ("Access-Control-Request-Method", "GET"),
-                ("Access-Control-Request-Headers", "content-type,origin"),
-            ],
+            "http://foo.example",
+            "GET",
+            Some("content-type,origin"),
         )
         .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
@@ -638,15 +642,7 @@ mod tests {
 
     #[tokio::test]
     async fn preflight_refused_by_method_still_204_without_cors_headers() {
-        let (status, h, body) = run(
-            &fixture(),
-            Method::OPTIONS,
-            &[
-                ("Origin", "http://foo.example.tld"),
-                ("Access-Control-Request-Method", "PUT"),
-            ],
-        )
-        .await;
+        let (status, h, body) = preflight(&fixture(), "http://foo.example.tld", "PUT", None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert!(body.is_empty());
         assert!(h.get("access-control-allow-origin").is_none());
@@ -666,32 +662,18 @@ mod tests {
             "origin,content-type",
             "Content-Type",
         ] {
-            let (status, h, _) = run(
-                &fixture(),
-                Method::OPTIONS,
-                &[
-                    ("Origin", "http://foo.example"),
-                    ("Access-Control-Request-Method", "POST"),
-                    ("Access-Control-Request-Headers", asked),
-                ],
-            )
-            .await;
+            let (status, h, _) =
+                preflight(&fixture(), "http://foo.example", "POST", Some(asked)).await;
             assert_eq!(status, StatusCode::NO_CONTENT, "{asked}");
             assert!(h.get("access-control-allow-origin").is_none(), "{asked}");
             assert!(h.get("access-control-allow-headers").is_none(), "{asked}");
         }
         // One byte of whitespace around a name is tolerated, as are empty elements.
-        let (_, h, _) = run(
+        let (_, h, _) = preflight(
             &fixture(),
-            Method::OPTIONS,
-            &[
-                ("Origin", "http://foo.example"),
-                ("Access-Control-Request-Method", "POST"),
-                (
-                    "Access-Control-Request-Headers",
-                    "authorization, content-type,,origin",
-                ),
-            ],
+            "http://foo.example",
+            "POST",
+            Some("authorization, content-type,,origin"),
         )
         .await;
         assert_eq!(all(&h, "access-control-allow-origin"), ["*"]);
@@ -712,15 +694,7 @@ mod tests {
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert!(h.get("access-control-allow-origin").is_none());
         // An empty Access-Control-Request-Method makes it an ordinary OPTIONS request.
-        let (status, h, body) = run(
-            &fixture(),
-            Method::OPTIONS,
-            &[
-                ("Origin", "http://foo.example"),
-                ("Access-Control-Request-Method", ""),
-            ],
-        )
-        .await;
+        let (status, h, body) = preflight(&fixture(), "http://foo.example", "", None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(&body[..], b"{}");
         assert_eq!(all(&h, "vary"), ["Origin"]);
@@ -789,16 +763,8 @@ mod tests {
             assert_eq!(all(&h, "vary"), ["Origin"]);
         }
 
-        let (status, h, _) = run(
-            &c,
-            Method::OPTIONS,
-            &[
-                ("Origin", "https://a.example.com"),
-                ("Access-Control-Request-Method", "HEAD"),
-                ("Access-Control-Request-Headers", "origin,x-custom"),
-            ],
-        )
-        .await;
+        let (status, h, _) =
+            preflight(&c, "https://a.example.com", "HEAD", Some("origin,x-custom")).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_eq!(
             all(&h, "access-control-allow-origin"),
@@ -821,27 +787,13 @@ mod tests {
     #[tokio::test]
     async fn defaults_allow_simple_methods_and_headers() {
         let c = cors(json!({}));
-        let (_, h, _) = run(
-            &c,
-            Method::OPTIONS,
-            &[
-                ("Origin", "http://x.test"),
-                ("Access-Control-Request-Method", "PUT"),
-            ],
-        )
-        .await;
+        let (_, h, _) = preflight(&c, "http://x.test", "PUT", None).await;
         assert!(h.get("access-control-allow-origin").is_none());
-        let (_, h, _) = run(
+        let (_, h, _) = preflight(
             &c,
-            Method::OPTIONS,
-            &[
-                ("Origin", "http://x.test"),
-                ("Access-Control-Request-Method", "HEAD"),
-                (
-                    "Access-Control-Request-Headers",
-                    "accept,content-type,x-requested-with",
-                ),
-            ],
+            "http://x.test",
+            "HEAD",
+            Some("accept,content-type,x-requested-with"),
         )
         .await;
         assert_eq!(all(&h, "access-control-allow-origin"), ["*"]);
@@ -881,15 +833,7 @@ mod tests {
         );
 
         let c = cors(json!({"options_success_status": 200}));
-        let (status, h, body) = run(
-            &c,
-            Method::OPTIONS,
-            &[
-                ("Origin", "http://x.test"),
-                ("Access-Control-Request-Method", "GET"),
-            ],
-        )
-        .await;
+        let (status, h, body) = preflight(&c, "http://x.test", "GET", None).await;
         assert_eq!(status, StatusCode::OK);
         assert!(body.is_empty());
         assert!(h.get("access-control-allow-headers").is_none());
@@ -916,22 +860,16 @@ mod tests {
 
     #[test]
     fn bad_config_names_the_field() {
-        let e = build(&json!({"allow_origins": "*"}))
-            .unwrap_err()
-            .to_string();
+        let e = build_error(json!({"allow_origins": "*"}));
         assert!(
             e.contains("security/cors") && e.contains("allow_origins"),
             "{e}"
         );
-        let e = build(&json!({"max_age": "twelve hours"}))
-            .unwrap_err()
-            .to_string();
+        let e = build_error(json!({"max_age": "twelve hours"}));
         assert!(e.contains("max_age"), "{e}");
-        let e = build(&json!({"options_success_status": 42}))
-            .unwrap_err()
-            .to_string();
+        let e = build_error(json!({"options_success_status": 42}));
         assert!(e.contains("options_success_status"), "{e}");
-        let e = build(&json!(["*"])).unwrap_err().to_string();
+        let e = build_error(json!(["*"]));
         assert!(e.contains("security/cors"), "{e}");
     }
 }

@@ -22,7 +22,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::components::security::cors::{preset_headers, PreflightAnswer};
-use crate::components::{config_object, field};
+use crate::components::{config_object, field, keys, Build, BuildCx, Built, ComponentSpec, Scope};
 use crate::error::{Error, Result};
 use crate::hooks::{RequestHead, ServiceLayer};
 use crate::vocab::body::{empty_body, full_body, Body};
@@ -30,17 +30,14 @@ use crate::vocab::body::{empty_body, full_body, Body};
 pub const NAMESPACE: &str = "security/http";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[crate::components::Scope::Service],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Service(20, service_layer)],
-};
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Service],
+    keys::list_check!(KEYS),
+    &[Build::Service(20, service_layer)],
+);
 
-fn service_layer(
-    cx: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn ServiceLayer> {
+fn service_layer(cx: &BuildCx<'_>) -> Built<dyn ServiceLayer> {
     crate::components::service_namespace(cx, NAMESPACE, build)
 }
 
@@ -66,15 +63,6 @@ const KEYS: &[&str] = &[
     "sts_include_subdomains",
     "sts_seconds",
 ];
-
-/// Checks the keys of a `security/http` object against [`KEYS`].
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
-    crate::components::keys::object(out, "", v, KEYS);
-}
 
 /// The typed `security/http` object (every field defaults to off / empty).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -481,6 +469,11 @@ mod tests {
     use http_body_util::BodyExt;
     use serde_json::json;
 
+    /// The error of a configuration the component refuses.
+    fn build_error(v: Value) -> String {
+        build(&v).unwrap_err().to_string()
+    }
+
     struct Req {
         method: Method,
         uri: Uri,
@@ -665,9 +658,7 @@ mod tests {
         .await;
         assert_eq!(status, StatusCode::OK);
         assert!(
-            build(&json!({"allowed_hosts": ["("], "allowed_hosts_are_regex": true}))
-                .unwrap_err()
-                .to_string()
+            build_error(json!({"allowed_hosts": ["("], "allowed_hosts_are_regex": true}))
                 .contains("allowed_hosts")
         );
     }
@@ -743,16 +734,12 @@ mod tests {
 
     #[test]
     fn bad_config_names_the_field() {
-        let e = build(&json!({"frame_deny": "yes"}))
-            .unwrap_err()
-            .to_string();
+        let e = build_error(json!({"frame_deny": "yes"}));
         assert!(
             e.contains("security/http") && e.contains("frame_deny"),
             "{e}"
         );
-        let e = build(&json!({"sts_seconds": "1y"}))
-            .unwrap_err()
-            .to_string();
+        let e = build_error(json!({"sts_seconds": "1y"}));
         assert!(e.contains("sts_seconds"), "{e}");
         // Numbers written with a fraction are truncated, as KrakenD reads them.
         let l = build(&json!({"sts_seconds": 10.7})).expect("config");

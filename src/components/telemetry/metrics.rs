@@ -51,7 +51,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use crate::components::{config_object, field};
+use crate::components::{config_object, field, keys, Build, ComponentSpec, Scope};
 use crate::config::{parse_go_duration, BackendConfig, EndpointConfig, ServiceConfig};
 use crate::error::{Error, Result};
 use crate::hooks::{BackendStage, ProxyStage, RequestHead, ServiceLayer};
@@ -61,17 +61,16 @@ use crate::vocab::body::Body;
 pub const NAMESPACE: &str = "telemetry/metrics";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[crate::components::Scope::Service],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[
-        crate::components::Build::Service(90, |cx| Ok(service_layer(&cx.metrics))),
-        crate::components::Build::Proxy(10, |ep, cx| Ok(proxy_stage(&cx.metrics, ep))),
-        crate::components::Build::Backend(10, |b, cx| Ok(backend_stage(&cx.metrics, b))),
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Service],
+    keys::list_check!(KEYS),
+    &[
+        Build::Service(90, |cx| Ok(service_layer(&cx.metrics))),
+        Build::Proxy(10, |ep, cx| Ok(proxy_stage(&cx.metrics, ep))),
+        Build::Backend(10, |b, cx| Ok(backend_stage(&cx.metrics, b))),
     ],
-};
+);
 
 /// The keys of a `telemetry/metrics` object, as KrakenD documents them: the ones
 /// [`MetricsConfig::parse`] reads.
@@ -83,15 +82,6 @@ const KEYS: &[&str] = &[
     "proxy_disabled",
     "router_disabled",
 ];
-
-/// Checks the keys of a `telemetry/metrics` object against [`KEYS`].
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
-    crate::components::keys::object(out, "", v, KEYS);
-}
 
 /// The component's configuration, with KrakenD's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,7 @@
 //! that backend fails, so a merge becomes partial. Expressions are parsed once, at start-up:
 //! one that does not parse fails the configuration.
 
+use crate::components::{keys, Build, BuildCx, Built, ComponentSpec, Scope};
 use crate::vocab::go::canonical_header;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -36,34 +37,24 @@ use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 pub const NAMESPACE: &str = "validation/cel";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[
-        crate::components::Scope::Endpoint,
-        crate::components::Scope::Backend,
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Endpoint, Scope::Backend],
+    check_keys,
+    &[
+        Build::Proxy(30, proxy_stage),
+        Build::Backend(50, backend_stage),
     ],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[
-        crate::components::Build::Proxy(30, proxy_stage),
-        crate::components::Build::Backend(50, backend_stage),
-    ],
-};
+);
 
-fn proxy_stage(
-    ep: &EndpointConfig,
-    _: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn ProxyStage> {
+fn proxy_stage(ep: &EndpointConfig, _: &BuildCx<'_>) -> Built<dyn ProxyStage> {
     let Some(v) = ep.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
     Ok(build_endpoint(ep, v)?.map(|s| Arc::new(s) as Arc<dyn ProxyStage>))
 }
 
-fn backend_stage(
-    b: &BackendConfig,
-    _: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn BackendStage> {
+fn backend_stage(b: &BackendConfig, _: &BuildCx<'_>) -> Built<dyn BackendStage> {
     let Some(v) = b.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };
@@ -77,13 +68,9 @@ struct Definition {
 }
 
 /// Checks the keys of each [`Definition`] in a `validation/cel` list.
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
-    crate::components::keys::list(out, "", v, |out, at, def| {
-        crate::components::keys::of_struct::<Definition>(out, at, def)
+pub fn check_keys(_: Scope, v: &Value, out: &mut Vec<keys::UnknownKey>) {
+    keys::list(out, "", v, |out, at, def| {
+        keys::of_struct::<Definition>(out, at, def)
     });
 }
 

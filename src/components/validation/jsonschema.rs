@@ -38,6 +38,7 @@ use std::sync::Arc;
 use regex::Regex;
 use serde_json::{Map, Number, Value};
 
+use crate::components::{Build, BuildCx, Built, ComponentSpec, Scope, Support};
 use crate::error::{Error, Result};
 use crate::hooks::{BoxFuture, ProxyStage};
 use crate::message::{ProxyError, ProxyRequest, RequestBody};
@@ -46,18 +47,16 @@ use crate::vocab::body::read_body;
 pub const NAMESPACE: &str = "validation/json-schema";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
+/// Its keys are the schema's own keywords: none is checked here.
+pub const SPEC: ComponentSpec = ComponentSpec {
     namespace: NAMESPACE,
-    scopes: &[crate::components::Scope::Endpoint],
-    support: crate::components::Support::Active,
+    scopes: &[Scope::Endpoint],
+    support: Support::Active,
     keys: None,
-    builds: &[crate::components::Build::Proxy(40, proxy_stage)],
+    builds: &[Build::Proxy(40, proxy_stage)],
 };
 
-fn proxy_stage(
-    ep: &crate::config::EndpointConfig,
-    _: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn ProxyStage> {
+fn proxy_stage(ep: &crate::config::EndpointConfig, _: &BuildCx<'_>) -> Built<dyn ProxyStage> {
     let Some(v) = ep.extra_config.get(NAMESPACE) else {
         return Ok(None);
     };

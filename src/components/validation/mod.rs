@@ -10,11 +10,9 @@ pub mod cel {
     use crate::components::{ComponentSpec, Scope, Support};
 
     /// The registry entry of `validation/cel` in a build without the feature.
-    pub const SPEC: ComponentSpec = ComponentSpec {
-        namespace: "validation/cel",
-        scopes: &[Scope::Endpoint, Scope::Backend],
-        support: Support::NotImplemented,
-        keys: None,
-        builds: &[],
-    };
+    pub const SPEC: ComponentSpec = ComponentSpec::ignored(
+        "validation/cel",
+        &[Scope::Endpoint, Scope::Backend],
+        Support::NotImplemented,
+    );
 }

@@ -242,6 +242,29 @@ fn fixed<const N: usize>(v: &[u8], what: &str) -> Result<[u8; N]> {
         .map_err(|_| Error::decode(format!("{what}: expected {N} bytes, got {}", v.len())))
 }
 
+/// The keys of an EC JWK on the curve `$name` of the crate `$curve` (`p256`, `p384`: two crates
+/// with the same API), its coordinates `$x`, `$y` of `$len` bytes: the public key, and the
+/// private one when the JWK has `$d`.
+macro_rules! ec_keys {
+    ($curve:ident, $len:literal, $name:literal, $x:expr, $y:expr, $d:expr) => {{
+        let point = $curve::EncodedPoint::from_affine_coordinates(
+            &fixed::<$len>($x, "x")?.into(),
+            &fixed::<$len>($y, "y")?.into(),
+            false,
+        );
+        let public = $curve::ecdsa::VerifyingKey::from_encoded_point(&point)
+            .map_err(|_| Error::decode(concat!("invalid ", $name, " public key")))?;
+        let private = match $d {
+            Some(d) => Some(
+                $curve::ecdsa::SigningKey::from_slice(&d)
+                    .map_err(|_| Error::decode(concat!("invalid ", $name, " private key")))?,
+            ),
+            None => None,
+        };
+        (public, private)
+    }};
+}
+
 impl Jwk {
     pub fn from_json(v: &Value) -> Result<Jwk> {
         let o = v
@@ -273,37 +296,11 @@ impl Jwk {
                 let d = opt_bytes_field(o, "d")?;
                 match str_field(o, "crv").unwrap_or_default() {
                     "P-256" => {
-                        let point = p256::EncodedPoint::from_affine_coordinates(
-                            &fixed::<32>(&x, "x")?.into(),
-                            &fixed::<32>(&y, "y")?.into(),
-                            false,
-                        );
-                        let public = p256::ecdsa::VerifyingKey::from_encoded_point(&point)
-                            .map_err(|_| Error::decode("invalid P-256 public key"))?;
-                        let private = match d {
-                            Some(d) => Some(
-                                p256::ecdsa::SigningKey::from_slice(&d)
-                                    .map_err(|_| Error::decode("invalid P-256 private key"))?,
-                            ),
-                            None => None,
-                        };
+                        let (public, private) = ec_keys!(p256, 32, "P-256", &x, &y, d);
                         KeyMaterial::P256 { public, private }
                     }
                     "P-384" => {
-                        let point = p384::EncodedPoint::from_affine_coordinates(
-                            &fixed::<48>(&x, "x")?.into(),
-                            &fixed::<48>(&y, "y")?.into(),
-                            false,
-                        );
-                        let public = p384::ecdsa::VerifyingKey::from_encoded_point(&point)
-                            .map_err(|_| Error::decode("invalid P-384 public key"))?;
-                        let private = match d {
-                            Some(d) => Some(
-                                p384::ecdsa::SigningKey::from_slice(&d)
-                                    .map_err(|_| Error::decode("invalid P-384 private key"))?,
-                            ),
-                            None => None,
-                        };
+                        let (public, private) = ec_keys!(p384, 48, "P-384", &x, &y, d);
                         KeyMaterial::P384 { public, private }
                     }
                     other => {

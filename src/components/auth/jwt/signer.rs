@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::jose::{self, Alg, Jwk};
 use super::keys::{KeyIdStrategy, KeySet};
 use super::{key_set, parse_config, JwkSourceConfig};
-use crate::components::BuildCx;
+use crate::components::{keys, Build, BuildCx, ComponentSpec, Scope};
 use crate::config::EndpointConfig;
 use crate::error::{Error, Result};
 use crate::hooks::{BoxFuture, ProxyStage};
@@ -27,13 +27,12 @@ use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 pub const NAMESPACE: &str = "auth/signer";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[crate::components::Scope::Endpoint],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Proxy(50, stage)],
-};
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Endpoint],
+    check_keys,
+    &[Build::Proxy(50, stage)],
+);
 
 /// The `auth/signer` object.
 #[derive(Debug, Default, Deserialize)]
@@ -51,11 +50,7 @@ pub struct SignerConfig {
 }
 
 /// Checks the keys of an `auth/signer` object: [`SignerConfig`]'s and its key source's.
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
+pub fn check_keys(_: Scope, v: &Value, out: &mut Vec<keys::UnknownKey>) {
     super::check_keys_with_source::<SignerConfig>(v, out);
 }
 

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::jose::{self, Alg};
 use super::keys::{KeyIdStrategy, KeySet};
 use super::{claim_string, key_set, lookup_claim, parse_config, JwkSourceConfig};
-use crate::components::BuildCx;
+use crate::components::{keys, Build, BuildCx, ComponentSpec, Scope};
 use crate::config::EndpointConfig;
 use crate::error::{Error, Result};
 use crate::hooks::{BoxFuture, EndpointGuard, GuardEffects, GuardRequest};
@@ -25,16 +25,12 @@ use crate::vocab::body::{empty_body, Body};
 pub const NAMESPACE: &str = "auth/validator";
 
 /// This component's registry entry.
-pub const SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: NAMESPACE,
-    scopes: &[
-        crate::components::Scope::Service,
-        crate::components::Scope::Endpoint,
-    ],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Guard(20, guard)],
-};
+pub const SPEC: ComponentSpec = ComponentSpec::active(
+    NAMESPACE,
+    &[Scope::Service, Scope::Endpoint],
+    check_keys,
+    &[Build::Guard(20, guard)],
+);
 
 /// Default `cache_duration`.
 const DEFAULT_CACHE_DURATION: u64 = 900;
@@ -88,13 +84,9 @@ pub struct ValidatorConfig {
 
 /// Checks the keys of an `auth/validator` object: at the service, the shared JWK cache's
 /// (`shared_cache_duration`); at an endpoint, [`ValidatorConfig`]'s and its key source's.
-pub fn check_keys(
-    scope: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
+pub fn check_keys(scope: Scope, v: &Value, out: &mut Vec<keys::UnknownKey>) {
     match scope {
-        crate::components::Scope::Service => super::check_service_keys(v, out),
+        Scope::Service => super::check_service_keys(v, out),
         _ => super::check_keys_with_source::<ValidatorConfig>(v, out),
     }
 }

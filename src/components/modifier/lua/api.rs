@@ -95,75 +95,41 @@ fn current_call(lua: &Lua) -> mlua::Result<u64> {
 pub fn register(lua: &Lua) -> mlua::Result<()> {
     let g = lua.globals();
 
-    let request = lua.create_table()?;
-    request.set(
+    let global = |name: &str, method: &str, f: mlua::Function| -> mlua::Result<()> {
+        let table = lua.create_table()?;
+        table.set(method, f)?;
+        g.set(name, table)
+    };
+    global(
+        "request",
         "load",
         lua.create_function(|lua, ()| {
-            let call = current_call(lua)?;
-            with_ctx(lua, call, |c| {
-                c.req
-                    .as_ref()
-                    .map(|_| ())
-                    .ok_or_else(|| rt("lua: no request at this stage"))
-            })?;
+            let call = loaded(lua, |c| c.req.is_some(), "request")?;
             Ok(ReqHandle { call })
         })?,
     )?;
-    g.set("request", request)?;
-
-    let response = lua.create_table()?;
-    response.set(
+    global(
+        "response",
         "load",
         lua.create_function(|lua, ()| {
-            let call = current_call(lua)?;
-            with_ctx(lua, call, |c| {
-                c.resp
-                    .as_ref()
-                    .map(|_| ())
-                    .ok_or_else(|| rt("lua: no response at this stage"))
-            })?;
+            let call = loaded(lua, |c| c.resp.is_some(), "response")?;
             Ok(RespHandle { call })
         })?,
     )?;
-    g.set("response", response)?;
-
-    let table = lua.create_table()?;
-    table.set(
+    global(
+        "luaTable",
         "new",
         lua.create_function(|lua, ()| {
-            let call = current_call(lua)?;
-            let root = with_ctx(lua, call, |c| {
-                c.roots.push(Value::Object(Map::new()));
-                Ok(c.roots.len() - 1)
-            })?;
-            Ok(DataHandle {
-                call,
-                root,
-                path: Vec::new(),
-                list: false,
-            })
+            new_root(lua, current_call(lua)?, Value::Object(Map::new()), false)
         })?,
     )?;
-    g.set("luaTable", table)?;
-
-    let list = lua.create_table()?;
-    list.set(
+    global(
+        "luaList",
         "new",
         lua.create_function(|lua, ()| {
-            let call = current_call(lua)?;
-            let root = with_ctx(lua, call, |c| {
-                c.roots.push(Value::Array(Vec::new()));
-                Ok(c.roots.len() - 1)
-            })?;
-            Ok(DataHandle {
-                call,
-                root,
-                path: Vec::new(),
-                list: true,
-            })
+            new_root(lua, current_call(lua)?, Value::Array(Vec::new()), true)
         })?,
     )?;
-    g.set("luaList", list)?;
 
     g.set(
         "custom_error",
@@ -189,6 +155,19 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     Ok(())
+}
+
+/// The current call, for `request.load()` or `response.load()`, when the call `has` the
+/// request or the response (`what`).
+fn loaded(lua: &Lua, has: fn(&CallCtx) -> bool, what: &str) -> mlua::Result<u64> {
+    let call = current_call(lua)?;
+    with_ctx(lua, call, |c| {
+        if has(c) {
+            Ok(call)
+        } else {
+            Err(rt(format!("lua: no {what} at this stage")))
+        }
+    })
 }
 
 /// `request.load()`.
@@ -462,16 +441,7 @@ impl UserData for DataHandle {
                     _ => Vec::new(),
                 })
             })?;
-            let root = with_ctx(lua, this.call, |c| {
-                c.roots.push(Value::Array(keys));
-                Ok(c.roots.len() - 1)
-            })?;
-            Ok(DataHandle {
-                call: this.call,
-                root,
-                path: Vec::new(),
-                list: true,
-            })
+            new_root(lua, this.call, Value::Array(keys), true)
         });
         methods.add_method("keyExists", |lua, this, k: LuaValue| {
             let key = key_string(&k);
@@ -590,52 +560,103 @@ fn resp_mut<R>(
     })
 }
 
+/// A string field of the request (`method`, `url`, ...).
+type StringField = fn(&mut ReqData) -> &mut String;
+
+/// The headers of the call's request or response.
+type Headers = fn(&mut CallCtx) -> mlua::Result<&mut HeaderMap>;
+
+fn req_headers(c: &mut CallCtx) -> mlua::Result<&mut HeaderMap> {
+    Ok(&mut c
+        .req
+        .as_mut()
+        .ok_or_else(|| rt("request expected"))?
+        .headers)
+}
+
+fn resp_headers(c: &mut CallCtx) -> mlua::Result<&mut HeaderMap> {
+    Ok(&mut c
+        .resp
+        .as_mut()
+        .ok_or_else(|| rt("response expected"))?
+        .headers)
+}
+
+/// `headers(name)` reads a header's first value; `headers(name, value)` sets it (`nil`
+/// removes it). `args` holds one argument at least.
+fn header_method(
+    lua: &Lua,
+    call: u64,
+    args: &[LuaValue],
+    headers: Headers,
+) -> mlua::Result<LuaValue> {
+    let name = to_go_string(&args[0]);
+    match args.get(1) {
+        None => {
+            let v = with_ctx(lua, call, |c| Ok(header_get(headers(c)?, &name)))?;
+            string_value(lua, &v)
+        }
+        Some(value) => {
+            with_ctx(lua, call, |c| header_set(headers(c)?, &name, value))?;
+            Ok(LuaValue::Nil)
+        }
+    }
+}
+
+/// `headerList(name)` reads all the values of a header as a `luaList`; `headerList(name, list)`
+/// sets them.
+fn header_list_method(
+    lua: &Lua,
+    call: u64,
+    args: &[LuaValue],
+    headers: Headers,
+) -> mlua::Result<LuaValue> {
+    let Some(first) = args.first() else {
+        return Err(rt("need arguments"));
+    };
+    let name = to_go_string(first);
+    match args.get(1) {
+        None => {
+            let list = with_ctx(lua, call, |c| Ok(header_list_get(headers(c)?, &name)))?;
+            Ok(LuaValue::UserData(
+                lua.create_userdata(new_root(lua, call, list, true)?)?,
+            ))
+        }
+        Some(value) => {
+            let list = list_arg(lua, value)?;
+            with_ctx(lua, call, |c| {
+                header_list_set(lua, headers(c)?, &name, &list)
+            })?;
+            Ok(LuaValue::Nil)
+        }
+    }
+}
+
 fn string_value(lua: &Lua, s: &str) -> mlua::Result<LuaValue> {
     Ok(LuaValue::String(lua.create_string(s)?))
 }
 
 impl UserData for ReqHandle {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_method("method", |lua, this, args: MultiValue| {
-            let args = args_vec(args);
-            req_mut(lua, this.call, |r| match args.first() {
-                None => string_value(lua, &r.method),
-                Some(v) => {
-                    r.method = to_go_string(v);
-                    Ok(LuaValue::Nil)
-                }
-            })
-        });
-        methods.add_method("url", |lua, this, args: MultiValue| {
-            let args = args_vec(args);
-            req_mut(lua, this.call, |r| match args.first() {
-                None => string_value(lua, &r.url),
-                Some(v) => {
-                    r.url = to_go_string(v);
-                    Ok(LuaValue::Nil)
-                }
-            })
-        });
-        methods.add_method("path", |lua, this, args: MultiValue| {
-            let args = args_vec(args);
-            req_mut(lua, this.call, |r| match args.first() {
-                None => string_value(lua, &r.path),
-                Some(v) => {
-                    r.path = to_go_string(v);
-                    Ok(LuaValue::Nil)
-                }
-            })
-        });
-        methods.add_method("query", |lua, this, args: MultiValue| {
-            let args = args_vec(args);
-            req_mut(lua, this.call, |r| match args.first() {
-                None => string_value(lua, &r.query),
-                Some(v) => {
-                    r.query = to_go_string(v);
-                    Ok(LuaValue::Nil)
-                }
-            })
-        });
+        // `req:method()` reads the method, `req:method("POST")` sets it; the same for the others
+        let strings: [(&str, StringField); 4] = [
+            ("method", |r| &mut r.method),
+            ("url", |r| &mut r.url),
+            ("path", |r| &mut r.path),
+            ("query", |r| &mut r.query),
+        ];
+        for (name, field) in strings {
+            methods.add_method(name, move |lua, this, args: MultiValue| {
+                let args = args_vec(args);
+                req_mut(lua, this.call, |r| match args.first() {
+                    None => string_value(lua, field(r)),
+                    Some(v) => {
+                        *field(r) = to_go_string(v);
+                        Ok(LuaValue::Nil)
+                    }
+                })
+            });
+        }
         methods.add_method("params", |lua, this, args: MultiValue| {
             let args = args_vec(args);
             match args.len() {
@@ -683,40 +704,11 @@ impl UserData for ReqHandle {
                         lua.create_userdata(new_root(lua, this.call, obj, false)?)?,
                     ))
                 }
-                1 => {
-                    let name = to_go_string(&args[0]);
-                    let v = req_mut(lua, this.call, |r| Ok(header_get(&r.headers, &name)))?;
-                    string_value(lua, &v)
-                }
-                _ => {
-                    let name = to_go_string(&args[0]);
-                    req_mut(lua, this.call, |r| {
-                        header_set(&mut r.headers, &name, &args[1])
-                    })?;
-                    Ok(LuaValue::Nil)
-                }
+                _ => header_method(lua, this.call, &args, req_headers),
             }
         });
         methods.add_method("headerList", |lua, this, args: MultiValue| {
-            let args = args_vec(args);
-            match args.len() {
-                0 => Err(rt("need arguments")),
-                1 => {
-                    let name = to_go_string(&args[0]);
-                    let list = req_mut(lua, this.call, |r| Ok(header_list_get(&r.headers, &name)))?;
-                    Ok(LuaValue::UserData(
-                        lua.create_userdata(new_root(lua, this.call, list, true)?)?,
-                    ))
-                }
-                _ => {
-                    let name = to_go_string(&args[0]);
-                    let list = list_arg(lua, &args[1])?;
-                    req_mut(lua, this.call, |r| {
-                        header_list_set(lua, &mut r.headers, &name, &list)
-                    })?;
-                    Ok(LuaValue::Nil)
-                }
-            }
+            header_list_method(lua, this.call, &args_vec(args), req_headers)
         });
         methods.add_method("body", |lua, this, args: MultiValue| {
             let args = args_vec(args);
@@ -767,41 +759,11 @@ impl UserData for RespHandle {
             let args = args_vec(args);
             match args.len() {
                 0 => Err(rt("need arguments")),
-                1 => {
-                    let name = to_go_string(&args[0]);
-                    let v = resp_mut(lua, this.call, |r| Ok(header_get(&r.headers, &name)))?;
-                    string_value(lua, &v)
-                }
-                _ => {
-                    let name = to_go_string(&args[0]);
-                    resp_mut(lua, this.call, |r| {
-                        header_set(&mut r.headers, &name, &args[1])
-                    })?;
-                    Ok(LuaValue::Nil)
-                }
+                _ => header_method(lua, this.call, &args, resp_headers),
             }
         });
         methods.add_method("headerList", |lua, this, args: MultiValue| {
-            let args = args_vec(args);
-            match args.len() {
-                0 => Err(rt("need arguments")),
-                1 => {
-                    let name = to_go_string(&args[0]);
-                    let list =
-                        resp_mut(lua, this.call, |r| Ok(header_list_get(&r.headers, &name)))?;
-                    Ok(LuaValue::UserData(
-                        lua.create_userdata(new_root(lua, this.call, list, true)?)?,
-                    ))
-                }
-                _ => {
-                    let name = to_go_string(&args[0]);
-                    let list = list_arg(lua, &args[1])?;
-                    resp_mut(lua, this.call, |r| {
-                        header_list_set(lua, &mut r.headers, &name, &list)
-                    })?;
-                    Ok(LuaValue::Nil)
-                }
-            }
+            header_list_method(lua, this.call, &args_vec(args), resp_headers)
         });
         methods.add_method("body", |lua, this, args: MultiValue| {
             let args = args_vec(args);

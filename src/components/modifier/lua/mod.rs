@@ -24,6 +24,7 @@ use mlua::{HookTriggers, Lua, LuaOptions, StdLib, VmState};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::components::{keys, Build, BuildCx, Built, ComponentSpec, Scope};
 use crate::error::{Error, Result};
 use crate::hooks::{BackendCall, BackendStage, BoxFuture, ProxyStage};
 use crate::message::{ProxyError, ProxyRequest, ProxyResponse, RequestBody};
@@ -36,27 +37,22 @@ pub const PROXY_NAMESPACE: &str = "modifier/lua-proxy";
 pub const BACKEND_NAMESPACE: &str = "modifier/lua-backend";
 
 /// The registry entry of `modifier/lua-proxy`.
-pub const PROXY_SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: PROXY_NAMESPACE,
-    scopes: &[crate::components::Scope::Endpoint],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Proxy(20, proxy_stage)],
-};
+pub const PROXY_SPEC: ComponentSpec = ComponentSpec::active(
+    PROXY_NAMESPACE,
+    &[Scope::Endpoint],
+    keys::struct_check::<LuaConfig>,
+    &[Build::Proxy(20, proxy_stage)],
+);
 
 /// The registry entry of `modifier/lua-backend`.
-pub const BACKEND_SPEC: crate::components::ComponentSpec = crate::components::ComponentSpec {
-    namespace: BACKEND_NAMESPACE,
-    scopes: &[crate::components::Scope::Backend],
-    support: crate::components::Support::Active,
-    keys: Some(check_keys),
-    builds: &[crate::components::Build::Backend(40, backend_stage)],
-};
+pub const BACKEND_SPEC: ComponentSpec = ComponentSpec::active(
+    BACKEND_NAMESPACE,
+    &[Scope::Backend],
+    keys::struct_check::<LuaConfig>,
+    &[Build::Backend(40, backend_stage)],
+);
 
-fn proxy_stage(
-    ep: &crate::config::EndpointConfig,
-    _: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn ProxyStage> {
+fn proxy_stage(ep: &crate::config::EndpointConfig, _: &BuildCx<'_>) -> Built<dyn ProxyStage> {
     let Some(v) = ep.extra_config.get(PROXY_NAMESPACE) else {
         return Ok(None);
     };
@@ -64,10 +60,7 @@ fn proxy_stage(
     Ok(Some(std::sync::Arc::new(stage)))
 }
 
-fn backend_stage(
-    b: &crate::config::BackendConfig,
-    _: &crate::components::BuildCx<'_>,
-) -> crate::components::Built<dyn BackendStage> {
+fn backend_stage(b: &crate::config::BackendConfig, _: &BuildCx<'_>) -> Built<dyn BackendStage> {
     let Some(v) = b.extra_config.get(BACKEND_NAMESPACE) else {
         return Ok(None);
     };
@@ -118,16 +111,6 @@ impl LuaConfig {
         }
         Ok(cfg)
     }
-}
-
-/// Checks the keys of a `modifier/lua-proxy` or `modifier/lua-backend` object against
-/// [`LuaConfig`]'s fields.
-pub fn check_keys(
-    _: crate::components::Scope,
-    v: &Value,
-    out: &mut Vec<crate::components::keys::UnknownKey>,
-) {
-    crate::components::keys::of_struct::<LuaConfig>(out, "", v);
 }
 
 /// Why a script failed.
