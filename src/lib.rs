@@ -13,9 +13,11 @@
 //!                    every level's components in KrakenD CE's order, endpoints, routes)
 //! src/config/        typed service/endpoint/backend config, defaults, v2 → v3 names,
 //!                    KRAKEND_* overrides, errors with file:line:col and JSON path
-//! src/router/        route table ({param}), dispatch, built-ins (/__health /__debug/
-//!                    /__echo/), redirects, 404/405, the endpoint handler (forwarding,
-//!                    rendering)
+//! src/router/        mod.rs: Gateway, Shared; table.rs: the route table ({param}, one tree
+//!                    per method) and its lookups; dispatch.rs: Peer, the client IP, service
+//!                    layers, the access log; unrouted.rs: redirects (Go's path cleaning),
+//!                    404/405; builtin.rs: /__health /__debug/ /__echo/; endpoint.rs: the
+//!                    endpoint handler (forwarding, rendering); options.rs
 //! src/message.rs     ProxyRequest/ProxyResponse/ProxyError (Lura's proxy.Request and
 //!                    proxy.Response; a response's Payload is one of its three forms:
 //!                    Data (a map), Json (an object already written as the render writes

@@ -1,11 +1,11 @@
 //! The gateway's own endpoints: `/__health`, `/__debug/`, `/__echo/`.
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Response};
+use http::{HeaderMap, Method, Request, Response};
 use serde_json::{Map, Value};
 
 use crate::encoding::{json, JSON_CT};
-use crate::vocab::body::{full_body, Body};
+use crate::vocab::body::{full_body, read_body, Body};
 use crate::vocab::go::{canonical_header, go_now};
 
 pub fn json_response(status: u16, body: Vec<u8>) -> Response<Body> {
@@ -93,4 +93,15 @@ pub fn echo(method: &Method, uri: &http::Uri, headers: &HeaderMap, body: &Bytes)
     );
     m.insert("req_headers".into(), Value::Object(hdrs));
     json_response(200, json::map_to_vec(&m))
+}
+
+/// `/__debug/` (`debug`) or `/__echo/`: the request as it came, its body read.
+pub(super) async fn inspect(debug: bool, req: Request<Body>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = read_body(body, 16 << 20).await.unwrap_or_default();
+    if debug {
+        self::debug(&parts.method, &parts.uri, &parts.headers, &body)
+    } else {
+        echo(&parts.method, &parts.uri, &parts.headers, &body)
+    }
 }
