@@ -34,9 +34,10 @@
 //!                    proxy's CONNECT tunnel; proxy.rs: HTTP_PROXY, HTTPS_PROXY, NO_PROXY), status handling (backend/http),
 //!                    decode + format
 //! src/transform.rs   target → allow|deny → mapping → group; flatmap operations
-//! src/encoding/      decoders and renders; the Go-compatible JSON writer and its streaming
-//!                    canonicaliser (plain JSON endpoints, and merges under distinct
-//!                    groups, skip the map); XML; YAML
+//! src/encoding/      decoders and renders; json/: the Go-compatible writer (write.rs), the
+//!                    parser that keeps number literals (parse.rs) and the streaming
+//!                    canonicaliser (canonical.rs: plain JSON endpoints, and merges under
+//!                    distinct groups, skip the map); XML; YAML
 //! src/components/    mod.rs: the namespace registry (active / not yet / Enterprise): one
 //!                    entry per component, which describes and builds it (its hook and its
 //!                    rank in KrakenD CE's order); keys.rs: the keys each namespace
