@@ -1,10 +1,12 @@
-//! The gateway's error outside the request path: a configuration that cannot be built, a file
-//! that cannot be read, a TLS setup, a document that does not decode, a component's own
-//! failure at run time (a JWK set download, a token fetch). A library's error is kept as the
-//! `source`; `Display` prints the text a user reads (`check`, the startup log), the source's
-//! text included where it always was.
+//! The gateway's one error type: a configuration that cannot be built, a file that cannot be
+//! read, a TLS setup, a document that does not decode, a component's own failure at run time
+//! (a JWK set download, a token fetch), an upstream exchange that failed (`Upstream`, what
+//! the transport and the exchange stages answer with). A library's error is kept as the
+//! `source`; `Display` prints the text a user reads (`check`, the startup log, the access
+//! log), the source's text included where it always was.
 //!
-//! The request path's error (`message::ProxyError`) is apart: it maps to a status and a body.
+//! The request path's outcome (`message::ProxyError`) wraps it where an exchange failed
+//! (`ProxyError::Exchange`) and maps every failure to KrakenD's status and body in one place.
 //!
 //! Bottom layer: imports std and external crates only.
 
@@ -80,6 +82,15 @@ pub enum Error {
     /// A failure told by its message alone (the message names its place when it has one).
     #[error("{0}")]
     Other(String),
+    /// An upstream exchange that failed, told as Go's client tells it
+    /// (`Get "http://h/x": dial tcp h:80: connect: connection refused`), with the I/O, TLS or
+    /// HTTP error underneath when there is one.
+    #[error("{message}")]
+    Upstream {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 impl Error {
@@ -191,12 +202,16 @@ impl Error {
             Error::Source(e) => Error::Other(join(e.to_string())),
             Error::Decode(m) => Error::Decode(join(m)),
             Error::Other(m) => Error::Other(join(m)),
+            Error::Upstream { message, source } => Error::Upstream {
+                message: join(message),
+                source,
+            },
         }
     }
 }
 
-/// The request path still carries its upstream errors as text (`hooks::Exchanged`,
-/// `message::ProxyError`): an error crossing into it is its message.
+/// An error told where only text is kept (a component's rejection, a Lua error value): its
+/// message.
 impl From<Error> for String {
     fn from(e: Error) -> String {
         e.to_string()

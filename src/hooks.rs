@@ -128,7 +128,7 @@ pub struct BackendCall {
 
 /// What an HTTP exchange gives: the backend's answer and the final URL (after redirects), or
 /// why there is none.
-pub type Exchanged = Result<(Response<Body>, String), String>;
+pub type Exchanged = Result<(Response<Body>, String), crate::error::Error>;
 
 /// Carries one upstream HTTP request to its backend and back: the HTTP client (plain
 /// `http://` on the inline HTTP/1.1 pool, `https://` and proxies on hyper with rustls,

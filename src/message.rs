@@ -198,6 +198,10 @@ pub enum ProxyError {
     /// Connection, protocol or decoding failure.
     #[error("{0}")]
     Backend(String),
+    /// The upstream exchange failed (connection, TLS, protocol, timeout awaiting the head):
+    /// its error, with what caused it as `source`.
+    #[error(transparent)]
+    Exchange(Arc<crate::error::Error>),
     /// The endpoint (or merge) deadline passed.
     #[error("context deadline exceeded")]
     Timeout,

@@ -20,7 +20,7 @@ use super::proxy::{Proxy, ProxyEnv, TunnelConnector};
 use crate::config::ServiceConfig;
 use crate::error::Error;
 use crate::http1::client::{Exchange, H1Client, SendError, Settings};
-use crate::vocab::body::{boxed, empty_body, full_body, Body, OutBody};
+use crate::vocab::body::{boxed, empty_body, full_body, Body, BoxError, OutBody};
 
 /// The shared outbound client.
 #[derive(Clone)]
@@ -147,7 +147,7 @@ impl HttpClient {
         mut headers: HeaderMap,
         body: OutBody,
         raw_fields: bool,
-    ) -> impl Future<Output = Result<(Response<Body>, String), String>> + Send + '_ {
+    ) -> impl Future<Output = crate::hooks::Exchanged> + Send + '_ {
         async move {
             // Go's transport asks for gzip itself when the request does not say what it accepts;
             // the field is written with the request's head, not added to the map
@@ -156,7 +156,11 @@ impl HttpClient {
             // KrakenD CE sends a body again after a 307/308 only with `send_body_on_redirect`
             let mut body = Some(match body {
                 OutBody::Stream(s) if self.send_body_on_redirect && self.follow_redirects => {
-                    OutBody::Buffered(crate::vocab::body::read_body(s, 64 << 20).await?)
+                    OutBody::Buffered(
+                        crate::vocab::body::read_body(s, 64 << 20)
+                            .await
+                            .map_err(Error::other)?,
+                    )
                 }
                 other => other,
             });
@@ -170,13 +174,13 @@ impl HttpClient {
             for _ in 0..=10 {
                 // a plain `http://` URL is split as it is; any other is parsed in full
                 let plain = split_plain_http(&url);
-                let parsed: Option<Uri> = match plain {
-                    Some(_) => None,
-                    None => Some(
-                        url.parse()
-                            .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?,
-                    ),
-                };
+                let parsed: Option<Uri> =
+                    match plain {
+                        Some(_) => None,
+                        None => Some(url.parse().map_err(|e| {
+                            Error::other(format!("invalid backend URL {url:?}: {e}"))
+                        })?),
+                    };
                 let out = match body.take() {
                     Some(b) => b,
                     None => match &replay {
@@ -231,7 +235,14 @@ impl HttpClient {
                                 .await
                             }
                         };
-                    sent.map_err(|e| go_style_error(&method, &url, &e.message))?
+                    sent.map_err(|e| {
+                        failed(
+                            &method,
+                            &url,
+                            &e.message,
+                            e.source.map(|s| Box::new(s) as _),
+                        )
+                    })?
                 } else if let Some(uri) = &parsed {
                     let out_body = match out {
                         OutBody::Stream(b) => crate::vocab::body::Chunked(b).boxed(),
@@ -246,14 +257,13 @@ impl HttpClient {
                         req.headers_mut()
                             .insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
                     }
-                    let resp = self
-                        .inner
-                        .request(req)
-                        .await
-                        .map_err(|e| go_style_error(&method, &url, &error_cause(&e)))?;
+                    let resp = self.inner.request(req).await.map_err(|e| {
+                        let cause = error_cause(&e);
+                        failed(&method, &url, &cause, Some(Box::new(e)))
+                    })?;
                     resp.map(boxed)
                 } else {
-                    return Err(format!("invalid backend URL {url:?}"));
+                    return Err(Error::other(format!("invalid backend URL {url:?}")));
                 };
                 let status = resp.status();
                 let redirect = self.follow_redirects
@@ -285,7 +295,7 @@ impl HttpClient {
                     Some(uri) => uri,
                     None => url
                         .parse()
-                        .map_err(|e| format!("invalid backend URL {url:?}: {e}"))?,
+                        .map_err(|e| Error::other(format!("invalid backend URL {url:?}: {e}")))?,
                 };
                 let next = resolve(&base, &location);
                 if let Ok(referer) = HeaderValue::from_str(&url) {
@@ -305,7 +315,9 @@ impl HttpClient {
                 let _ = resp.into_body().collect().await;
                 url = next;
             }
-            Err(format!("Get {url:?}: stopped after 10 redirects"))
+            Err(Error::other(format!(
+                "Get {url:?}: stopped after 10 redirects"
+            )))
         }
     }
 }
@@ -384,7 +396,9 @@ fn error_cause(e: &hyper_util::client::legacy::Error) -> String {
     cause
 }
 
-fn go_style_error(method: &Method, url: &str, cause: &str) -> String {
+/// An exchange that failed, told as Go's client tells it (`Get "url": cause`), with the
+/// error underneath as its source.
+fn failed(method: &Method, url: &str, cause: &str, source: Option<BoxError>) -> Error {
     let verb = match *method {
         Method::GET => "Get",
         Method::POST => "Post",
@@ -393,11 +407,14 @@ fn go_style_error(method: &Method, url: &str, cause: &str) -> String {
         Method::DELETE => "Delete",
         _ => "Do",
     };
-    format!("{verb} {url:?}: {cause}")
+    Error::Upstream {
+        message: format!("{verb} {url:?}: {cause}"),
+        source,
+    }
 }
 
 /// Decompresses a gzip body the gateway asked for; other bodies stream through.
-async fn finish(resp: Response<Body>, added_gzip: bool) -> Result<Response<Body>, String> {
+async fn finish(resp: Response<Body>, added_gzip: bool) -> Result<Response<Body>, Error> {
     let gz = added_gzip
         && resp
             .headers()
@@ -410,12 +427,18 @@ async fn finish(resp: Response<Body>, added_gzip: bool) -> Result<Response<Body>
     let compressed = body
         .collect()
         .await
-        .map_err(|e| format!("reading backend body: {e}"))?
+        .map_err(|e| Error::Upstream {
+            message: format!("reading backend body: {e}"),
+            source: Some(e),
+        })?
         .to_bytes();
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(&compressed[..])
         .read_to_end(&mut out)
-        .map_err(|e| format!("gzip: {e}"))?;
+        .map_err(|e| Error::Upstream {
+            message: format!("gzip: {e}"),
+            source: Some(Box::new(e)),
+        })?;
     parts.headers.remove(header::CONTENT_ENCODING);
     parts.headers.remove(header::CONTENT_LENGTH);
     Ok(Response::from_parts(parts, full_body(Bytes::from(out))))
@@ -451,6 +474,49 @@ impl crate::hooks::Transport for HttpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failed exchange reads as Go's client words it and keeps the I/O error as its source.
+    #[tokio::test]
+    async fn a_refused_connection_keeps_its_cause() {
+        let svc: ServiceConfig = crate::config::load_str(
+            r#"{"version": 3, "endpoints": []}"#,
+            "t.json",
+            crate::config::Format::Json,
+            &|_| None,
+        )
+        .map(|l| l.config)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let client = HttpClient::new(&svc).unwrap();
+        // a port nobody listens on: bound, then released
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/x");
+        let sent = client
+            .send(
+                Method::GET,
+                url.clone(),
+                HeaderMap::new(),
+                OutBody::Empty,
+                false,
+            )
+            .await;
+        let Err(e) = sent else {
+            panic!("nobody listens on {port}")
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("Get {url:?}: dial tcp 127.0.0.1:{port}: ")),
+            "{text}"
+        );
+        let source = std::error::Error::source(&e).expect("the cause is kept");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("an I/O error");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+    }
 
     #[test]
     fn plain_urls_split_without_the_parser() {

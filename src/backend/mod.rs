@@ -476,7 +476,7 @@ impl Backend {
 
     /// The status handling, decoding and formatting of an upstream answer.
     async fn answer(&self, sent: Exchanged) -> Result<ProxyResponse, ProxyError> {
-        let (resp, final_url) = sent.map_err(ProxyError::Backend)?;
+        let (resp, final_url) = sent.map_err(|e| ProxyError::Exchange(Arc::new(e)))?;
         if self.decoder == Decoder::NoOp {
             return Ok(ProxyResponse {
                 payload: Payload::Raw(resp),

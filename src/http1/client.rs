@@ -191,7 +191,10 @@ impl Conn {
 /// Why a request failed, and whether sending it again on a new connection is safe.
 #[derive(Debug)]
 pub struct SendError {
+    /// The whole text, as Go's transport words it.
     pub message: String,
+    /// The I/O (or TLS) error underneath, when there is one.
+    pub source: Option<io::Error>,
     /// Nothing of the response arrived on a connection taken from the pool.
     stale: bool,
 }
@@ -200,12 +203,22 @@ impl SendError {
     fn io(e: io::Error, stale: bool) -> SendError {
         SendError {
             message: e.to_string(),
+            source: Some(e),
             stale,
+        }
+    }
+    /// `what` failed because of `e` (`dial tcp h:80: <e>`).
+    fn io_in(what: impl std::fmt::Display, e: io::Error) -> SendError {
+        SendError {
+            message: format!("{what}: {e}"),
+            source: Some(e),
+            stale: false,
         }
     }
     fn msg(message: impl Into<String>) -> SendError {
         SendError {
             message: message.into(),
+            source: None,
             stale: false,
         }
     }
@@ -389,7 +402,7 @@ impl H1Client {
                 .map_err(|_| SendError::msg(format!("dial tcp {host_port}: i/o timeout")))?,
             None => connecting.await,
         }
-        .map_err(|e| SendError::msg(format!("dial tcp {host_port}: {e}")))?;
+        .map_err(|e| SendError::io_in(format_args!("dial tcp {host_port}"), e))?;
         let _ = tcp.set_nodelay(true);
         if let Some(every) = settings.tcp_keepalive {
             let keepalive = socket2::TcpKeepalive::new()
@@ -405,7 +418,7 @@ impl H1Client {
             let handshake = tokio::time::timeout(limit, self.tls.connect(name, tcp))
                 .await
                 .map_err(|_| SendError::msg("net/http: TLS handshake timeout"))?
-                .map_err(|e| SendError::msg(format!("tls: {e}")))?;
+                .map_err(|e| SendError::io_in("tls", e))?;
             Io::Tls(Box::new(handshake))
         } else {
             Io::Plain(tcp)
@@ -722,6 +735,7 @@ async fn read_head(
                     } else {
                         "EOF".into()
                     },
+                    source: None,
                     stale: reused && !received,
                 })
             }

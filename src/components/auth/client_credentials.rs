@@ -309,7 +309,10 @@ impl ClientCredentials {
         let auth = self
             .authorization(next)
             .await
-            .map_err(|e| format!("{} {:?}: {e}", go_verb(&req.method), req.url))?;
+            .map_err(|e| crate::error::Error::Upstream {
+                message: format!("{} {:?}: {e}", go_verb(&req.method), req.url),
+                source: Some(Box::new(e)),
+            })?;
         req.headers.insert(header::AUTHORIZATION, auth);
         next.run(req).await
     }

@@ -315,10 +315,16 @@ impl hyper::body::Body for Prefixed {
 
 /// Reads a body up to `limit` bytes: `Ok` with all of it, or `Err` with a body that still
 /// yields everything (too large to keep).
-async fn read_limited(mut body: Body, limit: usize) -> Result<Result<Bytes, Body>, String> {
+async fn read_limited(
+    mut body: Body,
+    limit: usize,
+) -> Result<Result<Bytes, Body>, crate::error::Error> {
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| format!("reading the backend response: {e}"))?;
+        let frame = frame.map_err(|e| crate::error::Error::Upstream {
+            message: format!("reading the backend response: {e}"),
+            source: Some(e),
+        })?;
         if let Ok(data) = frame.into_data() {
             buf.extend_from_slice(&data);
             if buf.len() > limit {
@@ -552,10 +558,7 @@ mod tests {
     }
 
     impl crate::hooks::Transport for Fake {
-        fn exchange(
-            &self,
-            req: OutRequest,
-        ) -> BoxFuture<'_, Result<(Response<Body>, String), String>> {
+        fn exchange(&self, req: OutRequest) -> BoxFuture<'_, crate::hooks::Exchanged> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             let resp = (self.answer)(&req, n);
             self.seen.lock().unwrap().push(req.headers.clone());

@@ -478,7 +478,7 @@ impl Remote {
 mod tests {
     use super::*;
     use crate::hooks::BoxFuture;
-    use crate::vocab::body::{full_body, Body};
+    use crate::vocab::body::full_body;
     use http::Response;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -495,10 +495,7 @@ mod tests {
     }
 
     impl Transport for FakeJwks {
-        fn exchange(
-            &self,
-            _req: OutRequest,
-        ) -> BoxFuture<'_, Result<(Response<Body>, String), String>> {
+        fn exchange(&self, _req: OutRequest) -> BoxFuture<'_, crate::hooks::Exchanged> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let doc = self.sets.lock().unwrap().last().cloned();
             Box::pin(async move {
