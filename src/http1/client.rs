@@ -124,7 +124,7 @@ struct Conn {
 /// A backend connection: plain TCP, or TLS over it.
 enum Io {
     Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Tls(Box<TlsStream>),
 }
 
 impl Io {
@@ -135,14 +135,17 @@ impl Io {
         }
     }
 
-    /// Writes all of `buf` (a TLS connection's records flushed).
-    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+    /// Writes all of `buf` (a TLS connection's records flushed). Not an `async fn`: a plain
+    /// write's future is held as it is, a TLS one's in a box, so the request's future does not
+    /// grow by TLS's state (and the plain path's code stays as it was without TLS).
+    fn write_all<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+    ) -> impl std::future::Future<Output = io::Result<()>> + Send + 'a {
+        use futures_util::future::Either;
         match self {
-            Io::Plain(s) => super::write_all(s, buf).await,
-            Io::Tls(t) => {
-                t.write_all(buf).await?;
-                t.flush().await
-            }
+            Io::Plain(s) => Either::Left(super::write_all(s, buf)),
+            Io::Tls(t) => Either::Right(tls_write_all(t, buf)),
         }
     }
 
@@ -160,16 +163,47 @@ impl Io {
                     read => return Poll::Ready(read),
                 }
             },
-            Io::Tls(t) => {
-                let read = tokio::io::AsyncReadExt::read_buf(&mut **t, buf);
-                std::future::Future::poll(std::pin::pin!(read), cx)
-            }
+            Io::Tls(t) => tls_poll_read(t, cx, buf),
         }
     }
 
-    async fn read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.poll_read_buf(cx, buf)).await
+    /// `read_buf` of the socket; not an `async fn`, for the reason `write_all` is not.
+    fn read_buf<'a>(
+        &'a mut self,
+        buf: &'a mut BytesMut,
+    ) -> impl std::future::Future<Output = io::Result<usize>> + Send + 'a {
+        use futures_util::future::Either;
+        match self {
+            Io::Plain(s) => Either::Left(tokio::io::AsyncReadExt::read_buf(s, buf)),
+            Io::Tls(t) => Either::Right(std::future::poll_fn(move |cx| tls_poll_read(t, cx, buf))),
+        }
     }
+}
+
+type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// A TLS write, out of the plain path's way.
+#[cold]
+fn tls_write_all<'a>(
+    t: &'a mut TlsStream,
+    buf: &'a [u8],
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<()>> + Send + 'a>> {
+    Box::pin(async move {
+        t.write_all(buf).await?;
+        t.flush().await
+    })
+}
+
+/// A TLS read, out of the plain path's way.
+#[cold]
+#[inline(never)]
+fn tls_poll_read(
+    t: &mut TlsStream,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
+    let read = tokio::io::AsyncReadExt::read_buf(t, buf);
+    std::future::Future::poll(std::pin::pin!(read), cx)
 }
 
 impl Conn {

@@ -3,17 +3,28 @@
 
 use std::io;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// The read side of a connection the loop serves.
-pub type ReadSide = Box<dyn AsyncRead + Send + Sync + Unpin>;
+/// The read side of a connection the loop serves: a plain socket's half in place (its reads
+/// inlined), a layered one's (TLS) behind a box.
+pub enum ReadSide {
+    Tcp(tokio::net::tcp::OwnedReadHalf),
+    Layered(Box<dyn AsyncRead + Send + Sync + Unpin>),
+}
+
 /// The write side of a connection the loop serves.
-pub type WriteSide = Box<dyn Socket + Send>;
+pub enum WriteSide {
+    Tcp(tokio::net::tcp::OwnedWriteHalf),
+    Layered(Box<dyn Socket + Send>),
+}
 
 /// The two sides of a plain TCP connection (no lock between them).
 pub fn split_tcp(stream: tokio::net::TcpStream) -> (ReadSide, WriteSide) {
     let (rd, wr) = stream.into_split();
-    (Box::new(rd), Box::new(wr))
+    (ReadSide::Tcp(rd), WriteSide::Tcp(wr))
 }
 
 /// The two sides of a TLS (or any other layered) connection.
@@ -21,7 +32,76 @@ pub fn split_layered<S: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static>(
     stream: S,
 ) -> (ReadSide, WriteSide) {
     let (rd, wr) = tokio::io::split(stream);
-    (Box::new(rd), Box::new(Layered(wr)))
+    (
+        ReadSide::Layered(Box::new(rd)),
+        WriteSide::Layered(Box::new(Layered(wr))),
+    )
+}
+
+impl AsyncRead for ReadSide {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ReadSide::Tcp(r) => Pin::new(r).poll_read(cx, buf),
+            ReadSide::Layered(r) => Pin::new(r).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WriteSide {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WriteSide::Tcp(w) => Pin::new(w).poll_write(cx, buf),
+            WriteSide::Layered(w) => Pin::new(w).poll_write(cx, buf),
+        }
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WriteSide::Tcp(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+            WriteSide::Layered(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+        }
+    }
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            WriteSide::Tcp(w) => w.is_write_vectored(),
+            WriteSide::Layered(w) => w.is_write_vectored(),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteSide::Tcp(w) => Pin::new(w).poll_flush(cx),
+            WriteSide::Layered(w) => Pin::new(w).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteSide::Tcp(w) => Pin::new(w).poll_shutdown(cx),
+            WriteSide::Layered(w) => Pin::new(w).poll_shutdown(cx),
+        }
+    }
+}
+
+impl Socket for WriteSide {
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            WriteSide::Tcp(w) => w.try_write(buf),
+            WriteSide::Layered(w) => w.try_write(buf),
+        }
+    }
+    fn buffered(&self) -> bool {
+        matches!(self, WriteSide::Layered(_))
+    }
 }
 
 /// A socket a whole buffer can be written to without a future while it has room.
