@@ -399,14 +399,7 @@ fn error_cause(e: &hyper_util::client::legacy::Error) -> String {
 /// An exchange that failed, told as Go's client tells it (`Get "url": cause`), with the
 /// error underneath as its source.
 fn failed(method: &Method, url: &str, cause: &str, source: Option<BoxError>) -> Error {
-    let verb = match *method {
-        Method::GET => "Get",
-        Method::POST => "Post",
-        Method::PUT => "Put",
-        Method::PATCH => "Patch",
-        Method::DELETE => "Delete",
-        _ => "Do",
-    };
+    let verb = crate::vocab::go::client_verb(method);
     Error::Upstream {
         message: format!("{verb} {url:?}: {cause}"),
         source,

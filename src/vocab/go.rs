@@ -1,7 +1,19 @@
 //! Go's spellings where KrakenD's answers show them: header names as `net/textproto` writes
-//! them, and `time.Now().String()`.
+//! them, `time.Now().String()`, and the verb `net/http`'s client names a failed call with.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The verb Go's `http.Client` starts a failed call's error with (`Get "url": ...`).
+pub fn client_verb(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "Get",
+        http::Method::POST => "Post",
+        http::Method::PUT => "Put",
+        http::Method::PATCH => "Patch",
+        http::Method::DELETE => "Delete",
+        _ => "Do",
+    }
+}
 
 /// Go's `time.Now().String()` for UTC, with the monotonic reading since start.
 pub fn go_now(started: std::time::Instant) -> String {

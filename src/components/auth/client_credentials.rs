@@ -105,17 +105,6 @@ fn token_type(t: &str) -> String {
     }
 }
 
-fn go_verb(m: &Method) -> &'static str {
-    match *m {
-        Method::GET => "Get",
-        Method::POST => "Post",
-        Method::PUT => "Put",
-        Method::PATCH => "Patch",
-        Method::DELETE => "Delete",
-        _ => "Do",
-    }
-}
-
 /// Reads a token response: JSON, or a form for `application/x-www-form-urlencoded` and
 /// `text/plain`.
 fn parse_token(content_type: &str, body: &[u8]) -> Result<(String, String, u64), Error> {
@@ -310,7 +299,11 @@ impl ClientCredentials {
             .authorization(next)
             .await
             .map_err(|e| crate::error::Error::Upstream {
-                message: format!("{} {:?}: {e}", go_verb(&req.method), req.url),
+                message: format!(
+                    "{} {:?}: {e}",
+                    crate::vocab::go::client_verb(&req.method),
+                    req.url
+                ),
                 source: Some(Box::new(e)),
             })?;
         req.headers.insert(header::AUTHORIZATION, auth);
