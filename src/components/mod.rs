@@ -531,6 +531,21 @@ pub fn field<T: DeserializeOwned>(
     }
 }
 
+/// The object of `namespace` in an `extra_config` at `json_path`, read into its typed config:
+/// `None` when the namespace is absent, an error naming its path when it does not fit.
+pub fn typed_config<T: DeserializeOwned>(
+    extra: &ExtraConfig,
+    json_path: &str,
+    namespace: &str,
+) -> Result<Option<T>> {
+    let Some(raw) = extra.get(namespace) else {
+        return Ok(None);
+    };
+    T::deserialize(raw)
+        .map(Some)
+        .map_err(|e| Error::json(format!("{json_path}.extra_config.{namespace}"), e))
+}
+
 /// The service's object of `namespace`, when it has one, built into a service layer.
 pub fn service_namespace<T: ServiceLayer + 'static>(
     cx: &BuildCx<'_>,

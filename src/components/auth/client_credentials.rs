@@ -323,11 +323,14 @@ impl BackendStage for ClientCredentials {
 
 /// The stage of a backend with `auth/client-credentials`.
 fn stage(b: &BackendConfig, _: &BuildCx<'_>) -> Built<dyn BackendStage> {
-    let Some(raw) = b.extra_config.get(NAMESPACE) else {
+    let Some(cfg) = crate::components::typed_config::<ClientCredentialsConfig>(
+        &b.extra_config,
+        &b.json_path,
+        NAMESPACE,
+    )?
+    else {
         return Ok(None);
     };
-    let cfg: ClientCredentialsConfig = serde_json::from_value(raw.clone())
-        .map_err(|e| Error::json(format!("{}.extra_config.{NAMESPACE}", b.json_path), e))?;
     Ok(Some(Arc::new(ClientCredentials::new(cfg))))
 }
 

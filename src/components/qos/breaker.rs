@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use crate::components::qos::ratelimit::Num;
 use crate::components::{keys, Build, ComponentSpec, Scope};
 use crate::config::BackendConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hooks::BackendStage;
 use crate::message::{ProxyError, ProxyRequest, ProxyResponse};
 
@@ -283,11 +283,11 @@ fn succeeded(result: &Result<ProxyResponse, ProxyError>) -> bool {
 
 /// Builds the stage of a backend, when it has `qos/circuit-breaker`.
 pub fn build(b: &BackendConfig) -> Result<Option<Arc<dyn BackendStage>>> {
-    let Some(raw) = b.extra_config.get(NAMESPACE) else {
+    let Some(cfg) =
+        crate::components::typed_config::<BreakerConfig>(&b.extra_config, &b.json_path, NAMESPACE)?
+    else {
         return Ok(None);
     };
-    let cfg: BreakerConfig = serde_json::from_value(raw.clone())
-        .map_err(|e| Error::json(format!("{}.extra_config.{NAMESPACE}", b.json_path), e))?;
     let default_name = format!("cb-{}", b.url_pattern);
     Ok(Some(Arc::new(BreakerStage::new(Breaker::new(
         &cfg,

@@ -45,7 +45,6 @@ use tokio::time::Instant;
 use crate::components::qos::ratelimit::Num;
 use crate::components::{keys, Build, BuildCx, Built, ComponentSpec, Scope};
 use crate::config::BackendConfig;
-use crate::error::Error;
 use crate::hooks::{BackendStage, BoxFuture, Exchanged, Next};
 use crate::message::OutRequest;
 use crate::vocab::body::OutBody;
@@ -511,11 +510,14 @@ fn shared_store(max_items: usize, max_size: usize) -> Arc<Store> {
 
 /// The stage of a backend with `qos/http-cache`.
 fn stage(b: &BackendConfig, _: &BuildCx<'_>) -> Built<dyn BackendStage> {
-    let Some(raw) = b.extra_config.get(NAMESPACE) else {
+    let Some(cfg) = crate::components::typed_config::<HttpCacheConfig>(
+        &b.extra_config,
+        &b.json_path,
+        NAMESPACE,
+    )?
+    else {
         return Ok(None);
     };
-    let cfg: HttpCacheConfig = serde_json::from_value(raw.clone())
-        .map_err(|e| Error::json(format!("{}.extra_config.{NAMESPACE}", b.json_path), e))?;
     let items = cfg.max_items.map(Num::as_u64).unwrap_or(0) as usize;
     let size = cfg.max_size.map(Num::as_u64).unwrap_or(0) as usize;
     // KrakenD only bounds the cache when both are set; this build always does

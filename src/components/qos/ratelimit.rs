@@ -38,7 +38,7 @@ use tokio::time::Instant;
 use crate::components::{keys, Build, ComponentSpec, Scope};
 use crate::config::duration::parse_go_duration;
 use crate::config::EndpointConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hooks::{BoxFuture, EndpointGuard, GuardEffects, GuardRequest};
 use crate::vocab::body::{empty_body, Body};
 
@@ -478,16 +478,15 @@ impl EndpointGuard for RouterRateLimit {
 
 /// Builds the guard of an endpoint, when it has a usable `qos/ratelimit/router`.
 pub fn build(ep: &EndpointConfig) -> Result<Option<RouterRateLimit>> {
-    let Some(raw) = ep.extra_config.get(NAMESPACE) else {
+    let Some(cfg) = crate::components::typed_config::<RouterRateLimitConfig>(
+        &ep.extra_config,
+        &ep.json_path,
+        NAMESPACE,
+    )?
+    else {
         return Ok(None);
     };
-    let cfg: RouterRateLimitConfig = serde_json::from_value(raw.clone())
-        .map_err(|e| Error::json(format!("{}.extra_config.{NAMESPACE}", ep_path(ep)), e))?;
     Ok(RouterRateLimit::from_config(&cfg))
-}
-
-fn ep_path(ep: &EndpointConfig) -> String {
-    ep.json_path.clone()
 }
 
 /// The guard as the registry wants it.

@@ -12,7 +12,7 @@ use crate::components::qos::ratelimit::{default_capacity, Num, SharedBucket};
 use crate::components::{keys, Build, ComponentSpec, Scope};
 use crate::config::duration::parse_go_duration;
 use crate::config::BackendConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hooks::BackendStage;
 use crate::message::{ProxyError, ProxyRequest};
 
@@ -84,11 +84,14 @@ impl BackendStage for ProxyRateLimit {
 
 /// Builds the stage of a backend, when it has a usable `qos/ratelimit/proxy`.
 pub fn build(b: &BackendConfig) -> Result<Option<Arc<dyn BackendStage>>> {
-    let Some(raw) = b.extra_config.get(NAMESPACE) else {
+    let Some(cfg) = crate::components::typed_config::<ProxyRateLimitConfig>(
+        &b.extra_config,
+        &b.json_path,
+        NAMESPACE,
+    )?
+    else {
         return Ok(None);
     };
-    let cfg: ProxyRateLimitConfig = serde_json::from_value(raw.clone())
-        .map_err(|e| Error::json(format!("{}.extra_config.{NAMESPACE}", b.json_path), e))?;
     Ok(ProxyRateLimit::from_config(&cfg).map(|s| Arc::new(s) as Arc<dyn BackendStage>))
 }
 
