@@ -271,6 +271,29 @@ impl Runner {
 
     /// Runs `code` with the given request and/or response; returns them as the script left
     /// them.
+    /// Runs a `post` script on a response: its data (none for a raw `no-op` answer, whose
+    /// script sees an empty table) and completeness, as the script leaves them.
+    fn run_post(&self, post: &str, r: &mut ProxyResponse, status: u16) -> Result<(), ProxyError> {
+        let meta = RespData {
+            is_complete: r.is_complete,
+            status,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        };
+        let data = r.data_mut().map(std::mem::take).unwrap_or_default();
+        match self.run(post, None, Some((meta, data))) {
+            Ok((_, Some((meta, data)))) => {
+                if let Some(into) = r.data_mut() {
+                    *into = data;
+                }
+                r.is_complete = meta.is_complete;
+                Ok(())
+            }
+            Ok((_, None)) => Ok(()),
+            Err(e) => Err(e.into_proxy_error()),
+        }
+    }
+
     pub fn run(
         &self,
         code: &str,
@@ -451,25 +474,9 @@ impl ProxyStage for LuaProxy {
             return;
         }
         let r = resp.get_or_insert_with(ProxyResponse::default);
-        let meta = RespData {
-            is_complete: r.is_complete,
-            status: 200,
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-        };
-        let data = r.data_mut().map(std::mem::take).unwrap_or_default();
-        match self.runner.run(&self.post, None, Some((meta, data))) {
-            Ok((_, Some((meta, data)))) => {
-                if let Some(into) = r.data_mut() {
-                    *into = data;
-                }
-                r.is_complete = meta.is_complete;
-            }
-            Ok((_, None)) => {}
-            Err(e) => {
-                *resp = None;
-                *err = Some(e.into_proxy_error());
-            }
+        if let Err(e) = self.runner.run_post(&self.post, r, 200) {
+            *resp = None;
+            *err = Some(e);
         }
     }
 }
@@ -521,26 +528,13 @@ impl BackendStage for LuaBackend {
         let Ok(r) = result else {
             return;
         };
-        let meta = RespData {
-            is_complete: r.is_complete,
-            status: if r.is_complete || r.has_data() {
-                200
-            } else {
-                0
-            },
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
+        let status = if r.is_complete || r.has_data() {
+            200
+        } else {
+            0
         };
-        let data = r.data_mut().map(std::mem::take).unwrap_or_default();
-        match self.runner.run(&self.post, None, Some((meta, data))) {
-            Ok((_, Some((meta, data)))) => {
-                if let Some(into) = r.data_mut() {
-                    *into = data;
-                }
-                r.is_complete = meta.is_complete;
-            }
-            Ok((_, None)) => {}
-            Err(e) => *result = Err(e.into_proxy_error()),
+        if let Err(e) = self.runner.run_post(&self.post, r, status) {
+            *result = Err(e);
         }
     }
 }
