@@ -59,8 +59,12 @@ pub struct H1Client {
     tls: tokio_rustls::TlsConnector,
 }
 
+/// Idle connections by the `host:port` they go to.
+type IdleByKey = HashMap<Box<str>, Vec<Idle>, KeyHash>;
+
 struct Pool {
-    idle: Mutex<HashMap<Box<str>, Vec<Idle>, KeyHash>>,
+    /// Idle connections by the address they go to: plain ones, then TLS ones.
+    idle: Mutex<[IdleByKey; 2]>,
     settings: Settings,
     /// Whether the task that closes dead idle connections runs.
     sweeping: std::sync::atomic::AtomicBool,
@@ -297,7 +301,7 @@ impl H1Client {
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         H1Client {
             pool: Arc::new(Pool {
-                idle: Mutex::new(HashMap::default()),
+                idle: Mutex::new(Default::default()),
                 settings,
                 sweeping: std::sync::atomic::AtomicBool::new(false),
             }),
@@ -331,13 +335,6 @@ impl H1Client {
         // where the connection goes: the backend, or the proxy in front of it; a TLS
         // connection is pooled apart from a plain one to the same address
         let dial = via.unwrap_or(host_port);
-        let key_tls;
-        let key = if tls {
-            key_tls = format!("https://{dial}");
-            key_tls.as_str()
-        } else {
-            dial
-        };
         // the request's bytes, in a buffer a finished request gave back
         let mut request = super::buffer(256 + headers.len() * 40);
         let (replay, stream) = match body {
@@ -384,10 +381,10 @@ impl H1Client {
             ) || headers.contains_key("idempotency-key")
                 || headers.contains_key("x-idempotency-key"));
         loop {
-            let (mut conn, reused) = match self.pool.checkout(key) {
+            let (mut conn, reused) = match self.pool.checkout(dial, tls) {
                 Some(c) => (c, true),
                 // a new connection is rare: its future gets a box, not room in every request's
-                None => (Box::pin(self.connect(dial, key, tls)).await?, false),
+                None => (Box::pin(self.connect(dial, tls)).await?, false),
             };
             let result = self
                 .exchange(
@@ -417,7 +414,7 @@ impl H1Client {
         }
     }
 
-    async fn connect(&self, host_port: &str, key: &str, tls: bool) -> Result<Conn, SendError> {
+    async fn connect(&self, host_port: &str, tls: bool) -> Result<Conn, SendError> {
         Pool::sweep_every(&self.pool);
         let authority: http::uri::Authority = host_port
             .parse()
@@ -460,7 +457,7 @@ impl H1Client {
         Ok(Conn {
             io,
             buf: BytesMut::with_capacity(8192),
-            key: key.into(),
+            key: host_port.into(),
         })
     }
 
@@ -534,11 +531,11 @@ impl H1Client {
 }
 
 impl Pool {
-    /// An idle connection to `key` proven clean, if the pool holds one; the others it looks
-    /// at (expired, closed, or with bytes nobody asked for) are closed.
-    fn checkout(&self, key: &str) -> Option<Conn> {
+    /// An idle connection to `key` (TLS or plain) proven clean, if the pool holds one; the
+    /// others it looks at (expired, closed, or with bytes nobody asked for) are closed.
+    fn checkout(&self, key: &str, tls: bool) -> Option<Conn> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.get_mut(key)?;
+        let list = idle[usize::from(tls)].get_mut(key)?;
         while let Some(entry) = list.pop() {
             if entry.since.elapsed() < self.settings.idle_timeout && entry.conn.clean() {
                 return Some(entry.conn);
@@ -570,7 +567,7 @@ impl Pool {
     /// Closes the idle connections that are no longer clean or have been idle too long.
     fn sweep(&self) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        for list in idle.values_mut() {
+        for list in idle.iter_mut().flat_map(HashMap::values_mut) {
             list.retain(|e| e.since.elapsed() < self.settings.idle_timeout && e.conn.clean());
         }
     }
@@ -580,6 +577,7 @@ impl Pool {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = &mut idle[usize::from(matches!(conn.io, Io::Tls(_)))];
         let list = match idle.get_mut(&*conn.key) {
             Some(list) => list,
             None => idle.entry(conn.key.clone()).or_default(),
