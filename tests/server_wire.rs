@@ -745,3 +745,23 @@ async fn h2_over_tls_is_still_served() {
     assert!(answer.len() >= 9, "{answer:?}");
     assert_eq!(answer[3], 4, "a SETTINGS frame first: {answer:?}");
 }
+
+/// A client that opens a TLS connection and never finishes the handshake is let go within
+/// the head's timeout (`read_header_timeout`), as Go's server bounds it.
+#[tokio::test]
+async fn an_unfinished_tls_handshake_is_closed_within_the_header_timeout() {
+    let b = json_backend("{}").await;
+    let endpoints =
+        json!([{"endpoint": "/a", "backend": [{"url_pattern": "/a", "host": [b.url]}]}]);
+    let gw = gateway(&with(
+        with(config(endpoints), tls_options(json!({}))),
+        json!({"read_header_timeout": "300ms"}),
+    ))
+    .await;
+    let mut c = RawConn::open(gw.addr).await;
+    // the first bytes of a ClientHello, and nothing after them
+    c.send(b"\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03")
+        .await;
+    let (_, closed) = c.read_to_close(Duration::from_secs(5)).await;
+    assert!(closed, "the connection is still open after 5 s");
+}

@@ -39,6 +39,9 @@ type ResponseFuture = std::pin::Pin<
     >,
 >;
 
+/// How long a TLS handshake may take when no `read_header_timeout` or `read_timeout` says.
+const TLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
+
 /// Binds the configured address.
 pub async fn bind(gw: &Gateway, port_override: Option<u16>) -> std::io::Result<TcpListener> {
     let ip = gw
@@ -134,10 +137,18 @@ pub async fn serve(
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let stream = match acceptor.accept(stream).await {
-                        Ok(s) => s,
-                        Err(e) => {
+                    // the handshake is bounded as Go's server bounds it (by the head's
+                    // timeout), and by 10 s without one: a client that never finishes it
+                    // holds no task for long
+                    let limit = header_timeout.unwrap_or(TLS_HANDSHAKE_LIMIT);
+                    let stream = match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
                             tracing::debug!("TLS handshake with {remote} failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake with {remote} timed out");
                             return;
                         }
                     };
